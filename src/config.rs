@@ -1,0 +1,175 @@
+//! Configuration from the environment: the one source of settings for the Lambda, the local
+//! server and `oauth-admin`, so they agree on table names, lifetimes and hashing costs.
+
+use std::env;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+use crate::domain::credentials::Argon2Settings;
+use crate::domain::grant::Lifetimes;
+use crate::store::dynamodb::TableNames;
+
+pub const DEFAULT_CREDENTIALS_TABLE: &str = "oauth-credentials";
+pub const DEFAULT_TOKENS_TABLE: &str = "oauth-tokens";
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}: {problem}")]
+pub struct ConfigError {
+    name: &'static str,
+    problem: String,
+}
+
+/// Every setting, with its environment variable and default in `README.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub tables: TableNames,
+    pub lifetimes: Lifetimes,
+    pub argon2: Argon2Settings,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &'static str, default: &str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let number = |name: &'static str, default: u64| -> Result<Option<u64>, ConfigError> {
+            match lookup(name).filter(|value| !value.trim().is_empty()) {
+                None => Ok((default > 0).then_some(default)),
+                Some(value) => value
+                    .trim()
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| ConfigError {
+                        name,
+                        problem: format!("{value:?} is not a whole number"),
+                    }),
+            }
+        };
+        let positive_u32 = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let value = number(name, u64::from(default))?.unwrap_or(0);
+            u32::try_from(value)
+                .ok()
+                .filter(|value| *value > 0)
+                .ok_or_else(|| ConfigError {
+                    name,
+                    problem: format!("{value} is not between 1 and {}", u32::MAX),
+                })
+        };
+        let defaults = Argon2Settings::default();
+        let access_token = number("ACCESS_TOKEN_LIFETIME_SECONDS", 3600)?
+            .filter(|seconds| *seconds > 0)
+            .ok_or(ConfigError {
+                name: "ACCESS_TOKEN_LIFETIME_SECONDS",
+                problem: "must be at least 1".into(),
+            })?;
+        Ok(Self {
+            tables: TableNames {
+                credentials: text("CREDENTIALS_TABLE", DEFAULT_CREDENTIALS_TABLE),
+                tokens: text("TOKENS_TABLE", DEFAULT_TOKENS_TABLE),
+            },
+            lifetimes: Lifetimes {
+                access_token,
+                // Unset or 0: refresh tokens last until used.
+                refresh_token: number("REFRESH_TOKEN_LIFETIME_SECONDS", 0)?
+                    .filter(|seconds| *seconds > 0),
+            },
+            argon2: Argon2Settings {
+                memory_kib: positive_u32("ARGON2_MEMORY_KIB", defaults.memory_kib)?,
+                iterations: positive_u32("ARGON2_ITERATIONS", defaults.iterations)?,
+                parallelism: positive_u32("ARGON2_PARALLELISM", defaults.parallelism)?,
+            },
+        })
+    }
+}
+
+/// The DynamoDB client, built once per process.
+///
+/// Region, credentials and endpoint come from the SDK's standard sources, so
+/// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it at a local server. Timeouts are
+/// set so a stuck call fails well within API Gateway's 30-second limit instead of hanging.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        )
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() -> Result<(), ConfigError> {
+        let config = config(&[])?;
+        assert_eq!(config.tables.credentials, "oauth-credentials");
+        assert_eq!(config.tables.tokens, "oauth-tokens");
+        assert_eq!(config.lifetimes.access_token, 3600);
+        assert_eq!(config.lifetimes.refresh_token, None);
+        assert_eq!(
+            config.argon2,
+            Argon2Settings {
+                memory_kib: 19 * 1024,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn reads_every_setting() -> Result<(), ConfigError> {
+        let config = config(&[
+            ("CREDENTIALS_TABLE", "c"),
+            ("TOKENS_TABLE", "t"),
+            ("ACCESS_TOKEN_LIFETIME_SECONDS", "60"),
+            ("REFRESH_TOKEN_LIFETIME_SECONDS", "86400"),
+            ("ARGON2_MEMORY_KIB", "65536"),
+            ("ARGON2_ITERATIONS", "3"),
+            ("ARGON2_PARALLELISM", "2"),
+        ])?;
+        assert_eq!(config.tables.credentials, "c");
+        assert_eq!(config.tables.tokens, "t");
+        assert_eq!(config.lifetimes.access_token, 60);
+        assert_eq!(config.lifetimes.refresh_token, Some(86400));
+        assert_eq!(config.argon2.memory_kib, 65536);
+        assert_eq!(config.argon2.iterations, 3);
+        assert_eq!(config.argon2.parallelism, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        assert!(config(&[("ACCESS_TOKEN_LIFETIME_SECONDS", "soon")]).is_err());
+        assert!(config(&[("ACCESS_TOKEN_LIFETIME_SECONDS", "0")]).is_err());
+        assert!(config(&[("ARGON2_ITERATIONS", "0")]).is_err());
+        assert!(config(&[("ARGON2_MEMORY_KIB", "99999999999")]).is_err());
+    }
+}

@@ -1,0 +1,315 @@
+//! Checking and hashing the secrets people and clients present: Argon2id, off the async executor.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::model::{Client, User};
+use super::secret::Secret;
+
+/// Argon2id cost parameters for newly hashed secrets (verification reads them from each hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Settings {
+    /// OWASP's recommendation, which is also the argon2 crate's default: m=19 MiB, t=2, p=1.
+    fn default() -> Self {
+        Self {
+            memory_kib: Params::DEFAULT_M_COST,
+            iterations: Params::DEFAULT_T_COST,
+            parallelism: Params::DEFAULT_P_COST,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("invalid Argon2 parameters: {0}")]
+    InvalidParameters(argon2::Error),
+    #[error("a stored hash is not a valid PHC string: {0}")]
+    MalformedStoredHash(argon2::password_hash::Error),
+    #[error("hashing failed: {0}")]
+    Hashing(argon2::password_hash::Error),
+    #[error("the operating system's random number generator failed: {0}")]
+    Randomness(getrandom::Error),
+    #[error("the hashing task did not finish: {0}")]
+    TaskFailed(#[from] tokio::task::JoinError),
+}
+
+/// Hashes new secrets and verifies presented ones.
+///
+/// Cheap to clone; clones share the client-secret cache.
+#[derive(Clone)]
+pub struct CredentialVerifier {
+    argon2: Argon2<'static>,
+    /// A well-formed hash no input matches, verified for unknown users so that an unknown
+    /// username costs the same Argon2 time as a wrong password.
+    dummy_hash: Arc<str>,
+    client_secrets: Arc<ClientSecretCache>,
+}
+
+impl CredentialVerifier {
+    pub fn new(settings: Argon2Settings) -> Result<Self, CredentialError> {
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )
+        .map_err(CredentialError::InvalidParameters)?;
+        let mut random = [0u8; 48];
+        getrandom::fill(&mut random).map_err(CredentialError::Randomness)?;
+        let (salt, output) = random.split_at(16);
+        let dummy_hash = format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost(),
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(output),
+        );
+        Ok(Self {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            dummy_hash: dummy_hash.into(),
+            client_secrets: Arc::default(),
+        })
+    }
+
+    /// Hashes a secret into an Argon2id PHC string with a fresh random salt.
+    pub fn hash(&self, secret: &Secret) -> Result<String, CredentialError> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(CredentialError::Randomness)?;
+        let salt = SaltString::encode_b64(&salt).map_err(CredentialError::Hashing)?;
+        self.argon2
+            .hash_password(secret.expose().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(CredentialError::Hashing)
+    }
+
+    /// Checks a user's password. `None` (no such user) is verified against the dummy hash and
+    /// always fails, at the same cost.
+    pub async fn verify_password(
+        &self,
+        user: Option<&User>,
+        password: &Secret,
+    ) -> Result<bool, CredentialError> {
+        match user {
+            Some(user) => {
+                self.verify_off_executor(&user.password_hash, password)
+                    .await
+            }
+            None => {
+                self.verify_off_executor(&self.dummy_hash, password).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Checks a client secret, accepting any of `candidates` (the Basic header can be read in
+    /// two ways, see `http::client_auth`).
+    ///
+    /// Client secrets are long random strings, so a successful Argon2 verification is
+    /// remembered in-process: keyed by client and by the exact stored hash, holding the SHA-256
+    /// of the accepted secret. Rotating the secret changes the stored hash and so misses the
+    /// cache; failures are never cached.
+    pub async fn verify_client_secret(
+        &self,
+        client: &Client,
+        candidates: &[Secret],
+    ) -> Result<bool, CredentialError> {
+        for candidate in candidates {
+            if self.client_secrets.accepts(client, candidate) {
+                return Ok(true);
+            }
+        }
+        for candidate in candidates {
+            if self
+                .verify_off_executor(&client.secret_hash, candidate)
+                .await?
+            {
+                self.client_secrets.remember(client, candidate);
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Argon2 takes milliseconds of CPU; running it on a blocking thread keeps the async
+    /// workers free for other requests.
+    async fn verify_off_executor(
+        &self,
+        stored_hash: &str,
+        presented: &Secret,
+    ) -> Result<bool, CredentialError> {
+        let argon2 = self.argon2.clone();
+        let stored_hash = stored_hash.to_owned();
+        let presented = presented.clone();
+        tokio::task::spawn_blocking(move || verify_phc(&argon2, &stored_hash, &presented)).await?
+    }
+}
+
+fn verify_phc(
+    argon2: &Argon2<'_>,
+    stored_hash: &str,
+    presented: &Secret,
+) -> Result<bool, CredentialError> {
+    let parsed = PasswordHash::new(stored_hash).map_err(CredentialError::MalformedStoredHash)?;
+    // The parameters come from the stored hash, so secrets hashed under older settings still
+    // verify.
+    match argon2.verify_password(presented.expose().as_bytes(), &parsed) {
+        Ok(()) => Ok(true),
+        Err(argon2::password_hash::Error::Password) => Ok(false),
+        Err(other) => Err(CredentialError::Hashing(other)),
+    }
+}
+
+/// Successful client-secret verifications, remembered so a warm instance pays Argon2 once per
+/// client secret instead of once per request.
+#[derive(Default)]
+struct ClientSecretCache {
+    entries: Mutex<HashMap<String, CachedVerification>>,
+}
+
+struct CachedVerification {
+    secret_hash: String,
+    accepted_digest: [u8; 32],
+}
+
+/// More clients than this in one instance is unusual; clearing keeps memory bounded.
+const CLIENT_CACHE_CAPACITY: usize = 4096;
+
+impl ClientSecretCache {
+    fn accepts(&self, client: &Client, presented: &Secret) -> bool {
+        let digest = sha256(presented);
+        let Ok(entries) = self.entries.lock() else {
+            return false;
+        };
+        entries.get(&client.client_id).is_some_and(|entry| {
+            entry.secret_hash == client.secret_hash
+                && bool::from(entry.accepted_digest.ct_eq(&digest))
+        })
+    }
+
+    fn remember(&self, client: &Client, accepted: &Secret) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= CLIENT_CACHE_CAPACITY && !entries.contains_key(&client.client_id) {
+            entries.clear();
+        }
+        entries.insert(
+            client.client_id.clone(),
+            CachedVerification {
+                secret_hash: client.secret_hash.clone(),
+                accepted_digest: sha256(accepted),
+            },
+        );
+    }
+}
+
+fn sha256(secret: &Secret) -> [u8; 32] {
+    Sha256::digest(secret.expose().as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{GrantType, Scope};
+
+    /// Cheap parameters: these tests check logic, not cost.
+    fn verifier() -> CredentialVerifier {
+        CredentialVerifier::new(Argon2Settings {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    fn client(verifier: &CredentialVerifier, secret: &str) -> Client {
+        Client {
+            client_id: "app".into(),
+            name: "App".into(),
+            secret_hash: verifier
+                .hash(&Secret::new(secret))
+                .unwrap_or_else(|error| panic!("{error}")),
+            scope: Scope::default(),
+            grant_types: vec![GrantType::Password],
+        }
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_phc_strings_that_verify() -> Result<(), CredentialError> {
+        let verifier = verifier();
+        let hash = verifier.hash(&Secret::new("pw"))?;
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
+        let user = User {
+            username: "u".into(),
+            password_hash: hash,
+        };
+        assert!(verifier.verify_password(Some(&user), &"pw".into()).await?);
+        assert!(!verifier.verify_password(Some(&user), &"PW".into()).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn unknown_users_never_verify() -> Result<(), CredentialError> {
+        let verifier = verifier();
+        assert!(!verifier.verify_password(None, &"".into()).await?);
+        assert!(!verifier.verify_password(None, &"anything".into()).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_is_an_error_not_a_match() {
+        let user = User {
+            username: "u".into(),
+            password_hash: "plaintext".into(),
+        };
+        let outcome = verifier()
+            .verify_password(Some(&user), &"plaintext".into())
+            .await;
+        assert!(matches!(
+            outcome,
+            Err(CredentialError::MalformedStoredHash(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn client_cache_is_bound_to_the_stored_hash() -> Result<(), CredentialError> {
+        let verifier = verifier();
+        let original = client(&verifier, "s3cret");
+        assert!(
+            verifier
+                .verify_client_secret(&original, &["s3cret".into()])
+                .await?
+        );
+        assert!(verifier.client_secrets.accepts(&original, &"s3cret".into()));
+        assert!(!verifier.client_secrets.accepts(&original, &"other".into()));
+
+        // After a rotation the stored hash differs: the cached acceptance must not apply.
+        let rotated = client(&verifier, "new-secret");
+        assert!(!verifier.client_secrets.accepts(&rotated, &"s3cret".into()));
+        assert!(
+            !verifier
+                .verify_client_secret(&rotated, &["s3cret".into()])
+                .await?
+        );
+        assert!(
+            verifier
+                .verify_client_secret(&rotated, &["wrong".into(), "new-secret".into()])
+                .await?
+        );
+        Ok(())
+    }
+}

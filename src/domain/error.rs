@@ -1,0 +1,30 @@
+//! Why a grant was refused. `http::error` maps each variant to its RFC 6749 §5.2 response.
+
+use super::credentials::CredentialError;
+use super::token::RandomnessUnavailable;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// No client credentials, an unknown client, or a wrong secret.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The client is not registered for this grant type.
+    #[error("the client may not use this grant type")]
+    UnauthorizedClient,
+    /// Unknown user or wrong password; the two are deliberately indistinguishable.
+    #[error("invalid resource owner credentials")]
+    InvalidCredentials,
+    /// The refresh token is unknown, used, expired, or was issued to another client.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// The requested scope is malformed, unknown, or wider than allowed.
+    #[error("invalid scope")]
+    InvalidScope,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+}

@@ -1,0 +1,21 @@
+//! The token endpoint's rules, free of HTTP and AWS.
+//!
+//! [`grant::TokenService`] runs a grant: it authenticates the client, checks the user or the
+//! refresh token, settles the scope and asks the [`crate::store::Store`] to persist the new
+//! token pair. Everything it needs from the outside world comes through that trait and the
+//! [`clock::Clock`].
+
+pub mod clock;
+pub mod credentials;
+pub mod error;
+pub mod grant;
+pub mod model;
+pub mod scope;
+pub mod secret;
+pub mod token;
+
+pub use error::GrantError;
+pub use grant::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
+pub use model::{Client, GrantType, User};
+pub use scope::Scope;
+pub use secret::Secret;

@@ -1,0 +1,140 @@
+//! The records the grants work on: clients, users, and the stored form of issued tokens.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::clock::UnixSeconds;
+use super::scope::Scope;
+use super::token::TokenHash;
+
+/// The grant types this server can issue tokens for (RFC 6749 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    Password,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 2] = [GrantType::Password, GrantType::RefreshToken];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::Password => "password",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The value is not a grant type this server supports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported grant type")]
+pub struct UnsupportedGrantType;
+
+impl FromStr for GrantType {
+    type Err = UnsupportedGrantType;
+
+    /// Grant type names are case-sensitive (`PASSWORD` is not `password`).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        GrantType::ALL
+            .into_iter()
+            .find(|grant| grant.as_str() == value)
+            .ok_or(UnsupportedGrantType)
+    }
+}
+
+/// A registered OAuth client (RFC 6749 §2). Every client is confidential: it has a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// Argon2id PHC string of the client secret.
+    pub secret_hash: String,
+    /// The scopes the client may ask for; also its default scope when it asks for none.
+    pub scope: Scope,
+    pub grant_types: Vec<GrantType>,
+}
+
+impl Client {
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// A resource owner who can log in with the password grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    /// Argon2id PHC string of the password.
+    pub password_hash: String,
+}
+
+/// A stored access token. The token itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub token_hash: TokenHash,
+    pub client_id: String,
+    pub username: String,
+    pub scope: Scope,
+    pub issued_at: UnixSeconds,
+    /// Also the DynamoDB TTL attribute; reads must still check it, because TTL deletion lags.
+    pub expires_at: UnixSeconds,
+}
+
+impl AccessTokenRecord {
+    pub fn is_live_at(&self, now: UnixSeconds) -> bool {
+        now < self.expires_at
+    }
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub token_hash: TokenHash,
+    pub client_id: String,
+    pub username: String,
+    /// The scope of the original grant. It never narrows: RFC 6749 §6 says a refresh may ask for
+    /// less, and a later refresh may ask for the original scope again.
+    pub scope: Scope,
+    /// The access token issued together with this refresh token; deleted when this one is used.
+    pub access_token_hash: TokenHash,
+    /// Identifies every token descended from one password grant.
+    pub family_id: String,
+    pub issued_at: UnixSeconds,
+    /// `None`: lasts until used.
+    pub expires_at: Option<UnixSeconds>,
+}
+
+impl RefreshTokenRecord {
+    pub fn is_live_at(&self, now: UnixSeconds) -> bool {
+        self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+}
+
+/// An access token and the refresh token issued with it, written together or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    pub access: AccessTokenRecord,
+    pub refresh: RefreshTokenRecord,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_type_names_are_exact() {
+        assert_eq!("password".parse(), Ok(GrantType::Password));
+        assert_eq!("refresh_token".parse(), Ok(GrantType::RefreshToken));
+        assert_eq!("PASSWORD".parse::<GrantType>(), Err(UnsupportedGrantType));
+        assert_eq!(
+            "client_credentials".parse::<GrantType>(),
+            Err(UnsupportedGrantType)
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Request parameters from a form-encoded or JSON body.
+
+use std::fmt;
+
+use percent_encoding::percent_decode;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+
+use super::error::OAuthError;
+
+/// The parameters this endpoint reads. Each may appear at most once (RFC 6749 §3.2); others
+/// are ignored, as §3.2 requires of unrecognised parameters.
+pub const KNOWN: [&str; 7] = [
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "username",
+    "password",
+    "scope",
+    "refresh_token",
+];
+
+/// No parameter of a token request comes near this; DynamoDB keys stop at 2 KiB.
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// The decoded parameters of a request, in order.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The value of `name`. An empty value counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Refuses repeated or over-long known parameters.
+    fn validated(self) -> Result<Self, OAuthError> {
+        for name in KNOWN {
+            let mut values = self.0.iter().filter(|(key, _)| key == name);
+            if let Some((_, value)) = values.next() {
+                if values.next().is_some() {
+                    return Err(OAuthError::invalid_request(format!(
+                        "Duplicate {name} parameter."
+                    )));
+                }
+                if value.len() > MAX_VALUE_BYTES {
+                    return Err(OAuthError::invalid_request(format!(
+                        "The {name} parameter is too long."
+                    )));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Parses `application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte, and a `%`
+    /// not followed by two hex digits stays as it is. The decoded bytes must be UTF-8.
+    pub fn from_form(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut fields = Vec::new();
+        for pair in body
+            .split(|&byte| byte == b'&')
+            .filter(|pair| !pair.is_empty())
+        {
+            let (name, value) = match pair.iter().position(|&byte| byte == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            fields.push((form_decode(name)?, form_decode(value)?));
+        }
+        Self(fields).validated()
+    }
+
+    /// Parses a JSON object whose values are strings (or null, meaning absent).
+    pub fn from_json(body: &[u8]) -> Result<Self, OAuthError> {
+        let object: JsonObject = serde_json::from_slice(body).map_err(|error| {
+            if error.is_data() {
+                OAuthError::invalid_request("The JSON body must be an object.")
+            } else {
+                OAuthError::invalid_request("The request body is not valid JSON.")
+            }
+        })?;
+        let mut fields = Vec::with_capacity(object.0.len());
+        for (name, value) in object.0 {
+            match value {
+                Value::String(text) => fields.push((name, text)),
+                Value::Null => {}
+                _ if KNOWN.contains(&name.as_str()) => {
+                    return Err(OAuthError::invalid_request(format!(
+                        "The {name} parameter must be a string."
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Self(fields).validated()
+    }
+}
+
+/// Decodes one form-encoded name or value. Error descriptions never echo the input, which may
+/// be a password.
+pub fn form_decode(encoded: &[u8]) -> Result<String, OAuthError> {
+    let spaced: Vec<u8> = encoded
+        .iter()
+        .map(|&byte| if byte == b'+' { b' ' } else { byte })
+        .collect();
+    percent_decode(&spaced)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| OAuthError::invalid_request("The request body is not valid UTF-8."))
+}
+
+/// A JSON object's members in order, duplicates kept, so they can be refused like repeated
+/// form parameters instead of silently keeping the last.
+struct JsonObject(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for JsonObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = JsonObject;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(JsonObject(members))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor)
+            .map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(body: &str) -> Result<Params, OAuthError> {
+        Params::from_form(body.as_bytes())
+    }
+
+    #[test]
+    fn decodes_plus_and_percent_escapes() -> Result<(), OAuthError> {
+        let params =
+            form("password=p%25%5E%40%26%3D%2B+%23%C3%A9%3Ax9%2F%3F&username=bob.builder")?;
+        assert_eq!(params.get("password"), Some("p%^@&=+ #é:x9/?"));
+        assert_eq!(params.get("username"), Some("bob.builder"));
+        Ok(())
+    }
+
+    #[test]
+    fn keeps_malformed_escapes_literally() -> Result<(), OAuthError> {
+        assert_eq!(form("username=%ZZ%4")?.get("username"), Some("%ZZ%4"));
+        Ok(())
+    }
+
+    #[test]
+    fn empty_values_count_as_absent() -> Result<(), OAuthError> {
+        let params = form("scope=&refresh_token&grant_type=password")?;
+        assert_eq!(params.get("scope"), None);
+        assert_eq!(params.get("refresh_token"), None);
+        assert_eq!(params.get("grant_type"), Some("password"));
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_repeated_known_parameters_but_not_unknown_ones() {
+        let error = form("grant_type=foo&grant_type=password").err();
+        assert_eq!(
+            error.and_then(|e| e.description).as_deref(),
+            Some("Duplicate grant_type parameter.")
+        );
+        assert!(form("foo=1&foo=2&grant_type=password").is_ok());
+    }
+
+    #[test]
+    fn refuses_invalid_utf8() {
+        for body in ["username=%FF%FE", "username=%C3%28"] {
+            assert!(form(body).is_err(), "{body}");
+        }
+        assert!(Params::from_form(b"username=\xff").is_err());
+    }
+
+    #[test]
+    fn refuses_over_long_values() {
+        let body = format!("username={}", "a".repeat(MAX_VALUE_BYTES + 1));
+        assert!(form(&body).is_err());
+    }
+
+    #[test]
+    fn json_strings_are_parameters_and_null_is_absent() -> Result<(), OAuthError> {
+        let params = Params::from_json(br#"{"grant_type": "password", "scope": null, "x": [1]}"#)?;
+        assert_eq!(params.get("grant_type"), Some("password"));
+        assert_eq!(params.get("scope"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn json_shape_errors_are_invalid_request() {
+        for body in [
+            &br#"["grant_type"]"#[..],
+            br#"{"scope": ["read"]}"#,
+            br#"{"password": 1234}"#,
+            br#"{"a": {"b": "c"}, "username": {"x": 1}}"#,
+            br#"{"grant_type": "password", "grant_type": "password"}"#,
+            b"{",
+            b"",
+        ] {
+            let error = Params::from_json(body).err();
+            assert_eq!(error.map(|e| e.code), Some("invalid_request"), "{body:?}");
+        }
+    }
+}

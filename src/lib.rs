@@ -1,0 +1,16 @@
+//! A serverless OAuth 2.0 token endpoint (RFC 6749) for AWS Lambda, API Gateway and DynamoDB.
+//!
+//! The crate is laid out as ports and adapters:
+//! - [`domain`]: the grant rules, scopes, token issuing and credential checks. It knows nothing
+//!   of HTTP or AWS.
+//! - [`store`]: the [`store::Store`] port and its two adapters, DynamoDB and in-memory.
+//! - [`http`]: the one router that parses requests into domain calls and maps domain errors to
+//!   RFC 6749 §5.2 responses. The Lambda, the local server and the tests all serve it.
+//! - [`config`] and [`telemetry`]: start-up wiring shared by the binaries in `src/bin/`.
+
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,705 @@
+//! The DynamoDB adapter.
+//!
+//! Two tables, both keyed by a string `pk`:
+//! - credentials: clients (`CLIENT#<client_id>`) and users (`USER#<username>`), read-only for the
+//!   token function;
+//! - tokens: access and refresh tokens keyed by the SHA-256 of the token, with the TTL attribute
+//!   `expires_at` (epoch seconds). TTL deletion lags, so every read also compares `expires_at`
+//!   with now.
+//!
+//! A grant is two round trips: one `BatchGetItem` for everything it reads, one
+//! `TransactWriteItems` for everything it writes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_dynamodb::client::Waiters as _;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
+    KeyType, KeysAndAttributes, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem,
+};
+
+use super::{PasswordGrantContext, RefreshGrantContext, Rotation, Store, StoreError};
+use crate::domain::clock::UnixSeconds;
+use crate::domain::model::{
+    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, TokenPair, User,
+};
+use crate::domain::scope::Scope;
+use crate::domain::token::TokenHash;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The partition key of both tables.
+const PK: &str = "pk";
+/// The TTL attribute of the tokens table.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// DynamoDB refuses partition keys over 2048 bytes; such an item cannot exist, so it is not
+/// looked up.
+const MAX_KEY_BYTES: usize = 2048;
+/// Attempts for a transaction that DynamoDB cancelled because another transaction held an item.
+const TRANSACTION_ATTEMPTS: u32 = 4;
+/// Attempts for a `BatchGetItem` that left keys unprocessed (throttling).
+const BATCH_GET_ATTEMPTS: u32 = 4;
+
+/// The names of the two tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub credentials: String,
+    pub tokens: String,
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: DynamoClient,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    pub fn new(client: DynamoClient, tables: TableNames) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    /// Creates both tables if they do not exist and enables TTL on the tokens table.
+    /// Safe to run again.
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
+        for table in [&self.tables.credentials, &self.tables.tokens] {
+            self.create_table(table).await?;
+        }
+        self.enable_ttl().await
+    }
+
+    async fn create_table(&self, table: &str) -> Result<(), StoreError> {
+        let created = self
+            .client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(built(
+                AttributeDefinition::builder()
+                    .attribute_name(PK)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build(),
+            )?)
+            .key_schema(built(
+                KeySchemaElement::builder()
+                    .attribute_name(PK)
+                    .key_type(KeyType::Hash)
+                    .build(),
+            )?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(error) => return Err(unavailable(error)),
+        }
+        self.client
+            .wait_until_table_exists()
+            .table_name(table)
+            .wait(Duration::from_secs(120))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn enable_ttl(&self) -> Result<(), StoreError> {
+        let current = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.tables.tokens)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = current
+            .time_to_live_description()
+            .and_then(|description| description.time_to_live_status());
+        if matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
+            return Ok(());
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.tables.tokens)
+            .time_to_live_specification(built(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .enabled(true)
+                    .build(),
+            )?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// One `BatchGetItem` with strongly consistent reads, so a token issued a moment ago is
+    /// seen. Keys DynamoDB left unprocessed (throttling) are asked for again.
+    async fn batch_get(
+        &self,
+        keys: Vec<(&str, String)>,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut by_table: HashMap<String, Vec<Item>> = HashMap::new();
+        for (table, pk) in keys {
+            if pk.len() <= MAX_KEY_BYTES {
+                by_table.entry(table.to_owned()).or_default().push(key(pk));
+            }
+        }
+        let mut pending = HashMap::new();
+        for (table, keys) in by_table {
+            pending.insert(
+                table,
+                built(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(true)
+                        .build(),
+                )?,
+            );
+        }
+        let mut found = HashMap::new();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(found);
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.responses.unwrap_or_default().into_values().flatten() {
+                if let Some(AttributeValue::S(pk)) = item.get(PK) {
+                    found.insert(pk.clone(), item);
+                }
+            }
+            pending = output.unprocessed_keys.unwrap_or_default();
+        }
+        if pending.is_empty() {
+            Ok(found)
+        } else {
+            Err(StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed after retries".into(),
+            ))
+        }
+    }
+
+    /// Runs a transaction, retrying while DynamoDB cancels it for a conflict with another
+    /// transaction on the same items. A conflict is not a verdict: the retry's conditions
+    /// decide.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, StoreError> {
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+            }
+            let outcome = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match outcome {
+                Ok(_) => return Ok(Transaction::Committed),
+                Err(error) => error,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                error.as_service_error()
+            else {
+                return Err(unavailable(error));
+            };
+            let codes: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|reason| reason.code().unwrap_or("None"))
+                .collect();
+            if codes.contains(&"ConditionalCheckFailed") {
+                return Ok(Transaction::ConditionFailed(
+                    codes
+                        .iter()
+                        .map(|code| *code == "ConditionalCheckFailed")
+                        .collect(),
+                ));
+            }
+            if !codes.contains(&"TransactionConflict") {
+                return Err(unavailable(error));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "transaction kept conflicting with concurrent transactions".into(),
+        ))
+    }
+
+    fn put_new(&self, table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .put(built(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?)
+            .build())
+    }
+
+    fn pair_puts(&self, pair: &TokenPair) -> Result<[TransactWriteItem; 2], StoreError> {
+        Ok([
+            self.put_new(&self.tables.tokens, access_item(&pair.access))?,
+            self.put_new(&self.tables.tokens, refresh_item(&pair.refresh))?,
+        ])
+    }
+
+    async fn put_if_absent(&self, item: Item, what: String) -> Result<(), StoreError> {
+        let outcome = self
+            .client
+            .put_item()
+            .table_name(&self.tables.credentials)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists(what))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn set_if_present(
+        &self,
+        pk: String,
+        attribute: &str,
+        value: &str,
+        what: String,
+    ) -> Result<(), StoreError> {
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(pk)))
+            .update_expression("SET #attribute = :value")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_values(":value", s(value))
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::NotFound(what))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn delete_if_present(&self, pk: String, what: String) -> Result<(), StoreError> {
+        let outcome = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(pk)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::NotFound(what))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}
+
+enum Transaction {
+    Committed,
+    /// Which of the transaction's items failed their condition, in order.
+    ConditionFailed(Vec<bool>),
+}
+
+impl Store for DynamoStore {
+    async fn password_grant_context(
+        &self,
+        client_id: &str,
+        username: &str,
+    ) -> Result<PasswordGrantContext, StoreError> {
+        let (client_pk, user_pk) = (client_key(client_id), user_key(username));
+        let mut found = self
+            .batch_get(vec![
+                (&self.tables.credentials, client_pk.clone()),
+                (&self.tables.credentials, user_pk.clone()),
+            ])
+            .await?;
+        Ok(PasswordGrantContext {
+            client: found.remove(&client_pk).map(client_from).transpose()?,
+            user: found.remove(&user_pk).map(user_from).transpose()?,
+        })
+    }
+
+    async fn refresh_grant_context(
+        &self,
+        client_id: &str,
+        refresh_token: &TokenHash,
+        now: UnixSeconds,
+    ) -> Result<RefreshGrantContext, StoreError> {
+        let client_pk = client_key(client_id);
+        let token_pk = refresh_token.as_str().to_owned();
+        let mut found = self
+            .batch_get(vec![
+                (&self.tables.credentials, client_pk.clone()),
+                (&self.tables.tokens, token_pk.clone()),
+            ])
+            .await?;
+        let refresh_token = match found.remove(&token_pk) {
+            Some(item) if kind_of(&item) == Some(REFRESH) => Some(refresh_from(item)?),
+            _ => None,
+        };
+        Ok(RefreshGrantContext {
+            client: found.remove(&client_pk).map(client_from).transpose()?,
+            refresh_token: refresh_token.filter(|token| token.is_live_at(now)),
+        })
+    }
+
+    async fn issue_token_pair(&self, pair: &TokenPair) -> Result<(), StoreError> {
+        match self.transact(self.pair_puts(pair)?.into()).await? {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) => Err(StoreError::Malformed(
+                "a new token's hash is already stored".into(),
+            )),
+        }
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used: &RefreshTokenRecord,
+        replacement: &TokenPair,
+        now: UnixSeconds,
+    ) -> Result<Rotation, StoreError> {
+        let tokens = &self.tables.tokens;
+        let claim_used = Delete::builder()
+            .table_name(tokens)
+            .set_key(Some(key(used.token_hash.as_str().to_owned())))
+            .condition_expression(
+                "attribute_exists(pk) AND kind = :refresh AND client_id = :client_id \
+                 AND (attribute_not_exists(expires_at) OR expires_at > :now)",
+            )
+            .expression_attribute_values(":refresh", s(REFRESH))
+            .expression_attribute_values(":client_id", s(&used.client_id))
+            .expression_attribute_values(":now", n(now))
+            .build();
+        let delete_old_access = Delete::builder()
+            .table_name(tokens)
+            .set_key(Some(key(used.access_token_hash.as_str().to_owned())))
+            .build();
+        let user_still_exists = ConditionCheck::builder()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(user_key(&used.username))))
+            .condition_expression("attribute_exists(pk)")
+            .build();
+        let [put_access, put_refresh] = self.pair_puts(replacement)?;
+        let items = vec![
+            TransactWriteItem::builder()
+                .delete(built(claim_used)?)
+                .build(),
+            TransactWriteItem::builder()
+                .delete(built(delete_old_access)?)
+                .build(),
+            put_access,
+            put_refresh,
+            TransactWriteItem::builder()
+                .condition_check(built(user_still_exists)?)
+                .build(),
+        ];
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(Rotation::Rotated),
+            Transaction::ConditionFailed(failed)
+                if failed.get(2).copied().unwrap_or(false)
+                    || failed.get(3).copied().unwrap_or(false) =>
+            {
+                Err(StoreError::Malformed(
+                    "a new token's hash is already stored".into(),
+                ))
+            }
+            Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
+        }
+    }
+
+    async fn access_token(
+        &self,
+        token: &TokenHash,
+        now: UnixSeconds,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(token.as_str().to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match output.item {
+            Some(item) if kind_of(&item) == Some(ACCESS) => {
+                Ok(Some(access_from(item)?).filter(|record| record.is_live_at(now)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.put_if_absent(client_item(client), format!("client {}", client.client_id))
+            .await
+    }
+
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        self.put_if_absent(user_item(user), format!("user {}", user.username))
+            .await
+    }
+
+    async fn set_client_secret_hash(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.set_if_present(
+            client_key(client_id),
+            "secret_hash",
+            secret_hash,
+            format!("client {client_id}"),
+        )
+        .await
+    }
+
+    async fn set_user_password_hash(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.set_if_present(
+            user_key(username),
+            "password_hash",
+            password_hash,
+            format!("user {username}"),
+        )
+        .await
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+        self.delete_if_present(client_key(client_id), format!("client {client_id}"))
+            .await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
+        self.delete_if_present(user_key(username), format!("user {username}"))
+            .await
+    }
+}
+
+// Item mapping.
+
+const ACCESS: &str = "access";
+const REFRESH: &str = "refresh";
+
+fn client_key(client_id: &str) -> String {
+    format!("CLIENT#{client_id}")
+}
+
+fn user_key(username: &str) -> String {
+    format!("USER#{username}")
+}
+
+fn key(pk: String) -> Item {
+    HashMap::from([(PK.to_owned(), AttributeValue::S(pk))])
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn client_item(client: &Client) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(&client_key(&client.client_id))),
+        ("client_id".to_owned(), s(&client.client_id)),
+        ("name".to_owned(), s(&client.name)),
+        ("secret_hash".to_owned(), s(&client.secret_hash)),
+        ("scope".to_owned(), s(&client.scope.to_string())),
+        (
+            "grant_types".to_owned(),
+            AttributeValue::L(client.grant_types.iter().map(|g| s(g.as_str())).collect()),
+        ),
+    ])
+}
+
+fn user_item(user: &User) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(&user_key(&user.username))),
+        ("username".to_owned(), s(&user.username)),
+        ("password_hash".to_owned(), s(&user.password_hash)),
+    ])
+}
+
+fn access_item(token: &AccessTokenRecord) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(token.token_hash.as_str())),
+        ("kind".to_owned(), s(ACCESS)),
+        ("client_id".to_owned(), s(&token.client_id)),
+        ("username".to_owned(), s(&token.username)),
+        ("scope".to_owned(), s(&token.scope.to_string())),
+        ("issued_at".to_owned(), n(token.issued_at)),
+        (TTL_ATTRIBUTE.to_owned(), n(token.expires_at)),
+    ])
+}
+
+fn refresh_item(token: &RefreshTokenRecord) -> Item {
+    let mut item = HashMap::from([
+        (PK.to_owned(), s(token.token_hash.as_str())),
+        ("kind".to_owned(), s(REFRESH)),
+        ("client_id".to_owned(), s(&token.client_id)),
+        ("username".to_owned(), s(&token.username)),
+        ("scope".to_owned(), s(&token.scope.to_string())),
+        (
+            "access_token_hash".to_owned(),
+            s(token.access_token_hash.as_str()),
+        ),
+        ("family_id".to_owned(), s(&token.family_id)),
+        ("issued_at".to_owned(), n(token.issued_at)),
+    ]);
+    if let Some(expires_at) = token.expires_at {
+        item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
+    }
+    item
+}
+
+fn kind_of(item: &Item) -> Option<&str> {
+    match item.get("kind") {
+        Some(AttributeValue::S(kind)) => Some(kind),
+        _ => None,
+    }
+}
+
+fn string(item: &Item, name: &str) -> Result<String, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(StoreError::Malformed(format!(
+            "missing string attribute {name}"
+        ))),
+    }
+}
+
+fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map_err(|_| StoreError::Malformed(format!("attribute {name} is not a whole number"))),
+        _ => Err(StoreError::Malformed(format!(
+            "missing number attribute {name}"
+        ))),
+    }
+}
+
+fn scope(item: &Item) -> Result<Scope, StoreError> {
+    Scope::parse(&string(item, "scope")?)
+        .map_err(|_| StoreError::Malformed("attribute scope is not a scope".into()))
+}
+
+fn client_from(item: Item) -> Result<Client, StoreError> {
+    // Unknown grant type names are skipped, so an item written by a newer version still reads.
+    let grant_types = match item.get("grant_types") {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .filter_map(|value| match value {
+                AttributeValue::S(name) => name.parse().ok(),
+                _ => None,
+            })
+            .collect::<Vec<GrantType>>(),
+        _ => {
+            return Err(StoreError::Malformed(
+                "missing list attribute grant_types".into(),
+            ));
+        }
+    };
+    Ok(Client {
+        client_id: string(&item, "client_id")?,
+        name: string(&item, "name")?,
+        secret_hash: string(&item, "secret_hash")?,
+        scope: scope(&item)?,
+        grant_types,
+    })
+}
+
+fn user_from(item: Item) -> Result<User, StoreError> {
+    Ok(User {
+        username: string(&item, "username")?,
+        password_hash: string(&item, "password_hash")?,
+    })
+}
+
+fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
+    Ok(AccessTokenRecord {
+        token_hash: TokenHash::from_stored(string(&item, PK)?),
+        client_id: string(&item, "client_id")?,
+        username: string(&item, "username")?,
+        scope: scope(&item)?,
+        issued_at: number(&item, "issued_at")?,
+        expires_at: number(&item, TTL_ATTRIBUTE)?,
+    })
+}
+
+fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
+    Ok(RefreshTokenRecord {
+        token_hash: TokenHash::from_stored(string(&item, PK)?),
+        client_id: string(&item, "client_id")?,
+        username: string(&item, "username")?,
+        scope: scope(&item)?,
+        access_token_hash: TokenHash::from_stored(string(&item, "access_token_hash")?),
+        family_id: string(&item, "family_id")?,
+        issued_at: number(&item, "issued_at")?,
+        expires_at: item
+            .contains_key(TTL_ATTRIBUTE)
+            .then(|| number(&item, TTL_ATTRIBUTE))
+            .transpose()?,
+    })
+}
+
+fn unavailable(error: impl std::error::Error) -> StoreError {
+    // `DisplayErrorContext` prints the whole cause chain; SdkError's own Display says only
+    // "service error".
+    StoreError::Unavailable(DisplayErrorContext(error).to_string().into())
+}
+
+fn built<T>(request: Result<T, BuildError>) -> Result<T, StoreError> {
+    request.map_err(|error| StoreError::Malformed(format!("could not build a request: {error}")))
+}
