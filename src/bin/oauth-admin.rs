@@ -1,1 +1,458 @@
-fn main() {}
+//! `oauth-admin`: provisions the token endpoint's DynamoDB tables, clients and users.
+//!
+//! It reads the same environment as the token endpoint (`CREDENTIALS_TABLE`, `TOKENS_TABLE`,
+//! `ARGON2_*`, and the AWS SDK's usual variables) and writes through the same store code, so
+//! what it provisions is exactly what the endpoint reads.
+//!
+//! Stdout carries only the command's JSON result; errors go to stderr as `oauth-admin: …`.
+//! Passwords and secrets are read from standard input, never from arguments (which other
+//! users can see in the process list), and are never printed, except a client secret this
+//! tool generated, which is shown once.
+
+use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::str::FromStr as _;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use token_endpoint::config::{self, Config};
+use token_endpoint::domain::credentials::CredentialVerifier;
+use token_endpoint::domain::token::random_alphanumeric;
+use token_endpoint::domain::{Client, GrantType, Scope, Secret, User};
+use token_endpoint::store::{DynamoStore, Store};
+
+/// Length of a generated client id.
+const CLIENT_ID_LENGTH: usize = 20;
+/// Length of a generated client secret.
+const CLIENT_SECRET_LENGTH: usize = 40;
+const MAX_CLIENT_ID_CHARS: usize = 100;
+const MAX_USERNAME_CHARS: usize = 150;
+const MAX_CLIENT_NAME_CHARS: usize = 255;
+
+/// Invalid input: the same exit code as clap's usage errors.
+const EXIT_INVALID_INPUT: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Environment:
+  CREDENTIALS_TABLE, TOKENS_TABLE       table names (default oauth-credentials, oauth-tokens)
+  ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM
+                                        cost of new password and secret hashes
+  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, ...
+                                        the AWS SDK's usual settings
+
+Stdout carries only the JSON result. Exit status: 0 on success, 1 when the operation failed
+(already exists, does not exist, store unavailable), 2 for invalid input or usage.";
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Provisions the OAuth 2.0 token endpoint: its DynamoDB tables, clients and users",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates the credentials and tokens tables, with TTL on the tokens table. Safe to run
+    /// again: existing tables are left as they are.
+    CreateTables,
+
+    /// Registers a client. Prints its client_id and, if generated here, its client_secret:
+    /// the secret is shown only this once.
+    CreateClient {
+        /// Human-readable name of the client.
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes the client may ask for, e.g. "read write"; also its default
+        /// scope when it asks for none.
+        #[arg(long)]
+        scope: String,
+        /// Comma-separated grant types the client may use: password, refresh_token.
+        #[arg(long, value_name = "GRANT_TYPES")]
+        grant_types: String,
+        /// Use this client id instead of generating one (1 to 100 characters of A-Z a-z 0-9
+        /// . _ ~ -), e.g. to keep an existing client's id.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Read the client's existing secret from the first line of standard input instead of
+        /// generating one, so a client moving over keeps its credentials. Requires
+        /// --client-id.
+        #[arg(long, requires = "client_id")]
+        client_secret_stdin: bool,
+    },
+
+    /// Replaces a client's secret with a new generated one and prints it, once. The old
+    /// secret stops working.
+    RotateClientSecret {
+        /// The client whose secret to replace.
+        #[arg(long)]
+        client_id: String,
+    },
+
+    /// Removes a client. It can no longer obtain or refresh tokens.
+    DeleteClient {
+        /// The client to remove.
+        #[arg(long)]
+        client_id: String,
+    },
+
+    /// Adds a user who can log in with the password grant.
+    CreateUser {
+        /// The username (1 to 150 characters, no control characters, no leading or trailing
+        /// whitespace).
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input (required: passwords are
+        /// never taken as arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+
+    /// Replaces a user's password. The old password stops working.
+    SetPassword {
+        /// The user whose password to replace.
+        #[arg(long)]
+        username: String,
+        /// Read the new password from the first line of standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+
+    /// Removes a user. Their refresh tokens stop working.
+    DeleteUser {
+        /// The user to remove.
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// Why a command failed, and so which exit status it ends with.
+#[derive(Debug)]
+enum Failure {
+    /// The arguments or standard input were not acceptable; nothing was written.
+    InvalidInput(String),
+    /// The operation itself failed: configuration, store, hashing, output.
+    Operation(String),
+}
+
+impl Failure {
+    fn operation(error: impl std::fmt::Display) -> Self {
+        Self::Operation(error.to_string())
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::InvalidInput(message)) => {
+            eprintln!("oauth-admin: {message}");
+            ExitCode::from(EXIT_INVALID_INPUT)
+        }
+        Err(Failure::Operation(message)) => {
+            eprintln!("oauth-admin: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::CreateTables => {
+            let (config, store) = connect().await?;
+            store.create_tables().await.map_err(Failure::operation)?;
+            print_result(
+                &json!({
+                    "credentials_table": config.tables.credentials,
+                    "tokens_table": config.tables.tokens,
+                }),
+                None,
+            )
+        }
+        Command::CreateClient {
+            name,
+            scope,
+            grant_types,
+            client_id,
+            client_secret_stdin,
+        } => {
+            let name = valid_client_name(&name)?;
+            let scope = valid_scope(&scope)?;
+            let grant_types = valid_grant_types(&grant_types)?;
+            let client_id = client_id.as_deref().map(valid_client_id).transpose()?;
+            let imported_secret = if client_secret_stdin {
+                Some(secret_from_stdin("client secret")?)
+            } else {
+                None
+            };
+            let (config, store) = connect().await?;
+            let verifier = verifier(&config)?;
+            let client_id = match client_id {
+                Some(client_id) => client_id,
+                None => random_alphanumeric(CLIENT_ID_LENGTH).map_err(Failure::operation)?,
+            };
+            // An imported secret is the operator's already; only a generated one is shown.
+            let (secret, show_secret) = match imported_secret {
+                Some(secret) => (secret, false),
+                None => (generate_secret()?, true),
+            };
+            let client = Client {
+                client_id,
+                name,
+                secret_hash: verifier.hash(&secret).map_err(Failure::operation)?,
+                scope,
+                grant_types,
+            };
+            store
+                .create_client(&client)
+                .await
+                .map_err(Failure::operation)?;
+            let mut result = json!({
+                "client_id": client.client_id,
+                "name": client.name,
+                "scope": client.scope.to_string(),
+                "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            });
+            if show_secret && let Some(fields) = result.as_object_mut() {
+                fields.insert("client_secret".into(), secret.expose().into());
+            }
+            print_result(
+                &result,
+                show_secret.then(|| {
+                    format!(
+                        "client {} was created but its secret could not be shown; \
+                         run rotate-client-secret --client-id {} for a new one",
+                        client.client_id, client.client_id
+                    )
+                }),
+            )
+        }
+        Command::RotateClientSecret { client_id } => {
+            let client_id = valid_client_id(&client_id)?;
+            let (config, store) = connect().await?;
+            let secret = generate_secret()?;
+            let secret_hash = verifier(&config)?
+                .hash(&secret)
+                .map_err(Failure::operation)?;
+            store
+                .set_client_secret_hash(&client_id, &secret_hash)
+                .await
+                .map_err(Failure::operation)?;
+            print_result(
+                &json!({ "client_id": client_id, "client_secret": secret.expose() }),
+                Some(format!(
+                    "the secret of client {client_id} was replaced but the new one could not \
+                     be shown; run rotate-client-secret again"
+                )),
+            )
+        }
+        Command::DeleteClient { client_id } => {
+            let client_id = valid_client_id(&client_id)?;
+            let (_, store) = connect().await?;
+            store
+                .delete_client(&client_id)
+                .await
+                .map_err(Failure::operation)?;
+            print_result(&json!({ "client_id": client_id, "deleted": true }), None)
+        }
+        Command::CreateUser { username, .. } => {
+            let username = valid_username(&username)?;
+            let password = secret_from_stdin("password")?;
+            let (config, store) = connect().await?;
+            let user = User {
+                password_hash: verifier(&config)?
+                    .hash(&password)
+                    .map_err(Failure::operation)?,
+                username,
+            };
+            store.create_user(&user).await.map_err(Failure::operation)?;
+            print_result(&json!({ "username": user.username }), None)
+        }
+        Command::SetPassword { username, .. } => {
+            let username = valid_username(&username)?;
+            let password = secret_from_stdin("password")?;
+            let (config, store) = connect().await?;
+            let password_hash = verifier(&config)?
+                .hash(&password)
+                .map_err(Failure::operation)?;
+            store
+                .set_user_password_hash(&username, &password_hash)
+                .await
+                .map_err(Failure::operation)?;
+            print_result(
+                &json!({ "username": username, "password_changed": true }),
+                None,
+            )
+        }
+        Command::DeleteUser { username } => {
+            let username = valid_username(&username)?;
+            let (_, store) = connect().await?;
+            store
+                .delete_user(&username)
+                .await
+                .map_err(Failure::operation)?;
+            print_result(&json!({ "username": username, "deleted": true }), None)
+        }
+    }
+}
+
+/// The configuration and the DynamoDB store it names. Called only once the input is known to
+/// be valid, so invalid input never reaches the store.
+async fn connect() -> Result<(Config, DynamoStore), Failure> {
+    let config = Config::from_env().map_err(Failure::operation)?;
+    let store = DynamoStore::new(config::dynamodb_client().await, config.tables.clone());
+    Ok((config, store))
+}
+
+fn verifier(config: &Config) -> Result<CredentialVerifier, Failure> {
+    CredentialVerifier::new(config.argon2).map_err(Failure::operation)
+}
+
+fn generate_secret() -> Result<Secret, Failure> {
+    random_alphanumeric(CLIENT_SECRET_LENGTH)
+        .map(Secret::new)
+        .map_err(Failure::operation)
+}
+
+/// Writes the result as one JSON line. If that fails after a secret was stored, `lost` tells
+/// the operator how to recover.
+fn print_result(result: &Value, lost: Option<String>) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{result}")
+        .and_then(|()| stdout.flush())
+        .map_err(|error| {
+            Failure::Operation(match lost {
+                Some(lost) => format!("writing the result failed ({error}): {lost}"),
+                None => format!("writing the result failed: {error}"),
+            })
+        })
+}
+
+// Input validation. Messages name the flag and the rule, and never echo a secret.
+
+fn valid_client_id(client_id: &str) -> Result<String, Failure> {
+    let length = client_id.chars().count();
+    if !(1..=MAX_CLIENT_ID_CHARS).contains(&length) {
+        return Err(Failure::InvalidInput(format!(
+            "--client-id must be 1 to {MAX_CLIENT_ID_CHARS} characters long (got {length})"
+        )));
+    }
+    if !client_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+    {
+        return Err(Failure::InvalidInput(format!(
+            "--client-id {client_id:?} may contain only letters A-Z a-z, digits and . _ ~ -"
+        )));
+    }
+    Ok(client_id.to_owned())
+}
+
+fn valid_username(username: &str) -> Result<String, Failure> {
+    let length = username.chars().count();
+    if !(1..=MAX_USERNAME_CHARS).contains(&length) {
+        return Err(Failure::InvalidInput(format!(
+            "--username must be 1 to {MAX_USERNAME_CHARS} characters long (got {length})"
+        )));
+    }
+    if username.chars().any(char::is_control) {
+        return Err(Failure::InvalidInput(format!(
+            "--username {username:?} must not contain control characters"
+        )));
+    }
+    if username.trim() != username {
+        return Err(Failure::InvalidInput(format!(
+            "--username {username:?} must not start or end with whitespace"
+        )));
+    }
+    Ok(username.to_owned())
+}
+
+fn valid_client_name(name: &str) -> Result<String, Failure> {
+    let length = name.chars().count();
+    if name.trim().is_empty() || length > MAX_CLIENT_NAME_CHARS {
+        return Err(Failure::InvalidInput(format!(
+            "--name must be 1 to {MAX_CLIENT_NAME_CHARS} characters long and not blank"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Failure::InvalidInput(format!(
+            "--name {name:?} must not contain control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn valid_scope(scope: &str) -> Result<Scope, Failure> {
+    let parsed = Scope::parse(scope).map_err(|_| {
+        Failure::InvalidInput(format!(
+            "--scope {scope:?} is not a space-separated list of scope tokens \
+             (printable ASCII except space, \" and \\)"
+        ))
+    })?;
+    if parsed.is_empty() {
+        return Err(Failure::InvalidInput(
+            "--scope must name at least one scope, e.g. --scope \"read write\"".into(),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn valid_grant_types(list: &str) -> Result<Vec<GrantType>, Failure> {
+    let allowed = || {
+        GrantType::ALL
+            .iter()
+            .map(|grant| grant.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut grant_types = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        if name.is_empty() {
+            return Err(Failure::InvalidInput(format!(
+                "--grant-types {list:?} has an empty entry; give a comma-separated list of: {}",
+                allowed()
+            )));
+        }
+        let grant = GrantType::from_str(name).map_err(|_| {
+            Failure::InvalidInput(format!(
+                "--grant-types: unknown grant type {name:?} (allowed: {})",
+                allowed()
+            ))
+        })?;
+        if !grant_types.contains(&grant) {
+            grant_types.push(grant);
+        }
+    }
+    Ok(grant_types)
+}
+
+/// Reads a secret from the first line of standard input, without its line ending.
+fn secret_from_stdin(what: &str) -> Result<Secret, Failure> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("oauth-admin: reading the {what} from standard input (one line)");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|error| {
+        if error.kind() == io::ErrorKind::InvalidData {
+            Failure::InvalidInput(format!("the {what} on standard input is not valid UTF-8"))
+        } else {
+            Failure::Operation(format!("reading the {what} from standard input: {error}"))
+        }
+    })?;
+    let secret = line
+        .strip_suffix('\n')
+        .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
+        .unwrap_or(&line);
+    if secret.is_empty() {
+        return Err(Failure::InvalidInput(format!(
+            "the {what} on standard input is empty; pipe it in, e.g. printf '%s\\n' \"$VALUE\" | oauth-admin ..."
+        )));
+    }
+    Ok(Secret::new(secret))
+}

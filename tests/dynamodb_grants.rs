@@ -1,0 +1,293 @@
+//! The token endpoint end to end on a real DynamoDB-compatible server (moto): the grants
+//! through the router, the calls each grant makes, and concurrent use of one refresh token.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use token_endpoint::domain::{GrantType, TokenService};
+use token_endpoint::http::router;
+use token_endpoint::store::DynamoStore;
+use tower::ServiceExt as _;
+
+/// Records the name of every DynamoDB request the SDK sends.
+#[derive(Debug, Default, Clone)]
+struct OperationLog(Arc<Mutex<Vec<String>>>);
+
+impl OperationLog {
+    fn take(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|mut ops| std::mem::take(&mut *ops))
+            .unwrap_or_default()
+    }
+}
+
+impl Intercept for OperationLog {
+    fn name(&self) -> &'static str {
+        "OperationLog"
+    }
+
+    /// Once per attempt, so a retried call counts as the extra round trip it is.
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let (Some(metadata), Ok(mut ops)) = (cfg.load::<Metadata>(), self.0.lock()) {
+            ops.push(metadata.name().to_owned());
+        }
+        Ok(())
+    }
+}
+
+struct App {
+    service: Arc<TokenService<DynamoStore>>,
+    operations: OperationLog,
+}
+
+const CLIENT_ID: &str = "app";
+const CLIENT_SECRET: &str = "app-secret-0123456789";
+
+async fn spawn_app() -> App {
+    let operations = OperationLog::default();
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(support::moto_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .interceptor(operations.clone())
+        .build();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        support::unique_tables(),
+    );
+    store
+        .create_tables()
+        .await
+        .unwrap_or_else(|error| panic!("creating tables: {error}"));
+    let service = support::service(store, &support::test_config());
+    support::add_client(
+        &service,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        "read write payouts",
+        &GrantType::ALL,
+    )
+    .await;
+    support::add_user(&service, "alice", "correct horse").await;
+    operations.take();
+    App {
+        service,
+        operations,
+    }
+}
+
+impl App {
+    async fn post(&self, form: &str) -> (StatusCode, Value) {
+        let basic = STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+        let request = Request::post("/o/token/")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .body(Body::from(form.to_owned()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let response = router(Arc::clone(&self.service))
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        (status, body)
+    }
+
+    async fn password_grant(&self) -> Value {
+        let (status, body) = self
+            .post("grant_type=password&username=alice&password=correct+horse")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+fn field<'a>(body: &'a Value, name: &str) -> &'a str {
+    body[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+#[tokio::test]
+async fn password_refresh_and_reuse_on_dynamodb() {
+    let app = spawn_app().await;
+    let first = app.password_grant().await;
+    assert_eq!(first["expires_in"], 3600);
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["scope"], "read write payouts");
+
+    let refresh = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&first, "refresh_token")
+    );
+    let (status, second) = app.post(&refresh).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(
+        field(&second, "access_token"),
+        field(&first, "access_token")
+    );
+    assert_ne!(
+        field(&second, "refresh_token"),
+        field(&first, "refresh_token")
+    );
+
+    // The used refresh token is gone; its successor works.
+    let (status, reused) = app.post(&refresh).await;
+    assert_eq!(
+        (status, reused),
+        (
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "invalid_grant"})
+        )
+    );
+    let next = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&second, "refresh_token")
+    );
+    assert_eq!(app.post(&next).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_access_token_issued_with_a_used_refresh_token_is_revoked() {
+    let app = spawn_app().await;
+    let first = app.password_grant().await;
+    let store = app.service.store();
+    let access =
+        token_endpoint::domain::token::TokenHash::of(&field(&first, "access_token").into());
+    let now =
+        token_endpoint::domain::clock::Clock::now(&token_endpoint::domain::clock::SystemClock);
+    assert!(
+        token_endpoint::store::Store::access_token(store, &access, now)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    );
+    let refresh = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&first, "refresh_token")
+    );
+    assert_eq!(app.post(&refresh).await.0, StatusCode::OK);
+    assert!(
+        token_endpoint::store::Store::access_token(store, &access, now)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn each_grant_makes_one_read_and_one_write() {
+    let app = spawn_app().await;
+    let issued = app.password_grant().await;
+    assert_eq!(
+        app.operations.take(),
+        ["BatchGetItem", "TransactWriteItems"]
+    );
+
+    let refresh = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&issued, "refresh_token")
+    );
+    assert_eq!(app.post(&refresh).await.0, StatusCode::OK);
+    assert_eq!(
+        app.operations.take(),
+        ["BatchGetItem", "TransactWriteItems"]
+    );
+
+    // Refusals stop after the read: nothing is written.
+    let (status, _) = app
+        .post("grant_type=password&username=alice&password=wrong")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.operations.take(), ["BatchGetItem"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
+    let app = Arc::new(spawn_app().await);
+    let issued = app.password_grant().await;
+    let refresh = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&issued, "refresh_token")
+    );
+
+    let attempts: Vec<_> = (0..50)
+        .map(|_| {
+            let (app, refresh) = (Arc::clone(&app), refresh.clone());
+            tokio::spawn(async move { app.post(&refresh).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for attempt in attempts {
+        let (status, body) = attempt.await.unwrap_or_else(|e| panic!("{e}"));
+        match status {
+            StatusCode::OK => winners.push(body),
+            StatusCode::BAD_REQUEST => {
+                assert_eq!(body, serde_json::json!({"error": "invalid_grant"}))
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one refresh may win");
+
+    // The winner's new refresh token works; the original is spent.
+    let next = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&winners[0], "refresh_token")
+    );
+    assert_eq!(app.post(&next).await.0, StatusCode::OK);
+    assert_eq!(app.post(&refresh).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn tokens_are_stored_only_as_hashes() {
+    let app = spawn_app().await;
+    let issued = app.password_grant().await;
+    let scan = support::dynamodb_client()
+        .scan()
+        .table_name(&app.service.store().tables().tokens)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dump = format!("{:?}", scan.items());
+    assert_eq!(scan.count(), 2);
+    for token in [
+        field(&issued, "access_token"),
+        field(&issued, "refresh_token"),
+    ] {
+        assert!(!dump.contains(token), "a plaintext token is stored");
+    }
+    assert!(
+        dump.contains("expires_at"),
+        "access tokens carry the TTL attribute"
+    );
+}

@@ -1,0 +1,82 @@
+//! The first five minutes of a new user: start the local server as `make run` does, paste the
+//! curl line it prints, then refresh with the documentation's curl sample, verbatim.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// Kills the server when the test ends, pass or fail.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server() -> (Server, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_token-endpoint"))
+        .args(["--store", "memory", "--port", "0"])
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting token-endpoint: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let server = Server(child);
+    let mut url = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_else(|e| panic!("reading the banner: {e}"));
+        if let Some(rest) = line.strip_prefix("token endpoint listening on ") {
+            url = Some(rest.trim().to_owned());
+        }
+        if line.trim_start().starts_with("curl ") {
+            let url = url.unwrap_or_else(|| panic!("no listening line before the curl line"));
+            return (server, url, line.trim().to_owned());
+        }
+    }
+    panic!("the server printed no curl line");
+}
+
+/// Runs a shell command line as a user would paste it; returns the JSON body of the response.
+fn run_curl(command_line: &str) -> Value {
+    let output = Command::new("sh")
+        .args(["-c", command_line])
+        .output()
+        .unwrap_or_else(|e| panic!("running curl: {e}"));
+    assert!(output.status.success(), "curl failed: {command_line}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    // `curl -i` prints the status line and headers before the body.
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or(("", &text));
+    assert!(head.starts_with("HTTP/1.1 200"), "expected 200:\n{text}");
+    assert!(head.to_ascii_lowercase().contains("cache-control: no-store"), "{head}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+#[test]
+fn printed_curl_line_then_documented_refresh_sample() {
+    let (_server, url, curl_line) = start_server();
+    let issued = run_curl(&curl_line);
+    assert_eq!(issued["token_type"], "Bearer");
+    assert_eq!(issued["expires_in"], 3600);
+    let refresh_token = issued["refresh_token"].as_str().unwrap_or_else(|| panic!("{issued}"));
+
+    // The documentation's refresh sample, with its placeholders filled in.
+    let documented = "curl -i \\
+            -X POST \\
+            -H 'Content-Type: application/x-www-form-urlencoded' \\
+            -u {CLIENT_ID}:{CLIENT_SECRET} \\
+            -d \"grant_type=refresh_token&refresh_token={REFRESH TOKEN}\" \\
+            {ENV}/o/token/";
+    let refresh = documented
+        .replace("{CLIENT_ID}", token_endpoint::startup::DEMO_CLIENT_ID)
+        .replace("{CLIENT_SECRET}", token_endpoint::startup::DEMO_CLIENT_SECRET)
+        .replace("{REFRESH TOKEN}", refresh_token)
+        .replace("{ENV}/o/token/", &url);
+    let refreshed = run_curl(&refresh);
+    assert_ne!(refreshed["access_token"], issued["access_token"]);
+    assert_eq!(refreshed["scope"], issued["scope"]);
+}

@@ -1,0 +1,441 @@
+//! One conformance suite, run against every `Store` adapter: the in-memory store and the
+//! DynamoDB store on a real moto server. Both must give the same answers, including expiry,
+//! single use and all-or-nothing writes.
+
+mod support;
+
+use std::sync::Arc;
+
+use token_endpoint::domain::clock::UnixSeconds;
+use token_endpoint::domain::model::{AccessTokenRecord, RefreshTokenRecord, TokenPair};
+use token_endpoint::domain::token::{TokenHash, new_token};
+use token_endpoint::domain::{Client, GrantType, Scope, User};
+use token_endpoint::store::{Rotation, Store, StoreError};
+
+const NOW: UnixSeconds = 1_800_000_000;
+
+/// Runs every case against the store that `$make` builds.
+macro_rules! conformance_suite {
+    ($adapter:ident, $make:expr) => {
+        mod $adapter {
+            use super::*;
+
+            conformance_suite!(@cases $make;
+                reads_client_and_user_in_one_call,
+                absent_records_read_as_none,
+                issued_pairs_read_back,
+                expired_access_tokens_read_as_absent,
+                refresh_tokens_without_lifetime_never_expire,
+                expired_refresh_tokens_are_neither_read_nor_rotated,
+                access_tokens_are_not_refresh_tokens,
+                rotation_replaces_the_pair,
+                a_refresh_token_rotates_once,
+                rotation_refuses_another_clients_token,
+                rotation_refuses_a_deleted_users_token,
+                concurrent_rotations_have_exactly_one_winner,
+                a_failed_rotation_changes_nothing,
+                duplicate_token_writes_are_refused_whole,
+                provisioning_refuses_duplicates_and_missing_records,
+                provisioning_updates_and_deletes,
+                oversized_keys_read_as_absent,
+            );
+        }
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                super::$case(Arc::new($make.await)).await;
+            }
+        )*
+    };
+}
+
+conformance_suite!(memory, async { token_endpoint::store::MemoryStore::new() });
+conformance_suite!(dynamodb, support::dynamo_store());
+
+fn scope(text: &str) -> Scope {
+    Scope::parse(text).unwrap_or_else(|_| panic!("bad scope {text:?}"))
+}
+
+fn client(client_id: &str) -> Client {
+    Client {
+        client_id: client_id.into(),
+        name: format!("{client_id} app"),
+        secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        scope: scope("read write"),
+        grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+    }
+}
+
+fn user(username: &str) -> User {
+    User {
+        username: username.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$cGFzc3dvcmQ".into(),
+    }
+}
+
+fn fresh_hash() -> TokenHash {
+    TokenHash::of(&new_token().unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// A new pair for `client_id`/`username`, issued at `NOW`, with an optional refresh lifetime.
+fn pair(client_id: &str, username: &str, refresh_expires_at: Option<UnixSeconds>) -> TokenPair {
+    let access = AccessTokenRecord {
+        token_hash: fresh_hash(),
+        client_id: client_id.into(),
+        username: username.into(),
+        scope: scope("read"),
+        issued_at: NOW,
+        expires_at: NOW + 3600,
+    };
+    let refresh = RefreshTokenRecord {
+        token_hash: fresh_hash(),
+        client_id: client_id.into(),
+        username: username.into(),
+        scope: scope("read write"),
+        access_token_hash: access.token_hash.clone(),
+        family_id: "family-1".into(),
+        issued_at: NOW,
+        expires_at: refresh_expires_at,
+    };
+    TokenPair { access, refresh }
+}
+
+fn ok<T>(result: Result<T, StoreError>) -> T {
+    result.unwrap_or_else(|error| panic!("store call failed: {error}"))
+}
+
+/// A store with `client` "app", user "alice" and one issued pair.
+async fn with_issued_pair<S: Store>(
+    store: &S,
+    refresh_expires_at: Option<UnixSeconds>,
+) -> TokenPair {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    let issued = pair("app", "alice", refresh_expires_at);
+    ok(store.issue_token_pair(&issued).await);
+    issued
+}
+
+async fn refresh_token_of<S: Store>(
+    store: &S,
+    token: &TokenHash,
+    now: UnixSeconds,
+) -> Option<RefreshTokenRecord> {
+    ok(store.refresh_grant_context("app", token, now).await).refresh_token
+}
+
+async fn reads_client_and_user_in_one_call<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    let context = ok(store.password_grant_context("app", "alice").await);
+    assert_eq!(context.client, Some(client("app")));
+    assert_eq!(context.user, Some(user("alice")));
+}
+
+async fn absent_records_read_as_none<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    let context = ok(store.password_grant_context("app", "nobody").await);
+    assert_eq!(context.client, Some(client("app")));
+    assert_eq!(context.user, None);
+    let context = ok(store.password_grant_context("other", "nobody").await);
+    assert_eq!((context.client, context.user), (None, None));
+    let context = ok(store
+        .refresh_grant_context("other", &fresh_hash(), NOW)
+        .await);
+    assert_eq!((context.client, context.refresh_token), (None, None));
+    assert_eq!(ok(store.access_token(&fresh_hash(), NOW).await), None);
+}
+
+async fn issued_pairs_read_back<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, Some(NOW + 86_400)).await;
+    assert_eq!(
+        ok(store.access_token(&issued.access.token_hash, NOW).await),
+        Some(issued.access.clone())
+    );
+    let context = ok(store
+        .refresh_grant_context("app", &issued.refresh.token_hash, NOW)
+        .await);
+    assert_eq!(context.client, Some(client("app")));
+    assert_eq!(context.refresh_token, Some(issued.refresh));
+}
+
+async fn expired_access_tokens_read_as_absent<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let hash = &issued.access.token_hash;
+    assert!(ok(store.access_token(hash, NOW + 3599).await).is_some());
+    // The TTL has passed but nothing deleted the item: the read itself must refuse it.
+    assert_eq!(ok(store.access_token(hash, NOW + 3600).await), None);
+    assert_eq!(ok(store.access_token(hash, NOW + 100_000).await), None);
+}
+
+async fn refresh_tokens_without_lifetime_never_expire<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let far_future = NOW + 10 * 365 * 86_400;
+    assert!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, far_future)
+            .await
+            .is_some()
+    );
+    let next = pair("app", "alice", None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, far_future)
+            .await),
+        Rotation::Rotated
+    );
+}
+
+async fn expired_refresh_tokens_are_neither_read_nor_rotated<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, Some(NOW + 60)).await;
+    let hash = &issued.refresh.token_hash;
+    assert!(refresh_token_of(&*store, hash, NOW + 59).await.is_some());
+    assert_eq!(refresh_token_of(&*store, hash, NOW + 60).await, None);
+    let next = pair("app", "alice", None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 60)
+            .await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        ok(store.access_token(&next.access.token_hash, NOW).await),
+        None
+    );
+}
+
+async fn access_tokens_are_not_refresh_tokens<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    assert_eq!(
+        refresh_token_of(&*store, &issued.access.token_hash, NOW).await,
+        None
+    );
+    assert_eq!(
+        ok(store.access_token(&issued.refresh.token_hash, NOW).await),
+        None
+    );
+}
+
+async fn rotation_replaces_the_pair<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let next = pair("app", "alice", None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW)
+            .await),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW).await,
+        None
+    );
+    assert_eq!(
+        ok(store.access_token(&issued.access.token_hash, NOW).await),
+        None
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &next.refresh.token_hash, NOW).await,
+        Some(next.refresh.clone())
+    );
+    assert_eq!(
+        ok(store.access_token(&next.access.token_hash, NOW).await),
+        Some(next.access)
+    );
+}
+
+async fn a_refresh_token_rotates_once<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let first = pair("app", "alice", None);
+    let second = pair("app", "alice", None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &first, NOW)
+            .await),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &second, NOW)
+            .await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &second.refresh.token_hash, NOW).await,
+        None
+    );
+    assert!(
+        refresh_token_of(&*store, &first.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+}
+
+async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let mut presented = issued.refresh.clone();
+    presented.client_id = "intruder".into();
+    let next = pair("intruder", "alice", None);
+    assert_eq!(
+        ok(store.rotate_refresh_token(&presented, &next, NOW).await),
+        Rotation::Refused
+    );
+    // Not burnt: the owner can still use it.
+    assert!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &pair("app", "alice", None), NOW)
+            .await),
+        Rotation::Rotated
+    );
+}
+
+async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    ok(store.delete_user("alice").await);
+    let next = pair("app", "alice", None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW)
+            .await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        ok(store.access_token(&next.access.token_hash, NOW).await),
+        None
+    );
+}
+
+async fn concurrent_rotations_have_exactly_one_winner<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let attempts: Vec<TokenPair> = (0..24).map(|_| pair("app", "alice", None)).collect();
+    let tasks: Vec<_> = attempts
+        .iter()
+        .cloned()
+        .map(|replacement| {
+            let store = Arc::clone(&store);
+            let used = issued.refresh.clone();
+            tokio::spawn(async move { store.rotate_refresh_token(&used, &replacement, NOW).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(ok(task
+            .await
+            .unwrap_or_else(|e| panic!("task failed: {e}"))));
+    }
+    let winners: Vec<&TokenPair> = attempts
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| **outcome == Rotation::Rotated)
+        .map(|(attempt, _)| attempt)
+        .collect();
+    assert_eq!(winners.len(), 1, "outcomes: {outcomes:?}");
+    for attempt in &attempts {
+        let stored = refresh_token_of(&*store, &attempt.refresh.token_hash, NOW).await;
+        assert_eq!(stored.is_some(), std::ptr::eq(attempt, winners[0]));
+    }
+}
+
+async fn a_failed_rotation_changes_nothing<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let other = pair("app", "alice", None);
+    ok(store.issue_token_pair(&other).await);
+    // The replacement's refresh token collides with a stored one: the write must fail whole.
+    let mut colliding = pair("app", "alice", None);
+    colliding.refresh.token_hash = other.refresh.token_hash.clone();
+    assert!(
+        store
+            .rotate_refresh_token(&issued.refresh, &colliding, NOW)
+            .await
+            .is_err()
+    );
+    assert!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    assert!(ok(store.access_token(&issued.access.token_hash, NOW).await).is_some());
+    assert_eq!(
+        ok(store.access_token(&colliding.access.token_hash, NOW).await),
+        None
+    );
+}
+
+async fn duplicate_token_writes_are_refused_whole<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let mut again = pair("app", "alice", None);
+    again.refresh.token_hash = issued.refresh.token_hash.clone();
+    assert!(store.issue_token_pair(&again).await.is_err());
+    assert_eq!(
+        ok(store.access_token(&again.access.token_hash, NOW).await),
+        None
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW).await,
+        Some(issued.refresh)
+    );
+}
+
+async fn provisioning_refuses_duplicates_and_missing_records<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    assert!(matches!(
+        store.create_client(&client("app")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store.create_user(&user("alice")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store.set_client_secret_hash("nope", "h").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_user_password_hash("nope", "h").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_client("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_user("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    ok(store.set_client_secret_hash("app", "new-secret-hash").await);
+    ok(store
+        .set_user_password_hash("alice", "new-password-hash")
+        .await);
+    let context = ok(store.password_grant_context("app", "alice").await);
+    assert_eq!(
+        context.client.map(|c| c.secret_hash).as_deref(),
+        Some("new-secret-hash")
+    );
+    assert_eq!(
+        context.user.map(|u| u.password_hash).as_deref(),
+        Some("new-password-hash")
+    );
+    ok(store.delete_client("app").await);
+    ok(store.delete_user("alice").await);
+    let context = ok(store.password_grant_context("app", "alice").await);
+    assert_eq!((context.client, context.user), (None, None));
+}
+
+async fn oversized_keys_read_as_absent<S: Store>(store: Arc<S>) {
+    let long = "x".repeat(4000);
+    let context = ok(store.password_grant_context(&long, &long).await);
+    assert_eq!((context.client, context.user), (None, None));
+    let context = ok(store.refresh_grant_context(&long, &fresh_hash(), NOW).await);
+    assert_eq!(context.client, None);
+}
