@@ -52,7 +52,11 @@ fn run_curl(command_line: &str) -> Value {
     // `curl -i` prints the status line and headers before the body.
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or(("", &text));
     assert!(head.starts_with("HTTP/1.1 200"), "expected 200:\n{text}");
-    assert!(head.to_ascii_lowercase().contains("cache-control: no-store"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("cache-control: no-store"),
+        "{head}"
+    );
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
@@ -62,7 +66,9 @@ fn printed_curl_line_then_documented_refresh_sample() {
     let issued = run_curl(&curl_line);
     assert_eq!(issued["token_type"], "Bearer");
     assert_eq!(issued["expires_in"], 3600);
-    let refresh_token = issued["refresh_token"].as_str().unwrap_or_else(|| panic!("{issued}"));
+    let refresh_token = issued["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{issued}"));
 
     // The documentation's refresh sample, with its placeholders filled in.
     let documented = "curl -i \\
@@ -73,7 +79,10 @@ fn printed_curl_line_then_documented_refresh_sample() {
             {ENV}/o/token/";
     let refresh = documented
         .replace("{CLIENT_ID}", token_endpoint::startup::DEMO_CLIENT_ID)
-        .replace("{CLIENT_SECRET}", token_endpoint::startup::DEMO_CLIENT_SECRET)
+        .replace(
+            "{CLIENT_SECRET}",
+            token_endpoint::startup::DEMO_CLIENT_SECRET,
+        )
         .replace("{REFRESH TOKEN}", refresh_token)
         .replace("{ENV}/o/token/", &url);
     let refreshed = run_curl(&refresh);

@@ -45,6 +45,7 @@ Stdout carries only the JSON result. Exit status: 0 on success, 1 when the opera
 
 #[derive(Debug, Parser)]
 #[command(
+    name = "oauth-admin",
     version,
     about = "Provisions the OAuth 2.0 token endpoint: its DynamoDB tables, clients and users",
     after_help = AFTER_HELP

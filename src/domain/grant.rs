@@ -158,14 +158,10 @@ impl<S: Store> TokenService<S> {
 
         let now = self.clock.now();
         let family_id = random_alphanumeric(22)?;
-        let (issued, pair) = self.new_pair(
-            &client,
-            username,
-            scope,
-            client.scope.clone(),
-            family_id,
-            now,
-        )?;
+        // The refresh token carries the scope granted here, not everything the client may ask
+        // for, so a later refresh cannot widen it (RFC 6749 §6).
+        let (issued, pair) =
+            self.new_pair(&client, username, scope.clone(), scope, family_id, now)?;
         self.store.issue_token_pair(&pair).await?;
         Ok(issued)
     }

@@ -56,14 +56,17 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<ClientCredentials>, O
         return Ok(None);
     };
     let malformed = || OAuthError::invalid_request("The Basic authorization header is malformed.");
-    let value = value.to_str().map_err(|_| malformed())?.trim();
-    let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
-    // RFC 7235 §2.1: the scheme name is case-insensitive.
-    if !scheme.eq_ignore_ascii_case("basic") {
+    let value = value.as_bytes().trim_ascii();
+    let (scheme, encoded) = match value.iter().position(|&byte| byte == b' ') {
+        Some(at) => (&value[..at], &value[at + 1..]),
+        None => (value, &[][..]),
+    };
+    // RFC 7235 §2.1: the scheme name is case-insensitive. Other schemes are not ours to judge.
+    if !scheme.eq_ignore_ascii_case(b"basic") {
         return Ok(None);
     }
     let decoded = LENIENT_BASE64
-        .decode(encoded.trim())
+        .decode(encoded.trim_ascii())
         .map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (raw_id, raw_secret) = decoded.split_once(':').ok_or_else(malformed)?;
