@@ -1,0 +1,117 @@
+//! CPU cost of the grants on the memory store, against the floor the design sets: a password
+//! grant should cost one Argon2 verify and little else; a refresh grant no Argon2 at all.
+//!
+//! `cargo bench --bench grants`
+
+use std::sync::{Arc, Mutex};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http_body_util::BodyExt as _;
+use token_endpoint::config::Config;
+use token_endpoint::domain::{Secret, TokenService};
+use token_endpoint::http::router;
+use token_endpoint::startup::{
+    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
+};
+use token_endpoint::store::MemoryStore;
+use tower::ServiceExt as _;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn token_request(form: String) -> Request<Body> {
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"),
+    );
+    Request::post("/o/token/")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .body(Body::from(form))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn post(service: &Arc<TokenService<MemoryStore>>, form: String) -> serde_json::Value {
+    let response = router(Arc::clone(service))
+        .oneshot(token_request(form))
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_bytes();
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn grants(c: &mut Criterion) {
+    let runtime = runtime();
+    let config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let service =
+        startup::token_service(MemoryStore::new(), &config).unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(startup::seed_demo(&service))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let password_form =
+        format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}");
+
+    // The floor: one Argon2id verify at the default parameters, on this thread.
+    let stored = service
+        .verifier()
+        .hash(&Secret::new(DEMO_PASSWORD))
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.bench_function("argon2id_verify_default_params", |b| {
+        b.iter(|| {
+            let hash = PasswordHash::new(&stored).unwrap_or_else(|e| panic!("{e}"));
+            Argon2::default()
+                .verify_password(DEMO_PASSWORD.as_bytes(), &hash)
+                .unwrap_or_else(|e| panic!("{e}"));
+        })
+    });
+
+    c.bench_function("password_grant_memory_store", |b| {
+        b.to_async(&runtime)
+            .iter(|| post(&service, password_form.clone()))
+    });
+
+    // Each iteration refreshes with the token the previous one received.
+    let first = runtime.block_on(post(&service, password_form.clone()));
+    let refresh_token = Mutex::new(
+        first["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    c.bench_function("refresh_grant_memory_store", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let current = refresh_token.lock().map(|t| t.clone()).unwrap_or_default();
+            let body = post(
+                &service,
+                format!("grant_type=refresh_token&refresh_token={current}"),
+            )
+            .await;
+            if let (Ok(mut slot), Some(next)) =
+                (refresh_token.lock(), body["refresh_token"].as_str())
+            {
+                *slot = next.to_owned();
+            }
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = grants
+}
+criterion_main!(benches);
