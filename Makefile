@@ -4,8 +4,19 @@ SHELL := /bin/bash
 
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
 CARGO ?= cargo
 PORT ?= 9000
+WATCH_PORT ?= 9100
+
+# sam, cargo-lambda, zig and cfn-lint come from .venv-sam; sam's telemetry stays off.
+export PATH := $(CURDIR)/$(SAM_VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+# The artifact `sam build` makes, and the Runtime Interface Emulator shipped in aws-sam-cli:
+# the emulator test runs the one under the other.
+LAMBDA_BOOTSTRAP := $(CURDIR)/.aws-sam/build/TokenFunction/bootstrap
+AWS_LAMBDA_RIE = $(firstword $(wildcard $(CURDIR)/$(SAM_VENV)/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64))
 
 .PHONY: help
 help: ## List the targets
@@ -16,18 +27,40 @@ run: ## Run the token endpoint on http://127.0.0.1:$(PORT)/o/token/ with the see
 	PORT=$(PORT) $(CARGO) run --bin token-endpoint -- --store memory
 
 .PHONY: test
-test: $(VENV_STAMP) ## Run every test (installs moto into .venv on first use)
+test: $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs its tools on first use)
 	@command -v curl >/dev/null || { echo "==> installing curl (the local-server test runs the documented curl samples)"; apt-get update -qq && apt-get install -y -qq curl; }
-	$(CARGO) test --all-targets
+	@echo "==> cargo test: unit, store conformance (memory and moto), router API, events, Runtime Interface Emulator, CLI"
+	AWS_LAMBDA_RIE="$(AWS_LAMBDA_RIE)" LAMBDA_BOOTSTRAP="$(LAMBDA_BOOTSTRAP)" $(CARGO) test --all-targets
+	@$(MAKE) --no-print-directory watch-smoke
+
+.PHONY: template-lint
+template-lint: $(SAM_STAMP) ## cfn-lint and sam validate --lint on template.yaml
+	@echo "==> linting template.yaml"
+	cfn-lint template.yaml
+	sam validate --lint
+
+.PHONY: build
+build: $(SAM_STAMP) ## sam build: the Lambda artifact (.aws-sam/build/TokenFunction/bootstrap)
+	@echo "==> sam build (cargo lambda build --release; a few minutes from cold)"
+	sam build
+
+.PHONY: deploy
+deploy: build ## sam build, then sam deploy --guided (needs AWS credentials)
+	sam deploy --guided
+
+.PHONY: watch
+watch: $(SAM_STAMP) ## cargo lambda watch: the function behind a local Lambda runtime, http://127.0.0.1:$(WATCH_PORT)/lambda-url/token-endpoint/o/token/
+	$(CARGO) lambda watch -A 127.0.0.1 -P $(WATCH_PORT)
+
+.PHONY: watch-smoke
+watch-smoke: $(VENV_STAMP) $(SAM_STAMP) ## Smoke test: a password grant through `cargo lambda watch` against moto
+	@echo "==> smoke test: cargo lambda watch"
+	scripts/watch-smoke.sh
 
 .PHONY: lint
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-
-.PHONY: build
-build: ## Release build of both binaries
-	$(CARGO) build --release
 
 .PHONY: dev-deps
 dev-deps: $(VENV_STAMP) ## Install the test-time Python tools into .venv
@@ -38,7 +71,13 @@ $(VENV_STAMP): requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+$(SAM_STAMP): requirements-sam.txt
+	@echo "==> installing aws-sam-cli, cargo-lambda, zig and cfn-lint into $(SAM_VENV); one-time, a few minutes"
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+
 .PHONY: clean
-clean: ## Remove build output and the tool venv
+clean: ## Remove build output and the tool venvs
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam

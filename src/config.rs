@@ -109,7 +109,22 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         )
         .load()
         .await;
-    aws_sdk_dynamodb::Client::new(&shared)
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
+    // The SDK reads these variables too, but an empty AWS_ENDPOINT_URL_DYNAMODB (as declared in
+    // template.yaml, so `sam local invoke --env-vars` can set it) makes it panic. Empty means
+    // unset here.
+    dynamodb.set_endpoint_url(endpoint_override(|name| env::var(name).ok()));
+    aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
+}
+
+/// The DynamoDB endpoint from `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, ignoring
+/// empty values; `None` means the SDK's regional endpoint.
+fn endpoint_override(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .filter_map(&lookup)
+        .map(|value| value.trim().to_owned())
+        .find(|value| !value.is_empty())
 }
 
 #[cfg(test)]
@@ -163,6 +178,37 @@ mod tests {
         assert_eq!(config.argon2.iterations, 3);
         assert_eq!(config.argon2.parallelism, 2);
         Ok(())
+    }
+
+    #[test]
+    fn empty_endpoint_variables_mean_unset() {
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        assert_eq!(endpoint_override(lookup(&[])), None);
+        assert_eq!(
+            endpoint_override(lookup(&[("AWS_ENDPOINT_URL_DYNAMODB", "")])),
+            None
+        );
+        assert_eq!(
+            endpoint_override(lookup(&[
+                ("AWS_ENDPOINT_URL_DYNAMODB", " "),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:8000")
+            ])),
+            Some("http://127.0.0.1:8000".into())
+        );
+        assert_eq!(
+            endpoint_override(lookup(&[
+                ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:8000")
+            ])),
+            Some("http://127.0.0.1:5000".into())
+        );
     }
 
     #[test]

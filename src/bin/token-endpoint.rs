@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use token_endpoint::config::{self, Config};
@@ -57,6 +58,12 @@ async fn main() -> ExitCode {
 async fn run_lambda() -> Result<(), BoxError> {
     let config = Config::from_env()?;
     let store = DynamoStore::new(config::dynamodb_client().await, config.tables.clone());
+    // Bounded, so a DynamoDB outage delays init by at most this much.
+    match tokio::time::timeout(Duration::from_secs(2), store.warm_up()).await {
+        Ok(Ok(())) => tracing::debug!("DynamoDB connection warmed"),
+        Ok(Err(error)) => tracing::warn!(error = %error, "DynamoDB warm-up failed"),
+        Err(_) => tracing::warn!("DynamoDB warm-up timed out"),
+    }
     let service = startup::token_service(store, &config)?;
     lambda_http::run(http::router(service)).await
 }

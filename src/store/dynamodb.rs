@@ -67,6 +67,21 @@ impl DynamoStore {
         &self.tables
     }
 
+    /// Opens the connection to DynamoDB (DNS, TCP, TLS) with one cheap read, so the first
+    /// request does not pay for it. On Lambda this runs during init, which has the full CPU;
+    /// at small memory sizes the TLS handshake otherwise adds hundreds of milliseconds to the
+    /// first request. Failure is not fatal: the first request will connect instead.
+    pub async fn warm_up(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key("WARMUP#connection".to_owned())))
+            .send()
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
     /// Creates both tables if they do not exist and enables TTL on the tokens table.
     /// Safe to run again.
     pub async fn create_tables(&self) -> Result<(), StoreError> {

@@ -1,0 +1,461 @@
+//! The Lambda as AWS runs it: the release `bootstrap` under the AWS Lambda Runtime Interface
+//! Emulator (RIE), with DynamoDB in moto, fed the API Gateway HTTP API (payload v2) events in
+//! `events/`. `make test` installs the emulator (aws-sam-cli, into .venv-sam) and builds the
+//! bootstrap (`cargo lambda build --release`); `AWS_LAMBDA_RIE` and `LAMBDA_BOOTSTRAP` point
+//! elsewhere.
+
+mod support;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use token_endpoint::startup;
+use token_endpoint::store::DynamoStore;
+use token_endpoint::store::dynamodb::TableNames;
+
+/// Where the RIE takes invocations, as the Lambda service would send them.
+const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
+/// The refresh token in `events/token-refresh.json`, to be replaced by a real one.
+const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
+
+/// An API Gateway response as the function returned it: status, headers (names lowercased)
+/// and body (decoded if base64).
+type Response = (u16, HashMap<String, String>, String);
+
+fn rie_path() -> PathBuf {
+    let path = match std::env::var_os("AWS_LAMBDA_RIE") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-sam/lib"))
+            .ok()
+            .and_then(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| entry.file_name().to_string_lossy().starts_with("python3"))
+                    .map(|entry| {
+                        entry
+                            .path()
+                            .join("site-packages/samcli/local/rapid/aws-lambda-rie-x86_64")
+                    })
+                    .find(|path| path.is_file())
+            }),
+    };
+    match path {
+        Some(path) if path.is_file() => path,
+        _ => panic!(
+            "no AWS Lambda Runtime Interface Emulator ({}): run `make test`, which installs \
+             aws-sam-cli (it ships aws-lambda-rie-x86_64) into .venv-sam, or set AWS_LAMBDA_RIE",
+            path.map_or_else(
+                || "AWS_LAMBDA_RIE unset, none in .venv-sam".into(),
+                |p| p.display().to_string()
+            )
+        ),
+    }
+}
+
+fn bootstrap_path() -> PathBuf {
+    let path = std::env::var_os("LAMBDA_BOOTSTRAP").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lambda/token-endpoint/bootstrap"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "no Lambda bootstrap at {}: run `make test`, which builds it with \
+         `cargo lambda build --release`, or set LAMBDA_BOOTSTRAP",
+        path.display()
+    );
+    path
+}
+
+/// Two ports nothing listens on, held together so they differ.
+fn two_free_addresses() -> (SocketAddr, SocketAddr) {
+    let bind =
+        || TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("binding a free port: {e}"));
+    let (first, second) = (bind(), bind());
+    let address = |listener: &TcpListener| {
+        listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("local address: {e}"))
+    };
+    (address(&first), address(&second))
+}
+
+/// Fresh tables in moto holding the demo client and user, as `oauth-admin` would provision.
+fn seeded_tables() -> TableNames {
+    let tables = support::unique_tables();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    runtime.block_on(async {
+        let store = DynamoStore::new(support::dynamodb_client(), tables.clone());
+        store
+            .create_tables()
+            .await
+            .unwrap_or_else(|e| panic!("creating tables in moto: {e}"));
+        let service = support::service(store, &support::test_config());
+        startup::seed_demo(&service)
+            .await
+            .unwrap_or_else(|e| panic!("seeding the demo client and user: {e}"));
+    });
+    tables
+}
+
+/// The RIE running the bootstrap; killed on drop, printing its log if the test failed (and
+/// removing it if not).
+struct Emulator {
+    child: Child,
+    invoke_address: SocketAddr,
+    log_path: PathBuf,
+}
+
+impl Emulator {
+    /// Starts the emulator and waits until it takes connections. The function itself starts
+    /// (cold) at the first invocation.
+    fn start(tables: &TableNames) -> Self {
+        let (rie, bootstrap) = (rie_path(), bootstrap_path());
+        let (invoke_address, runtime_api_address) = two_free_addresses();
+        let log_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("lambda-emulator-{}.log", invoke_address.port()));
+        let log = File::create(&log_path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", log_path.display()));
+        let log_too = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("duplicating the log file: {e}"));
+        // A clean environment: nothing from the developer's AWS profile or token settings.
+        let child = Command::new(&rie)
+            .arg("--runtime-interface-emulator-address")
+            .arg(invoke_address.to_string())
+            .arg("--runtime-api-address")
+            .arg(runtime_api_address.to_string())
+            .arg(&bootstrap)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL_DYNAMODB", support::moto_endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("CREDENTIALS_TABLE", &tables.credentials)
+            .env("TOKENS_TABLE", &tables.tokens)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_too)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", rie.display()));
+        let mut emulator = Self {
+            child,
+            invoke_address,
+            log_path,
+        };
+        emulator.wait_until_listening(Duration::from_secs(10));
+        emulator
+    }
+
+    fn wait_until_listening(&mut self, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        while TcpStream::connect_timeout(&self.invoke_address, Duration::from_secs(1)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the emulator exited before listening: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the emulator is not listening on {} after {patience:?}",
+                self.invoke_address
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Invokes the function with an API Gateway event; panics on an invocation error, which
+    /// API Gateway would turn into a bare 500 instead of an OAuth response.
+    fn invoke(&self, event: &Value) -> Response {
+        let (status, raw) = http_post(self.invoke_address, INVOKE_PATH, event.to_string());
+        let payload: Value = serde_json::from_str(&raw).unwrap_or_else(|e| {
+            panic!("the emulator answered {status} with non-JSON ({e}): {raw}")
+        });
+        let status_code = payload["statusCode"]
+            .as_u64()
+            .and_then(|code| u16::try_from(code).ok());
+        let (200, Some(status_code)) = (status, status_code) else {
+            panic!("Lambda invocation error, not an API Gateway response ({status}): {payload}");
+        };
+        let headers = payload["headers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| {
+                let value = value
+                    .as_str()
+                    .unwrap_or_else(|| panic!("header {name}: {value}"));
+                (name.to_ascii_lowercase(), value.to_owned())
+            })
+            .collect();
+        let body = payload["body"].as_str().unwrap_or_default().to_owned();
+        let body = if payload["isBase64Encoded"] == true {
+            let bytes = STANDARD
+                .decode(&body)
+                .unwrap_or_else(|e| panic!("body is not base64 ({e}): {body}"));
+            String::from_utf8(bytes).unwrap_or_else(|e| panic!("body is not UTF-8: {e}"))
+        } else {
+            body
+        };
+        (status_code, headers, body)
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- emulator and function log ({}) ---\n{}",
+                self.log_path.display(),
+                self.log()
+            );
+        } else {
+            let _ = fs::remove_file(&self.log_path);
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 POST: returns the status and the body.
+fn http_post(address: SocketAddr, path: &str, body: String) -> (u16, String) {
+    let mut stream =
+        TcpStream::connect(address).unwrap_or_else(|e| panic!("connecting to {address}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap_or_else(|e| panic!("setting a read timeout: {e}"));
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut response = Vec::new();
+    stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.read_to_end(&mut response))
+        .unwrap_or_else(|e| panic!("POST {path} to {address}: {e}"));
+    let response = String::from_utf8(response).unwrap_or_else(|e| panic!("not UTF-8: {e}"));
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of headers: {response:?}"));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head}"));
+    let chunked = lines.any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.eq_ignore_ascii_case("transfer-encoding") && value.trim() == "chunked"
+        })
+    });
+    let body = if chunked {
+        dechunk(body).unwrap_or_else(|| panic!("bad chunked body: {body:?}"))
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+/// Joins a `Transfer-Encoding: chunked` body (extensions and trailers ignored).
+fn dechunk(mut rest: &str) -> Option<String> {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.push_str(after.get(..size)?);
+        rest = after.get(size..)?.strip_prefix("\r\n")?;
+    }
+}
+
+fn event(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `events/token-refresh.json` carrying `refresh_token`.
+fn refresh_event(refresh_token: &str) -> Value {
+    let mut event = event("token-refresh.json");
+    assert_eq!(event["isBase64Encoded"], false, "{event}");
+    let body = event["body"].as_str().unwrap_or_default();
+    assert!(body.contains(REFRESH_PLACEHOLDER), "{body}");
+    event["body"] = body.replace(REFRESH_PLACEHOLDER, refresh_token).into();
+    event
+}
+
+/// Every answer, success or error, is uncacheable JSON (RFC 6749 §5.1).
+fn assert_no_store_json(headers: &HashMap<String, String>) {
+    for (name, value) in [
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+        ("pragma", "no-cache"),
+    ] {
+        assert_eq!(
+            headers.get(name).map(String::as_str),
+            Some(value),
+            "{headers:?}"
+        );
+    }
+}
+
+fn is_token(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|token| token.len() == 30 && token.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Checks a token response with `scope`; returns its access and refresh tokens.
+fn assert_issued(response: &Response, scope: &str) -> (String, String) {
+    let (status, headers, body) = response;
+    assert_eq!(*status, 200, "{body}");
+    assert_no_store_json(headers);
+    let tokens: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    assert!(is_token(&tokens["access_token"]), "{tokens}");
+    assert!(is_token(&tokens["refresh_token"]), "{tokens}");
+    assert_ne!(tokens["access_token"], tokens["refresh_token"]);
+    assert_eq!(tokens["expires_in"], 3600, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer", "{tokens}");
+    assert_eq!(tokens["scope"], scope, "{tokens}");
+    assert_eq!(
+        tokens.as_object().map(|fields| fields.len()),
+        Some(5),
+        "{tokens}"
+    );
+    let text = |name: &str| tokens[name].as_str().unwrap_or_default().to_owned();
+    (text("access_token"), text("refresh_token"))
+}
+
+/// Checks an error response: its status and its exact body.
+fn assert_error(response: &Response, status: u16, body: &str) {
+    assert_eq!((response.0, response.2.as_str()), (status, body));
+    assert_no_store_json(&response.1);
+}
+
+#[test]
+fn password_then_refresh_rotation_through_the_emulator() {
+    let emulator = Emulator::start(&seeded_tables());
+
+    let (access, refresh) = assert_issued(
+        &emulator.invoke(&event("token-password.json")),
+        "read write",
+    );
+
+    let (rotated_access, successor) =
+        assert_issued(&emulator.invoke(&refresh_event(&refresh)), "read write");
+    assert_ne!(rotated_access, access);
+    assert_ne!(successor, refresh);
+
+    // A used refresh token is spent.
+    assert_error(
+        &emulator.invoke(&refresh_event(&refresh)),
+        400,
+        r#"{"error": "invalid_grant"}"#,
+    );
+
+    let (_, third) = assert_issued(&emulator.invoke(&refresh_event(&successor)), "read write");
+    assert_ne!(third, successor);
+}
+
+#[test]
+fn json_body_and_refusals_through_the_emulator() {
+    let emulator = Emulator::start(&seeded_tables());
+
+    assert_issued(&emulator.invoke(&event("token-json.json")), "read");
+    assert_error(
+        &emulator.invoke(&event("token-bad-credentials.json")),
+        400,
+        r#"{"error": "invalid_grant", "error_description": "Invalid credentials given."}"#,
+    );
+    assert_error(
+        &emulator.invoke(&event("token-unsupported-grant.json")),
+        400,
+        r#"{"error": "unsupported_grant_type"}"#,
+    );
+}
+
+#[test]
+fn malformed_requests_get_oauth_errors_and_the_function_survives() {
+    let emulator = Emulator::start(&seeded_tables());
+    let password = event("token-password.json");
+
+    let mut percent_body = password.clone();
+    percent_body["body"] = "%%%".into();
+    percent_body["isBase64Encoded"] = false.into();
+
+    let mut get = password.clone();
+    get["requestContext"]["http"]["method"] = "GET".into();
+
+    let mut not_utf8 = password.clone();
+    not_utf8["body"] = STANDARD.encode([0xff, 0xfe]).into();
+
+    let mut query = password.clone();
+    query["rawQueryString"] = "password=demo-password".into();
+
+    for (name, event, status, code) in [
+        ("body %%%", percent_body, 400, "invalid_request"),
+        ("GET", get, 405, "invalid_request"),
+        ("non-UTF-8 body", not_utf8, 400, "invalid_request"),
+        ("query string", query, 400, "invalid_request"),
+    ] {
+        let (got_status, headers, body) = emulator.invoke(&event);
+        assert_eq!(got_status, status, "{name}: {body}");
+        assert_no_store_json(&headers);
+        let error: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {body}"));
+        assert_eq!(error["error"], code, "{name}: {body}");
+    }
+
+    assert_issued(&emulator.invoke(&password), "read write");
+    // One runtime process served them all: none of the bad requests crashed it (the emulator
+    // would have started another, as Lambda does, logging a second INIT START).
+    let log = emulator.log();
+    assert_eq!(log.matches("INIT START").count(), 1, "{log}");
+}
+
+/// Not a check: prints the cold start, from starting the emulator process to the first token
+/// response, over 7 runs.
+#[test]
+#[ignore = "measurement: cargo test --test lambda_emulator -- --ignored --nocapture"]
+fn measure_cold_start_to_first_token() {
+    let tables = seeded_tables();
+    let password = event("token-password.json");
+    let raw: Vec<f64> = (0..7)
+        .map(|_| {
+            let started = Instant::now();
+            let emulator = Emulator::start(&tables);
+            let response = emulator.invoke(&password);
+            let elapsed = started.elapsed();
+            assert_issued(&response, "read write");
+            elapsed.as_secs_f64() * 1000.0
+        })
+        .collect();
+    let mut sorted = raw.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "cold start, emulator process start to first token response, ms: {raw:.1?}; \
+         median {:.1}",
+        sorted[sorted.len() / 2]
+    );
+}
