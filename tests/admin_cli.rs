@@ -10,12 +10,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http_body_util::BodyExt as _;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use token_endpoint::store::dynamodb::{TTL_ATTRIBUTE, TableNames};
 use token_endpoint::store::{DynamoStore, PasswordGrantContext, Store};
-use tower::ServiceExt as _;
 
 /// Environment variables that could point the binary somewhere other than moto.
 const AMBIENT_AWS: &[&str] = &[
@@ -174,20 +172,7 @@ async fn password_grant(
             encode(password)
         )))
         .unwrap_or_else(|error| panic!("building the request: {error}"));
-    let response = token_endpoint::http::router(service)
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|error| match error {});
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|error| panic!("reading the response: {error}"))
-        .to_bytes();
-    let body = serde_json::from_slice(&body)
-        .unwrap_or_else(|error| panic!("response is not JSON ({error}): {body:?}"));
-    (status, body)
+    support::serve_json(&service, request).await
 }
 
 async fn assert_grant_works(

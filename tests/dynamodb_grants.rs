@@ -15,12 +15,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http_body_util::BodyExt as _;
 use serde_json::Value;
 use token_endpoint::domain::{GrantType, TokenService};
-use token_endpoint::http::router;
 use token_endpoint::store::DynamoStore;
-use tower::ServiceExt as _;
 
 /// Records the name of every DynamoDB request the SDK sends.
 #[derive(Debug, Default, Clone)]
@@ -104,20 +101,7 @@ impl App {
             .header(header::AUTHORIZATION, format!("Basic {basic}"))
             .body(Body::from(form.to_owned()))
             .unwrap_or_else(|e| panic!("{e}"));
-        let response = router(Arc::clone(&self.service))
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|e| match e {});
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-        (status, body)
+        support::serve_json(&self.service, request).await
     }
 
     async fn password_grant(&self) -> Value {

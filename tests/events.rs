@@ -7,13 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use token_endpoint::domain::TokenService;
-use token_endpoint::http::router;
 use token_endpoint::startup;
 use token_endpoint::store::MemoryStore;
-use tower::ServiceExt as _;
 
 const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
 
@@ -39,19 +36,7 @@ async fn invoke(service: &Arc<TokenService<MemoryStore>>, event: &str) -> (Statu
         .unwrap_or_else(|e| panic!("not an API Gateway event: {e}"));
     let (parts, body) = request.into_parts();
     let request = axum::http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
-    let response = router(Arc::clone(service))
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|e| match e {});
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e})"));
-    (status, body)
+    support::serve_json(service, request).await
 }
 
 #[tokio::test]

@@ -166,3 +166,31 @@ fn hash<S: Store>(service: &TokenService<S>, secret: &str) -> String {
         .hash(&Secret::new(secret))
         .unwrap_or_else(|error| panic!("{error}"))
 }
+
+/// Serves one request through the real router and returns its status and JSON body.
+pub async fn serve_json<S: Store>(
+    service: &Arc<TokenService<S>>,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    let response = token_endpoint::http::router(Arc::clone(service))
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|error| match error {});
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|error| panic!("reading the response: {error}"))
+        .to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+        panic!(
+            "response is not JSON ({error}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, body)
+}
