@@ -99,14 +99,8 @@ impl Config {
 /// set so a stuck call fails well within API Gateway's 30-second limit instead of hanging.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let shared = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(3))
-                .operation_timeout(Duration::from_secs(8))
-                .build(),
-        )
+        .retry_config(dynamodb_retry_config())
+        .timeout_config(dynamodb_timeout_config())
         .load()
         .await;
     let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
@@ -115,6 +109,23 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     // unset here.
     dynamodb.set_endpoint_url(endpoint_override(|name| env::var(name).ok()));
     aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
+}
+
+/// Standard retry mode (exponential backoff with jitter, retry quota) with three attempts:
+/// throttling and transient 5xx are retried within the operation timeout.
+pub fn dynamodb_retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// A stuck connection fails fast (2 s to connect, 3 s per attempt) and a whole operation,
+/// retries included, gives up after 8 s: well within the function's 10 s timeout and
+/// API Gateway's 30 s, leaving time to answer 503 instead of timing out.
+pub fn dynamodb_timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build()
 }
 
 /// The DynamoDB endpoint from `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, ignoring
