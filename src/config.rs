@@ -9,7 +9,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
 use crate::domain::credentials::Argon2Settings;
-use crate::domain::grant::Lifetimes;
+use crate::domain::grant::{Lifetimes, LockoutPolicy};
 use crate::store::dynamodb::TableNames;
 
 pub const DEFAULT_CREDENTIALS_TABLE: &str = "oauth-credentials";
@@ -27,6 +27,7 @@ pub struct ConfigError {
 pub struct Config {
     pub tables: TableNames,
     pub lifetimes: Lifetimes,
+    pub lockout: LockoutPolicy,
     pub argon2: Argon2Settings,
 }
 
@@ -66,6 +67,8 @@ impl Config {
                 })
         };
         let defaults = Argon2Settings::default();
+        let defaults_lifetimes = Lifetimes::default();
+        let default_lockout = LockoutPolicy::default();
         let access_token = number("ACCESS_TOKEN_LIFETIME_SECONDS", 3600)?
             .filter(|seconds| *seconds > 0)
             .ok_or(ConfigError {
@@ -82,6 +85,33 @@ impl Config {
                 // Unset or 0: refresh tokens last until used.
                 refresh_token: number("REFRESH_TOKEN_LIFETIME_SECONDS", 0)?
                     .filter(|seconds| *seconds > 0),
+                used_refresh_token_record: number(
+                    "USED_REFRESH_TOKEN_RETENTION_SECONDS",
+                    defaults_lifetimes.used_refresh_token_record,
+                )?
+                .unwrap_or(0),
+                refresh_reuse_leeway: number(
+                    "REFRESH_REUSE_LEEWAY_SECONDS",
+                    defaults_lifetimes.refresh_reuse_leeway,
+                )?
+                .unwrap_or(0),
+            },
+            lockout: LockoutPolicy {
+                free_failures: u32::try_from(
+                    number(
+                        "LOCKOUT_FREE_FAILURES",
+                        u64::from(default_lockout.free_failures),
+                    )?
+                    .unwrap_or(0),
+                )
+                .map_err(|_| ConfigError {
+                    name: "LOCKOUT_FREE_FAILURES",
+                    problem: "too large".into(),
+                })?,
+                max_lock_seconds: number("LOCKOUT_MAX_SECONDS", default_lockout.max_lock_seconds)?
+                    .unwrap_or(0),
+                memory_seconds: number("LOCKOUT_MEMORY_SECONDS", default_lockout.memory_seconds)?
+                    .unwrap_or(0),
             },
             argon2: Argon2Settings {
                 memory_kib: positive_u32("ARGON2_MEMORY_KIB", defaults.memory_kib)?,

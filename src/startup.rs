@@ -14,12 +14,10 @@ pub fn token_service<S: Store>(
     config: &Config,
 ) -> Result<Arc<TokenService<S>>, CredentialError> {
     let verifier = CredentialVerifier::new(config.argon2)?;
-    Ok(Arc::new(TokenService::new(
-        store,
-        verifier,
-        config.lifetimes,
-        Arc::new(SystemClock),
-    )))
+    Ok(Arc::new(
+        TokenService::new(store, verifier, config.lifetimes, Arc::new(SystemClock))
+            .with_lockout(config.lockout),
+    ))
 }
 
 /// The demo client and user that `make run` seeds the memory store with. They are public

@@ -146,7 +146,7 @@ fn store(tables: &TableNames) -> DynamoStore {
 
 async fn stored(tables: &TableNames, client_id: &str, username: &str) -> PasswordGrantContext {
     store(tables)
-        .password_grant_context(client_id, username)
+        .password_grant_context(client_id, username, 0)
         .await
         .unwrap_or_else(|error| panic!("reading the store: {error}"))
 }

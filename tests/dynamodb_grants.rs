@@ -207,9 +207,16 @@ async fn each_grant_makes_one_read_and_one_write() {
         ["BatchGetItem", "TransactWriteItems"]
     );
 
-    // Refusals stop after the read: nothing is written.
+    // A wrong password issues nothing; the one extra call counts the failure for the lockout.
     let (status, _) = app
         .post("grant_type=password&username=alice&password=wrong")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.operations.take(), ["BatchGetItem", "UpdateItem"]);
+
+    // Other refusals stop after the read.
+    let (status, _) = app
+        .post("grant_type=refresh_token&refresh_token=unknown")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(app.operations.take(), ["BatchGetItem"]);
@@ -263,7 +270,8 @@ async fn tokens_are_stored_only_as_hashes() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let dump = format!("{:?}", scan.items());
-    assert_eq!(scan.count(), 2);
+    // The access token, the refresh token and the record of their family.
+    assert_eq!(scan.count(), 3);
     for token in [
         field(&issued, "access_token"),
         field(&issued, "refresh_token"),

@@ -7,12 +7,17 @@ mod support;
 use std::sync::Arc;
 
 use token_endpoint::domain::clock::UnixSeconds;
-use token_endpoint::domain::model::{AccessTokenRecord, RefreshTokenRecord, TokenPair};
-use token_endpoint::domain::token::{TokenHash, new_token};
+use token_endpoint::domain::model::{
+    AccessTokenRecord, LoginFailures, PresentedRefreshToken, RefreshTokenRecord, TokenPair,
+    UsedRefreshToken,
+};
+use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{Client, GrantType, Scope, User};
 use token_endpoint::store::{Rotation, Store, StoreError};
 
 const NOW: UnixSeconds = 1_800_000_000;
+/// How long rotations keep the used-token record.
+const KEEP_USED_UNTIL: UnixSeconds = NOW + 30 * 86_400;
 
 /// Runs every case against the store that `$make` builds.
 macro_rules! conformance_suite {
@@ -38,6 +43,11 @@ macro_rules! conformance_suite {
                 provisioning_refuses_duplicates_and_missing_records,
                 provisioning_updates_and_deletes,
                 oversized_keys_read_as_absent,
+                a_used_refresh_token_leaves_a_record_until_it_expires,
+                revoking_a_family_removes_its_newest_pair_only,
+                a_revoked_family_cannot_rotate,
+                login_failures_count_lock_and_expire,
+                a_successful_login_clears_failures,
             );
         }
     };
@@ -95,11 +105,22 @@ fn pair(client_id: &str, username: &str, refresh_expires_at: Option<UnixSeconds>
         username: username.into(),
         scope: scope("read write"),
         access_token_hash: access.token_hash.clone(),
-        family_id: "family-1".into(),
+        family_id: random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}")),
         issued_at: NOW,
         expires_at: refresh_expires_at,
     };
     TokenPair { access, refresh }
+}
+
+/// The next pair of `previous`'s family, as a rotation would issue it.
+fn successor(previous: &TokenPair) -> TokenPair {
+    let mut next = pair(
+        &previous.access.client_id,
+        &previous.access.username,
+        previous.refresh.expires_at,
+    );
+    next.refresh.family_id = previous.refresh.family_id.clone();
+    next
 }
 
 fn ok<T>(result: Result<T, StoreError>) -> T {
@@ -114,32 +135,48 @@ async fn with_issued_pair<S: Store>(
     ok(store.create_client(&client("app")).await);
     ok(store.create_user(&user("alice")).await);
     let issued = pair("app", "alice", refresh_expires_at);
-    ok(store.issue_token_pair(&issued).await);
+    ok(store.issue_token_pair(&issued, false).await);
     issued
 }
 
+/// The refresh token as the refresh grant would read it, if it is still live.
 async fn refresh_token_of<S: Store>(
     store: &S,
     token: &TokenHash,
     now: UnixSeconds,
 ) -> Option<RefreshTokenRecord> {
-    ok(store.refresh_grant_context("app", token, now).await).refresh_token
+    match ok(store.refresh_grant_context("app", token, now).await).refresh_token {
+        Some(PresentedRefreshToken::Live(live)) => Some(live),
+        _ => None,
+    }
+}
+
+/// The used-token record the refresh grant would read, if any.
+async fn used_record_of<S: Store>(
+    store: &S,
+    token: &TokenHash,
+    now: UnixSeconds,
+) -> Option<UsedRefreshToken> {
+    match ok(store.refresh_grant_context("app", token, now).await).refresh_token {
+        Some(PresentedRefreshToken::Used(used)) => Some(used),
+        _ => None,
+    }
 }
 
 async fn reads_client_and_user_in_one_call<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
     ok(store.create_user(&user("alice")).await);
-    let context = ok(store.password_grant_context("app", "alice").await);
+    let context = ok(store.password_grant_context("app", "alice", NOW).await);
     assert_eq!(context.client, Some(client("app")));
     assert_eq!(context.user, Some(user("alice")));
 }
 
 async fn absent_records_read_as_none<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
-    let context = ok(store.password_grant_context("app", "nobody").await);
+    let context = ok(store.password_grant_context("app", "nobody", NOW).await);
     assert_eq!(context.client, Some(client("app")));
     assert_eq!(context.user, None);
-    let context = ok(store.password_grant_context("other", "nobody").await);
+    let context = ok(store.password_grant_context("other", "nobody", NOW).await);
     assert_eq!((context.client, context.user), (None, None));
     let context = ok(store
         .refresh_grant_context("other", &fresh_hash(), NOW)
@@ -158,7 +195,10 @@ async fn issued_pairs_read_back<S: Store>(store: Arc<S>) {
         .refresh_grant_context("app", &issued.refresh.token_hash, NOW)
         .await);
     assert_eq!(context.client, Some(client("app")));
-    assert_eq!(context.refresh_token, Some(issued.refresh));
+    assert_eq!(
+        context.refresh_token,
+        Some(PresentedRefreshToken::Live(issued.refresh))
+    );
 }
 
 async fn expired_access_tokens_read_as_absent<S: Store>(store: Arc<S>) {
@@ -178,10 +218,10 @@ async fn refresh_tokens_without_lifetime_never_expire<S: Store>(store: Arc<S>) {
             .await
             .is_some()
     );
-    let next = pair("app", "alice", None);
+    let next = successor(&issued);
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &next, far_future)
+            .rotate_refresh_token(&issued.refresh, &next, far_future, KEEP_USED_UNTIL)
             .await),
         Rotation::Rotated
     );
@@ -192,10 +232,10 @@ async fn expired_refresh_tokens_are_neither_read_nor_rotated<S: Store>(store: Ar
     let hash = &issued.refresh.token_hash;
     assert!(refresh_token_of(&*store, hash, NOW + 59).await.is_some());
     assert_eq!(refresh_token_of(&*store, hash, NOW + 60).await, None);
-    let next = pair("app", "alice", None);
+    let next = successor(&issued);
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &next, NOW + 60)
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 60, KEEP_USED_UNTIL)
             .await),
         Rotation::Refused
     );
@@ -219,10 +259,10 @@ async fn access_tokens_are_not_refresh_tokens<S: Store>(store: Arc<S>) {
 
 async fn rotation_replaces_the_pair<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    let next = pair("app", "alice", None);
+    let next = successor(&issued);
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &next, NOW)
+            .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
             .await),
         Rotation::Rotated
     );
@@ -246,17 +286,17 @@ async fn rotation_replaces_the_pair<S: Store>(store: Arc<S>) {
 
 async fn a_refresh_token_rotates_once<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    let first = pair("app", "alice", None);
-    let second = pair("app", "alice", None);
+    let first = successor(&issued);
+    let second = successor(&issued);
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &first, NOW)
+            .rotate_refresh_token(&issued.refresh, &first, NOW, KEEP_USED_UNTIL)
             .await),
         Rotation::Rotated
     );
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &second, NOW)
+            .rotate_refresh_token(&issued.refresh, &second, NOW, KEEP_USED_UNTIL)
             .await),
         Rotation::Refused
     );
@@ -275,9 +315,11 @@ async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let mut presented = issued.refresh.clone();
     presented.client_id = "intruder".into();
-    let next = pair("intruder", "alice", None);
+    let next = successor(&issued);
     assert_eq!(
-        ok(store.rotate_refresh_token(&presented, &next, NOW).await),
+        ok(store
+            .rotate_refresh_token(&presented, &next, NOW, KEEP_USED_UNTIL)
+            .await),
         Rotation::Refused
     );
     // Not burnt: the owner can still use it.
@@ -288,7 +330,7 @@ async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<S>) {
     );
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &pair("app", "alice", None), NOW)
+            .rotate_refresh_token(&issued.refresh, &successor(&issued), NOW, KEEP_USED_UNTIL)
             .await),
         Rotation::Rotated
     );
@@ -297,10 +339,10 @@ async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<S>) {
 async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     ok(store.delete_user("alice").await);
-    let next = pair("app", "alice", None);
+    let next = successor(&issued);
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &next, NOW)
+            .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
             .await),
         Rotation::Refused
     );
@@ -312,14 +354,18 @@ async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<S>) {
 
 async fn concurrent_rotations_have_exactly_one_winner<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    let attempts: Vec<TokenPair> = (0..24).map(|_| pair("app", "alice", None)).collect();
+    let attempts: Vec<TokenPair> = (0..24).map(|_| successor(&issued)).collect();
     let tasks: Vec<_> = attempts
         .iter()
         .cloned()
         .map(|replacement| {
             let store = Arc::clone(&store);
             let used = issued.refresh.clone();
-            tokio::spawn(async move { store.rotate_refresh_token(&used, &replacement, NOW).await })
+            tokio::spawn(async move {
+                store
+                    .rotate_refresh_token(&used, &replacement, NOW, KEEP_USED_UNTIL)
+                    .await
+            })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -344,13 +390,13 @@ async fn concurrent_rotations_have_exactly_one_winner<S: Store>(store: Arc<S>) {
 async fn a_failed_rotation_changes_nothing<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let other = pair("app", "alice", None);
-    ok(store.issue_token_pair(&other).await);
+    ok(store.issue_token_pair(&other, false).await);
     // The replacement's refresh token collides with a stored one: the write must fail whole.
-    let mut colliding = pair("app", "alice", None);
+    let mut colliding = successor(&issued);
     colliding.refresh.token_hash = other.refresh.token_hash.clone();
     assert!(
         store
-            .rotate_refresh_token(&issued.refresh, &colliding, NOW)
+            .rotate_refresh_token(&issued.refresh, &colliding, NOW, KEEP_USED_UNTIL)
             .await
             .is_err()
     );
@@ -370,7 +416,7 @@ async fn duplicate_token_writes_are_refused_whole<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let mut again = pair("app", "alice", None);
     again.refresh.token_hash = issued.refresh.token_hash.clone();
-    assert!(store.issue_token_pair(&again).await.is_err());
+    assert!(store.issue_token_pair(&again, false).await.is_err());
     assert_eq!(
         ok(store.access_token(&again.access.token_hash, NOW).await),
         None
@@ -417,7 +463,7 @@ async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
     ok(store
         .set_user_password_hash("alice", "new-password-hash")
         .await);
-    let context = ok(store.password_grant_context("app", "alice").await);
+    let context = ok(store.password_grant_context("app", "alice", NOW).await);
     assert_eq!(
         context.client.map(|c| c.secret_hash).as_deref(),
         Some("new-secret-hash")
@@ -428,14 +474,153 @@ async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
     );
     ok(store.delete_client("app").await);
     ok(store.delete_user("alice").await);
-    let context = ok(store.password_grant_context("app", "alice").await);
+    let context = ok(store.password_grant_context("app", "alice", NOW).await);
     assert_eq!((context.client, context.user), (None, None));
 }
 
 async fn oversized_keys_read_as_absent<S: Store>(store: Arc<S>) {
     let long = "x".repeat(4000);
-    let context = ok(store.password_grant_context(&long, &long).await);
+    let context = ok(store.password_grant_context(&long, &long, NOW).await);
     assert_eq!((context.client, context.user), (None, None));
     let context = ok(store.refresh_grant_context(&long, &fresh_hash(), NOW).await);
     assert_eq!(context.client, None);
+}
+
+async fn a_used_refresh_token_leaves_a_record_until_it_expires<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 10, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW + 20).await;
+    let used = used.unwrap_or_else(|| panic!("the used token should leave a record"));
+    assert_eq!(used.family_id, issued.refresh.family_id);
+    assert_eq!(used.client_id, "app");
+    assert_eq!(used.used_at, NOW + 10);
+    assert_eq!(used.expires_at, KEEP_USED_UNTIL);
+    // The record is not a usable token, and is forgotten once it expires.
+    assert_eq!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW + 20).await,
+        None
+    );
+    let context = ok(store
+        .refresh_grant_context("app", &issued.refresh.token_hash, KEEP_USED_UNTIL)
+        .await);
+    assert_eq!(context.refresh_token, None);
+}
+
+async fn revoking_a_family_removes_its_newest_pair_only<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let next = successor(&issued);
+    ok(store
+        .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
+        .await);
+    let unrelated = pair("app", "alice", None);
+    ok(store.issue_token_pair(&unrelated, false).await);
+
+    assert!(ok(store.revoke_family(&issued.refresh.family_id).await) > 0);
+    assert_eq!(
+        refresh_token_of(&*store, &next.refresh.token_hash, NOW).await,
+        None
+    );
+    assert_eq!(
+        ok(store.access_token(&next.access.token_hash, NOW).await),
+        None
+    );
+    // Other families are untouched; revoking again finds nothing.
+    assert!(
+        refresh_token_of(&*store, &unrelated.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    assert!(ok(store.access_token(&unrelated.access.token_hash, NOW).await).is_some());
+    assert_eq!(ok(store.revoke_family(&issued.refresh.family_id).await), 0);
+    assert_eq!(ok(store.revoke_family("no-such-family").await), 0);
+}
+
+async fn a_revoked_family_cannot_rotate<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    ok(store.revoke_family(&issued.refresh.family_id).await);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &successor(&issued), NOW, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Refused
+    );
+}
+
+async fn failures_of<S: Store>(store: &S, username: &str, now: UnixSeconds) -> LoginFailures {
+    ok(store.password_grant_context("app", username, now).await).failures
+}
+
+async fn login_failures_count_lock_and_expire<S: Store>(store: Arc<S>) {
+    assert_eq!(
+        failures_of(&*store, "alice", NOW).await,
+        LoginFailures::default()
+    );
+    ok(store.record_login_failure("alice", NOW, 0, NOW + 100).await);
+    ok(store
+        .record_login_failure("alice", NOW, NOW + 5, NOW + 100)
+        .await);
+    let failures = failures_of(&*store, "alice", NOW + 1).await;
+    assert_eq!(
+        failures,
+        LoginFailures {
+            count: 2,
+            locked_until: NOW + 5
+        }
+    );
+    assert!(failures.is_locked_at(NOW + 4) && !failures.is_locked_at(NOW + 5));
+    // Unknown usernames are counted like known ones.
+    ok(store
+        .record_login_failure("nobody", NOW, 0, NOW + 100)
+        .await);
+    assert_eq!(failures_of(&*store, "nobody", NOW).await.count, 1);
+    // Past its expiry the record is forgotten, and counting starts again.
+    assert_eq!(
+        failures_of(&*store, "alice", NOW + 100).await,
+        LoginFailures::default()
+    );
+    ok(store
+        .record_login_failure("alice", NOW + 100, 0, NOW + 200)
+        .await);
+    assert_eq!(failures_of(&*store, "alice", NOW + 101).await.count, 1);
+    // A username too long to be a key is not an error.
+    ok(store
+        .record_login_failure(&"x".repeat(4000), NOW, 0, NOW + 100)
+        .await);
+}
+
+async fn concurrent_failures_all_count<S: Store>(store: Arc<S>) {
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(
+                async move { store.record_login_failure("alice", NOW, 0, NOW + 100).await },
+            )
+        })
+        .collect();
+    for task in tasks {
+        ok(task.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(failures_of(&*store, "alice", NOW).await.count, 20);
+}
+
+async fn a_successful_login_clears_failures<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    ok(store
+        .record_login_failure("alice", NOW, NOW + 5, NOW + 100)
+        .await);
+    ok(store
+        .issue_token_pair(&pair("app", "alice", None), true)
+        .await);
+    assert_eq!(
+        failures_of(&*store, "alice", NOW).await,
+        LoginFailures::default()
+    );
+    concurrent_failures_all_count(store).await;
 }

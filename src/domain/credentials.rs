@@ -1,7 +1,9 @@
 //! Checking and hashing the secrets people and clients present: Argon2id, off the async executor.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -56,6 +58,8 @@ pub struct CredentialVerifier {
     /// username costs the same Argon2 time as a wrong password.
     dummy_hash: Arc<str>,
     client_secrets: Arc<ClientSecretCache>,
+    /// A running average of how long a verification takes here, in microseconds (0: none yet).
+    typical_verify_micros: Arc<AtomicU64>,
 }
 
 impl CredentialVerifier {
@@ -82,6 +86,7 @@ impl CredentialVerifier {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy_hash: dummy_hash.into(),
             client_secrets: Arc::default(),
+            typical_verify_micros: Arc::default(),
         })
     }
 
@@ -144,6 +149,23 @@ impl CredentialVerifier {
         Ok(false)
     }
 
+    /// Takes as long as a password verification without doing one: for requests that are
+    /// refused before the password is checked (a locked username), so that neither CPU is
+    /// burnt nor the refusal shows in the timing. Before any verification was timed, it runs a
+    /// real one against the dummy hash.
+    pub async fn imitate_verification(&self) -> Result<(), CredentialError> {
+        match self.typical_verify_micros.load(Ordering::Relaxed) {
+            0 => self
+                .verify_off_executor(&self.dummy_hash, &Secret::new(""))
+                .await
+                .map(drop),
+            micros => {
+                tokio::time::sleep(Duration::from_micros(micros)).await;
+                Ok(())
+            }
+        }
+    }
+
     /// Argon2 takes milliseconds of CPU; running it on a blocking thread keeps the async
     /// workers free for other requests.
     async fn verify_off_executor(
@@ -154,7 +176,30 @@ impl CredentialVerifier {
         let argon2 = self.argon2.clone();
         let stored_hash = stored_hash.to_owned();
         let presented = presented.clone();
-        tokio::task::spawn_blocking(move || verify_phc(&argon2, &stored_hash, &presented)).await?
+        let started = Instant::now();
+        let verified =
+            tokio::task::spawn_blocking(move || verify_phc(&argon2, &stored_hash, &presented))
+                .await?;
+        self.observe_verification(started.elapsed());
+        verified
+    }
+
+    /// Folds one duration into the running average (weight 1/8: recent, but not jumpy).
+    fn observe_verification(&self, elapsed: Duration) {
+        let sample = u64::try_from(elapsed.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = self.typical_verify_micros.fetch_update(
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+            |typical| {
+                Some(if typical == 0 {
+                    sample
+                } else {
+                    (typical.saturating_mul(7).saturating_add(sample) / 8).max(1)
+                })
+            },
+        );
     }
 }
 
@@ -267,6 +312,26 @@ mod tests {
         let verifier = verifier();
         assert!(!verifier.verify_password(None, &"".into()).await?);
         assert!(!verifier.verify_password(None, &"anything".into()).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn imitation_takes_about_as_long_as_a_verification() -> Result<(), CredentialError> {
+        let verifier = CredentialVerifier::new(Argon2Settings::default())?;
+        // First call: nothing timed yet, so it verifies against the dummy hash, and learns.
+        verifier.imitate_verification().await?;
+        let typical = verifier.typical_verify_micros.load(Ordering::Relaxed);
+        assert!(
+            typical > 1_000,
+            "a default-cost verification takes milliseconds: {typical} µs"
+        );
+        let started = Instant::now();
+        verifier.imitate_verification().await?;
+        let slept = started.elapsed().as_micros();
+        assert!(
+            slept >= u128::from(typical),
+            "slept {slept} µs, typical {typical} µs"
+        );
         Ok(())
     }
 

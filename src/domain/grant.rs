@@ -5,18 +5,27 @@ use std::sync::Arc;
 use super::clock::{Clock, UnixSeconds};
 use super::credentials::CredentialVerifier;
 use super::error::GrantError;
-use super::model::{AccessTokenRecord, Client, GrantType, RefreshTokenRecord, TokenPair};
+use super::model::{
+    AccessTokenRecord, Client, GrantType, LoginFailures, PresentedRefreshToken, RefreshTokenRecord,
+    TokenPair, UsedRefreshToken,
+};
 use super::scope::Scope;
 use super::secret::Secret;
 use super::token::{TokenHash, new_token, random_alphanumeric};
 use crate::store::{Rotation, Store};
 
-/// Token lifetimes, in seconds.
+/// Token lifetimes and windows, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetimes {
     pub access_token: u64,
     /// `None`: a refresh token lasts until it is used.
     pub refresh_token: Option<u64>,
+    /// How long a used refresh token is remembered, so that presenting it again is recognised
+    /// as a replay and revokes its family. Later it reads as unknown.
+    pub used_refresh_token_record: u64,
+    /// A used refresh token presented again within this many seconds of its use is taken for a
+    /// concurrent duplicate (refused, no revocation).
+    pub refresh_reuse_leeway: u64,
 }
 
 impl Default for Lifetimes {
@@ -24,7 +33,51 @@ impl Default for Lifetimes {
         Self {
             access_token: 3600,
             refresh_token: None,
+            used_refresh_token_record: 30 * 24 * 3600,
+            refresh_reuse_leeway: 2,
         }
+    }
+}
+
+/// Exponential lockout after repeated password failures for one username, in the spirit of
+/// Amazon Cognito: a few free failures, then locks of 1, 2, 4 … seconds, capped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures allowed before the first lock.
+    pub free_failures: u32,
+    /// The longest lock.
+    pub max_lock_seconds: u64,
+    /// How long failures are remembered after the last lock ends; then counting starts again.
+    pub memory_seconds: u64,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            free_failures: 5,
+            max_lock_seconds: 900,
+            memory_seconds: 900,
+        }
+    }
+}
+
+impl LockoutPolicy {
+    /// The lock and the record's expiry after one more failure.
+    pub fn after_failure(
+        &self,
+        previous: LoginFailures,
+        now: UnixSeconds,
+    ) -> (UnixSeconds, UnixSeconds) {
+        let failures = previous.count.saturating_add(1);
+        let locked_until = match failures.checked_sub(self.free_failures + 1) {
+            None => 0,
+            Some(doublings) => {
+                let lock = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
+                now.saturating_add(lock.min(self.max_lock_seconds))
+            }
+        };
+        let expires_at = locked_until.max(now).saturating_add(self.memory_seconds);
+        (locked_until, expires_at)
     }
 }
 
@@ -82,6 +135,7 @@ pub struct TokenService<S> {
     store: S,
     verifier: CredentialVerifier,
     lifetimes: Lifetimes,
+    lockout: LockoutPolicy,
     clock: Arc<dyn Clock>,
 }
 
@@ -96,8 +150,14 @@ impl<S: Store> TokenService<S> {
             store,
             verifier,
             lifetimes,
+            lockout: LockoutPolicy::default(),
             clock,
         }
+    }
+
+    pub fn with_lockout(mut self, lockout: LockoutPolicy) -> Self {
+        self.lockout = lockout;
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -129,9 +189,9 @@ impl<S: Store> TokenService<S> {
         }
     }
 
-    /// RFC 6749 §4.3. Order of checks: client, grant permission, user, scope. The grant
-    /// permission comes before the password so that a client not allowed this grant learns
-    /// nothing about users' passwords.
+    /// RFC 6749 §4.3. Order of checks: client, grant permission, lockout, user, scope. The
+    /// grant permission comes before the password so that a client not allowed this grant
+    /// learns nothing about users' passwords.
     async fn password_grant(
         &self,
         credentials: &ClientCredentials,
@@ -139,31 +199,61 @@ impl<S: Store> TokenService<S> {
         password: &Secret,
         requested_scope: Option<&str>,
     ) -> Result<IssuedTokens, GrantError> {
+        let now = self.clock.now();
         let context = self
             .store
-            .password_grant_context(&credentials.client_id, username)
+            .password_grant_context(&credentials.client_id, username, now)
             .await?;
         let client = self.authenticate(context.client, credentials).await?;
         if !client.allows(GrantType::Password) {
             return Err(GrantError::UnauthorizedClient);
+        }
+        if context.failures.is_locked_at(now) {
+            // No password is checked while locked, so guessing burns no CPU; the answer takes
+            // as long as a verification would, so the lock is not visible in the timing either.
+            self.verifier.imitate_verification().await?;
+            return Err(GrantError::InvalidCredentials);
         }
         if !self
             .verifier
             .verify_password(context.user.as_ref(), password)
             .await?
         {
+            self.record_failure(username, context.failures, now).await;
             return Err(GrantError::InvalidCredentials);
         }
         let scope = narrow(requested_scope, &client.scope)?;
 
-        let now = self.clock.now();
         let family_id = random_alphanumeric(22)?;
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
         let (issued, pair) =
             self.new_pair(&client, username, scope.clone(), scope, family_id, now)?;
-        self.store.issue_token_pair(&pair).await?;
+        self.store
+            .issue_token_pair(&pair, context.failures.count > 0)
+            .await?;
         Ok(issued)
+    }
+
+    /// Counts a failed password for `username`, known or not (counting only known users would
+    /// reveal which exist). A failure to record is logged, not answered: the credentials were
+    /// wrong either way.
+    async fn record_failure(&self, username: &str, previous: LoginFailures, now: UnixSeconds) {
+        let (locked_until, expires_at) = self.lockout.after_failure(previous, now);
+        if let Err(error) = self
+            .store
+            .record_login_failure(username, now, locked_until, expires_at)
+            .await
+        {
+            tracing::error!(error = %error, "could not record a failed login");
+        }
+        if locked_until > now {
+            tracing::warn!(
+                failures = previous.count.saturating_add(1),
+                locked_for_seconds = locked_until - now,
+                "password grant locked for a username after repeated failures"
+            );
+        }
     }
 
     /// RFC 6749 §6. Order of checks: client, grant permission, token, scope. A refused request
@@ -183,12 +273,19 @@ impl<S: Store> TokenService<S> {
         if !client.allows(GrantType::RefreshToken) {
             return Err(GrantError::UnauthorizedClient);
         }
-        // Another client's token is refused without being used up (RFC 6749 §6: the token must
-        // have been issued to the authenticated client).
-        let used = context
-            .refresh_token
-            .filter(|token| token.client_id == client.client_id && token.is_live_at(now))
-            .ok_or(GrantError::InvalidRefreshToken)?;
+        let used = match context.refresh_token {
+            // Another client's token is refused without being used up (RFC 6749 §6: the token
+            // must have been issued to the authenticated client).
+            Some(PresentedRefreshToken::Live(token))
+                if token.client_id == client.client_id && token.is_live_at(now) =>
+            {
+                token
+            }
+            Some(PresentedRefreshToken::Used(used)) if used.client_id == client.client_id => {
+                return Err(self.replayed(&used, now).await);
+            }
+            _ => return Err(GrantError::InvalidRefreshToken),
+        };
         let scope = narrow(requested_scope, &used.scope)?;
 
         let (issued, pair) = self.new_pair(
@@ -199,9 +296,35 @@ impl<S: Store> TokenService<S> {
             used.family_id.clone(),
             now,
         )?;
-        match self.store.rotate_refresh_token(&used, &pair, now).await? {
+        let keep_used_record_until = now + self.lifetimes.used_refresh_token_record;
+        match self
+            .store
+            .rotate_refresh_token(&used, &pair, now, keep_used_record_until)
+            .await?
+        {
             Rotation::Rotated => Ok(issued),
             Rotation::Refused => Err(GrantError::InvalidRefreshToken),
+        }
+    }
+
+    /// A refresh token presented again after it was used: someone holds a copy (RFC 9700
+    /// §4.14.2), so the whole family is revoked. Concurrent duplicates of the request that used
+    /// it (a client retrying in parallel) arrive within the leeway and are only refused.
+    async fn replayed(&self, used: &UsedRefreshToken, now: UnixSeconds) -> GrantError {
+        if now.saturating_sub(used.used_at) < self.lifetimes.refresh_reuse_leeway {
+            return GrantError::InvalidRefreshToken;
+        }
+        match self.store.revoke_family(&used.family_id).await {
+            Ok(revoked) => {
+                tracing::warn!(
+                    client_id = %used.client_id,
+                    family = %used.family_id,
+                    revoked_tokens = revoked,
+                    "used refresh token presented again: token family revoked"
+                );
+                GrantError::InvalidRefreshToken
+            }
+            Err(error) => error.into(),
         }
     }
 
@@ -286,6 +409,34 @@ mod tests {
 
     fn allowed() -> Scope {
         Scope::parse("read write payouts").unwrap_or_default()
+    }
+
+    #[test]
+    fn lockout_grows_from_one_second_and_is_capped() {
+        let policy = LockoutPolicy::default();
+        let now = 1_000;
+        let mut failures = LoginFailures::default();
+        let mut locks = Vec::new();
+        for _ in 0..20 {
+            let (locked_until, expires_at) = policy.after_failure(failures, now);
+            assert_eq!(expires_at, locked_until.max(now) + 900);
+            locks.push(locked_until.saturating_sub(now));
+            failures = LoginFailures {
+                count: failures.count + 1,
+                locked_until,
+            };
+        }
+        assert_eq!(&locks[..5], [0, 0, 0, 0, 0], "five free failures");
+        assert_eq!(&locks[5..10], [1, 2, 4, 8, 16]);
+        assert_eq!(locks[19], 900, "capped at 15 minutes");
+        let (_, expires_at) = policy.after_failure(
+            LoginFailures {
+                count: u32::MAX,
+                locked_until: 0,
+            },
+            now,
+        );
+        assert!(expires_at > now, "no overflow");
     }
 
     #[test]

@@ -123,6 +123,40 @@ pub struct TokenPair {
     pub refresh: RefreshTokenRecord,
 }
 
+/// What remains of a refresh token after it was used: enough to recognise a replay and revoke
+/// the family it belongs to (RFC 9700 §4.14.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedRefreshToken {
+    pub token_hash: TokenHash,
+    pub client_id: String,
+    pub family_id: String,
+    pub used_at: UnixSeconds,
+    /// The record is kept until then (DynamoDB TTL); a replay after that reads as unknown.
+    pub expires_at: UnixSeconds,
+}
+
+/// A refresh token as a client presents it: still usable, or already used once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresentedRefreshToken {
+    Live(RefreshTokenRecord),
+    Used(UsedRefreshToken),
+}
+
+/// Recent password failures for one username, live or not (unknown usernames are counted too,
+/// so the lockout does not reveal which users exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoginFailures {
+    pub count: u32,
+    /// No password is checked for this username before then.
+    pub locked_until: UnixSeconds,
+}
+
+impl LoginFailures {
+    pub fn is_locked_at(&self, now: UnixSeconds) -> bool {
+        now < self.locked_until
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,13 +20,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
     KeyType, KeysAndAttributes, Put, ScalarAttributeType, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem,
+    TimeToLiveStatus, TransactWriteItem, Update,
 };
 
 use super::{PasswordGrantContext, RefreshGrantContext, Rotation, Store, StoreError};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
-    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, TokenPair, User,
+    AccessTokenRecord, Client, GrantType, LoginFailures, PresentedRefreshToken, RefreshTokenRecord,
+    TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::scope::Scope;
 use crate::domain::token::TokenHash;
@@ -366,18 +367,86 @@ impl Store for DynamoStore {
         &self,
         client_id: &str,
         username: &str,
+        now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
         let (client_pk, user_pk) = (client_key(client_id), user_key(username));
+        let failures_pk = login_failures_key(username);
         let mut found = self
             .batch_get(vec![
                 (&self.tables.credentials, client_pk.clone()),
                 (&self.tables.credentials, user_pk.clone()),
+                (&self.tables.tokens, failures_pk.clone()),
             ])
             .await?;
+        let failures = match found.remove(&failures_pk) {
+            Some(item) if number(&item, TTL_ATTRIBUTE)? > now => LoginFailures {
+                count: u32::try_from(number(&item, "failures")?).unwrap_or(u32::MAX),
+                locked_until: number(&item, "locked_until")?,
+            },
+            _ => LoginFailures::default(),
+        };
         Ok(PasswordGrantContext {
             client: found.remove(&client_pk).map(client_from).transpose()?,
             user: found.remove(&user_pk).map(user_from).transpose()?,
+            failures,
         })
+    }
+
+    async fn record_login_failure(
+        &self,
+        username: &str,
+        now: UnixSeconds,
+        locked_until: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let pk = login_failures_key(username);
+        if pk.len() > MAX_KEY_BYTES {
+            // No such user can exist, and the key cannot be stored.
+            return Ok(());
+        }
+        // ADD counts atomically, so concurrent failures all count.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(pk.clone())))
+            .update_expression(
+                "SET kind = :kind, locked_until = :locked_until, expires_at = :expires_at \
+                 ADD failures :one",
+            )
+            .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
+            .expression_attribute_values(":kind", s(LOGIN_FAILURES))
+            .expression_attribute_values(":locked_until", n(locked_until))
+            .expression_attribute_values(":expires_at", n(expires_at))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => Ok(()),
+            // The record expired but TTL has not deleted it yet: start again from one.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                self.client
+                    .put_item()
+                    .table_name(&self.tables.tokens)
+                    .set_item(Some(HashMap::from([
+                        (PK.to_owned(), s(&pk)),
+                        ("kind".to_owned(), s(LOGIN_FAILURES)),
+                        ("failures".to_owned(), n(1)),
+                        ("locked_until".to_owned(), n(locked_until)),
+                        (TTL_ATTRIBUTE.to_owned(), n(expires_at)),
+                    ])))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(unavailable)
+            }
+            Err(error) => Err(unavailable(error)),
+        }
     }
 
     async fn refresh_grant_context(
@@ -395,17 +464,41 @@ impl Store for DynamoStore {
             ])
             .await?;
         let refresh_token = match found.remove(&token_pk) {
-            Some(item) if kind_of(&item) == Some(REFRESH) => Some(refresh_from(item)?),
+            Some(item) if kind_of(&item) == Some(REFRESH) => Some(refresh_from(item)?)
+                .filter(|token| token.is_live_at(now))
+                .map(PresentedRefreshToken::Live),
+            Some(item) if kind_of(&item) == Some(USED_REFRESH) => Some(used_refresh_from(item)?)
+                .filter(|used| match used {
+                    PresentedRefreshToken::Used(used) => now < used.expires_at,
+                    PresentedRefreshToken::Live(_) => false,
+                }),
             _ => None,
         };
         Ok(RefreshGrantContext {
             client: found.remove(&client_pk).map(client_from).transpose()?,
-            refresh_token: refresh_token.filter(|token| token.is_live_at(now)),
+            refresh_token,
         })
     }
 
-    async fn issue_token_pair(&self, pair: &TokenPair) -> Result<(), StoreError> {
-        match self.transact(self.pair_puts(pair)?.into()).await? {
+    async fn issue_token_pair(
+        &self,
+        pair: &TokenPair,
+        clear_login_failures: bool,
+    ) -> Result<(), StoreError> {
+        let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
+        items.push(self.put_new(&self.tables.tokens, family_item(&pair.refresh))?);
+        if clear_login_failures {
+            let forget_failures = Delete::builder()
+                .table_name(&self.tables.tokens)
+                .set_key(Some(key(login_failures_key(&pair.access.username))))
+                .build();
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(built(forget_failures)?)
+                    .build(),
+            );
+        }
+        match self.transact(items).await? {
             Transaction::Committed => Ok(()),
             Transaction::ConditionFailed(_) => Err(StoreError::Malformed(
                 "a new token's hash is already stored".into(),
@@ -418,11 +511,20 @@ impl Store for DynamoStore {
         used: &RefreshTokenRecord,
         replacement: &TokenPair,
         now: UnixSeconds,
+        used_record_expires_at: UnixSeconds,
     ) -> Result<Rotation, StoreError> {
         let tokens = &self.tables.tokens;
-        let claim_used = Delete::builder()
+        // Overwrites the live token with its used-token record, on the condition that it is
+        // still a live refresh token of this client: the single-use claim.
+        let claim_used = Put::builder()
             .table_name(tokens)
-            .set_key(Some(key(used.token_hash.as_str().to_owned())))
+            .set_item(Some(used_refresh_item(&UsedRefreshToken {
+                token_hash: used.token_hash.clone(),
+                client_id: used.client_id.clone(),
+                family_id: used.family_id.clone(),
+                used_at: now,
+                expires_at: used_record_expires_at,
+            })))
             .condition_expression(
                 "attribute_exists(pk) AND kind = :refresh AND client_id = :client_id \
                  AND (attribute_not_exists(expires_at) OR expires_at > :now)",
@@ -440,11 +542,28 @@ impl Store for DynamoStore {
             .set_key(Some(key(user_key(&used.username))))
             .condition_expression("attribute_exists(pk)")
             .build();
+        // The family follows its newest pair, so a replay can revoke it; a revoked family has no
+        // record, which refuses the rotation.
+        let mut advance_family = Update::builder()
+            .table_name(tokens)
+            .set_key(Some(key(family_key(&used.family_id))))
+            .condition_expression("current_refresh = :used")
+            .expression_attribute_values(":used", s(used.token_hash.as_str()))
+            .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
+            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()));
+        advance_family = match replacement.refresh.expires_at {
+            Some(expires_at) => advance_family
+                .update_expression(
+                    "SET current_refresh = :refresh, current_access = :access, expires_at = :expires_at",
+                )
+                .expression_attribute_values(":expires_at", n(expires_at)),
+            None => advance_family.update_expression(
+                "SET current_refresh = :refresh, current_access = :access REMOVE expires_at",
+            ),
+        };
         let [put_access, put_refresh] = self.pair_puts(replacement)?;
         let items = vec![
-            TransactWriteItem::builder()
-                .delete(built(claim_used)?)
-                .build(),
+            TransactWriteItem::builder().put(built(claim_used)?).build(),
             TransactWriteItem::builder()
                 .delete(built(delete_old_access)?)
                 .build(),
@@ -452,6 +571,9 @@ impl Store for DynamoStore {
             put_refresh,
             TransactWriteItem::builder()
                 .condition_check(built(user_still_exists)?)
+                .build(),
+            TransactWriteItem::builder()
+                .update(built(advance_family.build())?)
                 .build(),
         ];
         match self.transact(items).await? {
@@ -466,6 +588,51 @@ impl Store for DynamoStore {
             }
             Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
         }
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {
+        let family_pk = family_key(family_id);
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.tables.tokens)
+                .set_key(Some(key(family_pk.clone())))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let Some(family) = output.item else {
+                return Ok(0);
+            };
+            let current_refresh = string(&family, "current_refresh")?;
+            let current_access = string(&family, "current_access")?;
+            // Only if the family did not move on meanwhile; otherwise read it again.
+            let forget_family = Delete::builder()
+                .table_name(&self.tables.tokens)
+                .set_key(Some(key(family_pk.clone())))
+                .condition_expression("current_refresh = :refresh")
+                .expression_attribute_values(":refresh", s(&current_refresh))
+                .build();
+            let mut items = vec![
+                TransactWriteItem::builder()
+                    .delete(built(forget_family)?)
+                    .build(),
+            ];
+            for token in [current_refresh, current_access] {
+                let delete = Delete::builder()
+                    .table_name(&self.tables.tokens)
+                    .set_key(Some(key(token)))
+                    .build();
+                items.push(TransactWriteItem::builder().delete(built(delete)?).build());
+            }
+            if let Transaction::Committed = self.transact(items).await? {
+                return Ok(2);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the token family kept changing while being revoked".into(),
+        ))
     }
 
     async fn access_token(
@@ -543,6 +710,9 @@ impl Store for DynamoStore {
 
 const ACCESS: &str = "access";
 const REFRESH: &str = "refresh";
+const USED_REFRESH: &str = "used_refresh";
+const FAMILY: &str = "family";
+const LOGIN_FAILURES: &str = "login_failures";
 
 fn client_key(client_id: &str) -> String {
     format!("CLIENT#{client_id}")
@@ -550,6 +720,16 @@ fn client_key(client_id: &str) -> String {
 
 fn user_key(username: &str) -> String {
     format!("USER#{username}")
+}
+
+/// Token items are keyed by a token hash (43 base64url characters, never a `#`), so these
+/// prefixed keys cannot collide with them.
+fn family_key(family_id: &str) -> String {
+    format!("FAMILY#{family_id}")
+}
+
+fn login_failures_key(username: &str) -> String {
+    format!("LOGIN_FAILURES#{username}")
 }
 
 fn key(pk: String) -> Item {
@@ -613,6 +793,37 @@ fn refresh_item(token: &RefreshTokenRecord) -> Item {
         ("issued_at".to_owned(), n(token.issued_at)),
     ]);
     if let Some(expires_at) = token.expires_at {
+        item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
+    }
+    item
+}
+
+fn used_refresh_item(token: &UsedRefreshToken) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(token.token_hash.as_str())),
+        ("kind".to_owned(), s(USED_REFRESH)),
+        ("client_id".to_owned(), s(&token.client_id)),
+        ("family_id".to_owned(), s(&token.family_id)),
+        ("used_at".to_owned(), n(token.used_at)),
+        (TTL_ATTRIBUTE.to_owned(), n(token.expires_at)),
+    ])
+}
+
+/// A family's record points at its newest pair; it lives as long as that refresh token.
+fn family_item(refresh: &RefreshTokenRecord) -> Item {
+    let mut item = HashMap::from([
+        (PK.to_owned(), s(&family_key(&refresh.family_id))),
+        ("kind".to_owned(), s(FAMILY)),
+        ("client_id".to_owned(), s(&refresh.client_id)),
+        ("username".to_owned(), s(&refresh.username)),
+        ("current_refresh".to_owned(), s(refresh.token_hash.as_str())),
+        (
+            "current_access".to_owned(),
+            s(refresh.access_token_hash.as_str()),
+        ),
+        ("created_at".to_owned(), n(refresh.issued_at)),
+    ]);
+    if let Some(expires_at) = refresh.expires_at {
         item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
     }
     item
@@ -707,6 +918,16 @@ fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
             .then(|| number(&item, TTL_ATTRIBUTE))
             .transpose()?,
     })
+}
+
+fn used_refresh_from(item: Item) -> Result<PresentedRefreshToken, StoreError> {
+    Ok(PresentedRefreshToken::Used(UsedRefreshToken {
+        token_hash: TokenHash::from_stored(string(&item, PK)?),
+        client_id: string(&item, "client_id")?,
+        family_id: string(&item, "family_id")?,
+        used_at: number(&item, "used_at")?,
+        expires_at: number(&item, TTL_ATTRIBUTE)?,
+    }))
 }
 
 fn unavailable(error: impl std::error::Error) -> StoreError {

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{PasswordGrantContext, RefreshGrantContext, Rotation, Store, StoreError};
 use crate::domain::clock::UnixSeconds;
-use crate::domain::model::{AccessTokenRecord, Client, RefreshTokenRecord, TokenPair, User};
+use crate::domain::model::{
+    AccessTokenRecord, Client, LoginFailures, PresentedRefreshToken, RefreshTokenRecord, TokenPair,
+    UsedRefreshToken, User,
+};
 use crate::domain::token::TokenHash;
 
 /// Cheap to clone; clones share the same data.
@@ -20,7 +23,9 @@ struct Data {
     clients: HashMap<String, Client>,
     users: HashMap<String, User>,
     access_tokens: HashMap<TokenHash, AccessTokenRecord>,
-    refresh_tokens: HashMap<TokenHash, RefreshTokenRecord>,
+    refresh_tokens: HashMap<TokenHash, PresentedRefreshToken>,
+    /// Failures by username, with when the record is forgotten.
+    login_failures: HashMap<String, (LoginFailures, UnixSeconds)>,
 }
 
 impl MemoryStore {
@@ -42,12 +47,41 @@ impl Store for MemoryStore {
         &self,
         client_id: &str,
         username: &str,
+        now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
         let data = self.lock()?;
         Ok(PasswordGrantContext {
             client: data.clients.get(client_id).cloned(),
             user: data.users.get(username).cloned(),
+            failures: data
+                .login_failures
+                .get(username)
+                .filter(|(_, expires_at)| now < *expires_at)
+                .map(|(failures, _)| *failures)
+                .unwrap_or_default(),
         })
+    }
+
+    async fn record_login_failure(
+        &self,
+        username: &str,
+        now: UnixSeconds,
+        locked_until: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut data = self.lock()?;
+        let entry = data
+            .login_failures
+            .entry(username.to_owned())
+            .or_insert((LoginFailures::default(), 0));
+        // An expired record starts counting again.
+        if entry.1 <= now {
+            entry.0 = LoginFailures::default();
+        }
+        entry.0.count = entry.0.count.saturating_add(1);
+        entry.0.locked_until = locked_until;
+        entry.1 = expires_at;
+        Ok(())
     }
 
     async fn refresh_grant_context(
@@ -62,15 +96,25 @@ impl Store for MemoryStore {
             refresh_token: data
                 .refresh_tokens
                 .get(refresh_token)
-                .filter(|token| token.is_live_at(now))
+                .filter(|token| match token {
+                    PresentedRefreshToken::Live(live) => live.is_live_at(now),
+                    PresentedRefreshToken::Used(used) => now < used.expires_at,
+                })
                 .cloned(),
         })
     }
 
-    async fn issue_token_pair(&self, pair: &TokenPair) -> Result<(), StoreError> {
+    async fn issue_token_pair(
+        &self,
+        pair: &TokenPair,
+        clear_login_failures: bool,
+    ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         ensure_unused(&data, pair)?;
         insert_pair(&mut data, pair);
+        if clear_login_failures {
+            data.login_failures.remove(&pair.access.username);
+        }
         Ok(())
     }
 
@@ -79,21 +123,51 @@ impl Store for MemoryStore {
         used: &RefreshTokenRecord,
         replacement: &TokenPair,
         now: UnixSeconds,
+        used_record_expires_at: UnixSeconds,
     ) -> Result<Rotation, StoreError> {
         let mut data = self.lock()?;
-        let usable = data
-            .refresh_tokens
-            .get(&used.token_hash)
-            .is_some_and(|stored| stored.client_id == used.client_id && stored.is_live_at(now))
-            && data.users.contains_key(&used.username);
+        let usable = matches!(
+            data.refresh_tokens.get(&used.token_hash),
+            Some(PresentedRefreshToken::Live(stored))
+                if stored.client_id == used.client_id && stored.is_live_at(now)
+        ) && data.users.contains_key(&used.username);
         if !usable {
             return Ok(Rotation::Refused);
         }
         ensure_unused(&data, replacement)?;
-        data.refresh_tokens.remove(&used.token_hash);
+        data.refresh_tokens.insert(
+            used.token_hash.clone(),
+            PresentedRefreshToken::Used(UsedRefreshToken {
+                token_hash: used.token_hash.clone(),
+                client_id: used.client_id.clone(),
+                family_id: used.family_id.clone(),
+                used_at: now,
+                expires_at: used_record_expires_at,
+            }),
+        );
         data.access_tokens.remove(&used.access_token_hash);
         insert_pair(&mut data, replacement);
         Ok(Rotation::Rotated)
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {
+        let mut data = self.lock()?;
+        let live: Vec<(TokenHash, TokenHash)> = data
+            .refresh_tokens
+            .values()
+            .filter_map(|token| match token {
+                PresentedRefreshToken::Live(live) if live.family_id == family_id => {
+                    Some((live.token_hash.clone(), live.access_token_hash.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut removed = 0;
+        for (refresh, access) in live {
+            removed += usize::from(data.refresh_tokens.remove(&refresh).is_some());
+            removed += usize::from(data.access_tokens.remove(&access).is_some());
+        }
+        Ok(removed)
     }
 
     async fn access_token(
@@ -192,6 +266,8 @@ fn ensure_unused(data: &Data, pair: &TokenPair) -> Result<(), StoreError> {
 fn insert_pair(data: &mut Data, pair: &TokenPair) {
     data.access_tokens
         .insert(pair.access.token_hash.clone(), pair.access.clone());
-    data.refresh_tokens
-        .insert(pair.refresh.token_hash.clone(), pair.refresh.clone());
+    data.refresh_tokens.insert(
+        pair.refresh.token_hash.clone(),
+        PresentedRefreshToken::Live(pair.refresh.clone()),
+    );
 }

@@ -10,7 +10,10 @@
 use std::future::Future;
 
 use crate::domain::clock::UnixSeconds;
-use crate::domain::model::{AccessTokenRecord, Client, RefreshTokenRecord, TokenPair, User};
+use crate::domain::model::{
+    AccessTokenRecord, Client, LoginFailures, PresentedRefreshToken, RefreshTokenRecord, TokenPair,
+    User,
+};
 use crate::domain::token::TokenHash;
 
 pub mod dynamodb;
@@ -40,20 +43,24 @@ pub enum StoreError {
 pub struct PasswordGrantContext {
     pub client: Option<Client>,
     pub user: Option<User>,
+    /// Recent failures for the username (zero when none are remembered).
+    pub failures: LoginFailures,
 }
 
 /// What the refresh grant reads, in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RefreshGrantContext {
     pub client: Option<Client>,
-    /// `None` if unknown, already used, or expired at the `now` given to the read.
-    pub refresh_token: Option<RefreshTokenRecord>,
+    /// `None` if unknown or expired at the `now` given to the read; a used token reads as
+    /// [`PresentedRefreshToken::Used`] while its record is kept.
+    pub refresh_token: Option<PresentedRefreshToken>,
 }
 
 /// Outcome of [`Store::rotate_refresh_token`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
-    /// The old refresh token and its access token are gone and the new pair is stored.
+    /// The old refresh token is marked used, its access token is gone, and the new pair is
+    /// stored.
     Rotated,
     /// Nothing changed: the token was used by someone else first, expired, belongs to another
     /// client, or its user no longer exists.
@@ -62,14 +69,28 @@ pub enum Rotation {
 
 /// The storage port. Futures are `Send` so the router can run on a multi-threaded runtime.
 pub trait Store: Send + Sync + 'static {
-    /// Reads a client and a user together.
+    /// Reads a client, a user and the username's recent failures together. Failures whose
+    /// record expired at `now` read as none.
     fn password_grant_context(
         &self,
         client_id: &str,
         username: &str,
+        now: UnixSeconds,
     ) -> impl Future<Output = Result<PasswordGrantContext, StoreError>> + Send;
 
-    /// Reads a client and a refresh token together. Expired tokens read as absent.
+    /// Counts one more password failure for `username` (atomically, so concurrent failures all
+    /// count; a record expired at `now` starts again from zero), sets its lock, and keeps the
+    /// record until `expires_at`.
+    fn record_login_failure(
+        &self,
+        username: &str,
+        now: UnixSeconds,
+        locked_until: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads a client and a refresh token together. Expired tokens and expired used-token
+    /// records read as absent.
     fn refresh_grant_context(
         &self,
         client_id: &str,
@@ -77,22 +98,33 @@ pub trait Store: Send + Sync + 'static {
         now: UnixSeconds,
     ) -> impl Future<Output = Result<RefreshGrantContext, StoreError>> + Send;
 
-    /// Stores a new token pair: both tokens or neither.
+    /// Stores a new token pair, which starts a new family: both tokens or neither. With
+    /// `clear_login_failures`, the user's failure record is removed in the same write.
     fn issue_token_pair(
         &self,
         pair: &TokenPair,
+        clear_login_failures: bool,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Atomically uses `used`: deletes it and its access token and stores `replacement`,
-    /// provided that `used` still exists, belongs to `used.client_id`, is live at `now`, and
-    /// its user still exists. Among concurrent calls with the same token exactly one rotates.
-    /// On any failure nothing changes, so the old refresh token still works.
+    /// Atomically uses `used`: replaces it with a used-token record kept until
+    /// `used_record_expires_at`, deletes its access token and stores `replacement` in the same
+    /// family, provided that `used` is still a live refresh token of `used.client_id` at `now`
+    /// and its user still exists. Among concurrent calls with the same token exactly one
+    /// rotates. On any failure nothing changes, so the old refresh token still works.
     fn rotate_refresh_token(
         &self,
         used: &RefreshTokenRecord,
         replacement: &TokenPair,
         now: UnixSeconds,
+        used_record_expires_at: UnixSeconds,
     ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+
+    /// Revokes every live token of a family: its current refresh token and access token.
+    /// Returns how many tokens it removed; revoking an unknown or revoked family removes none.
+    fn revoke_family(
+        &self,
+        family_id: &str,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Looks up an access token. Expired tokens read as absent, even if not yet deleted.
     fn access_token(

@@ -1,0 +1,227 @@
+//! Defences of the token endpoint, end to end through the router, on both stores: refresh-token
+//! replay revokes the family, repeated password failures lock the username, and neither
+//! reveals which usernames exist.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use token_endpoint::config::Config;
+use token_endpoint::domain::clock::{Clock, SystemClock, UnixSeconds};
+use token_endpoint::domain::credentials::CredentialVerifier;
+use token_endpoint::domain::grant::LockoutPolicy;
+use token_endpoint::domain::token::TokenHash;
+use token_endpoint::domain::{GrantType, TokenService};
+use token_endpoint::store::{DynamoStore, MemoryStore, Store};
+
+const CLIENT: &str = "app";
+const SECRET: &str = "app-secret-0123456789";
+
+/// Replays count at once (no leeway) and the third failure locks, so tests run in seconds.
+fn strict_config() -> Config {
+    let mut config = support::test_config();
+    config.lifetimes.refresh_reuse_leeway = 0;
+    config.lockout = LockoutPolicy {
+        free_failures: 2,
+        max_lock_seconds: 2,
+        memory_seconds: 60,
+    };
+    config
+}
+
+/// A clock the tests move by hand, so time-based rules are checked without sleeping.
+#[derive(Default)]
+struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixSeconds {
+        SystemClock.now() + self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct App<S> {
+    service: Arc<TokenService<S>>,
+    clock: Arc<ManualClock>,
+}
+
+impl<S> std::ops::Deref for App<S> {
+    type Target = Arc<TokenService<S>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.service
+    }
+}
+
+async fn seeded<S: Store>(store: S, config: &Config) -> App<S> {
+    let clock = Arc::new(ManualClock::default());
+    let verifier = CredentialVerifier::new(config.argon2).unwrap_or_else(|e| panic!("{e}"));
+    let service = Arc::new(
+        TokenService::new(
+            store,
+            verifier,
+            config.lifetimes,
+            clock.clone() as Arc<dyn Clock>,
+        )
+        .with_lockout(config.lockout),
+    );
+    support::add_client(&service, CLIENT, SECRET, "read write", &GrantType::ALL).await;
+    support::add_user(&service, "alice", "correct horse").await;
+    App { service, clock }
+}
+
+async fn memory(config: &Config) -> App<MemoryStore> {
+    seeded(MemoryStore::new(), config).await
+}
+
+async fn dynamodb(config: &Config) -> App<DynamoStore> {
+    seeded(support::dynamo_store().await, config).await
+}
+
+async fn post<S: Store>(service: &Arc<TokenService<S>>, form: &str) -> (StatusCode, Value) {
+    let request = Request::post("/o/token/")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{CLIENT}:{SECRET}"))),
+        )
+        .body(Body::from(form.to_owned()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    support::serve_json(service, request).await
+}
+
+async fn login<S: Store>(
+    service: &Arc<TokenService<S>>,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Value) {
+    post(
+        service,
+        &format!("grant_type=password&username={username}&password={password}"),
+    )
+    .await
+}
+
+async fn refresh<S: Store>(service: &Arc<TokenService<S>>, token: &Value) -> (StatusCode, Value) {
+    let token = token["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh_token in {token}"));
+    post(
+        service,
+        &format!("grant_type=refresh_token&refresh_token={token}"),
+    )
+    .await
+}
+
+fn invalid_credentials() -> (StatusCode, Value) {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid_grant", "error_description": "Invalid credentials given."}),
+    )
+}
+
+async fn access_token_is_live<S: Store>(service: &Arc<TokenService<S>>, body: &Value) -> bool {
+    let token = body["access_token"].as_str().unwrap_or_default();
+    let hash = TokenHash::of(&token.into());
+    service
+        .store()
+        .access_token(&hash, SystemClock.now() + 10)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_some()
+}
+
+async fn replaying_a_used_refresh_token_revokes_the_family<S: Store>(
+    service: App<S>,
+) {
+    let (_, first) = login(&service, "alice", "correct+horse").await;
+    let (status, second) = refresh(&service, &first).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(access_token_is_live(&service, &second).await);
+
+    // Someone presents the used token again: refused, and everything descended from it dies.
+    assert_eq!(
+        refresh(&service, &first).await,
+        (StatusCode::BAD_REQUEST, json!({"error": "invalid_grant"}))
+    );
+    assert_eq!(refresh(&service, &second).await.0, StatusCode::BAD_REQUEST);
+    assert!(!access_token_is_live(&service, &second).await);
+
+    // Other logins of the same user are separate families and keep working.
+    let (_, other) = login(&service, "alice", "correct+horse").await;
+    assert_eq!(refresh(&service, &other).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn replay_revokes_the_family_on_the_memory_store() {
+    replaying_a_used_refresh_token_revokes_the_family(memory(&strict_config()).await).await;
+}
+
+#[tokio::test]
+async fn replay_revokes_the_family_on_dynamodb() {
+    replaying_a_used_refresh_token_revokes_the_family(dynamodb(&strict_config()).await).await;
+}
+
+#[tokio::test]
+async fn a_duplicate_within_the_leeway_is_refused_without_revoking() {
+    // The default leeway (2 s): a client that fires the same refresh twice keeps its session.
+    let service = memory(&support::test_config()).await;
+    let (_, first) = login(&service, "alice", "correct+horse").await;
+    let (_, second) = refresh(&service, &first).await;
+    assert_eq!(refresh(&service, &first).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(refresh(&service, &second).await.0, StatusCode::OK);
+}
+
+async fn repeated_failures_lock_the_username<S: Store>(service: App<S>) {
+    for username in ["alice", "nobody"] {
+        // Two free failures, then the third locks for a second.
+        for _ in 0..3 {
+            assert_eq!(
+                login(&service, username, "wrong").await,
+                invalid_credentials()
+            );
+        }
+        // While locked even the right password is refused, with the very same answer.
+        assert_eq!(
+            login(&service, username, "correct+horse").await,
+            invalid_credentials()
+        );
+    }
+    service.clock.advance(2);
+    assert_eq!(
+        login(&service, "alice", "correct+horse").await.0,
+        StatusCode::OK
+    );
+    // The success cleared the count: two more failures do not lock.
+    for _ in 0..2 {
+        assert_eq!(
+            login(&service, "alice", "wrong").await,
+            invalid_credentials()
+        );
+    }
+    assert_eq!(
+        login(&service, "alice", "correct+horse").await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn lockout_on_the_memory_store() {
+    repeated_failures_lock_the_username(memory(&strict_config()).await).await;
+}
+
+#[tokio::test]
+async fn lockout_on_dynamodb() {
+    repeated_failures_lock_the_username(dynamodb(&strict_config()).await).await;
+}
