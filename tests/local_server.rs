@@ -89,3 +89,128 @@ fn printed_curl_line_then_documented_refresh_sample() {
     assert_ne!(refreshed["access_token"], issued["access_token"]);
     assert_eq!(refreshed["scope"], issued["scope"]);
 }
+
+/// Secrets hygiene: every log line of a full session at the most verbose level, searched for
+/// every secret that crossed the wire.
+#[test]
+fn no_secret_or_token_reaches_the_logs() {
+    use std::io::Read as _;
+    use std::sync::{Arc, Mutex};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_token-endpoint"))
+        .args(["--store", "memory", "--port", "0"])
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting token-endpoint: {e}"));
+    let logs = Arc::new(Mutex::new(String::new()));
+    let mut drains = Vec::new();
+    let mut stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let server = Server(child);
+
+    // The first line names the address; everything after the banner is log output.
+    let mut banner = Vec::new();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+        banner.push(byte[0]);
+    }
+    let banner = String::from_utf8_lossy(&banner).into_owned();
+    let url = banner
+        .strip_prefix("token endpoint listening on ")
+        .unwrap_or_else(|| panic!("unexpected banner {banner:?}"))
+        .trim()
+        .to_owned();
+    for mut pipe in [
+        Box::new(stdout) as Box<dyn std::io::Read + Send>,
+        Box::new(stderr),
+    ] {
+        let logs = Arc::clone(&logs);
+        drains.push(std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            if let Ok(mut logs) = logs.lock() {
+                logs.push_str(&text);
+            }
+        }));
+    }
+    let curl = |args: &[&str]| -> String {
+        let output = Command::new("curl")
+            .args(["-s", "-u", "demo-client:demo-secret"])
+            .args(args)
+            .arg(&url)
+            .output()
+            .unwrap_or_else(|e| panic!("curl: {e}"));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let issued: Value = serde_json::from_str(&curl(&[
+        "-d",
+        "grant_type=password&username=demo&password=demo-password",
+    ]))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let first_refresh = issued["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let refreshed: Value = serde_json::from_str(&curl(&[
+        "-d",
+        &format!("grant_type=refresh_token&refresh_token={first_refresh}"),
+    ]))
+    .unwrap_or_else(|e| panic!("{e}"));
+    curl(&[
+        "-d",
+        &format!("grant_type=refresh_token&refresh_token={first_refresh}"),
+    ]);
+    curl(&[
+        "-d",
+        "grant_type=password&username=demo&password=wrong-Pa55word",
+    ]);
+    curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"grant_type": "password", "username": "demo", "password": "demo-password"}"#,
+    ]);
+    drop(server);
+    for drain in drains {
+        let _ = drain.join();
+    }
+
+    // Only the log lines: the start-up banner prints the public demo credentials on purpose.
+    let logs: String = logs
+        .lock()
+        .map(|logs| logs.clone())
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        logs.contains("token request"),
+        "the server should have logged the requests:\n{logs}"
+    );
+    let mut secrets = vec![
+        "demo-secret".to_owned(),
+        "demo-password".to_owned(),
+        "wrong-Pa55word".to_owned(),
+        "ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ".to_owned(), // the Basic header's base64
+    ];
+    for body in [&issued, &refreshed] {
+        for field in ["access_token", "refresh_token"] {
+            secrets.push(
+                body[field]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{body}"))
+                    .to_owned(),
+            );
+        }
+    }
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the logs: {secret}"
+        );
+    }
+}
