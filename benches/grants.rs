@@ -12,6 +12,7 @@ use axum::http::{Request, StatusCode, header};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt as _;
 use token_endpoint::config::Config;
+use token_endpoint::domain::grant::LockoutPolicy;
 use token_endpoint::domain::{Secret, TokenService};
 use token_endpoint::http::router;
 use token_endpoint::startup::{
@@ -109,9 +110,62 @@ fn grants(c: &mut Criterion) {
     });
 }
 
+/// Refusals must not reveal which usernames exist or are locked: their medians should match.
+fn refusal_timing(c: &mut Criterion) {
+    let runtime = runtime();
+    let mut config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
+    // Never lock here, so wrong passwords stay wrong passwords however many iterations run.
+    config.lockout = LockoutPolicy {
+        free_failures: u32::MAX,
+        ..LockoutPolicy::default()
+    };
+    let open =
+        startup::token_service(MemoryStore::new(), &config).unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(startup::seed_demo(&open))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Lock at the first failure, for longer than the benchmark runs.
+    config.lockout = LockoutPolicy {
+        free_failures: 0,
+        max_lock_seconds: 3600,
+        memory_seconds: 3600,
+    };
+    let locking =
+        startup::token_service(MemoryStore::new(), &config).unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(startup::seed_demo(&locking))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let wrong = format!("grant_type=password&username={DEMO_USERNAME}&password=wrong");
+    let unknown = "grant_type=password&username=nobody&password=wrong".to_owned();
+    runtime.block_on(refuse(&locking, wrong.clone()));
+    // A first call teaches the verifier how long a verification takes.
+    runtime.block_on(refuse(&open, wrong.clone()));
+
+    let mut group = c.benchmark_group("refused_password_grant");
+    group.bench_function("wrong_password", |b| {
+        b.to_async(&runtime).iter(|| refuse(&open, wrong.clone()))
+    });
+    group.bench_function("unknown_user", |b| {
+        b.to_async(&runtime).iter(|| refuse(&open, unknown.clone()))
+    });
+    group.bench_function("locked_user", |b| {
+        b.to_async(&runtime)
+            .iter(|| refuse(&locking, wrong.clone()))
+    });
+    group.finish();
+}
+
+async fn refuse(service: &Arc<TokenService<MemoryStore>>, form: String) {
+    let response = router(Arc::clone(service))
+        .oneshot(token_request(form))
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = grants
+    targets = grants, refusal_timing
 }
 criterion_main!(benches);

@@ -147,14 +147,15 @@ pub fn dynamodb_retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3)
 }
 
-/// A stuck connection fails fast (2 s to connect, 3 s per attempt) and a whole operation,
-/// retries included, gives up after 8 s: well within the function's 10 s timeout and
-/// API Gateway's 30 s, leaving time to answer 503 instead of timing out.
+/// DynamoDB answers in milliseconds, so a stuck connection fails fast (1 s to connect, 2 s per
+/// attempt) and one operation, retries included, gives up after 4 s. A grant makes two
+/// operations in sequence and the router bounds the whole grant (`http::GRANT_DEADLINE`), so
+/// the client gets a 503 well within the function's 10 s timeout and API Gateway's 30 s.
 pub fn dynamodb_timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(8))
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(4))
         .build()
 }
 

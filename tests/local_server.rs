@@ -108,7 +108,7 @@ fn no_secret_or_token_reaches_the_logs() {
     let logs = Arc::new(Mutex::new(String::new()));
     let mut drains = Vec::new();
     let mut stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
     let server = Server(child);
 
     // The first line names the address; everything after the banner is log output.

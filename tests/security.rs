@@ -142,9 +142,7 @@ async fn access_token_is_live<S: Store>(service: &Arc<TokenService<S>>, body: &V
         .is_some()
 }
 
-async fn replaying_a_used_refresh_token_revokes_the_family<S: Store>(
-    service: App<S>,
-) {
+async fn replaying_a_used_refresh_token_revokes_the_family<S: Store>(service: App<S>) {
     let (_, first) = login(&service, "alice", "correct+horse").await;
     let (status, second) = refresh(&service, &first).await;
     assert_eq!(status, StatusCode::OK);

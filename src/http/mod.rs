@@ -2,7 +2,7 @@
 //! local server and by the tests.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use serde::Serialize;
 
-use crate::domain::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
-use crate::store::Store;
+use crate::domain::{GrantError, GrantRequest, IssuedTokens, TokenRequest, TokenService};
+use crate::store::{Store, StoreError};
 
 pub mod client_auth;
 pub mod error;
@@ -23,6 +23,10 @@ pub mod params;
 pub use error::OAuthError;
 use json::python_style_json;
 use params::Params;
+
+/// The longest a grant may take before it is answered 503: under the Lambda function's 10 s
+/// timeout, so a slow or stuck DynamoDB gives the client an OAuth error, not a gateway error.
+pub const GRANT_DEADLINE: Duration = Duration::from_secs(8);
 
 /// Token requests are a few hundred bytes; anything near this is not one.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -57,7 +61,14 @@ async fn token_endpoint<S: Store>(
     };
     let grant_type = token_request.grant.grant_type();
     let client_id = token_request.client.as_ref().map(|c| c.client_id.clone());
-    match service.grant(token_request).await {
+    let outcome = tokio::time::timeout(GRANT_DEADLINE, service.grant(token_request))
+        .await
+        .unwrap_or_else(|_| {
+            Err(GrantError::Store(StoreError::Unavailable(
+                "the grant did not finish within its deadline".into(),
+            )))
+        });
+    match outcome {
         Ok(issued) => {
             log_outcome(
                 Some(grant_type.as_str()),

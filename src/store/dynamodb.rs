@@ -261,6 +261,28 @@ impl DynamoStore {
         ))
     }
 
+    /// After a transaction was refused: did an earlier attempt of this very write commit?
+    ///
+    /// When an attempt commits but its answer is lost (a dropped connection, a timeout), the
+    /// SDK sends it again, and the retry fails its conditions against the committed state.
+    /// DynamoDB itself recognises the retry by its idempotency token, but not every compatible
+    /// server does. The new refresh token's hash is 256 random bits: if it is stored, in this
+    /// family, it was stored by this request.
+    async fn was_committed(&self, new_refresh: &RefreshTokenRecord) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(new_refresh.token_hash.as_str().to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item.is_some_and(|item| {
+            matches!(item.get("family_id"), Some(AttributeValue::S(family)) if *family == new_refresh.family_id)
+        }))
+    }
+
     fn put_new(&self, table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
             .put(built(
@@ -500,6 +522,7 @@ impl Store for DynamoStore {
         }
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) if self.was_committed(&pair.refresh).await? => Ok(()),
             Transaction::ConditionFailed(_) => Err(StoreError::Malformed(
                 "a new token's hash is already stored".into(),
             )),
@@ -578,6 +601,9 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(Rotation::Rotated),
+            Transaction::ConditionFailed(_) if self.was_committed(&replacement.refresh).await? => {
+                Ok(Rotation::Rotated)
+            }
             Transaction::ConditionFailed(failed)
                 if failed.get(2).copied().unwrap_or(false)
                     || failed.get(3).copied().unwrap_or(false) =>
