@@ -33,6 +33,10 @@ test: $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs
 	AWS_LAMBDA_RIE="$(AWS_LAMBDA_RIE)" LAMBDA_BOOTSTRAP="$(LAMBDA_BOOTSTRAP)" $(CARGO) test --all-targets
 	@$(MAKE) --no-print-directory watch-smoke
 
+.PHONY: bench
+bench: ## Benchmarks (criterion medians) into BENCHMARKS.md
+	scripts/bench.sh
+
 .PHONY: template-lint
 template-lint: $(SAM_STAMP) ## cfn-lint and sam validate --lint on template.yaml
 	@echo "==> linting template.yaml"

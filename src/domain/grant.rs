@@ -69,7 +69,7 @@ impl LockoutPolicy {
         now: UnixSeconds,
     ) -> (UnixSeconds, UnixSeconds) {
         let failures = previous.count.saturating_add(1);
-        let locked_until = match failures.checked_sub(self.free_failures + 1) {
+        let locked_until = match failures.checked_sub(self.free_failures.saturating_add(1)) {
             None => 0,
             Some(doublings) => {
                 let lock = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
@@ -437,6 +437,18 @@ mod tests {
             now,
         );
         assert!(expires_at > now, "no overflow");
+        let never = LockoutPolicy {
+            free_failures: u32::MAX,
+            ..policy
+        };
+        let (locked_until, _) = never.after_failure(
+            LoginFailures {
+                count: 7,
+                locked_until: 0,
+            },
+            now,
+        );
+        assert_eq!(locked_until, 0, "u32::MAX free failures never lock");
     }
 
     #[test]

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make bench`: runs the criterion benchmarks and writes their medians, with the machine and
+# the command, to BENCHMARKS.md (and prints the same table), so runs compare across commits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> cargo bench --bench grants (release build; a few minutes)"
+cargo bench --bench grants -- --noplot >/dev/null
+
+python3 - <<'PY'
+import datetime, json, os, pathlib, platform, subprocess
+
+root = pathlib.Path("target/criterion")
+
+def median_ms(name):
+    path = root / name / "new" / "estimates.json"
+    return json.loads(path.read_text())["median"]["point_estimate"] / 1e6
+
+rows = []
+def row(label, value, target):
+    rows.append((label, value, target))
+
+verify = median_ms("argon2id_verify_default_params")
+password = median_ms("password_grant_memory_store")
+refresh = median_ms("refresh_grant_memory_store")
+wrong = median_ms("refused_password_grant/wrong_password")
+unknown = median_ms("refused_password_grant/unknown_user")
+locked = median_ms("refused_password_grant/locked_user")
+row("Argon2id verify, m=19 MiB t=2 p=1", f"{verify:.2f} ms", "floor of a password grant")
+row("password grant, memory store, through the router", f"{password:.2f} ms", "")
+row("password grant / bare verify", f"{password / verify:.3f}", "<= 1.05")
+row("refresh grant, memory store, through the router", f"{refresh * 1000:.1f} µs", "no Argon2")
+row("refused: wrong password", f"{wrong:.2f} ms", "")
+row("refused: unknown user", f"{unknown:.2f} ms", "= wrong password")
+row("refused: locked user (sleeps, no Argon2)", f"{locked:.2f} ms", "= wrong password")
+row("unknown user / wrong password", f"{unknown / wrong:.3f}", "1.00 ± 0.05")
+row("locked user / wrong password", f"{locked / wrong:.3f}", "1.00 ± 0.05")
+bootstrap = pathlib.Path(".aws-sam/build/TokenFunction/bootstrap")
+if bootstrap.exists():
+    import zipfile, io
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(bootstrap, "bootstrap")
+    row("Lambda bootstrap (sam build)", f"{bootstrap.stat().st_size / 1e6:.1f} MB", "")
+    row("deployment zip", f"{len(buffer.getvalue()) / 1e6:.1f} MB", "")
+
+cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+header = [
+    "# Benchmarks",
+    "",
+    f"Produced by `make bench` (`scripts/bench.sh`, criterion medians) on {datetime.date.today().isoformat()},",
+    f"{os.cpu_count()} × {cpu}, {platform.system()} {platform.machine()}, release profile.",
+    "DynamoDB calls per grant are asserted by `tests/dynamodb_grants.rs` (`each_grant_makes_one_read_and_one_write`):",
+    "a password grant and a refresh grant each make one `BatchGetItem` and one `TransactWriteItems`, in sequence.",
+    "",
+    "| measure | median | target |",
+    "|---|---|---|",
+]
+table = [f"| {label} | {value} | {target} |" for label, value, target in rows]
+text = "\n".join(header + table) + "\n"
+pathlib.Path("BENCHMARKS.md").write_text(text)
+print(text)
+PY
