@@ -9,6 +9,8 @@ SAM_STAMP := $(SAM_VENV)/.installed
 CARGO ?= cargo
 PORT ?= 9000
 WATCH_PORT ?= 9100
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 30
 
 # sam, cargo-lambda, zig and cfn-lint come from .venv-sam; sam's telemetry stays off.
 export PATH := $(CURDIR)/$(SAM_VENV)/bin:$(PATH)
@@ -32,6 +34,12 @@ test: $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs
 	@echo "==> cargo test: unit, store conformance (memory and moto), router API, events, Runtime Interface Emulator, CLI"
 	AWS_LAMBDA_RIE="$(AWS_LAMBDA_RIE)" LAMBDA_BOOTSTRAP="$(LAMBDA_BOOTSTRAP)" $(CARGO) test --all-targets
 	@$(MAKE) --no-print-directory watch-smoke
+	@echo "==> fuzz smoke test: request parsing and client authentication, $(FUZZ_SMOKE_SECONDS) s (first build ~8 min)"
+	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+.PHONY: fuzz
+fuzz: ## Fuzz request parsing and client authentication for $(FUZZ_SECONDS) s (installs cargo-fuzz on first use)
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 .PHONY: bench
 bench: ## Benchmarks (criterion medians) into BENCHMARKS.md
@@ -84,4 +92,4 @@ $(SAM_STAMP): requirements-sam.txt
 .PHONY: clean
 clean: ## Remove build output and the tool venvs
 	$(CARGO) clean
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam fuzz/target

@@ -1,7 +1,6 @@
 //! Checking and hashing the secrets people and clients present: Argon2id, off the async executor.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,8 +57,8 @@ pub struct CredentialVerifier {
     /// username costs the same Argon2 time as a wrong password.
     dummy_hash: Arc<str>,
     client_secrets: Arc<ClientSecretCache>,
-    /// A running average of how long a verification takes here, in microseconds (0: none yet).
-    typical_verify_micros: Arc<AtomicU64>,
+    /// How long recent verifications took here.
+    recent_verifications: Arc<RecentDurations>,
 }
 
 impl CredentialVerifier {
@@ -86,7 +85,7 @@ impl CredentialVerifier {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy_hash: dummy_hash.into(),
             client_secrets: Arc::default(),
-            typical_verify_micros: Arc::default(),
+            recent_verifications: Arc::default(),
         })
     }
 
@@ -154,13 +153,13 @@ impl CredentialVerifier {
     /// burnt nor the refusal shows in the timing. Before any verification was timed, it runs a
     /// real one against the dummy hash.
     pub async fn imitate_verification(&self) -> Result<(), CredentialError> {
-        match self.typical_verify_micros.load(Ordering::Relaxed) {
-            0 => self
+        match self.recent_verifications.median() {
+            None => self
                 .verify_off_executor(&self.dummy_hash, &Secret::new(""))
                 .await
                 .map(drop),
-            micros => {
-                tokio::time::sleep(Duration::from_micros(micros)).await;
+            Some(typical) => {
+                tokio::time::sleep(typical).await;
                 Ok(())
             }
         }
@@ -184,22 +183,8 @@ impl CredentialVerifier {
         verified
     }
 
-    /// Folds one duration into the running average (weight 1/8: recent, but not jumpy).
     fn observe_verification(&self, elapsed: Duration) {
-        let sample = u64::try_from(elapsed.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let _ = self.typical_verify_micros.fetch_update(
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-            |typical| {
-                Some(if typical == 0 {
-                    sample
-                } else {
-                    (typical.saturating_mul(7).saturating_add(sample) / 8).max(1)
-                })
-            },
-        );
+        self.recent_verifications.record(elapsed);
     }
 }
 
@@ -215,6 +200,33 @@ fn verify_phc(
         Ok(()) => Ok(true),
         Err(argon2::password_hash::Error::Password) => Ok(false),
         Err(other) => Err(CredentialError::Hashing(other)),
+    }
+}
+
+/// The last few verification times. Their median is what a verification typically takes on
+/// this instance: unlike a mean, it is not thrown off by a cold start's slow first verification
+/// or a stall, and it is the statistic an attacker timing responses would compare.
+#[derive(Default)]
+struct RecentDurations {
+    samples: Mutex<VecDeque<Duration>>,
+}
+
+const RECENT_DURATIONS: usize = 31;
+
+impl RecentDurations {
+    fn record(&self, elapsed: Duration) {
+        if let Ok(mut samples) = self.samples.lock() {
+            if samples.len() == RECENT_DURATIONS {
+                samples.pop_front();
+            }
+            samples.push_back(elapsed);
+        }
+    }
+
+    fn median(&self) -> Option<Duration> {
+        let mut sorted: Vec<Duration> = self.samples.lock().ok()?.iter().copied().collect();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied()
     }
 }
 
@@ -320,7 +332,11 @@ mod tests {
         let verifier = CredentialVerifier::new(Argon2Settings::default())?;
         // First call: nothing timed yet, so it verifies against the dummy hash, and learns.
         verifier.imitate_verification().await?;
-        let typical = verifier.typical_verify_micros.load(Ordering::Relaxed);
+        let typical = verifier
+            .recent_verifications
+            .median()
+            .unwrap_or_default()
+            .as_micros();
         assert!(
             typical > 1_000,
             "a default-cost verification takes milliseconds: {typical} µs"
@@ -328,10 +344,7 @@ mod tests {
         let started = Instant::now();
         verifier.imitate_verification().await?;
         let slept = started.elapsed().as_micros();
-        assert!(
-            slept >= u128::from(typical),
-            "slept {slept} µs, typical {typical} µs"
-        );
+        assert!(slept >= typical, "slept {slept} µs, typical {typical} µs");
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::error::OAuthError;
-use super::params::{Params, form_decode};
+use super::params::{MAX_VALUE_BYTES, Params, form_decode};
 use crate::domain::Secret;
 use crate::domain::grant::ClientCredentials;
 
@@ -70,7 +70,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<ClientCredentials>, O
         .map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (raw_id, raw_secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    if raw_id.is_empty() {
+    if raw_id.is_empty() || raw_id.len() > MAX_VALUE_BYTES || raw_secret.len() > MAX_VALUE_BYTES {
         return Err(malformed());
     }
     // A raw value with a stray `%` may not decode; it is then only meant raw.

@@ -184,7 +184,8 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .map(|value| {
-            let value = value.to_str().unwrap_or_default();
+            // A header that is not visible ASCII names no media type we know.
+            let value = value.to_str().unwrap_or("unreadable/unreadable");
             let essence = value.split(';').next().unwrap_or_default();
             essence.trim().to_ascii_lowercase()
         })

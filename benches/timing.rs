@@ -1,0 +1,147 @@
+//! Interleaved timing: measurements that are compared with each other run in alternation,
+//! round after round, so that drift in the machine's speed (other tenants, frequency changes)
+//! affects all of them alike. Prints medians and writes them to `target/timing.json`.
+//!
+//! `cargo bench --bench timing`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use token_endpoint::config::Config;
+use token_endpoint::domain::grant::LockoutPolicy;
+use token_endpoint::domain::{Secret, TokenService};
+use token_endpoint::http::router;
+use token_endpoint::startup::{
+    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
+};
+use token_endpoint::store::MemoryStore;
+use tower::ServiceExt as _;
+
+const ROUNDS: usize = 120;
+
+fn form_request(form: &str) -> Request<Body> {
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"),
+    );
+    Request::post("/o/token/")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .body(Body::from(form.to_owned()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn timed(
+    service: &Arc<TokenService<MemoryStore>>,
+    form: &str,
+    expected: StatusCode,
+) -> Duration {
+    let started = Instant::now();
+    let response = router(Arc::clone(service))
+        .oneshot(form_request(form))
+        .await
+        .unwrap_or_else(|e| match e {});
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), expected);
+    elapsed
+}
+
+fn median_ms(samples: &mut [Duration]) -> f64 {
+    samples.sort_unstable();
+    samples[samples.len() / 2].as_secs_f64() * 1000.0
+}
+
+fn service(config: &Config, runtime: &tokio::runtime::Runtime) -> Arc<TokenService<MemoryStore>> {
+    let service =
+        startup::token_service(MemoryStore::new(), config).unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(startup::seed_demo(&service))
+        .unwrap_or_else(|e| panic!("{e}"));
+    service
+}
+
+fn main() {
+    // `cargo test --all-targets` runs benches once as tests; a short run is enough there.
+    let rounds = if std::env::args().any(|arg| arg == "--bench") {
+        ROUNDS
+    } else {
+        3
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
+    config.lockout = LockoutPolicy {
+        free_failures: u32::MAX,
+        ..LockoutPolicy::default()
+    };
+    let open = service(&config, &runtime);
+    config.lockout = LockoutPolicy {
+        free_failures: 0,
+        max_lock_seconds: 3600,
+        memory_seconds: 3600,
+    };
+    let locking = service(&config, &runtime);
+
+    let password = format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}");
+    let wrong = format!("grant_type=password&username={DEMO_USERNAME}&password=wrong");
+    let unknown = "grant_type=password&username=nobody&password=wrong";
+    let stored = open
+        .verifier()
+        .hash(&Secret::new(DEMO_PASSWORD))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    runtime.block_on(async {
+        // Warm up: caches the client secret, locks `demo` in the locking service, and lets
+        // that service time some verifications, as a warm instance has.
+        timed(&open, &password, StatusCode::OK).await;
+        timed(&locking, &wrong, StatusCode::BAD_REQUEST).await;
+        for warm_up in 0..8 {
+            let form = format!("grant_type=password&username=warm-up-{warm_up}&password=wrong");
+            timed(&locking, &form, StatusCode::BAD_REQUEST).await;
+        }
+    });
+
+    let (mut bare, mut granted, mut wrong_times, mut unknown_times, mut locked_times) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let hash = PasswordHash::new(&stored).unwrap_or_else(|e| panic!("{e}"));
+        Argon2::default()
+            .verify_password(DEMO_PASSWORD.as_bytes(), &hash)
+            .unwrap_or_else(|e| panic!("{e}"));
+        bare.push(started.elapsed());
+        runtime.block_on(async {
+            granted.push(timed(&open, &password, StatusCode::OK).await);
+            wrong_times.push(timed(&open, &wrong, StatusCode::BAD_REQUEST).await);
+            unknown_times.push(timed(&open, unknown, StatusCode::BAD_REQUEST).await);
+            locked_times.push(timed(&locking, &wrong, StatusCode::BAD_REQUEST).await);
+        });
+    }
+    let medians = [
+        ("argon2id_verify_ms", median_ms(&mut bare)),
+        ("password_grant_ms", median_ms(&mut granted)),
+        ("wrong_password_ms", median_ms(&mut wrong_times)),
+        ("unknown_user_ms", median_ms(&mut unknown_times)),
+        ("locked_user_ms", median_ms(&mut locked_times)),
+    ];
+    let json = serde_json::Value::Object(
+        medians
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), serde_json::json!(value)))
+            .chain([("rounds".to_owned(), serde_json::json!(rounds))])
+            .collect(),
+    );
+    for (name, value) in medians {
+        println!("{name:<22} {value:>8.2}");
+    }
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/timing.json");
+    if let Err(error) = std::fs::write(&target, json.to_string()) {
+        eprintln!("could not write {}: {error}", target.display());
+    }
+}
