@@ -9,6 +9,16 @@ cargo bench --bench grants -- --noplot >/dev/null
 echo "==> cargo bench --bench timing (interleaved rounds, for the ratios)"
 cargo bench --bench timing
 
+LAMBDA_LOG=target/lambda-measurements.txt
+if [ -x .aws-sam/build/TokenFunction/bootstrap ] && [ -d .venv ] && [ -d .venv-sam ]; then
+    echo "==> cold start and peak memory of the sam-built bootstrap under the Runtime Interface Emulator"
+    AWS_LAMBDA_RIE="$(ls .venv-sam/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64)" \
+    LAMBDA_BOOTSTRAP="$PWD/.aws-sam/build/TokenFunction/bootstrap" \
+        cargo test --release --test lambda_emulator -- --ignored --nocapture 2>&1 | tee "$LAMBDA_LOG" | grep -E "cold start|peak" || true
+else
+    echo "(no sam build or test tools yet: run make test once for the Lambda measurements)" | tee "$LAMBDA_LOG"
+fi
+
 python3 - <<'PY'
 import datetime, json, os, pathlib, platform, subprocess
 
@@ -39,6 +49,14 @@ row("interleaved: refused, unknown user", f"{unknown:.2f} ms", "")
 row("interleaved: refused, locked user (sleeps, no Argon2)", f"{locked:.2f} ms", "")
 row("unknown user / wrong password", f"{unknown / wrong:.3f}", "1.00 ± 0.05")
 row("locked user / wrong password", f"{locked / wrong:.3f}", "1.00 ± 0.05")
+import re
+lambda_log = pathlib.Path("target/lambda-measurements.txt").read_text() if pathlib.Path("target/lambda-measurements.txt").exists() else ""
+cold = re.search(r"median ([0-9.]+)", lambda_log)
+peak = re.search(r'after 30 password grants: \["([0-9]+) kB"', lambda_log)
+if cold:
+    row("cold start under the emulator: process start to first token (median of 7)", f"{float(cold.group(1)):.0f} ms", "")
+if peak:
+    row("peak resident memory, 30 password grants under the emulator", f"{int(peak.group(1)) / 1024:.0f} MiB", "")
 bootstrap = pathlib.Path(".aws-sam/build/TokenFunction/bootstrap")
 if bootstrap.exists():
     import zipfile, io

@@ -459,3 +459,39 @@ fn measure_cold_start_to_first_token() {
         sorted[sorted.len() / 2]
     );
 }
+
+/// Not a check: prints the function's peak resident memory (VmHWM) after a burst of password
+/// grants under the emulator.
+#[test]
+#[ignore = "measurement: cargo test --test lambda_emulator -- --ignored --nocapture"]
+fn measure_peak_memory_during_password_grants() {
+    let tables = seeded_tables();
+    let password = event("token-password.json");
+    let emulator = Emulator::start(&tables);
+    for _ in 0..30 {
+        assert_issued(&emulator.invoke(&password), "read write");
+    }
+    // The bootstrap is the emulator's child process.
+    let rie_pid = emulator.child.id();
+    let children = std::fs::read_to_string(format!("/proc/{rie_pid}/task/{rie_pid}/children"))
+        .unwrap_or_default();
+    let peaks: Vec<String> = std::fs::read_dir(format!("/proc/{rie_pid}/task"))
+        .into_iter()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .chain([children])
+        .flat_map(|pids| {
+            pids.split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .map(|line| line.trim_start_matches("VmHWM:").trim().to_owned())
+        })
+        .collect();
+    println!("peak resident memory of the function after 30 password grants: {peaks:?}");
+}
