@@ -95,6 +95,11 @@ impl Config {
                     defaults_lifetimes.refresh_reuse_leeway,
                 )?
                 .unwrap_or(0),
+                refresh_retry_grace: number(
+                    "REFRESH_RETRY_GRACE_SECONDS",
+                    defaults_lifetimes.refresh_retry_grace,
+                )?
+                .unwrap_or(0),
             },
             lockout: LockoutPolicy {
                 free_failures: u32::try_from(

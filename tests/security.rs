@@ -229,3 +229,43 @@ async fn lockout_on_the_memory_store() {
 async fn lockout_on_dynamodb() {
     repeated_failures_lock_the_username(dynamodb(&strict_config()).await).await;
 }
+
+async fn a_retry_within_the_grace_period_replaces_the_lost_pair<S: Store>(service: App<S>) {
+    let (_, first) = login(&service, "alice", "correct+horse").await;
+    // The answer to this refresh is "lost": the client never sees `lost`.
+    let (_, lost) = refresh(&service, &first).await;
+    service.clock.advance(3);
+    let (status, retried) = refresh(&service, &first).await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    assert_eq!(refresh(&service, &lost).await.0, StatusCode::BAD_REQUEST);
+    assert!(!access_token_is_live(&service, &lost).await);
+    // Only once: a second retry is a replay, and revokes the family.
+    assert_eq!(refresh(&service, &first).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(refresh(&service, &retried).await.0, StatusCode::BAD_REQUEST);
+}
+
+fn grace_config() -> Config {
+    let mut config = strict_config();
+    config.lifetimes.refresh_retry_grace = 10;
+    config
+}
+
+#[tokio::test]
+async fn grace_period_retry_on_the_memory_store() {
+    a_retry_within_the_grace_period_replaces_the_lost_pair(memory(&grace_config()).await).await;
+}
+
+#[tokio::test]
+async fn grace_period_retry_on_dynamodb() {
+    a_retry_within_the_grace_period_replaces_the_lost_pair(dynamodb(&grace_config()).await).await;
+}
+
+#[tokio::test]
+async fn after_the_grace_period_a_retry_is_a_replay() {
+    let service = memory(&grace_config()).await;
+    let (_, first) = login(&service, "alice", "correct+horse").await;
+    let (_, second) = refresh(&service, &first).await;
+    service.clock.advance(10);
+    assert_eq!(refresh(&service, &first).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(refresh(&service, &second).await.0, StatusCode::BAD_REQUEST);
+}

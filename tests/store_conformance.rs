@@ -48,6 +48,8 @@ macro_rules! conformance_suite {
                 a_revoked_family_cannot_rotate,
                 login_failures_count_lock_and_expire,
                 a_successful_login_clears_failures,
+                a_lost_successor_is_reissued_once,
+                a_used_successor_is_not_reissued,
             );
         }
     };
@@ -623,4 +625,89 @@ async fn a_successful_login_clears_failures<S: Store>(store: Arc<S>) {
         LoginFailures::default()
     );
     concurrent_failures_all_count(store).await;
+}
+
+async fn a_lost_successor_is_reissued_once<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let lost = successor(&issued);
+    ok(store
+        .rotate_refresh_token(&issued.refresh, &lost, NOW, KEEP_USED_UNTIL)
+        .await);
+    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
+    let used = used.unwrap_or_else(|| panic!("no used record"));
+    assert_eq!(used.successor_refresh, lost.refresh.token_hash);
+    assert_eq!((used.username.as_str(), used.reissued), ("alice", false));
+
+    let replacement = successor(&issued);
+    assert_eq!(
+        ok(store.reissue_successor(&used, &replacement, NOW + 1).await),
+        Rotation::Rotated
+    );
+    // The pair nobody received is gone; the replacement is live and the record says so.
+    assert_eq!(
+        refresh_token_of(&*store, &lost.refresh.token_hash, NOW).await,
+        None
+    );
+    assert_eq!(
+        ok(store.access_token(&lost.access.token_hash, NOW).await),
+        None
+    );
+    assert!(
+        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    let after = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
+    let after = after.unwrap_or_else(|| panic!("no used record"));
+    assert!(after.reissued);
+    assert_eq!(after.successor_refresh, replacement.refresh.token_hash);
+    // Once only, whether presenting the old record or the new one.
+    let again = successor(&issued);
+    assert_eq!(
+        ok(store.reissue_successor(&used, &again, NOW + 2).await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        ok(store.reissue_successor(&after, &again, NOW + 2).await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &again.refresh.token_hash, NOW).await,
+        None
+    );
+    // The family follows the replacement: revoking it reaches the replacement.
+    ok(store.revoke_family(&issued.refresh.family_id).await);
+    assert_eq!(
+        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW).await,
+        None
+    );
+}
+
+async fn a_used_successor_is_not_reissued<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let received = successor(&issued);
+    ok(store
+        .rotate_refresh_token(&issued.refresh, &received, NOW, KEEP_USED_UNTIL)
+        .await);
+    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
+    let used = used.unwrap_or_else(|| panic!("no used record"));
+    // The successor was received and used: the answer was not lost.
+    let third = successor(&received);
+    ok(store
+        .rotate_refresh_token(&received.refresh, &third, NOW, KEEP_USED_UNTIL)
+        .await);
+    let replacement = successor(&issued);
+    assert_eq!(
+        ok(store.reissue_successor(&used, &replacement, NOW).await),
+        Rotation::Refused
+    );
+    assert!(
+        refresh_token_of(&*store, &third.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW).await,
+        None
+    );
 }

@@ -26,6 +26,9 @@ pub struct Lifetimes {
     /// A used refresh token presented again within this many seconds of its use is taken for a
     /// concurrent duplicate (refused, no revocation).
     pub refresh_reuse_leeway: u64,
+    /// Within this many seconds of its use, a used refresh token may be presented once more
+    /// to get a new pair in place of the one whose answer was lost. 0: off.
+    pub refresh_retry_grace: u64,
 }
 
 impl Default for Lifetimes {
@@ -35,6 +38,7 @@ impl Default for Lifetimes {
             refresh_token: None,
             used_refresh_token_record: 30 * 24 * 3600,
             refresh_reuse_leeway: 2,
+            refresh_retry_grace: 0,
         }
     }
 }
@@ -282,7 +286,7 @@ impl<S: Store> TokenService<S> {
                 token
             }
             Some(PresentedRefreshToken::Used(used)) if used.client_id == client.client_id => {
-                return Err(self.replayed(&used, now).await);
+                return self.replayed(&client, &used, requested_scope, now).await;
             }
             _ => return Err(GrantError::InvalidRefreshToken),
         };
@@ -307,25 +311,46 @@ impl<S: Store> TokenService<S> {
         }
     }
 
-    /// A refresh token presented again after it was used: someone holds a copy (RFC 9700
-    /// §4.14.2), so the whole family is revoked. Concurrent duplicates of the request that used
-    /// it (a client retrying in parallel) arrive within the leeway and are only refused.
-    async fn replayed(&self, used: &UsedRefreshToken, now: UnixSeconds) -> GrantError {
-        if now.saturating_sub(used.used_at) < self.lifetimes.refresh_reuse_leeway {
-            return GrantError::InvalidRefreshToken;
-        }
-        match self.store.revoke_family(&used.family_id).await {
-            Ok(revoked) => {
-                tracing::warn!(
-                    client_id = %used.client_id,
-                    family = %used.family_id,
-                    revoked_tokens = revoked,
-                    "used refresh token presented again: token family revoked"
-                );
-                GrantError::InvalidRefreshToken
+    /// A refresh token presented again after it was used.
+    ///
+    /// Within the grace period (off by default), the first retry is a client whose refresh
+    /// answer was lost: the pair it never received is replaced by a new one in the same family.
+    /// Otherwise, concurrent duplicates of the request that used it (a client retrying in
+    /// parallel) arrive within the leeway and are only refused, and anything else means
+    /// someone holds a copy (RFC 9700 §4.14.2): the whole family is revoked.
+    async fn replayed(
+        &self,
+        client: &Client,
+        used: &UsedRefreshToken,
+        requested_scope: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<IssuedTokens, GrantError> {
+        let since_use = now.saturating_sub(used.used_at);
+        if since_use < self.lifetimes.refresh_retry_grace && !used.reissued {
+            let scope = narrow(requested_scope, &used.scope)?;
+            let (issued, pair) = self.new_pair(
+                client,
+                &used.username,
+                scope,
+                used.scope.clone(),
+                used.family_id.clone(),
+                now,
+            )?;
+            if self.store.reissue_successor(used, &pair, now).await? == Rotation::Rotated {
+                tracing::info!(client_id = %used.client_id, "lost refresh answer re-issued within the grace period");
+                return Ok(issued);
             }
-            Err(error) => error.into(),
+        } else if since_use < self.lifetimes.refresh_reuse_leeway {
+            return Err(GrantError::InvalidRefreshToken);
         }
+        let revoked = self.store.revoke_family(&used.family_id).await?;
+        tracing::warn!(
+            client_id = %used.client_id,
+            family = %used.family_id,
+            revoked_tokens = revoked,
+            "used refresh token presented again: token family revoked"
+        );
+        Err(GrantError::InvalidRefreshToken)
     }
 
     async fn authenticate(

@@ -129,10 +129,41 @@ pub struct TokenPair {
 pub struct UsedRefreshToken {
     pub token_hash: TokenHash,
     pub client_id: String,
+    pub username: String,
+    /// The scope of the original grant, for a re-issue within the grace period.
+    pub scope: Scope,
     pub family_id: String,
     pub used_at: UnixSeconds,
     /// The record is kept until then (DynamoDB TTL); a replay after that reads as unknown.
     pub expires_at: UnixSeconds,
+    /// The pair issued when this token was used (or re-issued in its place).
+    pub successor_refresh: TokenHash,
+    pub successor_access: TokenHash,
+    /// A retry within the grace period already replaced the successor pair; there is only one.
+    pub reissued: bool,
+}
+
+impl UsedRefreshToken {
+    /// The record a rotation leaves in place of `used`.
+    pub fn after_rotation(
+        used: &RefreshTokenRecord,
+        successor: &TokenPair,
+        now: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Self {
+        Self {
+            token_hash: used.token_hash.clone(),
+            client_id: used.client_id.clone(),
+            username: used.username.clone(),
+            scope: used.scope.clone(),
+            family_id: used.family_id.clone(),
+            used_at: now,
+            expires_at,
+            successor_refresh: successor.refresh.token_hash.clone(),
+            successor_access: successor.access.token_hash.clone(),
+            reissued: false,
+        }
+    }
 }
 
 /// A refresh token as a client presents it: still usable, or already used once.

@@ -541,13 +541,12 @@ impl Store for DynamoStore {
         // still a live refresh token of this client: the single-use claim.
         let claim_used = Put::builder()
             .table_name(tokens)
-            .set_item(Some(used_refresh_item(&UsedRefreshToken {
-                token_hash: used.token_hash.clone(),
-                client_id: used.client_id.clone(),
-                family_id: used.family_id.clone(),
-                used_at: now,
-                expires_at: used_record_expires_at,
-            })))
+            .set_item(Some(used_refresh_item(&UsedRefreshToken::after_rotation(
+                used,
+                replacement,
+                now,
+                used_record_expires_at,
+            ))))
             .condition_expression(
                 "attribute_exists(pk) AND kind = :refresh AND client_id = :client_id \
                  AND (attribute_not_exists(expires_at) OR expires_at > :now)",
@@ -611,6 +610,86 @@ impl Store for DynamoStore {
                 Err(StoreError::Malformed(
                     "a new token's hash is already stored".into(),
                 ))
+            }
+            Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
+        }
+    }
+
+    async fn reissue_successor(
+        &self,
+        used: &UsedRefreshToken,
+        replacement: &TokenPair,
+        now: UnixSeconds,
+    ) -> Result<Rotation, StoreError> {
+        let tokens = &self.tables.tokens;
+        // Once only: the record must be as read, and not re-issued before.
+        let mark_reissued = Update::builder()
+            .table_name(tokens)
+            .set_key(Some(key(used.token_hash.as_str().to_owned())))
+            .update_expression(
+                "SET reissued = :true, successor_refresh = :new_refresh, successor_access = :new_access",
+            )
+            .condition_expression(
+                "kind = :used AND reissued = :false AND successor_refresh = :successor \
+                 AND expires_at > :now",
+            )
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":used", s(USED_REFRESH))
+            .expression_attribute_values(":successor", s(used.successor_refresh.as_str()))
+            .expression_attribute_values(":new_refresh", s(replacement.refresh.token_hash.as_str()))
+            .expression_attribute_values(":new_access", s(replacement.access.token_hash.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .build();
+        // The lost successor must not have been used meanwhile.
+        let drop_successor_refresh = Delete::builder()
+            .table_name(tokens)
+            .set_key(Some(key(used.successor_refresh.as_str().to_owned())))
+            .condition_expression("kind = :refresh")
+            .expression_attribute_values(":refresh", s(REFRESH))
+            .build();
+        let drop_successor_access = Delete::builder()
+            .table_name(tokens)
+            .set_key(Some(key(used.successor_access.as_str().to_owned())))
+            .build();
+        let advance_family = Update::builder()
+            .table_name(tokens)
+            .set_key(Some(key(family_key(&used.family_id))))
+            .update_expression("SET current_refresh = :refresh, current_access = :access")
+            .condition_expression("current_refresh = :successor")
+            .expression_attribute_values(":successor", s(used.successor_refresh.as_str()))
+            .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
+            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
+            .build();
+        let user_still_exists = ConditionCheck::builder()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(user_key(&used.username))))
+            .condition_expression("attribute_exists(pk)")
+            .build();
+        let [put_access, put_refresh] = self.pair_puts(replacement)?;
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(built(mark_reissued)?)
+                .build(),
+            TransactWriteItem::builder()
+                .delete(built(drop_successor_refresh)?)
+                .build(),
+            TransactWriteItem::builder()
+                .delete(built(drop_successor_access)?)
+                .build(),
+            put_access,
+            put_refresh,
+            TransactWriteItem::builder()
+                .update(built(advance_family)?)
+                .build(),
+            TransactWriteItem::builder()
+                .condition_check(built(user_still_exists)?)
+                .build(),
+        ];
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(Rotation::Rotated),
+            Transaction::ConditionFailed(_) if self.was_committed(&replacement.refresh).await? => {
+                Ok(Rotation::Rotated)
             }
             Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
         }
@@ -829,9 +908,20 @@ fn used_refresh_item(token: &UsedRefreshToken) -> Item {
         (PK.to_owned(), s(token.token_hash.as_str())),
         ("kind".to_owned(), s(USED_REFRESH)),
         ("client_id".to_owned(), s(&token.client_id)),
+        ("username".to_owned(), s(&token.username)),
+        ("scope".to_owned(), s(&token.scope.to_string())),
         ("family_id".to_owned(), s(&token.family_id)),
         ("used_at".to_owned(), n(token.used_at)),
         (TTL_ATTRIBUTE.to_owned(), n(token.expires_at)),
+        (
+            "successor_refresh".to_owned(),
+            s(token.successor_refresh.as_str()),
+        ),
+        (
+            "successor_access".to_owned(),
+            s(token.successor_access.as_str()),
+        ),
+        ("reissued".to_owned(), AttributeValue::Bool(token.reissued)),
     ])
 }
 
@@ -950,9 +1040,14 @@ fn used_refresh_from(item: Item) -> Result<PresentedRefreshToken, StoreError> {
     Ok(PresentedRefreshToken::Used(UsedRefreshToken {
         token_hash: TokenHash::from_stored(string(&item, PK)?),
         client_id: string(&item, "client_id")?,
+        username: string(&item, "username")?,
+        scope: scope(&item)?,
         family_id: string(&item, "family_id")?,
         used_at: number(&item, "used_at")?,
         expires_at: number(&item, TTL_ATTRIBUTE)?,
+        successor_refresh: TokenHash::from_stored(string(&item, "successor_refresh")?),
+        successor_access: TokenHash::from_stored(string(&item, "successor_access")?),
+        reissued: matches!(item.get("reissued"), Some(AttributeValue::Bool(true))),
     }))
 }
 

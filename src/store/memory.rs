@@ -137,16 +137,49 @@ impl Store for MemoryStore {
         ensure_unused(&data, replacement)?;
         data.refresh_tokens.insert(
             used.token_hash.clone(),
-            PresentedRefreshToken::Used(UsedRefreshToken {
-                token_hash: used.token_hash.clone(),
-                client_id: used.client_id.clone(),
-                family_id: used.family_id.clone(),
-                used_at: now,
-                expires_at: used_record_expires_at,
-            }),
+            PresentedRefreshToken::Used(UsedRefreshToken::after_rotation(
+                used,
+                replacement,
+                now,
+                used_record_expires_at,
+            )),
         );
         data.access_tokens.remove(&used.access_token_hash);
         insert_pair(&mut data, replacement);
+        Ok(Rotation::Rotated)
+    }
+
+    async fn reissue_successor(
+        &self,
+        used: &UsedRefreshToken,
+        replacement: &TokenPair,
+        now: UnixSeconds,
+    ) -> Result<Rotation, StoreError> {
+        let mut data = self.lock()?;
+        let record_unchanged = matches!(
+            data.refresh_tokens.get(&used.token_hash),
+            Some(PresentedRefreshToken::Used(stored))
+                if !stored.reissued && stored.successor_refresh == used.successor_refresh
+                    && now < stored.expires_at
+        );
+        let successor_unused = matches!(
+            data.refresh_tokens.get(&used.successor_refresh),
+            Some(PresentedRefreshToken::Live(_))
+        );
+        if !(record_unchanged && successor_unused && data.users.contains_key(&used.username)) {
+            return Ok(Rotation::Refused);
+        }
+        ensure_unused(&data, replacement)?;
+        data.refresh_tokens.remove(&used.successor_refresh);
+        data.access_tokens.remove(&used.successor_access);
+        insert_pair(&mut data, replacement);
+        if let Some(PresentedRefreshToken::Used(stored)) =
+            data.refresh_tokens.get_mut(&used.token_hash)
+        {
+            stored.reissued = true;
+            stored.successor_refresh = replacement.refresh.token_hash.clone();
+            stored.successor_access = replacement.access.token_hash.clone();
+        }
         Ok(Rotation::Rotated)
     }
 

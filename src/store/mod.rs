@@ -12,7 +12,7 @@ use std::future::Future;
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
     AccessTokenRecord, Client, LoginFailures, PresentedRefreshToken, RefreshTokenRecord, TokenPair,
-    User,
+    UsedRefreshToken, User,
 };
 use crate::domain::token::TokenHash;
 
@@ -117,6 +117,17 @@ pub trait Store: Send + Sync + 'static {
         replacement: &TokenPair,
         now: UnixSeconds,
         used_record_expires_at: UnixSeconds,
+    ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+
+    /// Replaces the pair issued when `used` was used (its answer was lost, so the client never
+    /// received it) with `replacement`, once: provided the used-token record is unchanged and
+    /// not re-issued before, the successor refresh token is still unused, and the user still
+    /// exists. Atomically; on refusal nothing changes.
+    fn reissue_successor(
+        &self,
+        used: &UsedRefreshToken,
+        replacement: &TokenPair,
+        now: UnixSeconds,
     ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
 
     /// Revokes every live token of a family: its current refresh token and access token.
