@@ -7,42 +7,21 @@ use std::sync::{Arc, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt as _;
 use token_endpoint::config::Config;
-use token_endpoint::domain::grant::LockoutPolicy;
 use token_endpoint::domain::{Secret, TokenService};
 use token_endpoint::http::router;
-use token_endpoint::startup::{
-    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
-};
+use token_endpoint::startup::{DEMO_PASSWORD, DEMO_USERNAME};
 use token_endpoint::store::MemoryStore;
 use tower::ServiceExt as _;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn token_request(form: String) -> Request<Body> {
-    let basic = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"),
-    );
-    Request::post("/o/token/")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .body(Body::from(form))
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+mod support;
 
 async fn post(service: &Arc<TokenService<MemoryStore>>, form: String) -> serde_json::Value {
     let response = router(Arc::clone(service))
-        .oneshot(token_request(form))
+        .oneshot(support::token_request(&form))
         .await
         .unwrap_or_else(|e| match e {});
     assert_eq!(response.status(), StatusCode::OK);
@@ -56,13 +35,9 @@ async fn post(service: &Arc<TokenService<MemoryStore>>, form: String) -> serde_j
 }
 
 fn grants(c: &mut Criterion) {
-    let runtime = runtime();
+    let runtime = support::runtime();
     let config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
-    let service =
-        startup::token_service(MemoryStore::new(), &config).unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(startup::seed_demo(&service))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let service = support::demo_service(&config, &runtime);
     let password_form =
         format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}");
 
@@ -110,67 +85,9 @@ fn grants(c: &mut Criterion) {
     });
 }
 
-/// Refusals must not reveal which usernames exist or are locked: their medians should match.
-fn refusal_timing(c: &mut Criterion) {
-    let runtime = runtime();
-    let mut config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
-    // Never lock here, so wrong passwords stay wrong passwords however many iterations run.
-    config.lockout = LockoutPolicy {
-        free_failures: u32::MAX,
-        ..LockoutPolicy::default()
-    };
-    let open =
-        startup::token_service(MemoryStore::new(), &config).unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(startup::seed_demo(&open))
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Lock at the first failure, for longer than the benchmark runs.
-    config.lockout = LockoutPolicy {
-        free_failures: 0,
-        max_lock_seconds: 3600,
-        memory_seconds: 3600,
-    };
-    let locking =
-        startup::token_service(MemoryStore::new(), &config).unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(startup::seed_demo(&locking))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let wrong = format!("grant_type=password&username={DEMO_USERNAME}&password=wrong");
-    let unknown = "grant_type=password&username=nobody&password=wrong".to_owned();
-    runtime.block_on(refuse(&locking, wrong.clone()));
-    // A locked request waits as long as verifications have recently taken: let the locking
-    // service see some, as a warm instance has, from usernames that each fail once.
-    for warm_up in 0..16 {
-        let form = format!("grant_type=password&username=warm-up-{warm_up}&password=wrong");
-        runtime.block_on(refuse(&locking, form));
-    }
-    runtime.block_on(refuse(&open, wrong.clone()));
-
-    let mut group = c.benchmark_group("refused_password_grant");
-    group.bench_function("wrong_password", |b| {
-        b.to_async(&runtime).iter(|| refuse(&open, wrong.clone()))
-    });
-    group.bench_function("unknown_user", |b| {
-        b.to_async(&runtime).iter(|| refuse(&open, unknown.clone()))
-    });
-    group.bench_function("locked_user", |b| {
-        b.to_async(&runtime)
-            .iter(|| refuse(&locking, wrong.clone()))
-    });
-    group.finish();
-}
-
-async fn refuse(service: &Arc<TokenService<MemoryStore>>, form: String) {
-    let response = router(Arc::clone(service))
-        .oneshot(token_request(form))
-        .await
-        .unwrap_or_else(|e| match e {});
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = grants, refusal_timing
+    targets = grants
 }
 criterion_main!(benches);

@@ -9,31 +9,18 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use token_endpoint::config::Config;
 use token_endpoint::domain::grant::LockoutPolicy;
 use token_endpoint::domain::{Secret, TokenService};
 use token_endpoint::http::router;
-use token_endpoint::startup::{
-    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
-};
+use token_endpoint::startup::{DEMO_PASSWORD, DEMO_USERNAME};
 use token_endpoint::store::MemoryStore;
 use tower::ServiceExt as _;
 
-const ROUNDS: usize = 120;
+mod support;
 
-fn form_request(form: &str) -> Request<Body> {
-    let basic = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"),
-    );
-    Request::post("/o/token/")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .body(Body::from(form.to_owned()))
-        .unwrap_or_else(|e| panic!("{e}"))
-}
+const ROUNDS: usize = 120;
 
 async fn timed(
     service: &Arc<TokenService<MemoryStore>>,
@@ -42,7 +29,7 @@ async fn timed(
 ) -> Duration {
     let started = Instant::now();
     let response = router(Arc::clone(service))
-        .oneshot(form_request(form))
+        .oneshot(support::token_request(form))
         .await
         .unwrap_or_else(|e| match e {});
     let elapsed = started.elapsed();
@@ -53,15 +40,6 @@ async fn timed(
 fn median_ms(samples: &mut [Duration]) -> f64 {
     samples.sort_unstable();
     samples[samples.len() / 2].as_secs_f64() * 1000.0
-}
-
-fn service(config: &Config, runtime: &tokio::runtime::Runtime) -> Arc<TokenService<MemoryStore>> {
-    let service =
-        startup::token_service(MemoryStore::new(), config).unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(startup::seed_demo(&service))
-        .unwrap_or_else(|e| panic!("{e}"));
-    service
 }
 
 fn main() {
@@ -80,13 +58,13 @@ fn main() {
         free_failures: u32::MAX,
         ..LockoutPolicy::default()
     };
-    let open = service(&config, &runtime);
+    let open = support::demo_service(&config, &runtime);
     config.lockout = LockoutPolicy {
         free_failures: 0,
         max_lock_seconds: 3600,
         memory_seconds: 3600,
     };
-    let locking = service(&config, &runtime);
+    let locking = support::demo_service(&config, &runtime);
 
     let password = format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}");
     let wrong = format!("grant_type=password&username={DEMO_USERNAME}&password=wrong");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::client::Waiters as _;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
@@ -313,13 +313,7 @@ impl DynamoStore {
             .await;
         match outcome {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists(what))
-            }
+            Err(error) if failed_condition(&error) => Err(StoreError::AlreadyExists(what)),
             Err(error) => Err(unavailable(error)),
         }
     }
@@ -344,13 +338,7 @@ impl DynamoStore {
             .await;
         match outcome {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::NotFound(what))
-            }
+            Err(error) if failed_condition(&error) => Err(StoreError::NotFound(what)),
             Err(error) => Err(unavailable(error)),
         }
     }
@@ -366,13 +354,7 @@ impl DynamoStore {
             .await;
         match outcome {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::NotFound(what))
-            }
+            Err(error) if failed_condition(&error) => Err(StoreError::NotFound(what)),
             Err(error) => Err(unavailable(error)),
         }
     }
@@ -447,26 +429,21 @@ impl Store for DynamoStore {
         match counted {
             Ok(_) => Ok(()),
             // The record expired but TTL has not deleted it yet: start again from one.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.client
-                    .put_item()
-                    .table_name(&self.tables.tokens)
-                    .set_item(Some(HashMap::from([
-                        (PK.to_owned(), s(&pk)),
-                        ("kind".to_owned(), s(LOGIN_FAILURES)),
-                        ("failures".to_owned(), n(1)),
-                        ("locked_until".to_owned(), n(locked_until)),
-                        (TTL_ATTRIBUTE.to_owned(), n(expires_at)),
-                    ])))
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(unavailable)
-            }
+            Err(error) if failed_condition(&error) => self
+                .client
+                .put_item()
+                .table_name(&self.tables.tokens)
+                .set_item(Some(HashMap::from([
+                    (PK.to_owned(), s(&pk)),
+                    ("kind".to_owned(), s(LOGIN_FAILURES)),
+                    ("failures".to_owned(), n(1)),
+                    ("locked_until".to_owned(), n(locked_until)),
+                    (TTL_ATTRIBUTE.to_owned(), n(expires_at)),
+                ])))
+                .send()
+                .await
+                .map(drop)
+                .map_err(unavailable),
             Err(error) => Err(unavailable(error)),
         }
     }
@@ -1049,6 +1026,13 @@ fn used_refresh_from(item: Item) -> Result<PresentedRefreshToken, StoreError> {
         successor_access: TokenHash::from_stored(string(&item, "successor_access")?),
         reissued: matches!(item.get("reissued"), Some(AttributeValue::Bool(true))),
     }))
+}
+
+/// A single-item write refused by its condition expression.
+fn failed_condition<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(|e| e.code() == Some("ConditionalCheckFailedException"))
 }
 
 fn unavailable(error: impl std::error::Error) -> StoreError {
