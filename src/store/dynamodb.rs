@@ -283,6 +283,27 @@ impl DynamoStore {
         }))
     }
 
+    /// Deletes an item of the tokens table, whether or not it exists.
+    fn delete_token_item(&self, pk: String) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(pk)))
+            .build();
+        Ok(TransactWriteItem::builder().delete(built(delete)?).build())
+    }
+
+    /// Refuses the transaction once the user is deleted: a deleted user's tokens stop working.
+    fn user_still_exists(&self, username: &str) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(user_key(username))))
+            .condition_expression("attribute_exists(pk)")
+            .build();
+        Ok(TransactWriteItem::builder()
+            .condition_check(built(check)?)
+            .build())
+    }
+
     fn put_new(&self, table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
             .put(built(
@@ -487,15 +508,7 @@ impl Store for DynamoStore {
         let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
         items.push(self.put_new(&self.tables.tokens, family_item(&pair.refresh))?);
         if clear_login_failures {
-            let forget_failures = Delete::builder()
-                .table_name(&self.tables.tokens)
-                .set_key(Some(key(login_failures_key(&pair.access.username))))
-                .build();
-            items.push(
-                TransactWriteItem::builder()
-                    .delete(built(forget_failures)?)
-                    .build(),
-            );
+            items.push(self.delete_token_item(login_failures_key(&pair.access.username))?);
         }
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
@@ -532,15 +545,6 @@ impl Store for DynamoStore {
             .expression_attribute_values(":client_id", s(&used.client_id))
             .expression_attribute_values(":now", n(now))
             .build();
-        let delete_old_access = Delete::builder()
-            .table_name(tokens)
-            .set_key(Some(key(used.access_token_hash.as_str().to_owned())))
-            .build();
-        let user_still_exists = ConditionCheck::builder()
-            .table_name(&self.tables.credentials)
-            .set_key(Some(key(user_key(&used.username))))
-            .condition_expression("attribute_exists(pk)")
-            .build();
         // The family follows its newest pair, so a replay can revoke it; a revoked family has no
         // record, which refuses the rotation.
         let mut advance_family = Update::builder()
@@ -563,14 +567,10 @@ impl Store for DynamoStore {
         let [put_access, put_refresh] = self.pair_puts(replacement)?;
         let items = vec![
             TransactWriteItem::builder().put(built(claim_used)?).build(),
-            TransactWriteItem::builder()
-                .delete(built(delete_old_access)?)
-                .build(),
+            self.delete_token_item(used.access_token_hash.as_str().to_owned())?,
             put_access,
             put_refresh,
-            TransactWriteItem::builder()
-                .condition_check(built(user_still_exists)?)
-                .build(),
+            self.user_still_exists(&used.username)?,
             TransactWriteItem::builder()
                 .update(built(advance_family.build())?)
                 .build(),
@@ -625,10 +625,6 @@ impl Store for DynamoStore {
             .condition_expression("kind = :refresh")
             .expression_attribute_values(":refresh", s(REFRESH))
             .build();
-        let drop_successor_access = Delete::builder()
-            .table_name(tokens)
-            .set_key(Some(key(used.successor_access.as_str().to_owned())))
-            .build();
         let advance_family = Update::builder()
             .table_name(tokens)
             .set_key(Some(key(family_key(&used.family_id))))
@@ -638,11 +634,6 @@ impl Store for DynamoStore {
             .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
             .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
             .build();
-        let user_still_exists = ConditionCheck::builder()
-            .table_name(&self.tables.credentials)
-            .set_key(Some(key(user_key(&used.username))))
-            .condition_expression("attribute_exists(pk)")
-            .build();
         let [put_access, put_refresh] = self.pair_puts(replacement)?;
         let items = vec![
             TransactWriteItem::builder()
@@ -651,17 +642,13 @@ impl Store for DynamoStore {
             TransactWriteItem::builder()
                 .delete(built(drop_successor_refresh)?)
                 .build(),
-            TransactWriteItem::builder()
-                .delete(built(drop_successor_access)?)
-                .build(),
+            self.delete_token_item(used.successor_access.as_str().to_owned())?,
             put_access,
             put_refresh,
             TransactWriteItem::builder()
                 .update(built(advance_family)?)
                 .build(),
-            TransactWriteItem::builder()
-                .condition_check(built(user_still_exists)?)
-                .build(),
+            self.user_still_exists(&used.username)?,
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(Rotation::Rotated),
@@ -702,11 +689,7 @@ impl Store for DynamoStore {
                     .build(),
             ];
             for token in [current_refresh, current_access] {
-                let delete = Delete::builder()
-                    .table_name(&self.tables.tokens)
-                    .set_key(Some(key(token)))
-                    .build();
-                items.push(TransactWriteItem::builder().delete(built(delete)?).build());
+                items.push(self.delete_token_item(token)?);
             }
             if let Transaction::Committed = self.transact(items).await? {
                 return Ok(2);
