@@ -290,14 +290,12 @@ impl<S: Store> TokenService<S> {
             }
             _ => return Err(GrantError::InvalidRefreshToken),
         };
-        let scope = narrow(requested_scope, &used.scope)?;
-
-        let (issued, pair) = self.new_pair(
+        let (issued, pair) = self.next_in_family(
             &client,
             &used.username,
-            scope,
-            used.scope.clone(),
-            used.family_id.clone(),
+            &used.scope,
+            &used.family_id,
+            requested_scope,
             now,
         )?;
         let keep_used_record_until = now + self.lifetimes.used_refresh_token_record;
@@ -327,13 +325,12 @@ impl<S: Store> TokenService<S> {
     ) -> Result<IssuedTokens, GrantError> {
         let since_use = now.saturating_sub(used.used_at);
         if since_use < self.lifetimes.refresh_retry_grace && !used.reissued {
-            let scope = narrow(requested_scope, &used.scope)?;
-            let (issued, pair) = self.new_pair(
+            let (issued, pair) = self.next_in_family(
                 client,
                 &used.username,
-                scope,
-                used.scope.clone(),
-                used.family_id.clone(),
+                &used.scope,
+                &used.family_id,
+                requested_scope,
                 now,
             )?;
             if self.store.reissue_successor(used, &pair, now).await? == Rotation::Rotated {
@@ -369,6 +366,28 @@ impl<S: Store> TokenService<S> {
         } else {
             Err(GrantError::InvalidClient)
         }
+    }
+
+    /// The next pair of a family: the access token gets the requested scope if it lies within
+    /// the grant's (RFC 6749 §6), the refresh token keeps the grant's scope.
+    fn next_in_family(
+        &self,
+        client: &Client,
+        username: &str,
+        grant_scope: &Scope,
+        family_id: &str,
+        requested_scope: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<(IssuedTokens, TokenPair), GrantError> {
+        let scope = narrow(requested_scope, grant_scope)?;
+        self.new_pair(
+            client,
+            username,
+            scope,
+            grant_scope.clone(),
+            family_id.to_owned(),
+            now,
+        )
     }
 
     /// A new access token with `access_scope` and a refresh token that carries `grant_scope`,
