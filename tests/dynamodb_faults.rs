@@ -35,7 +35,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use fault_proxy::{BATCH_GET_ITEM, Fault, FaultProxy, TRANSACT_WRITE_ITEMS};
 use futures::future::join_all;
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, Secret, TokenService};
@@ -158,18 +157,7 @@ impl App {
             .headers()
             .get(header::RETRY_AFTER)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap_or_else(|error| panic!("reading the response: {error}"))
-            .to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
-            panic!(
-                "response is not JSON ({error}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
+        let body = support::json_body(response.into_body()).await;
         Reply {
             status,
             retry_after,

@@ -172,7 +172,6 @@ pub async fn serve_json<S: Store>(
     service: &Arc<TokenService<S>>,
     request: axum::http::Request<axum::body::Body>,
 ) -> (axum::http::StatusCode, serde_json::Value) {
-    use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
 
     let response = token_endpoint::http::router(Arc::clone(service))
@@ -180,17 +179,22 @@ pub async fn serve_json<S: Store>(
         .await
         .unwrap_or_else(|error| match error {});
     let status = response.status();
-    let bytes = response
-        .into_body()
+    (status, json_body(response.into_body()).await)
+}
+
+/// Reads a whole response body as JSON; a body that is not JSON fails the test.
+pub async fn json_body(body: axum::body::Body) -> serde_json::Value {
+    use http_body_util::BodyExt as _;
+
+    let bytes = body
         .collect()
         .await
         .unwrap_or_else(|error| panic!("reading the response: {error}"))
         .to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+    serde_json::from_slice(&bytes).unwrap_or_else(|error| {
         panic!(
             "response is not JSON ({error}): {}",
             String::from_utf8_lossy(&bytes)
         )
-    });
-    (status, body)
+    })
 }
