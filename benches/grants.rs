@@ -20,7 +20,7 @@ use tower::ServiceExt as _;
 mod support;
 
 async fn post(service: &Arc<TokenService<MemoryStore>>, form: String) -> serde_json::Value {
-    let response = router(Arc::clone(service))
+    let response = router(Arc::clone(service), Default::default())
         .oneshot(support::token_request(&form))
         .await
         .unwrap_or_else(|e| match e {});

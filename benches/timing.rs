@@ -28,7 +28,7 @@ async fn timed(
     expected: StatusCode,
 ) -> Duration {
     let started = Instant::now();
-    let response = router(Arc::clone(service))
+    let response = router(Arc::clone(service), Default::default())
         .oneshot(support::token_request(form))
         .await
         .unwrap_or_else(|e| match e {});

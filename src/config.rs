@@ -8,8 +8,10 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
+use crate::domain::Scope;
 use crate::domain::credentials::Argon2Settings;
 use crate::domain::grant::{Lifetimes, LockoutPolicy};
+use crate::http::Discovery;
 use crate::store::dynamodb::TableNames;
 
 pub const DEFAULT_CREDENTIALS_TABLE: &str = "oauth-credentials";
@@ -29,6 +31,7 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     pub lockout: LockoutPolicy,
     pub argon2: Argon2Settings,
+    pub discovery: Discovery,
 }
 
 impl Config {
@@ -38,11 +41,9 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let text = |name: &'static str, default: &str| {
-            lookup(name)
-                .filter(|value| !value.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
+        let present = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+        let text =
+            |name: &'static str, default: &str| present(name).unwrap_or_else(|| default.to_owned());
         let number = |name: &'static str, default: u64| -> Result<Option<u64>, ConfigError> {
             match lookup(name).filter(|value| !value.trim().is_empty()) {
                 None => Ok((default > 0).then_some(default)),
@@ -123,8 +124,40 @@ impl Config {
                 iterations: positive_u32("ARGON2_ITERATIONS", defaults.iterations)?,
                 parallelism: positive_u32("ARGON2_PARALLELISM", defaults.parallelism)?,
             },
+            discovery: Discovery {
+                issuer: present("ISSUER").map(|url| issuer(&url)).transpose()?,
+                scopes_supported: present("SCOPES_SUPPORTED")
+                    .map(|text| {
+                        Scope::parse(&text).map_err(|_| ConfigError {
+                            name: "SCOPES_SUPPORTED",
+                            problem: format!("{text:?} is not a space-separated list of scopes"),
+                        })
+                    })
+                    .transpose()?,
+            },
         })
     }
+}
+
+/// RFC 8414 §2: an https URL (http for local runs) with no query or fragment. A trailing
+/// slash is dropped, so endpoint URLs join without a double slash.
+fn issuer(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim();
+    let invalid = |problem: &str| ConfigError {
+        name: "ISSUER",
+        problem: format!("{url:?} {problem}"),
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("is not an https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("has no host"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not have a query, a fragment or spaces"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// The DynamoDB client, built once per process.
@@ -186,6 +219,33 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn the_issuer_is_an_url_without_query_or_trailing_slash() -> Result<(), ConfigError> {
+        let issuer = |url: &str| config(&[("ISSUER", url)]).map(|c| c.discovery.issuer);
+        assert_eq!(
+            issuer("https://auth.example.com/prod/")?,
+            Some("https://auth.example.com/prod".into())
+        );
+        assert_eq!(issuer("")?, None);
+        for bad in [
+            "auth.example.com",
+            "https://",
+            "https:///path",
+            "https://a.example?x=1",
+            "https://a.example/#f",
+            "ftp://a.example",
+        ] {
+            assert!(issuer(bad).is_err(), "{bad}");
+        }
+        let scopes = config(&[("SCOPES_SUPPORTED", "read write")])?;
+        assert_eq!(
+            scopes.discovery.scopes_supported.map(|s| s.to_string()),
+            Some("read write".into())
+        );
+        assert!(config(&[("SCOPES_SUPPORTED", "read \"x\"")]).is_err());
+        Ok(())
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! - [`store`]: the [`store::Store`] port and its two adapters, DynamoDB and in-memory.
 //! - [`http`]: the one router that parses requests into domain calls and maps domain errors to
 //!   RFC 6749 §5.2 responses. The Lambda, the local server and the tests all serve it.
+//! - [`lambda`]: the Lambda entry points: the router behind API Gateway, and an API Gateway
+//!   authorizer that checks bearer tokens.
 //! - [`config`] and [`telemetry`]: start-up wiring shared by the binaries in `src/bin/`.
 
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod lambda;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

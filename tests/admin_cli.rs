@@ -594,9 +594,9 @@ async fn invalid_input_is_refused_and_nothing_is_written() {
     let long_name = "u".repeat(151);
     let cases: Vec<(Vec<String>, Option<&str>, &str)> = vec![
         (
-            client("app-1", "read", "password,client_credentials"),
+            client("app-1", "read", "password,implicit"),
             None,
-            "unknown grant type \"client_credentials\" (allowed: password, refresh_token)",
+            "unknown grant type \"implicit\" (allowed: password, refresh_token, client_credentials)",
         ),
         (
             client("app-1", "read", "PASSWORD"),

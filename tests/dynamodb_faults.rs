@@ -146,7 +146,7 @@ impl App {
             .body(Body::from(form.to_owned()))
             .unwrap_or_else(|error| panic!("{error}"));
         let started = Instant::now();
-        let router = token_endpoint::http::router(Arc::clone(&self.service));
+        let router = token_endpoint::http::router(Arc::clone(&self.service), Default::default());
         let response = tokio::time::timeout(HANG_GUARD, router.oneshot(request))
             .await
             .unwrap_or_else(|_| panic!("no answer within {HANG_GUARD:?}: the endpoint hangs"))

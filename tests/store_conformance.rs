@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use token_endpoint::domain::clock::UnixSeconds;
 use token_endpoint::domain::model::{
-    AccessTokenRecord, LoginFailures, PresentedRefreshToken, RefreshTokenRecord, TokenPair,
-    UsedRefreshToken,
+    AccessTokenRecord, LoginFailures, RefreshTokenRecord, StoredToken, TokenPair, UsedRefreshToken,
 };
 use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{Client, GrantType, Scope, User};
@@ -93,11 +92,13 @@ fn fresh_hash() -> TokenHash {
 
 /// A new pair for `client_id`/`username`, issued at `NOW`, with an optional refresh lifetime.
 fn pair(client_id: &str, username: &str, refresh_expires_at: Option<UnixSeconds>) -> TokenPair {
+    let family_id = random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}"));
     let access = AccessTokenRecord {
         token_hash: fresh_hash(),
         client_id: client_id.into(),
-        username: username.into(),
+        username: Some(username.into()),
         scope: scope("read"),
+        family_id: family_id.clone(),
         issued_at: NOW,
         expires_at: NOW + 3600,
     };
@@ -107,7 +108,7 @@ fn pair(client_id: &str, username: &str, refresh_expires_at: Option<UnixSeconds>
         username: username.into(),
         scope: scope("read write"),
         access_token_hash: access.token_hash.clone(),
-        family_id: random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}")),
+        family_id,
         issued_at: NOW,
         expires_at: refresh_expires_at,
     };
@@ -117,11 +118,12 @@ fn pair(client_id: &str, username: &str, refresh_expires_at: Option<UnixSeconds>
 /// The next pair of `previous`'s family, as a rotation would issue it.
 fn successor(previous: &TokenPair) -> TokenPair {
     let mut next = pair(
-        &previous.access.client_id,
-        &previous.access.username,
+        &previous.refresh.client_id,
+        &previous.refresh.username,
         previous.refresh.expires_at,
     );
     next.refresh.family_id = previous.refresh.family_id.clone();
+    next.access.family_id = previous.refresh.family_id.clone();
     next
 }
 
@@ -147,8 +149,8 @@ async fn refresh_token_of<S: Store>(
     token: &TokenHash,
     now: UnixSeconds,
 ) -> Option<RefreshTokenRecord> {
-    match ok(store.refresh_grant_context("app", token, now).await).refresh_token {
-        Some(PresentedRefreshToken::Live(live)) => Some(live),
+    match ok(store.token_context("app", token, now).await).token {
+        Some(StoredToken::Refresh(live)) => Some(live),
         _ => None,
     }
 }
@@ -159,8 +161,8 @@ async fn used_record_of<S: Store>(
     token: &TokenHash,
     now: UnixSeconds,
 ) -> Option<UsedRefreshToken> {
-    match ok(store.refresh_grant_context("app", token, now).await).refresh_token {
-        Some(PresentedRefreshToken::Used(used)) => Some(used),
+    match ok(store.token_context("app", token, now).await).token {
+        Some(StoredToken::UsedRefresh(used)) => Some(used),
         _ => None,
     }
 }
@@ -180,10 +182,8 @@ async fn absent_records_read_as_none<S: Store>(store: Arc<S>) {
     assert_eq!(context.user, None);
     let context = ok(store.password_grant_context("other", "nobody", NOW).await);
     assert_eq!((context.client, context.user), (None, None));
-    let context = ok(store
-        .refresh_grant_context("other", &fresh_hash(), NOW)
-        .await);
-    assert_eq!((context.client, context.refresh_token), (None, None));
+    let context = ok(store.token_context("other", &fresh_hash(), NOW).await);
+    assert_eq!((context.client, context.token), (None, None));
     assert_eq!(ok(store.access_token(&fresh_hash(), NOW).await), None);
 }
 
@@ -194,13 +194,10 @@ async fn issued_pairs_read_back<S: Store>(store: Arc<S>) {
         Some(issued.access.clone())
     );
     let context = ok(store
-        .refresh_grant_context("app", &issued.refresh.token_hash, NOW)
+        .token_context("app", &issued.refresh.token_hash, NOW)
         .await);
     assert_eq!(context.client, Some(client("app")));
-    assert_eq!(
-        context.refresh_token,
-        Some(PresentedRefreshToken::Live(issued.refresh))
-    );
+    assert_eq!(context.token, Some(StoredToken::Refresh(issued.refresh)));
 }
 
 async fn expired_access_tokens_read_as_absent<S: Store>(store: Arc<S>) {
@@ -484,7 +481,7 @@ async fn oversized_keys_read_as_absent<S: Store>(store: Arc<S>) {
     let long = "x".repeat(4000);
     let context = ok(store.password_grant_context(&long, &long, NOW).await);
     assert_eq!((context.client, context.user), (None, None));
-    let context = ok(store.refresh_grant_context(&long, &fresh_hash(), NOW).await);
+    let context = ok(store.token_context(&long, &fresh_hash(), NOW).await);
     assert_eq!(context.client, None);
 }
 
@@ -509,9 +506,9 @@ async fn a_used_refresh_token_leaves_a_record_until_it_expires<S: Store>(store: 
         None
     );
     let context = ok(store
-        .refresh_grant_context("app", &issued.refresh.token_hash, KEEP_USED_UNTIL)
+        .token_context("app", &issued.refresh.token_hash, KEEP_USED_UNTIL)
         .await);
-    assert_eq!(context.refresh_token, None);
+    assert_eq!(context.token, None);
 }
 
 async fn revoking_a_family_removes_its_newest_pair_only<S: Store>(store: Arc<S>) {

@@ -1,4 +1,5 @@
-//! The token endpoint: an AWS Lambda function when started by the Lambda runtime, otherwise a
+//! The token service: an AWS Lambda function when started by the Lambda runtime (the token
+//! endpoints, or the API Gateway authorizer with `FUNCTION_KIND=authorizer`), otherwise a
 //! local HTTP server on 127.0.0.1.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -7,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use token_endpoint::config::{self, Config};
+use token_endpoint::domain::clock::SystemClock;
+use token_endpoint::lambda::{self, FunctionKind};
 use token_endpoint::startup::{
     self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
 };
@@ -56,6 +59,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run_lambda() -> Result<(), BoxError> {
+    let kind = FunctionKind::from_env()?;
     let config = Config::from_env()?;
     let store = DynamoStore::new(config::dynamodb_client().await, config.tables.clone());
     // Bounded, so a DynamoDB outage delays init by at most this much.
@@ -64,8 +68,15 @@ async fn run_lambda() -> Result<(), BoxError> {
         Ok(Err(error)) => tracing::warn!(error = %error, "DynamoDB warm-up failed"),
         Err(_) => tracing::warn!("DynamoDB warm-up timed out"),
     }
-    let service = startup::token_service(store, &config)?;
-    lambda_http::run(http::router(service)).await
+    match kind {
+        FunctionKind::Token => {
+            let service = startup::token_service(store, &config)?;
+            lambda::http::run(http::router(service, config.discovery)).await
+        }
+        FunctionKind::Authorizer => {
+            lambda::authorizer::run(store, std::sync::Arc::new(SystemClock)).await
+        }
+    }
 }
 
 async fn run_local(args: Args) -> Result<(), BoxError> {
@@ -74,24 +85,32 @@ async fn run_local(args: Args) -> Result<(), BoxError> {
         StoreKind::Memory => {
             let service = startup::token_service(MemoryStore::new(), &config)?;
             startup::seed_demo(&service).await?;
-            serve(service, args.port, true).await
+            serve(service, config.discovery, args.port, true).await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::new(config::dynamodb_client().await, config.tables.clone());
-            serve(startup::token_service(store, &config)?, args.port, false).await
+            let service = startup::token_service(store, &config)?;
+            serve(service, config.discovery, args.port, false).await
         }
     }
 }
 
 async fn serve<S: Store>(
     service: std::sync::Arc<token_endpoint::domain::TokenService<S>>,
+    discovery: http::Discovery,
     port: u16,
     demo: bool,
 ) -> Result<(), BoxError> {
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     let address = listener.local_addr()?;
-    println!("token endpoint listening on http://{address}/o/token/");
+    println!(
+        "token endpoint listening on http://{address}{}\n  revocation:    http://{address}{}\n  introspection: http://{address}{}\n  metadata:      http://{address}{}",
+        http::TOKEN_PATH,
+        http::REVOCATION_PATH,
+        http::INTROSPECTION_PATH,
+        http::METADATA_PATH
+    );
     if demo {
         println!(
             "memory store seeded with client {DEMO_CLIENT_ID} (secret {DEMO_CLIENT_SECRET}) and user {DEMO_USERNAME} (password {DEMO_PASSWORD}). Try:\n\n  \
@@ -99,7 +118,7 @@ async fn serve<S: Store>(
              -d 'grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}' http://{address}/o/token/\n"
         );
     }
-    axum::serve(listener, http::router(service))
+    axum::serve(listener, http::router(service, discovery))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

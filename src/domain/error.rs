@@ -18,6 +18,9 @@ pub enum GrantError {
     /// The refresh token is unknown, used, expired, or was issued to another client.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
+    /// A client asked to revoke a token issued to another client (RFC 7009 §2.1).
+    #[error("the token was issued to another client")]
+    TokenOfAnotherClient,
     /// The requested scope is malformed, unknown, or wider than allowed.
     #[error("invalid scope")]
     InvalidScope,

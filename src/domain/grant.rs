@@ -1,4 +1,4 @@
-//! The password and refresh-token grants (RFC 6749 §4.3 and §6).
+//! The grants: password (RFC 6749 §4.3), refresh token (§6) and client credentials (§4.4).
 
 use std::sync::Arc;
 
@@ -6,7 +6,7 @@ use super::clock::{Clock, UnixSeconds};
 use super::credentials::CredentialVerifier;
 use super::error::GrantError;
 use super::model::{
-    AccessTokenRecord, Client, GrantType, LoginFailures, PresentedRefreshToken, RefreshTokenRecord,
+    AccessTokenRecord, Client, GrantType, LoginFailures, RefreshTokenRecord, StoredToken,
     TokenPair, UsedRefreshToken,
 };
 use super::scope::Scope;
@@ -114,6 +114,9 @@ pub enum GrantRequest {
         refresh_token: Secret,
         scope: Option<String>,
     },
+    ClientCredentials {
+        scope: Option<String>,
+    },
 }
 
 impl GrantRequest {
@@ -121,6 +124,7 @@ impl GrantRequest {
         match self {
             GrantRequest::Password { .. } => GrantType::Password,
             GrantRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            GrantRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
         }
     }
 }
@@ -129,18 +133,19 @@ impl GrantRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedTokens {
     pub access_token: Secret,
-    pub refresh_token: Secret,
+    /// `None` for the client credentials grant, which issues none (RFC 6749 §4.4.3).
+    pub refresh_token: Option<Secret>,
     pub expires_in: u64,
     pub scope: Scope,
 }
 
 /// Runs grants against a [`Store`].
 pub struct TokenService<S> {
-    store: S,
+    pub(super) store: S,
     verifier: CredentialVerifier,
     lifetimes: Lifetimes,
     lockout: LockoutPolicy,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl<S: Store> TokenService<S> {
@@ -190,7 +195,44 @@ impl<S: Store> TokenService<S> {
                 self.refresh_grant(&credentials, &refresh_token, scope.as_deref())
                     .await
             }
+            GrantRequest::ClientCredentials { scope } => {
+                self.client_credentials_grant(&credentials, scope.as_deref())
+                    .await
+            }
         }
+    }
+
+    /// RFC 6749 §4.4: the client acts on its own behalf. The access token has no user and no
+    /// refresh token comes with it: the client can always authenticate again.
+    async fn client_credentials_grant(
+        &self,
+        credentials: &ClientCredentials,
+        requested_scope: Option<&str>,
+    ) -> Result<IssuedTokens, GrantError> {
+        let now = self.clock.now();
+        let client = self.store.client(&credentials.client_id).await?;
+        let client = self.authenticate(client, credentials).await?;
+        if !client.allows(GrantType::ClientCredentials) {
+            return Err(GrantError::UnauthorizedClient);
+        }
+        let scope = narrow(requested_scope, &client.scope)?;
+        let access_token = new_token()?;
+        let access = AccessTokenRecord {
+            token_hash: TokenHash::of(&access_token),
+            client_id: client.client_id.clone(),
+            username: None,
+            scope: scope.clone(),
+            family_id: new_family_id()?,
+            issued_at: now,
+            expires_at: now + self.lifetimes.access_token,
+        };
+        self.store.issue_access_token(&access).await?;
+        Ok(IssuedTokens {
+            access_token,
+            refresh_token: None,
+            expires_in: self.lifetimes.access_token,
+            scope,
+        })
     }
 
     /// RFC 6749 §4.3. Order of checks: client, grant permission, lockout, user, scope. The
@@ -228,7 +270,7 @@ impl<S: Store> TokenService<S> {
         }
         let scope = narrow(requested_scope, &client.scope)?;
 
-        let family_id = random_alphanumeric(22)?;
+        let family_id = new_family_id()?;
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
         let (issued, pair) =
@@ -271,21 +313,21 @@ impl<S: Store> TokenService<S> {
         let now = self.clock.now();
         let context = self
             .store
-            .refresh_grant_context(&credentials.client_id, &TokenHash::of(refresh_token), now)
+            .token_context(&credentials.client_id, &TokenHash::of(refresh_token), now)
             .await?;
         let client = self.authenticate(context.client, credentials).await?;
         if !client.allows(GrantType::RefreshToken) {
             return Err(GrantError::UnauthorizedClient);
         }
-        let used = match context.refresh_token {
+        let used = match context.token {
             // Another client's token is refused without being used up (RFC 6749 §6: the token
             // must have been issued to the authenticated client).
-            Some(PresentedRefreshToken::Live(token))
+            Some(StoredToken::Refresh(token))
                 if token.client_id == client.client_id && token.is_live_at(now) =>
             {
                 token
             }
-            Some(PresentedRefreshToken::Used(used)) if used.client_id == client.client_id => {
+            Some(StoredToken::UsedRefresh(used)) if used.client_id == client.client_id => {
                 return self.replayed(&client, &used, requested_scope, now).await;
             }
             _ => return Err(GrantError::InvalidRefreshToken),
@@ -350,7 +392,7 @@ impl<S: Store> TokenService<S> {
         Err(GrantError::InvalidRefreshToken)
     }
 
-    async fn authenticate(
+    pub(super) async fn authenticate(
         &self,
         client: Option<Client>,
         credentials: &ClientCredentials,
@@ -406,8 +448,9 @@ impl<S: Store> TokenService<S> {
         let access = AccessTokenRecord {
             token_hash: TokenHash::of(&access_token),
             client_id: client.client_id.clone(),
-            username: username.to_owned(),
+            username: Some(username.to_owned()),
             scope: access_scope.clone(),
+            family_id: family_id.clone(),
             issued_at: now,
             expires_at: now + self.lifetimes.access_token,
         };
@@ -423,12 +466,17 @@ impl<S: Store> TokenService<S> {
         };
         let issued = IssuedTokens {
             access_token,
-            refresh_token,
+            refresh_token: Some(refresh_token),
             expires_in: self.lifetimes.access_token,
             scope: access_scope,
         };
         Ok((issued, TokenPair { access, refresh }))
     }
+}
+
+/// Family ids are random and unguessable, like tokens, though they are never presented.
+fn new_family_id() -> Result<String, GrantError> {
+    Ok(random_alphanumeric(22)?)
 }
 
 /// The scope to grant: `requested` if it lies within `allowed`, or all of `allowed` if none was

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod credentials;
 pub mod error;
 pub mod grant;
+pub mod lifecycle;
 pub mod model;
 pub mod scope;
 pub mod secret;
@@ -16,6 +17,6 @@ pub mod token;
 
 pub use error::GrantError;
 pub use grant::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
-pub use model::{Client, GrantType, User};
+pub use model::{Client, FamilyOwner, GrantType, TokenFamily, User};
 pub use scope::Scope;
 pub use secret::Secret;

@@ -12,15 +12,21 @@ use super::token::TokenHash;
 pub enum GrantType {
     Password,
     RefreshToken,
+    ClientCredentials,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 2] = [GrantType::Password, GrantType::RefreshToken];
+    pub const ALL: [GrantType; 3] = [
+        GrantType::Password,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
         }
     }
 }
@@ -79,8 +85,11 @@ pub struct User {
 pub struct AccessTokenRecord {
     pub token_hash: TokenHash,
     pub client_id: String,
-    pub username: String,
+    /// `None` for a client's own token (client credentials grant).
+    pub username: Option<String>,
     pub scope: Scope,
+    /// The family the token belongs to, so that revoking it revokes its refresh token too.
+    pub family_id: String,
     pub issued_at: UnixSeconds,
     /// Also the DynamoDB TTL attribute; reads must still check it, because TTL deletion lags.
     pub expires_at: UnixSeconds,
@@ -166,11 +175,47 @@ impl UsedRefreshToken {
     }
 }
 
-/// A refresh token as a client presents it: still usable, or already used once.
+/// What a presented token's hash finds in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PresentedRefreshToken {
-    Live(RefreshTokenRecord),
-    Used(UsedRefreshToken),
+pub enum StoredToken {
+    Access(AccessTokenRecord),
+    Refresh(RefreshTokenRecord),
+    /// A refresh token that was used once: kept only to recognise replays.
+    UsedRefresh(UsedRefreshToken),
+}
+
+impl StoredToken {
+    pub fn client_id(&self) -> &str {
+        match self {
+            StoredToken::Access(token) => &token.client_id,
+            StoredToken::Refresh(token) => &token.client_id,
+            StoredToken::UsedRefresh(token) => &token.client_id,
+        }
+    }
+}
+
+/// The tokens descended from one grant: a password grant and its refreshes, or one client
+/// credentials grant. Revoking a family revokes its live access and refresh token at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFamily {
+    pub family_id: String,
+    pub client_id: String,
+    /// `None` for a client's own tokens (client credentials grant).
+    pub username: Option<String>,
+    /// The scope of the grant that started the family.
+    pub scope: Scope,
+    pub created_at: UnixSeconds,
+    /// When its current tokens were issued (the last refresh, or the grant).
+    pub refreshed_at: UnixSeconds,
+    /// `None`: lasts until its refresh token is used or revoked.
+    pub expires_at: Option<UnixSeconds>,
+}
+
+/// Whose token families an operator means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FamilyOwner {
+    User(String),
+    Client(String),
 }
 
 /// Recent password failures for one username, live or not (unknown usernames are counted too,
@@ -198,8 +243,9 @@ mod tests {
         assert_eq!("refresh_token".parse(), Ok(GrantType::RefreshToken));
         assert_eq!("PASSWORD".parse::<GrantType>(), Err(UnsupportedGrantType));
         assert_eq!(
-            "client_credentials".parse::<GrantType>(),
-            Err(UnsupportedGrantType)
+            "client_credentials".parse(),
+            Ok(GrantType::ClientCredentials)
         );
+        assert_eq!("implicit".parse::<GrantType>(), Err(UnsupportedGrantType));
     }
 }

@@ -19,6 +19,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     pub code: &'static str,
     pub description: Option<Cow<'static, str>>,
+    /// The `Allow` header of a 405.
+    allow: Option<&'static str>,
 }
 
 impl OAuthError {
@@ -27,6 +29,7 @@ impl OAuthError {
             status,
             code,
             description,
+            allow: None,
         }
     }
 
@@ -50,12 +53,16 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", None)
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            Some("The token endpoint accepts only POST.".into()),
-        )
+    /// A 405 naming the methods the resource allows.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                Some(format!("Allowed methods: {allow}.").into()),
+            )
+        }
     }
 
     pub fn not_found() -> Self {
@@ -82,6 +89,11 @@ impl From<GrantError> for OAuthError {
             ),
             E::InvalidRefreshToken => Self::new(bad_request, "invalid_grant", None),
             E::InvalidScope => Self::new(bad_request, "invalid_scope", None),
+            E::TokenOfAnotherClient => Self::new(
+                bad_request,
+                "unauthorized_client",
+                Some("The token was not issued to this client.".into()),
+            ),
             E::Store(StoreError::Unavailable(source)) => {
                 tracing::error!(error = %source, "store unavailable");
                 Self::new(
@@ -114,6 +126,9 @@ impl IntoResponse for OAuthError {
         });
         let mut response = (self.status, super::no_store_json_headers(), body).into_response();
         let headers = response.headers_mut();
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
         match self.status {
             StatusCode::UNAUTHORIZED => {
                 headers.insert(
@@ -123,12 +138,6 @@ impl IntoResponse for OAuthError {
             }
             StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            StatusCode::METHOD_NOT_ALLOWED => {
-                headers.insert(
-                    header::ALLOW,
-                    HeaderValue::from_static(super::ALLOWED_METHODS),
-                );
             }
             _ => {}
         }

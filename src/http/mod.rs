@@ -1,165 +1,129 @@
-//! The HTTP face of the token endpoint: one axum router, served by the Lambda runtime, by the
-//! local server and by the tests.
+//! The HTTP face of the service: one axum router, served by the Lambda runtime, by the local
+//! server and by the tests.
+//!
+//! - `POST /o/token/`: grants (RFC 6749), in [`token`];
+//! - `POST /o/revoke_token/`: revocation (RFC 7009), in [`revocation`];
+//! - `POST /o/introspect/`: introspection (RFC 7662), in [`introspection`];
+//! - `GET /.well-known/oauth-authorization-server`: metadata (RFC 8414), in [`metadata`].
+//!
+//! The OAuth endpoints answer with and without their trailing slash (a redirect would turn a
+//! client's POST into a GET and lose the body).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, post};
-use serde::Serialize;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get, post};
 
-use crate::domain::{GrantError, GrantRequest, IssuedTokens, TokenRequest, TokenService};
+use crate::domain::grant::ClientCredentials;
+use crate::domain::{GrantError, Secret, TokenService};
 use crate::store::{Store, StoreError};
 
 pub mod client_auth;
 pub mod error;
+pub mod introspection;
 pub mod json;
+pub mod metadata;
 pub mod params;
+pub mod revocation;
+pub mod token;
 
 pub use error::OAuthError;
-use json::python_style_json;
+pub use metadata::Discovery;
 use params::Params;
+pub use token::parse_token_request;
 
-/// The longest a grant may take before it is answered 503: under the Lambda function's 10 s
-/// timeout, so a slow or stuck DynamoDB gives the client an OAuth error, not a gateway error.
+/// The longest a request may take before it is answered 503: under the Lambda function's
+/// 10 s timeout, so a slow or stuck DynamoDB gives the client an OAuth error, not a gateway
+/// error.
 pub const GRANT_DEADLINE: Duration = Duration::from_secs(8);
 
 /// Token requests are a few hundred bytes; anything near this is not one.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-const ALLOWED_METHODS: &str = "POST, OPTIONS";
+/// What the POST endpoints allow.
+pub const POST_METHODS: &str = "POST, OPTIONS";
 
-/// The router: `POST /o/token/`, and `/o/token` without the slash (answered directly: a
-/// redirect would turn the client's POST into a GET and lose the body).
-pub fn router<S: Store>(service: Arc<TokenService<S>>) -> Router {
-    let token: MethodRouter<Arc<TokenService<S>>> = post(token_endpoint::<S>)
-        .options(allowed_methods)
-        .fallback(method_not_allowed);
+/// Paths of the endpoints, relative to the issuer.
+pub const TOKEN_PATH: &str = "/o/token/";
+pub const REVOCATION_PATH: &str = "/o/revoke_token/";
+pub const INTROSPECTION_PATH: &str = "/o/introspect/";
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+
+/// The router for every endpoint. `discovery` says how the metadata document names the
+/// server.
+pub fn router<S: Store>(service: Arc<TokenService<S>>, discovery: Discovery) -> Router {
+    let oauth_post = |endpoint: MethodRouter<Arc<TokenService<S>>>| {
+        endpoint
+            .options(allowed_methods)
+            .fallback(|| async { OAuthError::method_not_allowed(POST_METHODS) })
+    };
+    let token = oauth_post(post(token::token_endpoint::<S>));
+    let revocation = oauth_post(post(revocation::revocation_endpoint::<S>));
+    let introspection = oauth_post(post(introspection::introspection_endpoint::<S>));
+    let metadata = get(metadata::metadata_endpoint)
+        .options(|| async { (StatusCode::OK, [(header::ALLOW, metadata::ALLOWED_METHODS)]) })
+        .fallback(|| async { OAuthError::method_not_allowed(metadata::ALLOWED_METHODS) })
+        .with_state(Arc::new(discovery));
     Router::new()
-        .route("/o/token/", token.clone())
-        .route("/o/token", token)
+        .route(TOKEN_PATH, token.clone())
+        .route(TOKEN_PATH.trim_end_matches('/'), token)
+        .route(REVOCATION_PATH, revocation.clone())
+        .route(REVOCATION_PATH.trim_end_matches('/'), revocation)
+        .route(INTROSPECTION_PATH, introspection.clone())
+        .route(INTROSPECTION_PATH.trim_end_matches('/'), introspection)
+        .route_service(METADATA_PATH, metadata)
         .fallback(not_found)
         .with_state(service)
 }
 
-async fn token_endpoint<S: Store>(
-    State(service): State<Arc<TokenService<S>>>,
-    request: Request,
-) -> Response {
-    let started = Instant::now();
-    let (parts, body) = request.into_parts();
-    let token_request = match read_token_request(&parts.uri, &parts.headers, body).await {
-        Ok(token_request) => token_request,
-        Err(error) => {
-            log_outcome(None, None, error.code, started);
-            return error.into_response();
-        }
-    };
-    let grant_type = token_request.grant.grant_type();
-    let client_id = token_request.client.as_ref().map(|c| c.client_id.clone());
-    let outcome = tokio::time::timeout(GRANT_DEADLINE, service.grant(token_request))
+/// Runs a request's domain work under [`GRANT_DEADLINE`]; past it the answer is 503.
+async fn within_deadline<T>(
+    work: impl Future<Output = Result<T, GrantError>>,
+) -> Result<T, GrantError> {
+    tokio::time::timeout(GRANT_DEADLINE, work)
         .await
         .unwrap_or_else(|_| {
             Err(GrantError::Store(StoreError::Unavailable(
-                "the grant did not finish within its deadline".into(),
+                "the request did not finish within its deadline".into(),
             )))
-        });
-    match outcome {
-        Ok(issued) => {
-            log_outcome(
-                Some(grant_type.as_str()),
-                client_id.as_deref(),
-                "issued",
-                started,
-            );
-            success(&issued)
-        }
-        Err(error) => {
-            let error = OAuthError::from(error);
-            log_outcome(
-                Some(grant_type.as_str()),
-                client_id.as_deref(),
-                error.code,
-                started,
-            );
-            error.into_response()
-        }
-    }
+        })
 }
 
 /// One line per request. Client ids are public; secrets, passwords, usernames and tokens
 /// never appear.
-fn log_outcome(grant_type: Option<&str>, client_id: Option<&str>, outcome: &str, started: Instant) {
+fn log_outcome(
+    endpoint: &'static str,
+    grant_type: Option<&str>,
+    client_id: Option<&str>,
+    outcome: &str,
+    started: Instant,
+) {
     tracing::info!(
+        endpoint,
         grant_type,
         client_id,
         outcome,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "token request"
+        "request"
     );
 }
 
-/// Checks the request's shape, in the documented endpoint's order: query string, body,
-/// `grant_type`, the grant's required parameters, then the client's credentials.
-async fn read_token_request(
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<TokenRequest, OAuthError> {
-    // Credentials in a URL end up in access logs; the documented endpoint refuses them too.
-    // Checked before the body is read, as the documented endpoint does.
+/// Reads the parameters of a POST to an OAuth endpoint. Parameters in the query string are
+/// refused before the body is read: credentials in a URL end up in access logs, and the
+/// documented endpoint refuses them too.
+async fn read_params(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Params, OAuthError> {
     if uri.query().is_some_and(|query| !query.is_empty()) {
         return Err(OAuthError::invalid_request(
             "URL query parameters are not allowed",
         ));
     }
     let body = read_body(body).await?;
-    parse_token_request(headers, &body)
-}
-
-/// Turns a token request's headers and body into a [`TokenRequest`], or the OAuth error the
-/// request deserves. Pure and synchronous: the fuzz target drives it directly.
-pub fn parse_token_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
-    let params = parse_body(headers, body)?;
-
-    let grant = match params.get("grant_type") {
-        None => {
-            return Err(OAuthError::invalid_request(
-                "Request is missing grant_type parameter.",
-            ));
-        }
-        Some("password") => GrantRequest::Password {
-            username: params
-                .get("username")
-                .ok_or_else(|| {
-                    OAuthError::invalid_request("Request is missing username parameter.")
-                })?
-                .to_owned(),
-            password: params
-                .get("password")
-                .ok_or_else(|| {
-                    OAuthError::invalid_request("Request is missing password parameter.")
-                })?
-                .into(),
-            scope: params.get("scope").map(str::to_owned),
-        },
-        Some("refresh_token") => GrantRequest::RefreshToken {
-            refresh_token: params
-                .get("refresh_token")
-                .ok_or_else(|| OAuthError::invalid_request("Missing refresh token parameter."))?
-                .into(),
-            scope: params.get("scope").map(str::to_owned),
-        },
-        Some(_) => return Err(OAuthError::unsupported_grant_type()),
-    };
-    Ok(TokenRequest {
-        client: client_auth::client_credentials(headers, &params)?,
-        grant,
-    })
+    parse_body(headers, &body)
 }
 
 async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
@@ -202,27 +166,6 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     }
 }
 
-/// RFC 6749 §5.1, in the documented endpoint's key order.
-#[derive(Serialize)]
-struct TokenBody<'a> {
-    access_token: &'a str,
-    expires_in: u64,
-    token_type: &'static str,
-    scope: String,
-    refresh_token: &'a str,
-}
-
-fn success(issued: &IssuedTokens) -> Response {
-    let body = python_style_json(&TokenBody {
-        access_token: issued.access_token.expose(),
-        expires_in: issued.expires_in,
-        token_type: "Bearer",
-        scope: issued.scope.to_string(),
-        refresh_token: issued.refresh_token.expose(),
-    });
-    (StatusCode::OK, no_store_json_headers(), body).into_response()
-}
-
 /// Token responses must not be cached (RFC 6749 §5.1); errors get the same headers.
 fn no_store_json_headers() -> [(header::HeaderName, HeaderValue); 4] {
     [
@@ -240,13 +183,26 @@ fn no_store_json_headers() -> [(header::HeaderName, HeaderValue); 4] {
 }
 
 async fn allowed_methods() -> impl IntoResponse {
-    (StatusCode::OK, [(header::ALLOW, ALLOWED_METHODS)])
-}
-
-async fn method_not_allowed() -> OAuthError {
-    OAuthError::method_not_allowed()
+    (StatusCode::OK, [(header::ALLOW, POST_METHODS)])
 }
 
 async fn not_found() -> OAuthError {
     OAuthError::not_found()
+}
+
+/// A request about one token (revocation, introspection): the token and the client asking.
+/// Checked in the order django-oauth-toolkit's endpoints check: the token parameter, then the
+/// client's credentials, which are required.
+async fn read_token_operation(
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(ClientCredentials, Secret), OAuthError> {
+    let params = read_params(uri, headers, body).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("Missing token parameter."))?;
+    let client = client_auth::client_credentials(headers, &params)?
+        .ok_or_else(|| OAuthError::from(GrantError::InvalidClient))?;
+    Ok((client, Secret::new(token)))
 }

@@ -10,7 +10,7 @@ use super::error::OAuthError;
 
 /// The parameters this endpoint reads. Each may appear at most once (RFC 6749 §3.2); others
 /// are ignored, as §3.2 requires of unrecognised parameters.
-pub const KNOWN: [&str; 7] = [
+pub const KNOWN: [&str; 9] = [
     "grant_type",
     "client_id",
     "client_secret",
@@ -18,6 +18,8 @@ pub const KNOWN: [&str; 7] = [
     "password",
     "scope",
     "refresh_token",
+    "token",
+    "token_type_hint",
 ];
 
 /// No parameter of a token request comes near this; DynamoDB keys stop at 2 KiB.

@@ -5,7 +5,8 @@
 //!   token function;
 //! - tokens: access and refresh tokens keyed by the SHA-256 of the token, with the TTL attribute
 //!   `expires_at` (epoch seconds). TTL deletion lags, so every read also compares `expires_at`
-//!   with now.
+//!   with now. Each grant also writes a family record (`FAMILY#<id>`) naming its current
+//!   tokens; two sparse indexes find a user's or a client's families.
 //!
 //! A grant is two round trips: one `BatchGetItem` for everything it reads, one
 //! `TransactWriteItems` for everything it writes.
@@ -18,16 +19,17 @@ use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
-    KeyType, KeysAndAttributes, Put, ScalarAttributeType, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
+    CreateGlobalSecondaryIndexAction, Delete, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
 };
 
-use super::{PasswordGrantContext, RefreshGrantContext, Rotation, Store, StoreError};
+use super::{PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
-    AccessTokenRecord, Client, GrantType, LoginFailures, PresentedRefreshToken, RefreshTokenRecord,
-    TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, GrantType, LoginFailures, RefreshTokenRecord,
+    StoredToken, TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::scope::Scope;
 use crate::domain::token::TokenHash;
@@ -38,6 +40,14 @@ type Item = HashMap<String, AttributeValue>;
 const PK: &str = "pk";
 /// The TTL attribute of the tokens table.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// The tokens table's index of families by user: keyed by `family_user`, which only family
+/// records carry (a sparse index), sorted by `created_at`.
+pub const FAMILIES_BY_USER: &str = "families_by_user";
+/// The same by client, keyed by `family_client`.
+pub const FAMILIES_BY_CLIENT: &str = "families_by_client";
+const FAMILY_USER: &str = "family_user";
+const FAMILY_CLIENT: &str = "family_client";
+const CREATED_AT: &str = "created_at";
 /// DynamoDB refuses partition keys over 2048 bytes; such an item cannot exist, so it is not
 /// looked up.
 const MAX_KEY_BYTES: usize = 2048;
@@ -73,9 +83,10 @@ impl DynamoStore {
     /// at small memory sizes the TLS handshake otherwise adds hundreds of milliseconds to the
     /// first request. Failure is not fatal: the first request will connect instead.
     pub async fn warm_up(&self) -> Result<(), StoreError> {
+        // The tokens table: the authorizer function may read only that one.
         self.client
             .get_item()
-            .table_name(&self.tables.credentials)
+            .table_name(&self.tables.tokens)
             .set_key(Some(key("WARMUP#connection".to_owned())))
             .send()
             .await
@@ -85,31 +96,44 @@ impl DynamoStore {
 
     /// Creates both tables if they do not exist and enables TTL on the tokens table.
     /// Safe to run again.
+    /// Tables created by an earlier version get the family indexes added.
     pub async fn create_tables(&self) -> Result<(), StoreError> {
-        for table in [&self.tables.credentials, &self.tables.tokens] {
-            self.create_table(table).await?;
-        }
+        self.create_table(&self.tables.credentials, &[]).await?;
+        let indexes = [
+            (FAMILIES_BY_USER, FAMILY_USER),
+            (FAMILIES_BY_CLIENT, FAMILY_CLIENT),
+        ];
+        self.create_table(&self.tables.tokens, &indexes).await?;
+        self.add_missing_indexes(&indexes).await?;
         self.enable_ttl().await
     }
 
-    async fn create_table(&self, table: &str) -> Result<(), StoreError> {
+    /// Creates `table` keyed by `pk`, with sparse indexes `(name, partition attribute)` sorted
+    /// by `created_at`.
+    async fn create_table(&self, table: &str, indexes: &[(&str, &str)]) -> Result<(), StoreError> {
+        let mut attributes = vec![attribute_definition(PK, ScalarAttributeType::S)?];
+        let mut global_indexes = Vec::new();
+        if !indexes.is_empty() {
+            attributes.push(attribute_definition(CREATED_AT, ScalarAttributeType::N)?);
+        }
+        for (name, partition) in indexes {
+            attributes.push(attribute_definition(partition, ScalarAttributeType::S)?);
+            global_indexes.push(built(
+                GlobalSecondaryIndex::builder()
+                    .index_name(*name)
+                    .set_key_schema(Some(index_key_schema(partition)?))
+                    .projection(all_attributes())
+                    .build(),
+            )?);
+        }
         let created = self
             .client
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(built(
-                AttributeDefinition::builder()
-                    .attribute_name(PK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )?)
-            .key_schema(built(
-                KeySchemaElement::builder()
-                    .attribute_name(PK)
-                    .key_type(KeyType::Hash)
-                    .build(),
-            )?)
+            .set_attribute_definitions(Some(attributes))
+            .key_schema(key_schema_element(PK, KeyType::Hash)?)
+            .set_global_secondary_indexes((!global_indexes.is_empty()).then_some(global_indexes))
             .send()
             .await;
         match created {
@@ -126,6 +150,53 @@ impl DynamoStore {
             .wait(Duration::from_secs(120))
             .await
             .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_missing_indexes(&self, indexes: &[(&str, &str)]) -> Result<(), StoreError> {
+        for (name, partition) in indexes {
+            let description = self
+                .client
+                .describe_table()
+                .table_name(&self.tables.tokens)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let present = description
+                .table()
+                .map(|table| table.global_secondary_indexes())
+                .unwrap_or_default()
+                .iter()
+                .any(|index| index.index_name() == Some(*name));
+            if present {
+                continue;
+            }
+            let create = built(
+                CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(*name)
+                    .set_key_schema(Some(index_key_schema(partition)?))
+                    .projection(all_attributes())
+                    .build(),
+            )?;
+            self.client
+                .update_table()
+                .table_name(&self.tables.tokens)
+                .attribute_definitions(attribute_definition(partition, ScalarAttributeType::S)?)
+                .attribute_definitions(attribute_definition(CREATED_AT, ScalarAttributeType::N)?)
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                )
+                .send()
+                .await
+                .map_err(unavailable)?;
+            // One index may be created at a time.
+            self.client
+                .wait_until_table_exists()
+                .table_name(&self.tables.tokens)
+                .wait(Duration::from_secs(600))
+                .await
+                .map_err(unavailable)?;
+        }
         Ok(())
     }
 
@@ -269,17 +340,32 @@ impl DynamoStore {
     /// server does. The new refresh token's hash is 256 random bits: if it is stored, in this
     /// family, it was stored by this request.
     async fn was_committed(&self, new_refresh: &RefreshTokenRecord) -> Result<bool, StoreError> {
+        self.holds_token_of_family(&new_refresh.token_hash, &new_refresh.family_id)
+            .await
+    }
+
+    /// [`Self::was_committed`] for an access token issued alone.
+    async fn holds_access_token(&self, access: &AccessTokenRecord) -> Result<bool, StoreError> {
+        self.holds_token_of_family(&access.token_hash, &access.family_id)
+            .await
+    }
+
+    async fn holds_token_of_family(
+        &self,
+        token: &TokenHash,
+        family_id: &str,
+    ) -> Result<bool, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.tables.tokens)
-            .set_key(Some(key(new_refresh.token_hash.as_str().to_owned())))
+            .set_key(Some(key(token.as_str().to_owned())))
             .consistent_read(true)
             .send()
             .await
             .map_err(unavailable)?;
         Ok(output.item.is_some_and(|item| {
-            matches!(item.get("family_id"), Some(AttributeValue::S(family)) if *family == new_refresh.family_id)
+            matches!(item.get("family_id"), Some(AttributeValue::S(family)) if family == family_id)
         }))
     }
 
@@ -469,34 +555,35 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn refresh_grant_context(
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let pk = client_key(client_id);
+        let mut found = self
+            .batch_get(vec![(&self.tables.credentials, pk.clone())])
+            .await?;
+        found.remove(&pk).map(client_from).transpose()
+    }
+
+    async fn token_context(
         &self,
         client_id: &str,
-        refresh_token: &TokenHash,
+        token: &TokenHash,
         now: UnixSeconds,
-    ) -> Result<RefreshGrantContext, StoreError> {
+    ) -> Result<TokenContext, StoreError> {
         let client_pk = client_key(client_id);
-        let token_pk = refresh_token.as_str().to_owned();
+        let token_pk = token.as_str().to_owned();
         let mut found = self
             .batch_get(vec![
                 (&self.tables.credentials, client_pk.clone()),
                 (&self.tables.tokens, token_pk.clone()),
             ])
             .await?;
-        let refresh_token = match found.remove(&token_pk) {
-            Some(item) if kind_of(&item) == Some(REFRESH) => Some(refresh_from(item)?)
-                .filter(|token| token.is_live_at(now))
-                .map(PresentedRefreshToken::Live),
-            Some(item) if kind_of(&item) == Some(USED_REFRESH) => Some(used_refresh_from(item)?)
-                .filter(|used| match used {
-                    PresentedRefreshToken::Used(used) => now < used.expires_at,
-                    PresentedRefreshToken::Live(_) => false,
-                }),
-            _ => None,
-        };
-        Ok(RefreshGrantContext {
+        Ok(TokenContext {
             client: found.remove(&client_pk).map(client_from).transpose()?,
-            refresh_token,
+            token: found
+                .remove(&token_pk)
+                .map(|item| stored_token_from(item, now))
+                .transpose()?
+                .flatten(),
         })
     }
 
@@ -506,13 +593,27 @@ impl Store for DynamoStore {
         clear_login_failures: bool,
     ) -> Result<(), StoreError> {
         let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
-        items.push(self.put_new(&self.tables.tokens, family_item(&pair.refresh))?);
+        items.push(self.put_new(&self.tables.tokens, family_item(pair))?);
         if clear_login_failures {
-            items.push(self.delete_token_item(login_failures_key(&pair.access.username))?);
+            items.push(self.delete_token_item(login_failures_key(&pair.refresh.username))?);
         }
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
             Transaction::ConditionFailed(_) if self.was_committed(&pair.refresh).await? => Ok(()),
+            Transaction::ConditionFailed(_) => Err(StoreError::Malformed(
+                "a new token's hash is already stored".into(),
+            )),
+        }
+    }
+
+    async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
+        let items = vec![
+            self.put_new(&self.tables.tokens, access_item(access))?,
+            self.put_new(&self.tables.tokens, access_family_item(access))?,
+        ];
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) if self.holds_access_token(access).await? => Ok(()),
             Transaction::ConditionFailed(_) => Err(StoreError::Malformed(
                 "a new token's hash is already stored".into(),
             )),
@@ -553,15 +654,18 @@ impl Store for DynamoStore {
             .condition_expression("current_refresh = :used")
             .expression_attribute_values(":used", s(used.token_hash.as_str()))
             .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
-            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()));
+            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
+            .expression_attribute_values(":now", n(now));
         advance_family = match replacement.refresh.expires_at {
             Some(expires_at) => advance_family
                 .update_expression(
-                    "SET current_refresh = :refresh, current_access = :access, expires_at = :expires_at",
+                    "SET current_refresh = :refresh, current_access = :access, refreshed_at = :now, \
+                     expires_at = :expires_at",
                 )
                 .expression_attribute_values(":expires_at", n(expires_at)),
             None => advance_family.update_expression(
-                "SET current_refresh = :refresh, current_access = :access REMOVE expires_at",
+                "SET current_refresh = :refresh, current_access = :access, refreshed_at = :now \
+                 REMOVE expires_at",
             ),
         };
         let [put_access, put_refresh] = self.pair_puts(replacement)?;
@@ -628,11 +732,14 @@ impl Store for DynamoStore {
         let advance_family = Update::builder()
             .table_name(tokens)
             .set_key(Some(key(family_key(&used.family_id))))
-            .update_expression("SET current_refresh = :refresh, current_access = :access")
+            .update_expression(
+                "SET current_refresh = :refresh, current_access = :access, refreshed_at = :now",
+            )
             .condition_expression("current_refresh = :successor")
             .expression_attribute_values(":successor", s(used.successor_refresh.as_str()))
             .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
             .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
+            .expression_attribute_values(":now", n(now))
             .build();
         let [put_access, put_refresh] = self.pair_puts(replacement)?;
         let items = vec![
@@ -674,30 +781,64 @@ impl Store for DynamoStore {
             let Some(family) = output.item else {
                 return Ok(0);
             };
-            let current_refresh = string(&family, "current_refresh")?;
             let current_access = string(&family, "current_access")?;
+            let current_refresh = optional_string(&family, "current_refresh")?;
             // Only if the family did not move on meanwhile; otherwise read it again.
             let forget_family = Delete::builder()
                 .table_name(&self.tables.tokens)
                 .set_key(Some(key(family_pk.clone())))
-                .condition_expression("current_refresh = :refresh")
-                .expression_attribute_values(":refresh", s(&current_refresh))
+                .condition_expression("current_access = :access")
+                .expression_attribute_values(":access", s(&current_access))
                 .build();
             let mut items = vec![
                 TransactWriteItem::builder()
                     .delete(built(forget_family)?)
                     .build(),
             ];
-            for token in [current_refresh, current_access] {
-                items.push(self.delete_token_item(token)?);
+            let tokens: Vec<String> = [Some(current_access), current_refresh]
+                .into_iter()
+                .flatten()
+                .collect();
+            for token in &tokens {
+                items.push(self.delete_token_item(token.clone())?);
             }
             if let Transaction::Committed = self.transact(items).await? {
-                return Ok(2);
+                return Ok(tokens.len());
             }
         }
         Err(StoreError::Unavailable(
             "the token family kept changing while being revoked".into(),
         ))
+    }
+
+    async fn token_families(
+        &self,
+        owner: &FamilyOwner,
+        now: UnixSeconds,
+    ) -> Result<Vec<TokenFamily>, StoreError> {
+        let (index, partition, value) = match owner {
+            FamilyOwner::User(username) => (FAMILIES_BY_USER, FAMILY_USER, username),
+            FamilyOwner::Client(client_id) => (FAMILIES_BY_CLIENT, FAMILY_CLIENT, client_id),
+        };
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.tokens)
+            .index_name(index)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", partition)
+            .expression_attribute_values(":owner", s(value))
+            .into_paginator()
+            .items()
+            .send();
+        let mut families = Vec::new();
+        while let Some(item) = pages.next().await {
+            let family = family_from(item.map_err(unavailable)?)?;
+            if family.expires_at.is_none_or(|expires_at| now < expires_at) {
+                families.push(family);
+            }
+        }
+        Ok(families)
     }
 
     async fn access_token(
@@ -832,15 +973,19 @@ fn user_item(user: &User) -> Item {
 }
 
 fn access_item(token: &AccessTokenRecord) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         (PK.to_owned(), s(token.token_hash.as_str())),
         ("kind".to_owned(), s(ACCESS)),
         ("client_id".to_owned(), s(&token.client_id)),
-        ("username".to_owned(), s(&token.username)),
         ("scope".to_owned(), s(&token.scope.to_string())),
+        ("family_id".to_owned(), s(&token.family_id)),
         ("issued_at".to_owned(), n(token.issued_at)),
         (TTL_ATTRIBUTE.to_owned(), n(token.expires_at)),
-    ])
+    ]);
+    if let Some(username) = &token.username {
+        item.insert("username".to_owned(), s(username));
+    }
+    item
 }
 
 fn refresh_item(token: &RefreshTokenRecord) -> Item {
@@ -886,21 +1031,59 @@ fn used_refresh_item(token: &UsedRefreshToken) -> Item {
 }
 
 /// A family's record points at its newest pair; it lives as long as that refresh token.
-fn family_item(refresh: &RefreshTokenRecord) -> Item {
-    let mut item = HashMap::from([
-        (PK.to_owned(), s(&family_key(&refresh.family_id))),
-        ("kind".to_owned(), s(FAMILY)),
-        ("client_id".to_owned(), s(&refresh.client_id)),
-        ("username".to_owned(), s(&refresh.username)),
-        ("current_refresh".to_owned(), s(refresh.token_hash.as_str())),
-        (
-            "current_access".to_owned(),
-            s(refresh.access_token_hash.as_str()),
-        ),
-        ("created_at".to_owned(), n(refresh.issued_at)),
-    ]);
+fn family_item(pair: &TokenPair) -> Item {
+    let refresh = &pair.refresh;
+    let mut item = family_base_item(
+        &refresh.family_id,
+        &refresh.client_id,
+        Some(&refresh.username),
+        &refresh.scope,
+        &pair.access.token_hash,
+        refresh.issued_at,
+    );
+    item.insert("current_refresh".to_owned(), s(refresh.token_hash.as_str()));
     if let Some(expires_at) = refresh.expires_at {
         item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
+    }
+    item
+}
+
+/// The family of an access token issued alone ends with it.
+fn access_family_item(access: &AccessTokenRecord) -> Item {
+    let mut item = family_base_item(
+        &access.family_id,
+        &access.client_id,
+        access.username.as_deref(),
+        &access.scope,
+        &access.token_hash,
+        access.issued_at,
+    );
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(access.expires_at));
+    item
+}
+
+fn family_base_item(
+    family_id: &str,
+    client_id: &str,
+    username: Option<&str>,
+    scope: &Scope,
+    current_access: &TokenHash,
+    issued_at: UnixSeconds,
+) -> Item {
+    let mut item = HashMap::from([
+        (PK.to_owned(), s(&family_key(family_id))),
+        ("kind".to_owned(), s(FAMILY)),
+        ("family_id".to_owned(), s(family_id)),
+        ("client_id".to_owned(), s(client_id)),
+        (FAMILY_CLIENT.to_owned(), s(client_id)),
+        ("scope".to_owned(), s(&scope.to_string())),
+        ("current_access".to_owned(), s(current_access.as_str())),
+        (CREATED_AT.to_owned(), n(issued_at)),
+        ("refreshed_at".to_owned(), n(issued_at)),
+    ]);
+    if let Some(username) = username {
+        item.insert("username".to_owned(), s(username));
+        item.insert(FAMILY_USER.to_owned(), s(username));
     }
     item
 }
@@ -910,6 +1093,18 @@ fn kind_of(item: &Item) -> Option<&str> {
         Some(AttributeValue::S(kind)) => Some(kind),
         _ => None,
     }
+}
+
+fn optional_string(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
+    item.contains_key(name)
+        .then(|| string(item, name))
+        .transpose()
+}
+
+fn optional_number(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
+    item.contains_key(name)
+        .then(|| number(item, name))
+        .transpose()
 }
 
 fn string(item: &Item, name: &str) -> Result<String, StoreError> {
@@ -969,12 +1164,29 @@ fn user_from(item: Item) -> Result<User, StoreError> {
     })
 }
 
+/// A token item of any kind, or `None` if it is not a token or no longer live at `now`.
+fn stored_token_from(item: Item, now: UnixSeconds) -> Result<Option<StoredToken>, StoreError> {
+    Ok(match kind_of(&item) {
+        Some(ACCESS) => Some(access_from(item)?)
+            .filter(|token| token.is_live_at(now))
+            .map(StoredToken::Access),
+        Some(REFRESH) => Some(refresh_from(item)?)
+            .filter(|token| token.is_live_at(now))
+            .map(StoredToken::Refresh),
+        Some(USED_REFRESH) => Some(used_refresh_from(item)?)
+            .filter(|used| now < used.expires_at)
+            .map(StoredToken::UsedRefresh),
+        _ => None,
+    })
+}
+
 fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
     Ok(AccessTokenRecord {
         token_hash: TokenHash::from_stored(string(&item, PK)?),
         client_id: string(&item, "client_id")?,
-        username: string(&item, "username")?,
+        username: optional_string(&item, "username")?,
         scope: scope(&item)?,
+        family_id: string(&item, "family_id")?,
         issued_at: number(&item, "issued_at")?,
         expires_at: number(&item, TTL_ATTRIBUTE)?,
     })
@@ -989,15 +1201,12 @@ fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
         access_token_hash: TokenHash::from_stored(string(&item, "access_token_hash")?),
         family_id: string(&item, "family_id")?,
         issued_at: number(&item, "issued_at")?,
-        expires_at: item
-            .contains_key(TTL_ATTRIBUTE)
-            .then(|| number(&item, TTL_ATTRIBUTE))
-            .transpose()?,
+        expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
     })
 }
 
-fn used_refresh_from(item: Item) -> Result<PresentedRefreshToken, StoreError> {
-    Ok(PresentedRefreshToken::Used(UsedRefreshToken {
+fn used_refresh_from(item: Item) -> Result<UsedRefreshToken, StoreError> {
+    Ok(UsedRefreshToken {
         token_hash: TokenHash::from_stored(string(&item, PK)?),
         client_id: string(&item, "client_id")?,
         username: string(&item, "username")?,
@@ -1008,7 +1217,56 @@ fn used_refresh_from(item: Item) -> Result<PresentedRefreshToken, StoreError> {
         successor_refresh: TokenHash::from_stored(string(&item, "successor_refresh")?),
         successor_access: TokenHash::from_stored(string(&item, "successor_access")?),
         reissued: matches!(item.get("reissued"), Some(AttributeValue::Bool(true))),
-    }))
+    })
+}
+
+fn family_from(item: Item) -> Result<TokenFamily, StoreError> {
+    Ok(TokenFamily {
+        family_id: string(&item, "family_id")?,
+        client_id: string(&item, "client_id")?,
+        username: optional_string(&item, "username")?,
+        scope: scope(&item)?,
+        created_at: number(&item, CREATED_AT)?,
+        refreshed_at: number(&item, "refreshed_at")?,
+        expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
+    })
+}
+
+// Table definitions.
+
+fn attribute_definition(
+    name: &str,
+    kind: ScalarAttributeType,
+) -> Result<AttributeDefinition, StoreError> {
+    built(
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build(),
+    )
+}
+
+fn key_schema_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    built(
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build(),
+    )
+}
+
+/// A family index: partitioned by owner, oldest family first.
+fn index_key_schema(partition: &str) -> Result<Vec<KeySchemaElement>, StoreError> {
+    Ok(vec![
+        key_schema_element(partition, KeyType::Hash)?,
+        key_schema_element(CREATED_AT, KeyType::Range)?,
+    ])
+}
+
+fn all_attributes() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
 }
 
 /// A single-item write refused by its condition expression.

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{PasswordGrantContext, RefreshGrantContext, Rotation, Store, StoreError};
+use super::{PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
-    AccessTokenRecord, Client, LoginFailures, PresentedRefreshToken, RefreshTokenRecord, TokenPair,
-    UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken,
+    TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::token::TokenHash;
 
@@ -22,10 +22,26 @@ pub struct MemoryStore {
 struct Data {
     clients: HashMap<String, Client>,
     users: HashMap<String, User>,
-    access_tokens: HashMap<TokenHash, AccessTokenRecord>,
-    refresh_tokens: HashMap<TokenHash, PresentedRefreshToken>,
+    /// Every kind of token by hash, as in the DynamoDB tokens table.
+    tokens: HashMap<TokenHash, StoredToken>,
+    families: HashMap<String, FamilyRecord>,
     /// Failures by username, with when the record is forgotten.
     login_failures: HashMap<String, (LoginFailures, UnixSeconds)>,
+}
+
+/// A family and the tokens it currently has.
+struct FamilyRecord {
+    family: TokenFamily,
+    current_access: TokenHash,
+    current_refresh: Option<TokenHash>,
+}
+
+impl FamilyRecord {
+    fn is_live_at(&self, now: UnixSeconds) -> bool {
+        self.family
+            .expires_at
+            .is_none_or(|expires_at| now < expires_at)
+    }
 }
 
 impl MemoryStore {
@@ -84,22 +100,23 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn refresh_grant_context(
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self.lock()?.clients.get(client_id).cloned())
+    }
+
+    async fn token_context(
         &self,
         client_id: &str,
-        refresh_token: &TokenHash,
+        token: &TokenHash,
         now: UnixSeconds,
-    ) -> Result<RefreshGrantContext, StoreError> {
+    ) -> Result<TokenContext, StoreError> {
         let data = self.lock()?;
-        Ok(RefreshGrantContext {
+        Ok(TokenContext {
             client: data.clients.get(client_id).cloned(),
-            refresh_token: data
-                .refresh_tokens
-                .get(refresh_token)
-                .filter(|token| match token {
-                    PresentedRefreshToken::Live(live) => live.is_live_at(now),
-                    PresentedRefreshToken::Used(used) => now < used.expires_at,
-                })
+            token: data
+                .tokens
+                .get(token)
+                .filter(|token| is_live(token, now))
                 .cloned(),
         })
     }
@@ -112,9 +129,57 @@ impl Store for MemoryStore {
         let mut data = self.lock()?;
         ensure_unused(&data, pair)?;
         insert_pair(&mut data, pair);
+        data.families.insert(
+            pair.refresh.family_id.clone(),
+            FamilyRecord {
+                family: TokenFamily {
+                    family_id: pair.refresh.family_id.clone(),
+                    client_id: pair.refresh.client_id.clone(),
+                    username: Some(pair.refresh.username.clone()),
+                    scope: pair.refresh.scope.clone(),
+                    created_at: pair.refresh.issued_at,
+                    refreshed_at: pair.refresh.issued_at,
+                    expires_at: pair.refresh.expires_at,
+                },
+                current_access: pair.access.token_hash.clone(),
+                current_refresh: Some(pair.refresh.token_hash.clone()),
+            },
+        );
         if clear_login_failures {
-            data.login_failures.remove(&pair.access.username);
+            data.login_failures.remove(&pair.refresh.username);
         }
+        Ok(())
+    }
+
+    async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
+        let mut data = self.lock()?;
+        if data.tokens.contains_key(&access.token_hash)
+            || data.families.contains_key(&access.family_id)
+        {
+            return Err(StoreError::Malformed(
+                "a new token's hash is already stored".into(),
+            ));
+        }
+        data.tokens.insert(
+            access.token_hash.clone(),
+            StoredToken::Access(access.clone()),
+        );
+        data.families.insert(
+            access.family_id.clone(),
+            FamilyRecord {
+                family: TokenFamily {
+                    family_id: access.family_id.clone(),
+                    client_id: access.client_id.clone(),
+                    username: access.username.clone(),
+                    scope: access.scope.clone(),
+                    created_at: access.issued_at,
+                    refreshed_at: access.issued_at,
+                    expires_at: Some(access.expires_at),
+                },
+                current_access: access.token_hash.clone(),
+                current_refresh: None,
+            },
+        );
         Ok(())
     }
 
@@ -127,25 +192,30 @@ impl Store for MemoryStore {
     ) -> Result<Rotation, StoreError> {
         let mut data = self.lock()?;
         let usable = matches!(
-            data.refresh_tokens.get(&used.token_hash),
-            Some(PresentedRefreshToken::Live(stored))
+            data.tokens.get(&used.token_hash),
+            Some(StoredToken::Refresh(stored))
                 if stored.client_id == used.client_id && stored.is_live_at(now)
-        ) && data.users.contains_key(&used.username);
+        ) && data.users.contains_key(&used.username)
+            && data
+                .families
+                .get(&used.family_id)
+                .is_some_and(|family| family.current_refresh.as_ref() == Some(&used.token_hash));
         if !usable {
             return Ok(Rotation::Refused);
         }
         ensure_unused(&data, replacement)?;
-        data.refresh_tokens.insert(
+        data.tokens.insert(
             used.token_hash.clone(),
-            PresentedRefreshToken::Used(UsedRefreshToken::after_rotation(
+            StoredToken::UsedRefresh(UsedRefreshToken::after_rotation(
                 used,
                 replacement,
                 now,
                 used_record_expires_at,
             )),
         );
-        data.access_tokens.remove(&used.access_token_hash);
+        data.tokens.remove(&used.access_token_hash);
         insert_pair(&mut data, replacement);
+        advance_family(&mut data, replacement);
         Ok(Rotation::Rotated)
     }
 
@@ -157,25 +227,27 @@ impl Store for MemoryStore {
     ) -> Result<Rotation, StoreError> {
         let mut data = self.lock()?;
         let record_unchanged = matches!(
-            data.refresh_tokens.get(&used.token_hash),
-            Some(PresentedRefreshToken::Used(stored))
+            data.tokens.get(&used.token_hash),
+            Some(StoredToken::UsedRefresh(stored))
                 if !stored.reissued && stored.successor_refresh == used.successor_refresh
                     && now < stored.expires_at
         );
         let successor_unused = matches!(
-            data.refresh_tokens.get(&used.successor_refresh),
-            Some(PresentedRefreshToken::Live(_))
-        );
+            data.tokens.get(&used.successor_refresh),
+            Some(StoredToken::Refresh(_))
+        ) && data
+            .families
+            .get(&used.family_id)
+            .is_some_and(|family| family.current_refresh.as_ref() == Some(&used.successor_refresh));
         if !(record_unchanged && successor_unused && data.users.contains_key(&used.username)) {
             return Ok(Rotation::Refused);
         }
         ensure_unused(&data, replacement)?;
-        data.refresh_tokens.remove(&used.successor_refresh);
-        data.access_tokens.remove(&used.successor_access);
+        data.tokens.remove(&used.successor_refresh);
+        data.tokens.remove(&used.successor_access);
         insert_pair(&mut data, replacement);
-        if let Some(PresentedRefreshToken::Used(stored)) =
-            data.refresh_tokens.get_mut(&used.token_hash)
-        {
+        advance_family(&mut data, replacement);
+        if let Some(StoredToken::UsedRefresh(stored)) = data.tokens.get_mut(&used.token_hash) {
             stored.reissued = true;
             stored.successor_refresh = replacement.refresh.token_hash.clone();
             stored.successor_access = replacement.access.token_hash.clone();
@@ -185,22 +257,35 @@ impl Store for MemoryStore {
 
     async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {
         let mut data = self.lock()?;
-        let live: Vec<(TokenHash, TokenHash)> = data
-            .refresh_tokens
-            .values()
-            .filter_map(|token| match token {
-                PresentedRefreshToken::Live(live) if live.family_id == family_id => {
-                    Some((live.token_hash.clone(), live.access_token_hash.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        let mut removed = 0;
-        for (refresh, access) in live {
-            removed += usize::from(data.refresh_tokens.remove(&refresh).is_some());
-            removed += usize::from(data.access_tokens.remove(&access).is_some());
+        let Some(family) = data.families.remove(family_id) else {
+            return Ok(0);
+        };
+        let mut removed = usize::from(data.tokens.remove(&family.current_access).is_some());
+        if let Some(refresh) = family.current_refresh {
+            removed += usize::from(data.tokens.remove(&refresh).is_some());
         }
         Ok(removed)
+    }
+
+    async fn token_families(
+        &self,
+        owner: &FamilyOwner,
+        now: UnixSeconds,
+    ) -> Result<Vec<TokenFamily>, StoreError> {
+        let data = self.lock()?;
+        let mut families: Vec<TokenFamily> = data
+            .families
+            .values()
+            .filter(|record| record.is_live_at(now))
+            .map(|record| &record.family)
+            .filter(|family| match owner {
+                FamilyOwner::User(username) => family.username.as_ref() == Some(username),
+                FamilyOwner::Client(client_id) => family.client_id == *client_id,
+            })
+            .cloned()
+            .collect();
+        families.sort_by(|a, b| (a.created_at, &a.family_id).cmp(&(b.created_at, &b.family_id)));
+        Ok(families)
     }
 
     async fn access_token(
@@ -209,11 +294,10 @@ impl Store for MemoryStore {
         now: UnixSeconds,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
         let data = self.lock()?;
-        Ok(data
-            .access_tokens
-            .get(token)
-            .filter(|record| record.is_live_at(now))
-            .cloned())
+        Ok(match data.tokens.get(token) {
+            Some(StoredToken::Access(record)) if record.is_live_at(now) => Some(record.clone()),
+            _ => None,
+        })
     }
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
@@ -286,8 +370,8 @@ impl Store for MemoryStore {
 /// Refuses to overwrite, as the DynamoDB adapter's conditional puts do. With 178-bit tokens a
 /// collision means a broken random source, not bad luck.
 fn ensure_unused(data: &Data, pair: &TokenPair) -> Result<(), StoreError> {
-    if data.access_tokens.contains_key(&pair.access.token_hash)
-        || data.refresh_tokens.contains_key(&pair.refresh.token_hash)
+    if data.tokens.contains_key(&pair.access.token_hash)
+        || data.tokens.contains_key(&pair.refresh.token_hash)
     {
         return Err(StoreError::Malformed(
             "a new token's hash is already stored".into(),
@@ -297,10 +381,31 @@ fn ensure_unused(data: &Data, pair: &TokenPair) -> Result<(), StoreError> {
 }
 
 fn insert_pair(data: &mut Data, pair: &TokenPair) {
-    data.access_tokens
-        .insert(pair.access.token_hash.clone(), pair.access.clone());
-    data.refresh_tokens.insert(
-        pair.refresh.token_hash.clone(),
-        PresentedRefreshToken::Live(pair.refresh.clone()),
+    data.tokens.insert(
+        pair.access.token_hash.clone(),
+        StoredToken::Access(pair.access.clone()),
     );
+    data.tokens.insert(
+        pair.refresh.token_hash.clone(),
+        StoredToken::Refresh(pair.refresh.clone()),
+    );
+}
+
+/// Points the family at its newest pair.
+fn advance_family(data: &mut Data, pair: &TokenPair) {
+    if let Some(family) = data.families.get_mut(&pair.refresh.family_id) {
+        family.current_access = pair.access.token_hash.clone();
+        family.current_refresh = Some(pair.refresh.token_hash.clone());
+        family.family.refreshed_at = pair.refresh.issued_at;
+        family.family.expires_at = pair.refresh.expires_at;
+    }
+}
+
+/// Expired tokens read as absent even before anything removes them, as in DynamoDB.
+fn is_live(token: &StoredToken, now: UnixSeconds) -> bool {
+    match token {
+        StoredToken::Access(access) => access.is_live_at(now),
+        StoredToken::Refresh(refresh) => refresh.is_live_at(now),
+        StoredToken::UsedRefresh(used) => now < used.expires_at,
+    }
 }

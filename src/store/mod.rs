@@ -11,8 +11,8 @@ use std::future::Future;
 
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
-    AccessTokenRecord, Client, LoginFailures, PresentedRefreshToken, RefreshTokenRecord, TokenPair,
-    UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken,
+    TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::token::TokenHash;
 
@@ -47,13 +47,14 @@ pub struct PasswordGrantContext {
     pub failures: LoginFailures,
 }
 
-/// What the refresh grant reads, in one round trip.
+/// What the refresh grant, revocation and introspection read, in one round trip: the client
+/// and the token it presents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RefreshGrantContext {
+pub struct TokenContext {
     pub client: Option<Client>,
-    /// `None` if unknown or expired at the `now` given to the read; a used token reads as
-    /// [`PresentedRefreshToken::Used`] while its record is kept.
-    pub refresh_token: Option<PresentedRefreshToken>,
+    /// `None` if unknown or expired at the `now` given to the read; a used refresh token reads
+    /// as [`StoredToken::UsedRefresh`] while its record is kept.
+    pub token: Option<StoredToken>,
 }
 
 /// Outcome of [`Store::rotate_refresh_token`].
@@ -89,14 +90,20 @@ pub trait Store: Send + Sync + 'static {
         expires_at: UnixSeconds,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Reads a client and a refresh token together. Expired tokens and expired used-token
-    /// records read as absent.
-    fn refresh_grant_context(
+    /// Reads a client.
+    fn client(
         &self,
         client_id: &str,
-        refresh_token: &TokenHash,
+    ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
+
+    /// Reads a client and a token of any kind together. Expired tokens and expired used-token
+    /// records read as absent.
+    fn token_context(
+        &self,
+        client_id: &str,
+        token: &TokenHash,
         now: UnixSeconds,
-    ) -> impl Future<Output = Result<RefreshGrantContext, StoreError>> + Send;
+    ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
 
     /// Stores a new token pair, which starts a new family: both tokens or neither. With
     /// `clear_login_failures`, the user's failure record is removed in the same write.
@@ -104,6 +111,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         pair: &TokenPair,
         clear_login_failures: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores an access token without a refresh token (client credentials grant); it starts
+    /// a family of its own, which ends when the token expires.
+    fn issue_access_token(
+        &self,
+        access: &AccessTokenRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Atomically uses `used`: replaces it with a used-token record kept until
@@ -136,6 +150,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         family_id: &str,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// The families of a user or a client that are not revoked or expired at `now`, oldest
+    /// first. The DynamoDB adapter reads an index, which may lag writes by a moment.
+    fn token_families(
+        &self,
+        owner: &FamilyOwner,
+        now: UnixSeconds,
+    ) -> impl Future<Output = Result<Vec<TokenFamily>, StoreError>> + Send;
 
     /// Looks up an access token. Expired tokens read as absent, even if not yet deleted.
     fn access_token(

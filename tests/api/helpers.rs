@@ -76,7 +76,7 @@ pub async fn spawn_app() -> TestApp {
     support::add_user(&service, ALICE, ALICE_PASSWORD).await;
     support::add_user(&service, BOB, BOB_PASSWORD).await;
     TestApp {
-        router: token_endpoint::http::router(service.clone()),
+        router: token_endpoint::http::router(service.clone(), Default::default()),
     }
 }
 

@@ -56,7 +56,7 @@ async fn unknown_grant_types_are_unsupported_even_with_a_wrong_secret() {
         "Password",
         "password ",
         "REFRESH_TOKEN",
-        "client_credentials",
+        "CLIENT_CREDENTIALS",
         "authorization_code",
         "implicit",
         "urn:ietf:params:oauth:grant-type:device_code",
@@ -215,7 +215,7 @@ async fn json_null_counts_as_omitted() {
 async fn json_wrong_credentials_behave_like_the_form() {
     let app = spawn_app().await;
     let wrong_password = json!({"grant_type": "password", "username": ALICE, "password": "wrong"});
-    let unknown_grant = json!({"grant_type": "client_credentials"});
+    let unknown_grant = json!({"grant_type": "authorization_code"});
 
     let bad_user = app.post_json(&wrong_password, A).await;
     let bad_client = app

@@ -174,7 +174,7 @@ pub async fn serve_json<S: Store>(
 ) -> (axum::http::StatusCode, serde_json::Value) {
     use tower::ServiceExt as _;
 
-    let response = token_endpoint::http::router(Arc::clone(service))
+    let response = token_endpoint::http::router(Arc::clone(service), Default::default())
         .oneshot(request)
         .await
         .unwrap_or_else(|error| match error {});

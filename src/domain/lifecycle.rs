@@ -1,0 +1,146 @@
+//! What happens to tokens after they are issued: revocation (RFC 7009), introspection
+//! (RFC 7662), bearer validation for protected APIs (RFC 6750), and an operator's revocation
+//! of everything a user or a client holds.
+
+use super::clock::UnixSeconds;
+use super::error::GrantError;
+use super::grant::{ClientCredentials, TokenService};
+use super::model::{AccessTokenRecord, FamilyOwner, StoredToken};
+use super::secret::Secret;
+use super::token::TokenHash;
+use crate::store::{Store, StoreError};
+
+/// Longer than any token this server issues, with room for tokens of other formats; a longer
+/// value is not looked up.
+pub const MAX_TOKEN_BYTES: usize = 512;
+
+/// What an operator's revocation removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Revoked {
+    pub families: usize,
+    pub tokens: usize,
+}
+
+impl<S: Store> TokenService<S> {
+    /// RFC 7009 §2.1: revokes `token` and every token of its family, so revoking a refresh
+    /// token also revokes the access token issued with it and the other way round. Unknown,
+    /// expired and already revoked tokens need nothing done (§2.2: the answer is the same).
+    /// The token type hint is not needed: every kind is found by one lookup.
+    pub async fn revoke(
+        &self,
+        credentials: &ClientCredentials,
+        token: &Secret,
+    ) -> Result<usize, GrantError> {
+        let Some(token_hash) = lookup_key(token) else {
+            self.authenticate_client(credentials).await?;
+            return Ok(0);
+        };
+        let context = self
+            .store
+            .token_context(&credentials.client_id, &token_hash, self.clock.now())
+            .await?;
+        let client = self.authenticate(context.client, credentials).await?;
+        let Some(stored) = context.token else {
+            return Ok(0);
+        };
+        if stored.client_id() != client.client_id {
+            return Err(GrantError::TokenOfAnotherClient);
+        }
+        let family_id = match &stored {
+            StoredToken::Access(token) => &token.family_id,
+            StoredToken::Refresh(token) => &token.family_id,
+            // Already unusable; the client asks to end the grant it came from.
+            StoredToken::UsedRefresh(token) => &token.family_id,
+        };
+        Ok(self.store.revoke_family(family_id).await?)
+    }
+
+    /// RFC 7662 §2: the live access token `token` names, or `None` for anything else
+    /// (expired, revoked, unknown, malformed, or a refresh token). Any authenticated client
+    /// may ask: resource servers are registered as clients.
+    pub async fn introspect(
+        &self,
+        credentials: &ClientCredentials,
+        token: &Secret,
+    ) -> Result<Option<AccessTokenRecord>, GrantError> {
+        let Some(token_hash) = lookup_key(token) else {
+            self.authenticate_client(credentials).await?;
+            return Ok(None);
+        };
+        let context = self
+            .store
+            .token_context(&credentials.client_id, &token_hash, self.clock.now())
+            .await?;
+        self.authenticate(context.client, credentials).await?;
+        Ok(match context.token {
+            Some(StoredToken::Access(access)) => Some(access),
+            _ => None,
+        })
+    }
+
+    async fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<(), GrantError> {
+        let client = self.store.client(&credentials.client_id).await?;
+        self.authenticate(client, credentials).await.map(drop)
+    }
+}
+
+/// The live access token a bearer presents (RFC 6750), or `None`. Expiry is checked here, not
+/// left to DynamoDB's TTL, which deletes late.
+pub async fn validate_bearer<S: Store>(
+    store: &S,
+    token: &Secret,
+    now: UnixSeconds,
+) -> Result<Option<AccessTokenRecord>, StoreError> {
+    match lookup_key(token) {
+        Some(token_hash) => store.access_token(&token_hash, now).await,
+        None => Ok(None),
+    }
+}
+
+/// Revokes every live family of a user or a client: for a user who left or whose password
+/// leaked, for a client that was compromised or retired.
+pub async fn revoke_all<S: Store>(
+    store: &S,
+    owner: &FamilyOwner,
+    now: UnixSeconds,
+) -> Result<Revoked, StoreError> {
+    let mut revoked = Revoked::default();
+    for family in store.token_families(owner, now).await? {
+        let tokens = store.revoke_family(&family.family_id).await?;
+        revoked.families += usize::from(tokens > 0);
+        revoked.tokens += tokens;
+    }
+    Ok(revoked)
+}
+
+/// The store key of a presented token, or `None` for a value that no token can have: empty,
+/// too long, or with characters outside RFC 6750's b64token.
+fn lookup_key(token: &Secret) -> Option<TokenHash> {
+    let value = token.expose();
+    let plausible = !value.is_empty()
+        && value.len() <= MAX_TOKEN_BYTES
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-._~+/=".contains(&byte));
+    plausible.then(|| TokenHash::of(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implausible_tokens_are_not_looked_up() {
+        for value in ["", "has space", "quote\"", "ünïcode", &"a".repeat(513)] {
+            assert_eq!(lookup_key(&Secret::new(value)), None, "{value:?}");
+        }
+        for value in [
+            "abcDEF123",
+            "b64/token+with=",
+            "a-b.c_d~e",
+            &"a".repeat(512),
+        ] {
+            assert!(lookup_key(&Secret::new(value)).is_some(), "{value:?}");
+        }
+    }
+}

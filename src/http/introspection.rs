@@ -1,0 +1,98 @@
+//! `POST /o/introspect/`: token introspection (RFC 7662).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::json::python_style_json;
+use super::{
+    OAuthError, log_outcome, no_store_json_headers, read_token_operation, within_deadline,
+};
+use crate::domain::TokenService;
+use crate::domain::model::AccessTokenRecord;
+use crate::store::Store;
+
+const ENDPOINT: &str = "introspection";
+
+pub(super) async fn introspection_endpoint<S: Store>(
+    State(service): State<Arc<TokenService<S>>>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let (client, token) = match read_token_operation(&parts.uri, &parts.headers, body).await {
+        Ok(operation) => operation,
+        Err(error) => {
+            log_outcome(ENDPOINT, None, None, error.code, started);
+            return error.into_response();
+        }
+    };
+    let (outcome, response) = match within_deadline(service.introspect(&client, &token)).await {
+        Ok(Some(access)) => ("active", answer(&Introspection::active(&access))),
+        Ok(None) => ("inactive", answer(&Introspection::inactive())),
+        Err(error) => {
+            let error = OAuthError::from(error);
+            (error.code, error.into_response())
+        }
+    };
+    log_outcome(ENDPOINT, None, Some(&client.client_id), outcome, started);
+    response
+}
+
+/// RFC 7662 §2.2. An inactive token gets `active` alone: nothing about why.
+#[derive(Serialize)]
+struct Introspection<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    /// Absent for a client's own token (client credentials grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
+}
+
+impl<'a> Introspection<'a> {
+    fn active(access: &'a AccessTokenRecord) -> Self {
+        Self {
+            active: true,
+            scope: Some(access.scope.to_string()),
+            client_id: Some(&access.client_id),
+            username: access.username.as_deref(),
+            token_type: Some("Bearer"),
+            exp: Some(access.expires_at),
+            iat: Some(access.issued_at),
+        }
+    }
+
+    fn inactive() -> Self {
+        Self {
+            active: false,
+            scope: None,
+            client_id: None,
+            username: None,
+            token_type: None,
+            exp: None,
+            iat: None,
+        }
+    }
+}
+
+fn answer(introspection: &Introspection<'_>) -> Response {
+    (
+        StatusCode::OK,
+        no_store_json_headers(),
+        python_style_json(introspection),
+    )
+        .into_response()
+}

@@ -1,0 +1,131 @@
+//! `GET /.well-known/oauth-authorization-server`: authorization server metadata (RFC 8414).
+//!
+//! The issuer is configured (`ISSUER`) or, if not, derived from the request: the scheme API
+//! Gateway reports in `X-Forwarded-Proto`, the `Host` header, and the API Gateway stage the
+//! Lambda adapter found in front of the path ([`BasePath`]). Behind a named stage the document
+//! is served at `https://host/stage/.well-known/oauth-authorization-server`, with the stage in
+//! every URL, because API Gateway cannot route RFC 8414's `/.well-known/…/stage` form.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::uri::Authority;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::json::python_style_json;
+use super::{INTROSPECTION_PATH, OAuthError, REVOCATION_PATH, TOKEN_PATH};
+use crate::domain::{GrantType, Scope};
+
+pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+
+/// Client authentication methods every endpoint accepts (RFC 8414 §2, RFC 7591 §2).
+const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+/// How the metadata names the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// The issuer URL, without a trailing slash; `None`: derived from each request.
+    pub issuer: Option<String>,
+    /// Published as `scopes_supported`; `None`: left out (each client's scopes are its own).
+    pub scopes_supported: Option<Scope>,
+}
+
+/// The path prefix in front of the service's routes (an API Gateway stage such as `/prod`),
+/// put into the request's extensions by the Lambda adapter after it removed it from the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasePath(pub String);
+
+/// RFC 8414 §2, with the fields that apply to a server without an authorization endpoint.
+#[derive(Serialize)]
+struct Metadata<'a> {
+    issuer: &'a str,
+    token_endpoint: String,
+    revocation_endpoint: String,
+    introspection_endpoint: String,
+    grant_types_supported: Vec<&'static str>,
+    /// Required by RFC 8414; empty because there is no authorization endpoint.
+    response_types_supported: [&'static str; 0],
+    token_endpoint_auth_methods_supported: [&'static str; 2],
+    revocation_endpoint_auth_methods_supported: [&'static str; 2],
+    introspection_endpoint_auth_methods_supported: [&'static str; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes_supported: Option<Vec<&'a str>>,
+}
+
+pub(super) async fn metadata_endpoint(
+    State(discovery): State<Arc<Discovery>>,
+    parts: Parts,
+) -> Response {
+    let issuer = match &discovery.issuer {
+        Some(issuer) => issuer.clone(),
+        None => match issuer_of(&parts) {
+            Ok(issuer) => issuer,
+            Err(error) => return error.into_response(),
+        },
+    };
+    let metadata = Metadata {
+        issuer: &issuer,
+        token_endpoint: format!("{issuer}{TOKEN_PATH}"),
+        revocation_endpoint: format!("{issuer}{REVOCATION_PATH}"),
+        introspection_endpoint: format!("{issuer}{INTROSPECTION_PATH}"),
+        grant_types_supported: GrantType::ALL.iter().map(|grant| grant.as_str()).collect(),
+        response_types_supported: [],
+        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+        scopes_supported: discovery
+            .scopes_supported
+            .as_ref()
+            .map(|scope| scope.tokens().collect()),
+    };
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            // The document changes only with a deployment.
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        python_style_json(&metadata),
+    )
+        .into_response()
+}
+
+/// `scheme://host[/stage]` of the request.
+fn issuer_of(parts: &Parts) -> Result<String, OAuthError> {
+    let forwarded_proto = parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .map(|value| value.trim().to_ascii_lowercase());
+    let scheme = match forwarded_proto.as_deref() {
+        Some("https") => "https",
+        Some("http") => "http",
+        _ => parts.uri.scheme_str().unwrap_or("http"),
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| parts.uri.authority().map(Authority::as_str))
+        .and_then(|host| Authority::from_str(host).ok())
+        // An authority with user information is not a server's name.
+        .filter(|authority| !authority.as_str().contains('@'))
+        .ok_or_else(|| OAuthError::invalid_request("The Host header is missing or malformed."))?;
+    let base_path = parts
+        .extensions
+        .get::<BasePath>()
+        .map(|base| base.0.as_str())
+        .unwrap_or_default();
+    Ok(format!("{scheme}://{}{base_path}", host.as_str()))
+}

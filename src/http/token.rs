@@ -1,0 +1,132 @@
+//! `POST /o/token/`: the grants (RFC 6749 §4.3, §4.4 and §6).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::json::python_style_json;
+use super::params::Params;
+use super::{
+    OAuthError, client_auth, log_outcome, no_store_json_headers, parse_body, read_params,
+    within_deadline,
+};
+use crate::domain::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
+use crate::store::Store;
+
+const ENDPOINT: &str = "token";
+
+pub(super) async fn token_endpoint<S: Store>(
+    State(service): State<Arc<TokenService<S>>>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let token_request = match read_token_request(&parts.uri, &parts.headers, body).await {
+        Ok(token_request) => token_request,
+        Err(error) => {
+            log_outcome(ENDPOINT, None, None, error.code, started);
+            return error.into_response();
+        }
+    };
+    let grant_type = token_request.grant.grant_type().as_str();
+    let client_id = token_request.client.as_ref().map(|c| c.client_id.clone());
+    let (outcome, response) = match within_deadline(service.grant(token_request)).await {
+        Ok(issued) => ("issued", success(&issued)),
+        Err(error) => {
+            let error = OAuthError::from(error);
+            (error.code, error.into_response())
+        }
+    };
+    log_outcome(
+        ENDPOINT,
+        Some(grant_type),
+        client_id.as_deref(),
+        outcome,
+        started,
+    );
+    response
+}
+
+async fn read_token_request(
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<TokenRequest, OAuthError> {
+    let params = read_params(uri, headers, body).await?;
+    token_request(headers, &params)
+}
+
+/// Turns a token request's headers and body into a [`TokenRequest`], or the OAuth error the
+/// request deserves. Pure and synchronous: the fuzz target drives it directly.
+pub fn parse_token_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
+    token_request(headers, &parse_body(headers, body)?)
+}
+
+/// Checks the request's shape, in the documented endpoint's order: `grant_type`, the grant's
+/// required parameters, then the client's credentials.
+fn token_request(headers: &HeaderMap, params: &Params) -> Result<TokenRequest, OAuthError> {
+    let scope = params.get("scope").map(str::to_owned);
+    let grant = match params.get("grant_type") {
+        None => {
+            return Err(OAuthError::invalid_request(
+                "Request is missing grant_type parameter.",
+            ));
+        }
+        Some("password") => GrantRequest::Password {
+            username: params
+                .get("username")
+                .ok_or_else(|| {
+                    OAuthError::invalid_request("Request is missing username parameter.")
+                })?
+                .to_owned(),
+            password: params
+                .get("password")
+                .ok_or_else(|| {
+                    OAuthError::invalid_request("Request is missing password parameter.")
+                })?
+                .into(),
+            scope,
+        },
+        Some("refresh_token") => GrantRequest::RefreshToken {
+            refresh_token: params
+                .get("refresh_token")
+                .ok_or_else(|| OAuthError::invalid_request("Missing refresh token parameter."))?
+                .into(),
+            scope,
+        },
+        Some("client_credentials") => GrantRequest::ClientCredentials { scope },
+        Some(_) => return Err(OAuthError::unsupported_grant_type()),
+    };
+    Ok(TokenRequest {
+        client: client_auth::client_credentials(headers, params)?,
+        grant,
+    })
+}
+
+/// RFC 6749 §5.1, in the documented endpoint's key order. The client credentials grant has
+/// no refresh token (§4.4.3), and the key is left out.
+#[derive(Serialize)]
+struct TokenBody<'a> {
+    access_token: &'a str,
+    expires_in: u64,
+    token_type: &'static str,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+}
+
+fn success(issued: &IssuedTokens) -> Response {
+    let body = python_style_json(&TokenBody {
+        access_token: issued.access_token.expose(),
+        expires_in: issued.expires_in,
+        token_type: "Bearer",
+        scope: issued.scope.to_string(),
+        refresh_token: issued.refresh_token.as_ref().map(|token| token.expose()),
+    });
+    (StatusCode::OK, no_store_json_headers(), body).into_response()
+}

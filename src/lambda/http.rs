@@ -1,0 +1,108 @@
+//! The token function: API Gateway events through `lambda_http` into the one router.
+
+use axum::Router;
+use lambda_http::request::RequestContext;
+use lambda_http::tower::ServiceBuilder;
+use lambda_http::{Request, RequestExt};
+
+use crate::http::metadata::BasePath;
+
+/// Serves `router` to the Lambda runtime until the runtime stops.
+pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(
+        ServiceBuilder::new()
+            .map_request(without_stage)
+            .service(router),
+    )
+    .await
+}
+
+/// `lambda_http` puts a named API Gateway stage in front of the path (`/prod/o/token/`); the
+/// router's routes have none. The stage is moved from the path into a [`BasePath`], which the
+/// metadata endpoint puts into the URLs it publishes.
+pub fn without_stage(mut request: Request) -> Request {
+    let stage = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
+        _ => None,
+    };
+    let Some(prefix) = stage
+        .filter(|stage| !stage.is_empty() && stage != "$default")
+        .map(|stage| format!("/{stage}"))
+    else {
+        return request;
+    };
+    let uri = request.uri();
+    let Some(rest) = uri.path().strip_prefix(&prefix) else {
+        return request;
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return request;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("/{}?{query}", rest.trim_start_matches('/')),
+        None => format!("/{}", rest.trim_start_matches('/')),
+    };
+    let mut parts = uri.clone().into_parts();
+    match path_and_query.parse() {
+        Ok(path_and_query) => parts.path_and_query = Some(path_and_query),
+        Err(_) => return request,
+    }
+    if let Ok(stripped) = lambda_http::http::Uri::from_parts(parts) {
+        *request.uri_mut() = stripped;
+        request.extensions_mut().insert(BasePath(prefix));
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(stage: &str, raw_path: &str, query: &str) -> String {
+        format!(
+            r#"{{"version": "2.0", "routeKey": "$default", "rawPath": "{raw_path}",
+            "rawQueryString": "{query}", "headers": {{"host": "abc.execute-api.eu-west-1.amazonaws.com"}},
+            "requestContext": {{"accountId": "1", "apiId": "abc", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc", "http": {{"method": "GET", "path": "{raw_path}", "protocol": "HTTP/1.1",
+            "sourceIp": "1.2.3.4", "userAgent": "t"}}, "requestId": "r", "routeKey": "$default",
+            "stage": "{stage}", "time": "t", "timeEpoch": 0}}, "isBase64Encoded": false}}"#
+        )
+    }
+
+    fn stripped(stage: &str, raw_path: &str, query: &str) -> (String, Option<String>) {
+        let request = lambda_http::request::from_str(&event(stage, raw_path, query))
+            .map(without_stage)
+            .ok();
+        let path = request
+            .as_ref()
+            .and_then(|r| r.uri().path_and_query())
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let base = request
+            .as_ref()
+            .and_then(|r| r.extensions().get::<BasePath>().map(|b| b.0.clone()));
+        (path, base)
+    }
+
+    #[test]
+    fn a_named_stage_moves_from_the_path_to_the_base_path() {
+        assert_eq!(
+            stripped("prod", "/prod/o/token/", ""),
+            ("/o/token/".into(), Some("/prod".into()))
+        );
+        // lambda_http adds the stage when API Gateway left it out of rawPath.
+        assert_eq!(
+            stripped("prod", "/o/token/", "a=1"),
+            ("/o/token/?a=1".into(), Some("/prod".into()))
+        );
+    }
+
+    #[test]
+    fn the_default_stage_changes_nothing() {
+        assert_eq!(
+            stripped("$default", "/o/token/", ""),
+            ("/o/token/".into(), None)
+        );
+    }
+}
