@@ -1,4 +1,5 @@
-//! `oauth-admin`: provisions the token endpoint's DynamoDB tables, clients and users.
+//! `oauth-admin`: provisions the token endpoint's DynamoDB tables, clients and users, and
+//! lists and revokes their tokens.
 //!
 //! It reads the same environment as the token endpoint (`CREDENTIALS_TABLE`, `TOKENS_TABLE`,
 //! `ARGON2_*`, and the AWS SDK's usual variables) and writes through the same store code, so
@@ -13,12 +14,14 @@ use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::str::FromStr as _;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use token_endpoint::config::{self, Config};
+use token_endpoint::domain::clock::{Clock as _, SystemClock};
 use token_endpoint::domain::credentials::CredentialVerifier;
+use token_endpoint::domain::lifecycle::{Revoked, revoke_all};
 use token_endpoint::domain::token::random_alphanumeric;
-use token_endpoint::domain::{Client, GrantType, Scope, Secret, User};
+use token_endpoint::domain::{Client, FamilyOwner, GrantType, Scope, Secret, TokenFamily, User};
 use token_endpoint::store::{DynamoStore, Store};
 
 /// Length of a generated client id.
@@ -47,7 +50,7 @@ Stdout carries only the JSON result. Exit status: 0 on success, 1 when the opera
 #[command(
     name = "oauth-admin",
     version,
-    about = "Provisions the OAuth 2.0 token endpoint: its DynamoDB tables, clients and users",
+    about = "Provisions the OAuth 2.0 token endpoint (its DynamoDB tables, clients and users) and revokes tokens",
     after_help = AFTER_HELP
 )]
 struct Cli {
@@ -71,7 +74,8 @@ enum Command {
         /// scope when it asks for none.
         #[arg(long)]
         scope: String,
-        /// Comma-separated grant types the client may use: password, refresh_token.
+        /// Comma-separated grant types the client may use: password, refresh_token,
+        /// client_credentials.
         #[arg(long, value_name = "GRANT_TYPES")]
         grant_types: String,
         /// Use this client id instead of generating one (1 to 100 characters of A-Z a-z 0-9
@@ -93,7 +97,7 @@ enum Command {
         client_id: String,
     },
 
-    /// Removes a client. It can no longer obtain or refresh tokens.
+    /// Removes a client and revokes every token issued to it.
     DeleteClient {
         /// The client to remove.
         #[arg(long)]
@@ -122,12 +126,59 @@ enum Command {
         password_stdin: bool,
     },
 
-    /// Removes a user. Their refresh tokens stop working.
+    /// Removes a user and revokes every token issued to them.
     DeleteUser {
         /// The user to remove.
         #[arg(long)]
         username: String,
     },
+
+    /// Lists the live token families of a user or a client, oldest first: one per login
+    /// (a password grant and its refreshes) or client credentials grant, with when it was
+    /// created and last refreshed. Tokens themselves are never shown.
+    ListTokens {
+        #[command(flatten)]
+        owner: OwnerArgs,
+    },
+
+    /// Revokes every access and refresh token of a user (e.g. a leaked password) or of a
+    /// client (e.g. a leaked secret). Families created in the last second may be missed: the
+    /// index behind it is eventually consistent; run it again to be sure.
+    RevokeTokens {
+        #[command(flatten)]
+        owner: OwnerArgs,
+    },
+
+    /// Revokes one token family (one login), as listed by list-tokens.
+    RevokeFamily {
+        /// The family_id from list-tokens.
+        #[arg(long)]
+        family_id: String,
+    },
+}
+
+/// Whose tokens: exactly one of --username and --client-id.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct OwnerArgs {
+    /// The user whose tokens to act on.
+    #[arg(long)]
+    username: Option<String>,
+    /// The client whose tokens to act on.
+    #[arg(long)]
+    client_id: Option<String>,
+}
+
+impl OwnerArgs {
+    fn owner(&self) -> Result<FamilyOwner, Failure> {
+        match (&self.username, &self.client_id) {
+            (Some(username), _) => Ok(FamilyOwner::User(valid_username(username)?)),
+            (None, Some(client_id)) => Ok(FamilyOwner::Client(valid_client_id(client_id)?)),
+            (None, None) => Err(Failure::InvalidInput(
+                "give --username or --client-id".into(),
+            )),
+        }
+    }
 }
 
 /// Why a command failed, and so which exit status it ends with.
@@ -258,7 +309,16 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .delete_client(&client_id)
                 .await
                 .map_err(Failure::operation)?;
-            print_result(&json!({ "client_id": client_id, "deleted": true }), None)
+            let revoked = revoke(&store, &FamilyOwner::Client(client_id.clone())).await?;
+            print_result(
+                &json!({
+                    "client_id": client_id,
+                    "deleted": true,
+                    "revoked_families": revoked.families,
+                    "revoked_tokens": revoked.tokens,
+                }),
+                None,
+            )
         }
         Command::CreateUser { username, .. } => {
             let username = valid_username(&username)?;
@@ -296,9 +356,82 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .delete_user(&username)
                 .await
                 .map_err(Failure::operation)?;
-            print_result(&json!({ "username": username, "deleted": true }), None)
+            let revoked = revoke(&store, &FamilyOwner::User(username.clone())).await?;
+            print_result(
+                &json!({
+                    "username": username,
+                    "deleted": true,
+                    "revoked_families": revoked.families,
+                    "revoked_tokens": revoked.tokens,
+                }),
+                None,
+            )
+        }
+        Command::ListTokens { owner } => {
+            let owner = owner.owner()?;
+            let (_, store) = connect().await?;
+            let families = store
+                .token_families(&owner, SystemClock.now())
+                .await
+                .map_err(Failure::operation)?;
+            let mut result = owner_json(&owner);
+            if let Some(fields) = result.as_object_mut() {
+                fields.insert(
+                    "families".into(),
+                    families.iter().map(family_json).collect(),
+                );
+            }
+            print_result(&result, None)
+        }
+        Command::RevokeTokens { owner } => {
+            let owner = owner.owner()?;
+            let (_, store) = connect().await?;
+            let revoked = revoke(&store, &owner).await?;
+            let mut result = owner_json(&owner);
+            if let Some(fields) = result.as_object_mut() {
+                fields.insert("revoked_families".into(), revoked.families.into());
+                fields.insert("revoked_tokens".into(), revoked.tokens.into());
+            }
+            print_result(&result, None)
+        }
+        Command::RevokeFamily { family_id } => {
+            let family_id = valid_family_id(&family_id)?;
+            let (_, store) = connect().await?;
+            let tokens = store
+                .revoke_family(&family_id)
+                .await
+                .map_err(Failure::operation)?;
+            print_result(
+                &json!({ "family_id": family_id, "revoked_tokens": tokens }),
+                None,
+            )
         }
     }
+}
+
+async fn revoke(store: &DynamoStore, owner: &FamilyOwner) -> Result<Revoked, Failure> {
+    revoke_all(store, owner, SystemClock.now())
+        .await
+        .map_err(Failure::operation)
+}
+
+fn owner_json(owner: &FamilyOwner) -> Value {
+    match owner {
+        FamilyOwner::User(username) => json!({ "username": username }),
+        FamilyOwner::Client(client_id) => json!({ "client_id": client_id }),
+    }
+}
+
+fn family_json(family: &TokenFamily) -> Value {
+    json!({
+        "family_id": family.family_id,
+        "client_id": family.client_id,
+        "username": family.username,
+        "scope": family.scope.to_string(),
+        "created_at": family.created_at,
+        "refreshed_at": family.refreshed_at,
+        "expires_at": family.expires_at,
+    })
 }
 
 /// The configuration and the DynamoDB store it names. Called only once the input is known to
@@ -351,6 +484,19 @@ fn valid_client_id(client_id: &str) -> Result<String, Failure> {
         )));
     }
     Ok(client_id.to_owned())
+}
+
+/// Family ids are generated alphanumerics; anything else names no family.
+fn valid_family_id(family_id: &str) -> Result<String, Failure> {
+    if family_id.is_empty()
+        || family_id.len() > 64
+        || !family_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Failure::InvalidInput(format!(
+            "--family-id {family_id:?} is not a family id (letters and digits, as list-tokens shows)"
+        )));
+    }
+    Ok(family_id.to_owned())
 }
 
 fn valid_username(username: &str) -> Result<String, Failure> {
