@@ -176,6 +176,8 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     // template.yaml, so `sam local invoke --env-vars` can set it) makes it panic. Empty means
     // unset here.
     dynamodb.set_endpoint_url(endpoint_override(|name| env::var(name).ok()));
+    // Tallies each request's DynamoDB calls and time for its log line and metrics.
+    dynamodb = dynamodb.interceptor(crate::telemetry::store_timing::DynamoTimer);
     aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
 }
 

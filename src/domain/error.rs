@@ -15,6 +15,10 @@ pub enum GrantError {
     /// Unknown user or wrong password; the two are deliberately indistinguishable.
     #[error("invalid resource owner credentials")]
     InvalidCredentials,
+    /// The username is locked after repeated failures; no password was checked. Answered
+    /// exactly like [`GrantError::InvalidCredentials`], so the lock is not visible to clients.
+    #[error("the username is locked after repeated failures")]
+    LockedOut,
     /// The refresh token is unknown, used, expired, or was issued to another client.
     #[error("invalid refresh token")]
     InvalidRefreshToken,

@@ -258,7 +258,7 @@ impl<S: Store> TokenService<S> {
             // No password is checked while locked, so guessing burns no CPU; the answer takes
             // as long as a verification would, so the lock is not visible in the timing either.
             self.verifier.imitate_verification().await?;
-            return Err(GrantError::InvalidCredentials);
+            return Err(GrantError::LockedOut);
         }
         if !self
             .verifier

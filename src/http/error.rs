@@ -74,6 +74,19 @@ impl OAuthError {
     }
 }
 
+/// Why a request failed, for logs and metrics only, where the error code alone does not say.
+pub fn reason(error: &GrantError) -> Option<&'static str> {
+    match error {
+        GrantError::LockedOut => Some("locked"),
+        GrantError::InvalidCredentials => Some("invalid_credentials"),
+        GrantError::Store(StoreError::Unavailable(_)) => Some("store_unavailable"),
+        GrantError::Store(_) | GrantError::Credentials(_) | GrantError::Randomness(_) => {
+            Some("internal")
+        }
+        _ => None,
+    }
+}
+
 impl From<GrantError> for OAuthError {
     fn from(error: GrantError) -> Self {
         use GrantError as E;
@@ -81,8 +94,9 @@ impl From<GrantError> for OAuthError {
         match error {
             E::InvalidClient => Self::new(StatusCode::UNAUTHORIZED, "invalid_client", None),
             E::UnauthorizedClient => Self::new(bad_request, "unauthorized_client", None),
-            // The exact description the documented endpoint gives, for unknown users too.
-            E::InvalidCredentials => Self::new(
+            // The exact description the documented endpoint gives, for unknown users and locked
+            // usernames too.
+            E::InvalidCredentials | E::LockedOut => Self::new(
                 bad_request,
                 "invalid_grant",
                 Some("Invalid credentials given.".into()),

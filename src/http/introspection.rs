@@ -1,7 +1,6 @@
 //! `POST /o/introspect/`: token introspection (RFC 7662).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -10,7 +9,7 @@ use serde::Serialize;
 
 use super::json::python_style_json;
 use super::{
-    OAuthError, log_outcome, no_store_json_headers, read_token_operation, within_deadline,
+    Outcome, failure, no_store_json_headers, read_token_operation, refused, within_deadline,
 };
 use crate::domain::TokenService;
 use crate::domain::model::AccessTokenRecord;
@@ -22,25 +21,24 @@ pub(super) async fn introspection_endpoint<S: Store>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let (client, token) = match read_token_operation(&parts.uri, &parts.headers, body).await {
         Ok(operation) => operation,
-        Err(error) => {
-            log_outcome(ENDPOINT, None, None, error.code, started);
-            return error.into_response();
-        }
+        Err(error) => return refused(ENDPOINT, error),
     };
-    let (outcome, response) = match within_deadline(service.introspect(&client, &token)).await {
-        Ok(Some(access)) => ("active", answer(&Introspection::active(&access))),
-        Ok(None) => ("inactive", answer(&Introspection::inactive())),
-        Err(error) => {
-            let error = OAuthError::from(error);
-            (error.code, error.into_response())
-        }
+    let outcome = Outcome {
+        client_id: Some(client.client_id.clone()),
+        ..Outcome::new(ENDPOINT, "active")
     };
-    log_outcome(ENDPOINT, None, Some(&client.client_id), outcome, started);
-    response
+    match within_deadline(service.introspect(&client, &token)).await {
+        Ok(Some(access)) => outcome.on(answer(&Introspection::active(&access))),
+        Ok(None) => Outcome {
+            outcome: "inactive",
+            ..outcome
+        }
+        .on(answer(&Introspection::inactive())),
+        Err(error) => failure(outcome, error),
+    }
 }
 
 /// RFC 7662 §2.2. An inactive token gets `active` alone: nothing about why.

@@ -17,10 +17,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::json::python_style_json;
-use super::{INTROSPECTION_PATH, OAuthError, REVOCATION_PATH, TOKEN_PATH};
+use super::{INTROSPECTION_PATH, OAuthError, Outcome, REVOCATION_PATH, TOKEN_PATH, refused};
 use crate::domain::{GrantType, Scope};
 
 pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+
+const ENDPOINT: &str = "metadata";
 
 /// Client authentication methods every endpoint accepts (RFC 8414 §2, RFC 7591 §2).
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
@@ -64,7 +66,7 @@ pub(super) async fn metadata_endpoint(
         Some(issuer) => issuer.clone(),
         None => match issuer_of(&parts) {
             Ok(issuer) => issuer,
-            Err(error) => return error.into_response(),
+            Err(error) => return refused(ENDPOINT, error),
         },
     };
     let metadata = Metadata {
@@ -82,7 +84,7 @@ pub(super) async fn metadata_endpoint(
             .as_ref()
             .map(|scope| scope.tokens().collect()),
     };
-    (
+    let response = (
         StatusCode::OK,
         [
             (
@@ -97,7 +99,8 @@ pub(super) async fn metadata_endpoint(
         ],
         python_style_json(&metadata),
     )
-        .into_response()
+        .into_response();
+    Outcome::new(ENDPOINT, "served").on(response)
 }
 
 /// `scheme://host[/stage]` of the request.

@@ -15,13 +15,16 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::IntoResponse;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
 use crate::domain::grant::ClientCredentials;
 use crate::domain::{GrantError, Secret, TokenService};
 use crate::store::{Store, StoreError};
+use crate::telemetry::{self, RequestRecord, store_timing};
 
 pub mod client_auth;
 pub mod error;
@@ -79,6 +82,81 @@ pub fn router<S: Store>(service: Arc<TokenService<S>>, discovery: Discovery) -> 
         .route_service(METADATA_PATH, metadata)
         .fallback(not_found)
         .with_state(service)
+        .layer(middleware::from_fn(observe))
+}
+
+/// The request ids a request carries, put into its extensions by the Lambda adapter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestIds {
+    /// The Lambda invocation's request id, as in the function's START and REPORT lines.
+    pub lambda: Option<String>,
+    /// API Gateway's request id, as in its access logs.
+    pub api_gateway: Option<String>,
+}
+
+/// What an endpoint did with a request, attached to its response for [`observe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub endpoint: &'static str,
+    pub grant_type: Option<&'static str>,
+    pub client_id: Option<String>,
+    /// `issued`, `revoked`, `active`… or the OAuth error code.
+    pub outcome: &'static str,
+    pub reason: Option<&'static str>,
+}
+
+impl Outcome {
+    pub fn new(endpoint: &'static str, outcome: &'static str) -> Self {
+        Self {
+            endpoint,
+            grant_type: None,
+            client_id: None,
+            outcome,
+            reason: None,
+        }
+    }
+
+    /// Attaches the outcome to `response`.
+    pub fn on(self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Times every request, with the DynamoDB calls it makes, and writes its one log line (and
+/// on Lambda its metrics): the one place that does, whatever the endpoint.
+async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let ids = request
+        .extensions()
+        .get::<RequestIds>()
+        .cloned()
+        .unwrap_or_default();
+    let (response, store) = store_timing::measure(next.run(request)).await;
+    let status = response.status();
+    let fallback = Outcome::new(
+        "other",
+        match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            _ if status.is_success() => "ok",
+            _ => "invalid_request",
+        },
+    );
+    let outcome = response.extensions().get::<Outcome>().unwrap_or(&fallback);
+    telemetry::record_request(&RequestRecord {
+        endpoint: outcome.endpoint,
+        grant_type: outcome.grant_type,
+        client_id: outcome.client_id.as_deref(),
+        outcome: outcome.outcome,
+        reason: outcome.reason,
+        status: status.as_u16(),
+        latency: started.elapsed(),
+        store,
+        request_id: ids.lambda.as_deref(),
+        api_request_id: ids.api_gateway.as_deref(),
+    });
+    response
 }
 
 /// Runs a request's domain work under [`GRANT_DEADLINE`]; past it the answer is 503.
@@ -94,23 +172,17 @@ async fn within_deadline<T>(
         })
 }
 
-/// One line per request. Client ids are public; secrets, passwords, usernames and tokens
-/// never appear.
-fn log_outcome(
-    endpoint: &'static str,
-    grant_type: Option<&str>,
-    client_id: Option<&str>,
-    outcome: &str,
-    started: Instant,
-) {
-    tracing::info!(
-        endpoint,
-        grant_type,
-        client_id,
-        outcome,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
+/// The response to a failed request, with its outcome.
+fn failure(mut outcome: Outcome, error: GrantError) -> Response {
+    outcome.reason = error::reason(&error);
+    let error = OAuthError::from(error);
+    outcome.outcome = error.code;
+    outcome.on(error.into_response())
+}
+
+/// The response to a request refused before it reached the domain.
+fn refused(endpoint: &'static str, error: OAuthError) -> Response {
+    Outcome::new(endpoint, error.code).on(error.into_response())
 }
 
 /// Reads the parameters of a POST to an OAuth endpoint. Parameters in the query string are

@@ -1,13 +1,12 @@
 //! `POST /o/revoke_token/`: token revocation (RFC 7009).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{OAuthError, log_outcome, read_token_operation, within_deadline};
+use super::{Outcome, failure, read_token_operation, refused, within_deadline};
 use crate::domain::TokenService;
 use crate::store::Store;
 
@@ -20,25 +19,24 @@ pub(super) async fn revocation_endpoint<S: Store>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let (client, token) = match read_token_operation(&parts.uri, &parts.headers, body).await {
         Ok(operation) => operation,
-        Err(error) => {
-            log_outcome(ENDPOINT, None, None, error.code, started);
-            return error.into_response();
-        }
+        Err(error) => return refused(ENDPOINT, error),
     };
-    let (outcome, response) = match within_deadline(service.revoke(&client, &token)).await {
-        Ok(0) => ("nothing_to_revoke", revoked()),
-        Ok(_) => ("revoked", revoked()),
-        Err(error) => {
-            let error = OAuthError::from(error);
-            (error.code, error.into_response())
-        }
+    let outcome = Outcome {
+        client_id: Some(client.client_id.clone()),
+        ..Outcome::new(ENDPOINT, "revoked")
     };
-    log_outcome(ENDPOINT, None, Some(&client.client_id), outcome, started);
-    response
+    match within_deadline(service.revoke(&client, &token)).await {
+        Ok(0) => Outcome {
+            outcome: "nothing_to_revoke",
+            ..outcome
+        }
+        .on(revoked()),
+        Ok(_) => outcome.on(revoked()),
+        Err(error) => failure(outcome, error),
+    }
 }
 
 fn revoked() -> Response {

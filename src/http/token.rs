@@ -1,7 +1,6 @@
 //! `POST /o/token/`: the grants (RFC 6749 §4.3, §4.4 and §6).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -12,8 +11,8 @@ use serde::Serialize;
 use super::json::python_style_json;
 use super::params::Params;
 use super::{
-    OAuthError, client_auth, log_outcome, no_store_json_headers, parse_body, read_params,
-    within_deadline,
+    OAuthError, Outcome, client_auth, failure, no_store_json_headers, parse_body, read_params,
+    refused, within_deadline,
 };
 use crate::domain::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
 use crate::store::Store;
@@ -24,32 +23,20 @@ pub(super) async fn token_endpoint<S: Store>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let token_request = match read_token_request(&parts.uri, &parts.headers, body).await {
         Ok(token_request) => token_request,
-        Err(error) => {
-            log_outcome(ENDPOINT, None, None, error.code, started);
-            return error.into_response();
-        }
+        Err(error) => return refused(ENDPOINT, error),
     };
-    let grant_type = token_request.grant.grant_type().as_str();
-    let client_id = token_request.client.as_ref().map(|c| c.client_id.clone());
-    let (outcome, response) = match within_deadline(service.grant(token_request)).await {
-        Ok(issued) => ("issued", success(&issued)),
-        Err(error) => {
-            let error = OAuthError::from(error);
-            (error.code, error.into_response())
-        }
+    let outcome = Outcome {
+        grant_type: Some(token_request.grant.grant_type().as_str()),
+        client_id: token_request.client.as_ref().map(|c| c.client_id.clone()),
+        ..Outcome::new(ENDPOINT, "issued")
     };
-    log_outcome(
-        ENDPOINT,
-        Some(grant_type),
-        client_id.as_deref(),
-        outcome,
-        started,
-    );
-    response
+    match within_deadline(service.grant(token_request)).await {
+        Ok(issued) => outcome.on(success(&issued)),
+        Err(error) => failure(outcome, error),
+    }
 }
 
 async fn read_token_request(

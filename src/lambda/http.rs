@@ -5,16 +5,34 @@ use lambda_http::request::RequestContext;
 use lambda_http::tower::ServiceBuilder;
 use lambda_http::{Request, RequestExt};
 
+use crate::http::RequestIds;
 use crate::http::metadata::BasePath;
 
 /// Serves `router` to the Lambda runtime until the runtime stops.
 pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(
         ServiceBuilder::new()
-            .map_request(without_stage)
+            .map_request(|request| with_request_ids(without_stage(request)))
             .service(router),
     )
     .await
+}
+
+/// Puts the Lambda and API Gateway request ids where the router's log line finds them.
+pub fn with_request_ids(mut request: Request) -> Request {
+    let api_gateway = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    let lambda = request
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone());
+    request.extensions_mut().insert(RequestIds {
+        lambda,
+        api_gateway,
+    });
+    request
 }
 
 /// `lambda_http` puts a named API Gateway stage in front of the path (`/prod/o/token/`); the
