@@ -9,6 +9,9 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
 };
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, IndexStatus, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use axum::body::Body;
@@ -16,8 +19,12 @@ use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use token_endpoint::domain::{GrantType, TokenService};
-use token_endpoint::store::DynamoStore;
+use token_endpoint::domain::model::{
+    AccessTokenRecord, FamilyOwner, RefreshTokenRecord, TokenPair,
+};
+use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
+use token_endpoint::domain::{GrantType, Scope, TokenService};
+use token_endpoint::store::{DynamoStore, Store as _};
 
 /// Records the name of every DynamoDB request the SDK sends.
 #[derive(Debug, Default, Clone)]
@@ -59,8 +66,8 @@ struct App {
 const CLIENT_ID: &str = "app";
 const CLIENT_SECRET: &str = "app-secret-0123456789";
 
-async fn spawn_app() -> App {
-    let operations = OperationLog::default();
+/// A client for the moto server that records its requests in `operations`.
+fn logged_client(operations: &OperationLog) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(support::moto_endpoint())
@@ -68,10 +75,12 @@ async fn spawn_app() -> App {
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .interceptor(operations.clone())
         .build();
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        support::unique_tables(),
-    );
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+async fn spawn_app() -> App {
+    let operations = OperationLog::default();
+    let store = DynamoStore::new(logged_client(&operations), support::unique_tables());
     store
         .create_tables()
         .await
@@ -282,4 +291,183 @@ async fn tokens_are_stored_only_as_hashes() {
         dump.contains("expires_at"),
         "access tokens carry the TTL attribute"
     );
+}
+
+/// The family indexes of `table`, with their key attributes and status.
+async fn family_indexes(table: &str) -> Vec<(String, Vec<String>, Option<IndexStatus>)> {
+    let description = support::dynamodb_client()
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("describing {table}: {e}"));
+    let mut indexes: Vec<_> = description
+        .table()
+        .map(|table| table.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .map(|index| {
+            (
+                index.index_name().unwrap_or_default().to_owned(),
+                index
+                    .key_schema()
+                    .iter()
+                    .map(|key| format!("{} {}", key.attribute_name(), key.key_type()))
+                    .collect(),
+                index.index_status().cloned(),
+            )
+        })
+        .collect();
+    indexes.sort();
+    indexes
+}
+
+#[tokio::test]
+async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
+    // The tokens table as an earlier version created it: keyed by `pk`, without indexes.
+    let tables = support::unique_tables();
+    let attribute = |name: &str, kind| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    support::dynamodb_client()
+        .create_table()
+        .table_name(&tables.tokens)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk", ScalarAttributeType::S))
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating the old tokens table: {e}"));
+    assert_eq!(family_indexes(&tables.tokens).await, vec![]);
+
+    let operations = OperationLog::default();
+    let store = DynamoStore::new(logged_client(&operations), tables.clone());
+    // A family written before the upgrade (by new code on the old table) is indexed too.
+    let now = 1_800_000_000;
+    let before = pair("app", "alice", now);
+    store
+        .issue_token_pair(&before, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    store
+        .create_tables()
+        .await
+        .unwrap_or_else(|e| panic!("upgrading the tables: {e}"));
+    let expected = vec![
+        (
+            "families_by_client".to_owned(),
+            vec![
+                "family_client HASH".to_owned(),
+                "created_at RANGE".to_owned(),
+            ],
+            Some(IndexStatus::Active),
+        ),
+        (
+            "families_by_user".to_owned(),
+            vec!["family_user HASH".to_owned(), "created_at RANGE".to_owned()],
+            Some(IndexStatus::Active),
+        ),
+    ];
+    assert_eq!(family_indexes(&tables.tokens).await, expected);
+    let upgrade = operations.take();
+    assert_eq!(
+        upgrade.iter().filter(|op| *op == "UpdateTable").count(),
+        2,
+        "one index per UpdateTable: {upgrade:?}"
+    );
+
+    // Running it again changes nothing.
+    store
+        .create_tables()
+        .await
+        .unwrap_or_else(|e| panic!("running create_tables again: {e}"));
+    let again = operations.take();
+    assert!(
+        !again
+            .iter()
+            .any(|op| op == "UpdateTable" || op == "UpdateTimeToLive"),
+        "{again:?}"
+    );
+    assert_eq!(family_indexes(&tables.tokens).await, expected);
+
+    // The indexes answer for families written before and after the upgrade.
+    let after = pair("app", "alice", now + 1);
+    store
+        .issue_token_pair(&after, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let own = AccessTokenRecord {
+        token_hash: TokenHash::of(&new_token().unwrap_or_else(|e| panic!("{e}"))),
+        client_id: "app".into(),
+        username: None,
+        scope: Scope::parse("read").unwrap_or_else(|_| panic!("scope")),
+        family_id: random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}")),
+        issued_at: now + 2,
+        expires_at: now + 3602,
+    };
+    store
+        .issue_access_token(&own)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let family_ids = |owner: FamilyOwner| {
+        let store = store.clone();
+        async move {
+            store
+                .token_families(&owner, now + 10)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_iter()
+                .map(|family| family.family_id)
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(
+        family_ids(FamilyOwner::User("alice".into())).await,
+        [before.refresh.family_id.as_str(), &after.refresh.family_id]
+    );
+    assert_eq!(
+        family_ids(FamilyOwner::Client("app".into())).await,
+        [
+            before.refresh.family_id.as_str(),
+            &after.refresh.family_id,
+            &own.family_id
+        ]
+    );
+}
+
+/// A pair for `client_id`/`username` issued at `issued_at`, starting a family.
+fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair {
+    let hash = || TokenHash::of(&new_token().unwrap_or_else(|e| panic!("{e}")));
+    let family_id = random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}"));
+    let access = AccessTokenRecord {
+        token_hash: hash(),
+        client_id: client_id.into(),
+        username: Some(username.into()),
+        scope: Scope::parse("read").unwrap_or_else(|_| panic!("scope")),
+        family_id: family_id.clone(),
+        issued_at,
+        expires_at: issued_at + 3600,
+    };
+    let refresh = RefreshTokenRecord {
+        token_hash: hash(),
+        client_id: client_id.into(),
+        username: username.into(),
+        scope: access.scope.clone(),
+        access_token_hash: access.token_hash.clone(),
+        family_id,
+        issued_at,
+        expires_at: None,
+    };
+    TokenPair { access, refresh }
 }

@@ -7,8 +7,10 @@ mod support;
 use std::sync::Arc;
 
 use token_endpoint::domain::clock::UnixSeconds;
+use token_endpoint::domain::lifecycle::{Revoked, revoke_all};
 use token_endpoint::domain::model::{
-    AccessTokenRecord, LoginFailures, RefreshTokenRecord, StoredToken, TokenPair, UsedRefreshToken,
+    AccessTokenRecord, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken, TokenFamily,
+    TokenPair, UsedRefreshToken,
 };
 use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{Client, GrantType, Scope, User};
@@ -49,6 +51,17 @@ macro_rules! conformance_suite {
                 a_successful_login_clears_failures,
                 a_lost_successor_is_reissued_once,
                 a_used_successor_is_not_reissued,
+                reads_a_client_alone,
+                token_context_finds_every_kind_of_token,
+                an_access_token_issued_alone_reads_back_and_revokes,
+                an_access_token_colliding_with_a_stored_one_is_refused_whole,
+                a_pair_reusing_a_family_id_is_refused_whole,
+                families_are_listed_by_user_and_by_client_oldest_first,
+                revoked_and_expired_families_are_not_listed,
+                rotation_and_reissue_keep_the_family_and_move_refreshed_at,
+                refreshed_at_is_when_the_current_tokens_were_issued,
+                revoke_all_of_a_user_spares_other_users,
+                revoke_all_of_a_client_spares_other_clients,
             );
         }
     };
@@ -90,17 +103,31 @@ fn fresh_hash() -> TokenHash {
     TokenHash::of(&new_token().unwrap_or_else(|e| panic!("{e}")))
 }
 
+fn fresh_family_id() -> String {
+    random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A new pair for `client_id`/`username`, issued at `NOW`, with an optional refresh lifetime.
 fn pair(client_id: &str, username: &str, refresh_expires_at: Option<UnixSeconds>) -> TokenPair {
-    let family_id = random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}"));
+    pair_at(client_id, username, NOW, refresh_expires_at)
+}
+
+/// A new pair issued at `issued_at`; its access token lasts an hour.
+fn pair_at(
+    client_id: &str,
+    username: &str,
+    issued_at: UnixSeconds,
+    refresh_expires_at: Option<UnixSeconds>,
+) -> TokenPair {
+    let family_id = fresh_family_id();
     let access = AccessTokenRecord {
         token_hash: fresh_hash(),
         client_id: client_id.into(),
         username: Some(username.into()),
         scope: scope("read"),
         family_id: family_id.clone(),
-        issued_at: NOW,
-        expires_at: NOW + 3600,
+        issued_at,
+        expires_at: issued_at + 3600,
     };
     let refresh = RefreshTokenRecord {
         token_hash: fresh_hash(),
@@ -109,10 +136,95 @@ fn pair(client_id: &str, username: &str, refresh_expires_at: Option<UnixSeconds>
         scope: scope("read write"),
         access_token_hash: access.token_hash.clone(),
         family_id,
-        issued_at: NOW,
+        issued_at,
         expires_at: refresh_expires_at,
     };
     TokenPair { access, refresh }
+}
+
+/// A client's own access token (client credentials grant), issued at `issued_at` for an hour.
+fn client_token_at(client_id: &str, issued_at: UnixSeconds) -> AccessTokenRecord {
+    AccessTokenRecord {
+        token_hash: fresh_hash(),
+        client_id: client_id.into(),
+        username: None,
+        scope: scope("write"),
+        family_id: fresh_family_id(),
+        issued_at,
+        expires_at: issued_at + 3600,
+    }
+}
+
+/// The next pair of `previous`'s family, issued at `issued_at` with `refresh_expires_at`.
+fn successor_at(
+    previous: &TokenPair,
+    issued_at: UnixSeconds,
+    refresh_expires_at: Option<UnixSeconds>,
+) -> TokenPair {
+    let mut next = pair_at(
+        &previous.refresh.client_id,
+        &previous.refresh.username,
+        issued_at,
+        refresh_expires_at,
+    );
+    next.refresh.family_id = previous.refresh.family_id.clone();
+    next.access.family_id = previous.refresh.family_id.clone();
+    next
+}
+
+/// The family a pair starts, as listed before any rotation.
+fn family_of_pair(pair: &TokenPair) -> TokenFamily {
+    TokenFamily {
+        family_id: pair.refresh.family_id.clone(),
+        client_id: pair.refresh.client_id.clone(),
+        username: Some(pair.refresh.username.clone()),
+        scope: pair.refresh.scope.clone(),
+        created_at: pair.refresh.issued_at,
+        refreshed_at: pair.refresh.issued_at,
+        expires_at: pair.refresh.expires_at,
+    }
+}
+
+/// The family an access token issued alone starts: it ends with the token.
+fn family_of_access(access: &AccessTokenRecord) -> TokenFamily {
+    TokenFamily {
+        family_id: access.family_id.clone(),
+        client_id: access.client_id.clone(),
+        username: access.username.clone(),
+        scope: access.scope.clone(),
+        created_at: access.issued_at,
+        refreshed_at: access.issued_at,
+        expires_at: Some(access.expires_at),
+    }
+}
+
+fn user_owner(username: &str) -> FamilyOwner {
+    FamilyOwner::User(username.into())
+}
+
+fn client_owner(client_id: &str) -> FamilyOwner {
+    FamilyOwner::Client(client_id.into())
+}
+
+async fn families<S: Store>(store: &S, owner: &FamilyOwner, now: UnixSeconds) -> Vec<TokenFamily> {
+    ok(store.token_families(owner, now).await)
+}
+
+async fn family_ids<S: Store>(store: &S, owner: &FamilyOwner, now: UnixSeconds) -> Vec<String> {
+    families(store, owner, now)
+        .await
+        .into_iter()
+        .map(|family| family.family_id)
+        .collect()
+}
+
+/// What `token_context` finds for `token`, presented by client "app".
+async fn stored_token<S: Store>(
+    store: &S,
+    token: &TokenHash,
+    now: UnixSeconds,
+) -> Option<StoredToken> {
+    ok(store.token_context("app", token, now).await).token
 }
 
 /// The next pair of `previous`'s family, as a rotation would issue it.
@@ -705,6 +817,546 @@ async fn a_used_successor_is_not_reissued<S: Store>(store: Arc<S>) {
     );
     assert_eq!(
         refresh_token_of(&*store, &replacement.refresh.token_hash, NOW).await,
+        None
+    );
+}
+
+async fn reads_a_client_alone<S: Store>(store: Arc<S>) {
+    assert_eq!(ok(store.client("app").await), None);
+    ok(store.create_client(&client("app")).await);
+    // A user of the same name is not a client.
+    ok(store.create_user(&user("other")).await);
+    assert_eq!(ok(store.client("app").await), Some(client("app")));
+    assert_eq!(ok(store.client("other").await), None);
+    assert_eq!(ok(store.client(&"x".repeat(4000)).await), None);
+    ok(store.delete_client("app").await);
+    assert_eq!(ok(store.client("app").await), None);
+}
+
+async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let context = ok(store
+        .token_context("app", &issued.access.token_hash, NOW)
+        .await);
+    assert_eq!(context.client, Some(client("app")));
+    let Some(StoredToken::Access(access)) = context.token else {
+        panic!("the access token should read as one: {:?}", context.token);
+    };
+    assert_eq!(access, issued.access);
+    assert_eq!(access.family_id, issued.refresh.family_id);
+    assert_eq!(access.username.as_deref(), Some("alice"));
+    assert_eq!(
+        stored_token(&*store, &issued.refresh.token_hash, NOW).await,
+        Some(StoredToken::Refresh(issued.refresh.clone()))
+    );
+    // The token is read whoever presents it: checking its client is the caller's job.
+    let context = ok(store
+        .token_context("stranger", &issued.access.token_hash, NOW)
+        .await);
+    assert_eq!(context.client, None);
+    assert_eq!(
+        context.token,
+        Some(StoredToken::Access(issued.access.clone()))
+    );
+
+    // A client's own token reads back without a user.
+    let own = client_token_at("app", NOW);
+    ok(store.issue_access_token(&own).await);
+    assert_eq!(
+        stored_token(&*store, &own.token_hash, NOW).await,
+        Some(StoredToken::Access(own.clone()))
+    );
+
+    // Access tokens read as absent from their expiry on, even before anything deletes them.
+    for token in [&issued.access, &own] {
+        let hash = &token.token_hash;
+        assert!(
+            stored_token(&*store, hash, token.expires_at - 1)
+                .await
+                .is_some()
+        );
+        assert_eq!(stored_token(&*store, hash, token.expires_at).await, None);
+    }
+
+    // A used refresh token reads as its used-token record; its access token is gone.
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 10, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        stored_token(&*store, &issued.refresh.token_hash, NOW + 20).await,
+        Some(StoredToken::UsedRefresh(UsedRefreshToken::after_rotation(
+            &issued.refresh,
+            &next,
+            NOW + 10,
+            KEEP_USED_UNTIL
+        )))
+    );
+    assert_eq!(
+        stored_token(&*store, &issued.access.token_hash, NOW + 20).await,
+        None
+    );
+    assert_eq!(
+        stored_token(&*store, &next.access.token_hash, NOW + 20).await,
+        Some(StoredToken::Access(next.access))
+    );
+}
+
+async fn an_access_token_issued_alone_reads_back_and_revokes<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    let own = client_token_at("app", NOW);
+    ok(store.issue_access_token(&own).await);
+    let read = ok(store.access_token(&own.token_hash, NOW).await);
+    assert_eq!(
+        read.as_ref().map(|token| token.username.clone()),
+        Some(None)
+    );
+    assert_eq!(read, Some(own.clone()));
+    assert_eq!(
+        stored_token(&*store, &own.token_hash, NOW).await,
+        Some(StoredToken::Access(own.clone()))
+    );
+    assert_eq!(
+        families(&*store, &client_owner("app"), NOW).await,
+        vec![family_of_access(&own)]
+    );
+
+    // Its family holds it alone.
+    assert_eq!(ok(store.revoke_family(&own.family_id).await), 1);
+    assert_eq!(ok(store.access_token(&own.token_hash, NOW).await), None);
+    assert_eq!(stored_token(&*store, &own.token_hash, NOW).await, None);
+    assert!(
+        families(&*store, &client_owner("app"), NOW)
+            .await
+            .is_empty()
+    );
+    assert_eq!(ok(store.revoke_family(&own.family_id).await), 0);
+}
+
+async fn an_access_token_colliding_with_a_stored_one_is_refused_whole<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let mut colliding = client_token_at("app", NOW + 5);
+    colliding.token_hash = issued.access.token_hash.clone();
+    assert!(store.issue_access_token(&colliding).await.is_err());
+    // The stored token is untouched, and the new family was not written either.
+    assert_eq!(
+        ok(store.access_token(&issued.access.token_hash, NOW).await),
+        Some(issued.access)
+    );
+    assert_eq!(
+        family_ids(&*store, &client_owner("app"), NOW).await,
+        vec![issued.refresh.family_id]
+    );
+    assert_eq!(ok(store.revoke_family(&colliding.family_id).await), 0);
+}
+
+async fn families_are_listed_by_user_and_by_client_oldest_first<S: Store>(store: Arc<S>) {
+    for client_id in ["app", "tool"] {
+        ok(store.create_client(&client(client_id)).await);
+    }
+    for username in ["alice", "bob"] {
+        ok(store.create_user(&user(username)).await);
+    }
+    let alice_app = pair_at("app", "alice", NOW + 1, None);
+    let app_own = client_token_at("app", NOW + 2);
+    let alice_tool = pair_at("tool", "alice", NOW + 3, Some(NOW + 86_400));
+    let bob_app = pair_at("app", "bob", NOW + 4, None);
+    let tool_own = client_token_at("tool", NOW + 5);
+    // Stored newest first: the listing orders by creation, not by write.
+    ok(store.issue_access_token(&tool_own).await);
+    ok(store.issue_token_pair(&bob_app, false).await);
+    ok(store.issue_token_pair(&alice_tool, false).await);
+    ok(store.issue_access_token(&app_own).await);
+    ok(store.issue_token_pair(&alice_app, false).await);
+
+    let at = NOW + 10;
+    assert_eq!(
+        families(&*store, &user_owner("alice"), at).await,
+        vec![family_of_pair(&alice_app), family_of_pair(&alice_tool)]
+    );
+    assert_eq!(
+        families(&*store, &user_owner("bob"), at).await,
+        vec![family_of_pair(&bob_app)]
+    );
+    // A client's families include its users' and its own (client credentials) ones.
+    assert_eq!(
+        families(&*store, &client_owner("app"), at).await,
+        vec![
+            family_of_pair(&alice_app),
+            family_of_access(&app_own),
+            family_of_pair(&bob_app),
+        ]
+    );
+    assert_eq!(
+        families(&*store, &client_owner("tool"), at).await,
+        vec![family_of_pair(&alice_tool), family_of_access(&tool_own)]
+    );
+    // Client credentials families belong to no user, not even one named like the client;
+    // owners without families, and names no key can hold, have none.
+    for owner in [
+        user_owner("app"),
+        user_owner("tool"),
+        user_owner("carol"),
+        client_owner("alice"),
+        client_owner("nobody"),
+        user_owner(""),
+        client_owner(""),
+        user_owner(&"x".repeat(4000)),
+        client_owner(&"x".repeat(4000)),
+    ] {
+        assert_eq!(families(&*store, &owner, at).await, vec![], "{owner:?}");
+    }
+}
+
+async fn revoked_and_expired_families_are_not_listed<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    let lasting = pair_at("app", "alice", NOW, None);
+    let expiring = pair_at("app", "alice", NOW + 1, Some(NOW + 600));
+    let revoked = pair_at("app", "alice", NOW + 2, None);
+    let own = client_token_at("app", NOW + 3);
+    for issued in [&lasting, &expiring, &revoked] {
+        ok(store.issue_token_pair(issued, false).await);
+    }
+    ok(store.issue_access_token(&own).await);
+    let id = |issued: &TokenPair| issued.refresh.family_id.clone();
+
+    assert_eq!(
+        family_ids(&*store, &user_owner("alice"), NOW + 10).await,
+        vec![id(&lasting), id(&expiring), id(&revoked)]
+    );
+    assert_eq!(ok(store.revoke_family(&id(&revoked)).await), 2);
+    assert_eq!(
+        family_ids(&*store, &user_owner("alice"), NOW + 10).await,
+        vec![id(&lasting), id(&expiring)]
+    );
+    // A family ends when its refresh token expires; one started by an access token alone
+    // ends with that token.
+    let all_live = vec![id(&lasting), id(&expiring), own.family_id.clone()];
+    assert_eq!(
+        family_ids(&*store, &client_owner("app"), NOW + 599).await,
+        all_live
+    );
+    assert_eq!(
+        family_ids(&*store, &client_owner("app"), NOW + 600).await,
+        vec![id(&lasting), own.family_id.clone()]
+    );
+    assert_eq!(
+        family_ids(&*store, &client_owner("app"), own.expires_at - 1).await,
+        vec![id(&lasting), own.family_id.clone()]
+    );
+    assert_eq!(
+        family_ids(&*store, &client_owner("app"), own.expires_at).await,
+        vec![id(&lasting)]
+    );
+    assert_eq!(
+        family_ids(&*store, &user_owner("alice"), NOW + 10 * 365 * 86_400).await,
+        vec![id(&lasting)]
+    );
+}
+
+async fn rotation_and_reissue_keep_the_family_and_move_refreshed_at<S: Store>(store: Arc<S>) {
+    let first = with_issued_pair(&*store, Some(NOW + 1000)).await;
+    let later = pair_at("app", "alice", NOW + 50, None);
+    ok(store.issue_token_pair(&later, false).await);
+
+    let rotated = successor_at(&first, NOW + 100, Some(NOW + 1100));
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&first.refresh, &rotated, NOW + 100, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    let moved = |refreshed_at, expires_at| TokenFamily {
+        refreshed_at,
+        expires_at,
+        ..family_of_pair(&first)
+    };
+    // Still listed by when it was created, and now as long as its new refresh token lives.
+    let expected = vec![moved(NOW + 100, Some(NOW + 1100)), family_of_pair(&later)];
+    assert_eq!(
+        families(&*store, &user_owner("alice"), NOW + 100).await,
+        expected
+    );
+    assert_eq!(
+        families(&*store, &client_owner("app"), NOW + 100).await,
+        expected
+    );
+    assert_eq!(
+        families(&*store, &user_owner("alice"), NOW + 1050).await,
+        expected
+    );
+
+    // Re-issuing a lost successor moves the family too.
+    let used = used_record_of(&*store, &first.refresh.token_hash, NOW + 110).await;
+    let used = used.unwrap_or_else(|| panic!("no used record"));
+    let replacement = successor_at(&first, NOW + 110, Some(NOW + 1110));
+    assert_eq!(
+        ok(store
+            .reissue_successor(&used, &replacement, NOW + 110)
+            .await),
+        Rotation::Rotated
+    );
+    let expected = vec![moved(NOW + 110, Some(NOW + 1110)), family_of_pair(&later)];
+    assert_eq!(
+        families(&*store, &user_owner("alice"), NOW + 1105).await,
+        expected
+    );
+
+    // A refresh token without expiry makes the family last until it is revoked.
+    let last = successor_at(&first, NOW + 200, None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&replacement.refresh, &last, NOW + 200, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        families(&*store, &user_owner("alice"), NOW + 10 * 365 * 86_400).await,
+        vec![moved(NOW + 200, None), family_of_pair(&later)]
+    );
+}
+
+async fn refreshed_at_is_when_the_current_tokens_were_issued<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    // The pair was made a moment before the call that stores it.
+    let next = successor_at(&issued, NOW + 10, None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 12, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    let listed = families(&*store, &user_owner("alice"), NOW + 12).await;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|family| (family.created_at, family.refreshed_at))
+            .collect::<Vec<_>>(),
+        vec![(NOW, NOW + 10)]
+    );
+}
+
+async fn revoke_all_of_a_user_spares_other_users<S: Store>(store: Arc<S>) {
+    for client_id in ["app", "tool"] {
+        ok(store.create_client(&client(client_id)).await);
+    }
+    for username in ["alice", "bob"] {
+        ok(store.create_user(&user(username)).await);
+    }
+    let alice_first = pair_at("app", "alice", NOW, None);
+    let alice_second = pair_at("tool", "alice", NOW + 1, None);
+    let bob = pair_at("app", "bob", NOW + 2, None);
+    for issued in [&alice_first, &alice_second, &bob] {
+        ok(store.issue_token_pair(issued, false).await);
+    }
+    let app_own = client_token_at("app", NOW + 3);
+    ok(store.issue_access_token(&app_own).await);
+    // One of alice's families has moved on once.
+    let alice_rotated = successor_at(&alice_first, NOW + 5, None);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(
+                &alice_first.refresh,
+                &alice_rotated,
+                NOW + 5,
+                KEEP_USED_UNTIL
+            )
+            .await),
+        Rotation::Rotated
+    );
+
+    let now = NOW + 10;
+    assert_eq!(
+        ok(revoke_all(&*store, &user_owner("alice"), now).await),
+        Revoked {
+            families: 2,
+            tokens: 4
+        }
+    );
+    for revoked in [&alice_rotated, &alice_second] {
+        assert_eq!(
+            ok(store.access_token(&revoked.access.token_hash, now).await),
+            None
+        );
+        assert_eq!(
+            stored_token(&*store, &revoked.access.token_hash, now).await,
+            None
+        );
+        assert_eq!(
+            refresh_token_of(&*store, &revoked.refresh.token_hash, now).await,
+            None
+        );
+        assert_eq!(
+            ok(store
+                .rotate_refresh_token(
+                    &revoked.refresh,
+                    &successor_at(revoked, now, None),
+                    now,
+                    KEEP_USED_UNTIL
+                )
+                .await),
+            Rotation::Refused
+        );
+    }
+    assert!(
+        families(&*store, &user_owner("alice"), now)
+            .await
+            .is_empty()
+    );
+
+    // Bob and the client's own token are untouched.
+    assert_eq!(
+        ok(store.access_token(&bob.access.token_hash, now).await),
+        Some(bob.access.clone())
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &bob.refresh.token_hash, now).await,
+        Some(bob.refresh.clone())
+    );
+    assert_eq!(
+        ok(store.access_token(&app_own.token_hash, now).await),
+        Some(app_own.clone())
+    );
+    assert_eq!(
+        family_ids(&*store, &client_owner("app"), now).await,
+        vec![bob.refresh.family_id.clone(), app_own.family_id.clone()]
+    );
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(
+                &bob.refresh,
+                &successor_at(&bob, now, None),
+                now,
+                KEEP_USED_UNTIL
+            )
+            .await),
+        Rotation::Rotated
+    );
+    // Nothing of alice's is left to revoke.
+    assert_eq!(
+        ok(revoke_all(&*store, &user_owner("alice"), now).await),
+        Revoked::default()
+    );
+}
+
+async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store: Arc<S>) {
+    for client_id in ["app", "tool"] {
+        ok(store.create_client(&client(client_id)).await);
+    }
+    for username in ["alice", "bob"] {
+        ok(store.create_user(&user(username)).await);
+    }
+    let alice_app = pair_at("app", "alice", NOW, Some(NOW + 86_400));
+    let bob_app = pair_at("app", "bob", NOW + 1, None);
+    let alice_tool = pair_at("tool", "alice", NOW + 3, None);
+    for issued in [&alice_app, &bob_app, &alice_tool] {
+        ok(store.issue_token_pair(issued, false).await);
+    }
+    let app_own = client_token_at("app", NOW + 2);
+    let tool_own = client_token_at("tool", NOW + 4);
+    // Expired before the revocation: not listed, so not counted.
+    let app_expired = client_token_at("app", NOW - 4000);
+    for own in [&app_own, &tool_own, &app_expired] {
+        ok(store.issue_access_token(own).await);
+    }
+
+    let now = NOW + 10;
+    assert_eq!(
+        ok(revoke_all(&*store, &client_owner("app"), now).await),
+        Revoked {
+            families: 3,
+            tokens: 5
+        }
+    );
+    for access in [&alice_app.access, &bob_app.access, &app_own] {
+        assert_eq!(ok(store.access_token(&access.token_hash, now).await), None);
+    }
+    for revoked in [&alice_app, &bob_app] {
+        assert_eq!(
+            refresh_token_of(&*store, &revoked.refresh.token_hash, now).await,
+            None
+        );
+        assert_eq!(
+            ok(store
+                .rotate_refresh_token(
+                    &revoked.refresh,
+                    &successor_at(revoked, now, None),
+                    now,
+                    KEEP_USED_UNTIL
+                )
+                .await),
+            Rotation::Refused
+        );
+    }
+    assert!(
+        families(&*store, &client_owner("app"), now)
+            .await
+            .is_empty()
+    );
+    assert!(families(&*store, &user_owner("bob"), now).await.is_empty());
+
+    // The other client's tokens, alice's included, are untouched.
+    assert_eq!(
+        family_ids(&*store, &user_owner("alice"), now).await,
+        vec![alice_tool.refresh.family_id.clone()]
+    );
+    assert_eq!(
+        families(&*store, &client_owner("tool"), now).await,
+        vec![family_of_pair(&alice_tool), family_of_access(&tool_own)]
+    );
+    assert_eq!(
+        ok(store.access_token(&tool_own.token_hash, now).await),
+        Some(tool_own.clone())
+    );
+    assert_eq!(
+        ok(store.access_token(&alice_tool.access.token_hash, now).await),
+        Some(alice_tool.access.clone())
+    );
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(
+                &alice_tool.refresh,
+                &successor_at(&alice_tool, now, None),
+                now,
+                KEEP_USED_UNTIL
+            )
+            .await),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        ok(revoke_all(&*store, &client_owner("app"), now).await),
+        Revoked::default()
+    );
+}
+
+async fn a_pair_reusing_a_family_id_is_refused_whole<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let mut reusing = pair_at("app", "alice", NOW + 5, None);
+    reusing.access.family_id = issued.refresh.family_id.clone();
+    reusing.refresh.family_id = issued.refresh.family_id.clone();
+    assert!(store.issue_token_pair(&reusing, false).await.is_err());
+    assert_eq!(
+        ok(store
+            .access_token(&reusing.access.token_hash, NOW + 5)
+            .await),
+        None
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &reusing.refresh.token_hash, NOW + 5).await,
+        None
+    );
+    // The family still holds the pair it was started with.
+    assert_eq!(
+        families(&*store, &user_owner("alice"), NOW + 5).await,
+        vec![family_of_pair(&issued)]
+    );
+    assert_eq!(ok(store.revoke_family(&issued.refresh.family_id).await), 2);
+    assert_eq!(
+        ok(store.access_token(&issued.access.token_hash, NOW + 5).await),
         None
     );
 }

@@ -21,8 +21,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
     CreateGlobalSecondaryIndexAction, Delete, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
+    IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    Update,
 };
 
 use super::{PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
@@ -55,6 +56,8 @@ const MAX_KEY_BYTES: usize = 2048;
 const TRANSACTION_ATTEMPTS: u32 = 4;
 /// Attempts for a `BatchGetItem` that left keys unprocessed (throttling).
 const BATCH_GET_ATTEMPTS: u32 = 4;
+/// How long `create_tables` waits for DynamoDB to build an index over an existing table.
+const INDEX_CREATION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// The names of the two tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,22 +156,14 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Adds the indexes a tokens table created by an earlier version lacks. DynamoDB builds
+    /// one index at a time and refuses `UpdateTable` while the table is updating, so each
+    /// creation waits until the table and every index are `ACTIVE`, and so does the end: the
+    /// indexes are usable once this returns.
     async fn add_missing_indexes(&self, indexes: &[(&str, &str)]) -> Result<(), StoreError> {
         for (name, partition) in indexes {
-            let description = self
-                .client
-                .describe_table()
-                .table_name(&self.tables.tokens)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            let present = description
-                .table()
-                .map(|table| table.global_secondary_indexes())
-                .unwrap_or_default()
-                .iter()
-                .any(|index| index.index_name() == Some(*name));
-            if present {
+            let present = self.active_index_names().await?;
+            if present.iter().any(|index| index == name) {
                 continue;
             }
             let create = built(
@@ -189,15 +184,62 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            // One index may be created at a time.
-            self.client
-                .wait_until_table_exists()
+        }
+        self.active_index_names().await.map(drop)
+    }
+
+    /// The names of the tokens table's indexes, once the table and all of them are `ACTIVE`
+    /// (polling `DescribeTable`; building an index over existing items takes minutes).
+    async fn active_index_names(&self) -> Result<Vec<String>, StoreError> {
+        let deadline = tokio::time::Instant::now() + INDEX_CREATION_TIMEOUT;
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let description = self
+                .client
+                .describe_table()
                 .table_name(&self.tables.tokens)
-                .wait(Duration::from_secs(600))
+                .send()
                 .await
                 .map_err(unavailable)?;
+            let table = description.table();
+            let table_status = table.and_then(|table| table.table_status());
+            let indexes = table
+                .map(|table| table.global_secondary_indexes())
+                .unwrap_or_default();
+            let all_active = table_status == Some(&TableStatus::Active)
+                && indexes
+                    .iter()
+                    .all(|index| index.index_status() == Some(&IndexStatus::Active));
+            if all_active {
+                return Ok(indexes
+                    .iter()
+                    .filter_map(|index| index.index_name())
+                    .map(str::to_owned)
+                    .collect());
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                let statuses: Vec<String> = indexes
+                    .iter()
+                    .map(|index| {
+                        format!(
+                            "{} {:?}",
+                            index.index_name().unwrap_or("?"),
+                            index.index_status()
+                        )
+                    })
+                    .collect();
+                return Err(StoreError::Unavailable(
+                    format!(
+                        "table {} is not ACTIVE yet (table {table_status:?}, indexes {statuses:?}); \
+                         run again later",
+                        self.tables.tokens
+                    )
+                    .into(),
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(15));
         }
-        Ok(())
     }
 
     async fn enable_ttl(&self) -> Result<(), StoreError> {
@@ -376,6 +418,36 @@ impl DynamoStore {
             .set_key(Some(key(pk)))
             .build();
         Ok(TransactWriteItem::builder().delete(built(delete)?).build())
+    }
+
+    /// Points a family's record at its newest pair, provided its current refresh token is
+    /// still `current_refresh`: the family follows its newest pair, so a replay can revoke it,
+    /// and lives as long as that pair's refresh token.
+    fn advance_family(
+        &self,
+        family_id: &str,
+        current_refresh: &TokenHash,
+        replacement: &TokenPair,
+    ) -> Result<TransactWriteItem, StoreError> {
+        const SET: &str = "SET current_refresh = :refresh, current_access = :access, \
+                           refreshed_at = :refreshed_at";
+        let update = Update::builder()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(family_key(family_id))))
+            .condition_expression("current_refresh = :current")
+            .expression_attribute_values(":current", s(current_refresh.as_str()))
+            .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
+            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
+            .expression_attribute_values(":refreshed_at", n(replacement.refresh.issued_at));
+        let update = match replacement.refresh.expires_at {
+            Some(expires_at) => update
+                .update_expression(format!("{SET}, expires_at = :expires_at"))
+                .expression_attribute_values(":expires_at", n(expires_at)),
+            None => update.update_expression(format!("{SET} REMOVE expires_at")),
+        };
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
     }
 
     /// Refuses the transaction once the user is deleted: a deleted user's tokens stop working.
@@ -646,28 +718,6 @@ impl Store for DynamoStore {
             .expression_attribute_values(":client_id", s(&used.client_id))
             .expression_attribute_values(":now", n(now))
             .build();
-        // The family follows its newest pair, so a replay can revoke it; a revoked family has no
-        // record, which refuses the rotation.
-        let mut advance_family = Update::builder()
-            .table_name(tokens)
-            .set_key(Some(key(family_key(&used.family_id))))
-            .condition_expression("current_refresh = :used")
-            .expression_attribute_values(":used", s(used.token_hash.as_str()))
-            .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
-            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
-            .expression_attribute_values(":now", n(now));
-        advance_family = match replacement.refresh.expires_at {
-            Some(expires_at) => advance_family
-                .update_expression(
-                    "SET current_refresh = :refresh, current_access = :access, refreshed_at = :now, \
-                     expires_at = :expires_at",
-                )
-                .expression_attribute_values(":expires_at", n(expires_at)),
-            None => advance_family.update_expression(
-                "SET current_refresh = :refresh, current_access = :access, refreshed_at = :now \
-                 REMOVE expires_at",
-            ),
-        };
         let [put_access, put_refresh] = self.pair_puts(replacement)?;
         let items = vec![
             TransactWriteItem::builder().put(built(claim_used)?).build(),
@@ -675,9 +725,8 @@ impl Store for DynamoStore {
             put_access,
             put_refresh,
             self.user_still_exists(&used.username)?,
-            TransactWriteItem::builder()
-                .update(built(advance_family.build())?)
-                .build(),
+            // A revoked family has no record, which refuses the rotation.
+            self.advance_family(&used.family_id, &used.token_hash, replacement)?,
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(Rotation::Rotated),
@@ -729,18 +778,6 @@ impl Store for DynamoStore {
             .condition_expression("kind = :refresh")
             .expression_attribute_values(":refresh", s(REFRESH))
             .build();
-        let advance_family = Update::builder()
-            .table_name(tokens)
-            .set_key(Some(key(family_key(&used.family_id))))
-            .update_expression(
-                "SET current_refresh = :refresh, current_access = :access, refreshed_at = :now",
-            )
-            .condition_expression("current_refresh = :successor")
-            .expression_attribute_values(":successor", s(used.successor_refresh.as_str()))
-            .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
-            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .build();
         let [put_access, put_refresh] = self.pair_puts(replacement)?;
         let items = vec![
             TransactWriteItem::builder()
@@ -752,9 +789,7 @@ impl Store for DynamoStore {
             self.delete_token_item(used.successor_access.as_str().to_owned())?,
             put_access,
             put_refresh,
-            TransactWriteItem::builder()
-                .update(built(advance_family)?)
-                .build(),
+            self.advance_family(&used.family_id, &used.successor_refresh, replacement)?,
             self.user_still_exists(&used.username)?,
         ];
         match self.transact(items).await? {
@@ -820,6 +855,10 @@ impl Store for DynamoStore {
             FamilyOwner::User(username) => (FAMILIES_BY_USER, FAMILY_USER, username),
             FamilyOwner::Client(client_id) => (FAMILIES_BY_CLIENT, FAMILY_CLIENT, client_id),
         };
+        if value.is_empty() || value.len() > MAX_KEY_BYTES {
+            // No family can be indexed under such a name, and DynamoDB refuses to look it up.
+            return Ok(Vec::new());
+        }
         let mut pages = self
             .client
             .query()

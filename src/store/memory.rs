@@ -128,6 +128,12 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         ensure_unused(&data, pair)?;
+        // As the DynamoDB adapter's conditional put of the family record: never overwrite one.
+        if data.families.contains_key(&pair.refresh.family_id) {
+            return Err(StoreError::Malformed(
+                "a new token family's id is already stored".into(),
+            ));
+        }
         insert_pair(&mut data, pair);
         data.families.insert(
             pair.refresh.family_id.clone(),
