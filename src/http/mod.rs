@@ -124,7 +124,8 @@ impl Outcome {
 }
 
 /// Times every request, with the DynamoDB calls it makes, and writes its one log line (and
-/// on Lambda its metrics): the one place that does, whatever the endpoint.
+/// on Lambda its metrics): the one place that does, whatever the endpoint. The DynamoDB tally
+/// also goes into the response's extensions, for tests and benchmarks.
 async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let ids = request
@@ -132,7 +133,8 @@ async fn observe(request: Request, next: Next) -> Response {
         .get::<RequestIds>()
         .cloned()
         .unwrap_or_default();
-    let (response, store) = store_timing::measure(next.run(request)).await;
+    let (mut response, store) = store_timing::measure(next.run(request)).await;
+    response.extensions_mut().insert(store);
     let status = response.status();
     let fallback = Outcome::new(
         "other",

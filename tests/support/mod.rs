@@ -68,6 +68,8 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         .endpoint_url(moto_endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        // As in production (`config::dynamodb_client`): each request's DynamoDB calls are tallied.
+        .interceptor(token_endpoint::telemetry::store_timing::DynamoTimer)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }

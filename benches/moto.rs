@@ -1,0 +1,142 @@
+//! The grants against a real DynamoDB-compatible server (moto on 127.0.0.1, one request at a
+//! time), through the router: per-grant latency (p50, p99) and the DynamoDB calls each grant
+//! makes, counted by the same SDK interceptor that feeds the production log line. Writes
+//! `target/moto.json` for `scripts/bench.sh`.
+//!
+//! `cargo bench --bench moto` (needs `.venv` with moto: `make dev-deps`)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use token_endpoint::domain::TokenService;
+use token_endpoint::http::router;
+use token_endpoint::startup::{self, DEMO_PASSWORD, DEMO_USERNAME};
+use token_endpoint::store::DynamoStore;
+use token_endpoint::telemetry::StoreTime;
+use tower::ServiceExt as _;
+
+mod support;
+#[path = "../tests/support/mod.rs"]
+mod test_support;
+
+const GRANTS: usize = 200;
+
+/// One request through the router: its status, body, latency and DynamoDB tally.
+async fn send(
+    service: &Arc<TokenService<DynamoStore>>,
+    form: &str,
+) -> (StatusCode, Value, Duration, StoreTime) {
+    let started = Instant::now();
+    let response = router(Arc::clone(service), Default::default())
+        .oneshot(support::token_request(form))
+        .await
+        .unwrap_or_else(|e| match e {});
+    let elapsed = started.elapsed();
+    let status = response.status();
+    // The router's own tally, as its log line reports it.
+    let store = response
+        .extensions()
+        .get::<StoreTime>()
+        .copied()
+        .unwrap_or_default();
+    let body = test_support::json_body(response.into_body()).await;
+    (status, body, elapsed, store)
+}
+
+struct Series {
+    latencies: Vec<Duration>,
+    calls: Vec<u32>,
+}
+
+impl Series {
+    fn new() -> Self {
+        Self {
+            latencies: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, status: StatusCode, elapsed: Duration, store: StoreTime) {
+        assert_eq!(status, StatusCode::OK);
+        self.latencies.push(elapsed);
+        self.calls.push(store.calls);
+    }
+
+    fn summary(mut self) -> Value {
+        self.latencies.sort_unstable();
+        let at = |quantile: f64| {
+            let index = ((self.latencies.len() as f64 - 1.0) * quantile).round() as usize;
+            self.latencies[index].as_secs_f64() * 1000.0
+        };
+        json!({
+            "requests": self.latencies.len(),
+            "p50_ms": at(0.5),
+            "p99_ms": at(0.99),
+            "calls_min": self.calls.iter().min(),
+            "calls_max": self.calls.iter().max(),
+        })
+    }
+}
+
+fn main() {
+    let grants = if std::env::args().any(|arg| arg == "--bench") {
+        GRANTS
+    } else {
+        3
+    };
+    let runtime = support::runtime();
+    let summary = runtime.block_on(async {
+        // Production Argon2 settings: the password grant's figure includes its one verify.
+        let config = test_support::test_config();
+        let store = test_support::dynamo_store().await;
+        let service = startup::token_service(store, &config).unwrap_or_else(|e| panic!("{e}"));
+        startup::seed_demo(&service)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let password_form =
+            format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}");
+        // Warm-up: connections, the client-secret cache.
+        for _ in 0..5 {
+            send(&service, &password_form).await;
+        }
+
+        let mut password = Series::new();
+        let mut refresh_token = String::new();
+        for _ in 0..grants {
+            let (status, body, elapsed, store) = send(&service, &password_form).await;
+            password.add(status, elapsed, store);
+            refresh_token = body["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        let mut refresh = Series::new();
+        for _ in 0..grants {
+            let form = format!("grant_type=refresh_token&refresh_token={refresh_token}");
+            let (status, body, elapsed, store) = send(&service, &form).await;
+            refresh.add(status, elapsed, store);
+            refresh_token = body["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        let mut client_credentials = Series::new();
+        for _ in 0..grants {
+            let (status, _, elapsed, store) = send(&service, "grant_type=client_credentials").await;
+            client_credentials.add(status, elapsed, store);
+        }
+        json!({
+            "password": password.summary(),
+            "refresh_token": refresh.summary(),
+            "client_credentials": client_credentials.summary(),
+        })
+    });
+    println!("{summary:#}");
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/moto.json"),
+        summary.to_string(),
+    )
+    .unwrap_or_else(|e| panic!("writing target/moto.json: {e}"));
+}
