@@ -1,18 +1,35 @@
 //! Every `events/*.json` (the `sam local invoke -e` fixtures) decoded the way the Lambda runtime
-//! decodes it and run through the router, so the fixtures and the function cannot drift apart.
+//! decodes it and run in process: the API Gateway events through `lambda_http` and the stage
+//! adapter into the router, the authorizer events into the authorizer, so the fixtures and the
+//! functions cannot drift apart.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use token_endpoint::domain::TokenService;
+use token_endpoint::domain::clock::{Clock, SystemClock, UnixSeconds};
+use token_endpoint::lambda::authorizer::authorize;
+use token_endpoint::lambda::http::without_stage;
 use token_endpoint::startup;
 use token_endpoint::store::MemoryStore;
+use tower::ServiceExt as _;
 
+/// The refresh token in `events/token-refresh.json`, to be replaced by a real one.
 const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
+/// The token in the revocation, introspection and authorizer events: as long as a real token,
+/// so `content-length` stays right when one replaces it.
+const ACCESS_PLACEHOLDER: &str = "REPLACEwithACCESStoken00000000";
+/// Where the events say the API is.
+const HOST: &str = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
+
+type App = Arc<TokenService<MemoryStore>>;
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
@@ -22,7 +39,15 @@ fn read_event(name: &str) -> String {
     std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-async fn seeded_app() -> Arc<TokenService<MemoryStore>> {
+/// `name` with a real token in place of the access-token placeholder.
+fn event_with_token(name: &str, token: &str) -> String {
+    let template = read_event(name);
+    assert!(template.contains(ACCESS_PLACEHOLDER), "{name}: {template}");
+    assert_eq!(token.len(), ACCESS_PLACEHOLDER.len(), "{token}");
+    template.replace(ACCESS_PLACEHOLDER, token)
+}
+
+async fn seeded_app() -> App {
     let service = support::memory_service();
     startup::seed_demo(&service)
         .await
@@ -30,13 +55,78 @@ async fn seeded_app() -> Arc<TokenService<MemoryStore>> {
     service
 }
 
-/// Decodes an API Gateway event with lambda_http, as the runtime does, and serves it.
-async fn invoke(service: &Arc<TokenService<MemoryStore>>, event: &str) -> (StatusCode, Value) {
+/// Decodes an API Gateway event with lambda_http and moves a named stage into the base path,
+/// as the function does, then serves it: status, headers and raw body.
+async fn invoke_raw(service: &App, event: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
     let request = lambda_http::request::from_str(event)
+        .map(without_stage)
         .unwrap_or_else(|e| panic!("not an API Gateway event: {e}"));
     let (parts, body) = request.into_parts();
-    let request = axum::http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
-    support::serve_json(service, request).await
+    let request = axum::http::Request::from_parts(parts, Body::from(body.to_vec()));
+    let response = token_endpoint::http::router(Arc::clone(service), Default::default())
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|error| match error {});
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("reading the response: {e}"))
+        .to_bytes();
+    (parts.status, parts.headers, body.to_vec())
+}
+
+/// Serves an event whose answer is JSON.
+async fn invoke(service: &App, event: &str) -> (StatusCode, Value) {
+    let (status, _, body) = invoke_raw(service, event).await;
+    let body = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "response is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    (status, body)
+}
+
+fn text(value: &Value, name: &str) -> String {
+    value[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in {value}"))
+        .to_owned()
+}
+
+/// A password grant through `events/token-password.json`: its access and refresh tokens.
+async fn password_tokens(service: &App) -> (String, String) {
+    let (status, issued) = invoke(service, &read_event("token-password.json")).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    (
+        text(&issued, "access_token"),
+        text(&issued, "refresh_token"),
+    )
+}
+
+/// A client credentials grant through `events/token-client-credentials.json`: its access token.
+async fn client_token(service: &App) -> String {
+    let (status, issued) = invoke(service, &read_event("token-client-credentials.json")).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    text(&issued, "access_token")
+}
+
+async fn introspect(service: &App, token: &str) -> Value {
+    let (status, body) = invoke(service, &event_with_token("introspect-token.json", token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn revoke(service: &App, token: &str) {
+    let (status, headers, body) =
+        invoke_raw(service, &event_with_token("revoke-token.json", token)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert!(body.is_empty(), "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
+        Some(&b"no-store"[..])
+    );
 }
 
 #[tokio::test]
@@ -50,7 +140,13 @@ async fn every_event_file_is_covered_here() {
     assert_eq!(
         names,
         [
+            "authorizer-http-api.json",
+            "authorizer-rest-token.json",
+            "introspect-token.json",
+            "metadata.json",
+            "revoke-token.json",
             "token-bad-credentials.json",
+            "token-client-credentials.json",
             "token-json.json",
             "token-password.json",
             "token-refresh.json",
@@ -58,6 +154,28 @@ async fn every_event_file_is_covered_here() {
         ],
         "a new event needs an expectation in this file"
     );
+}
+
+/// `sam local invoke --env-vars` sets only variables the template declares, per function.
+#[test]
+fn env_json_configures_both_functions() {
+    let env: Value =
+        serde_json::from_str(&read_event("env.json")).unwrap_or_else(|e| panic!("{e}"));
+    let token = &env["TokenFunction"];
+    let authorizer = &env["AuthorizerFunction"];
+    assert_eq!(authorizer["FUNCTION_KIND"], "authorizer", "{env}");
+    for name in [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "CREDENTIALS_TABLE",
+        "TOKENS_TABLE",
+    ] {
+        assert!(token[name].is_string(), "{name}: {env}");
+        assert_eq!(authorizer[name], token[name], "{name}: {env}");
+    }
+    for function in [token, authorizer] {
+        let values = function.as_object().into_iter().flatten();
+        assert!(values.clone().all(|(_, value)| value.is_string()), "{env}");
+    }
 }
 
 #[tokio::test]
@@ -131,4 +249,409 @@ async fn unsupported_grant_event_is_refused() {
             json!({"error": "unsupported_grant_type"})
         )
     );
+}
+
+#[tokio::test]
+async fn client_credentials_event_issues_an_access_token_only() {
+    let event = read_event("token-client-credentials.json");
+    assert!(event.contains("\"isBase64Encoded\": true"), "{event}");
+    let (status, headers, body) = invoke_raw(&seeded_app().await, &event).await;
+    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
+        Some(&b"no-store"[..])
+    );
+    let token = text(&body, "access_token");
+    assert_eq!(token.len(), 30, "{body}");
+    // RFC 6749 §4.4.3: no refresh token.
+    assert_eq!(
+        body,
+        json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer", "scope": "read"})
+    );
+}
+
+#[tokio::test]
+async fn revoke_event_revokes_the_whole_grant() {
+    let service = seeded_app().await;
+    let (access, refresh) = password_tokens(&service).await;
+
+    // As shipped, the placeholder names no token: nothing to do, and the answer is the same
+    // (RFC 7009 §2.2).
+    let (status, _, body) = invoke_raw(&service, &read_event("revoke-token.json")).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b""[..]));
+    assert_eq!(introspect(&service, &access).await["active"], true);
+
+    revoke(&service, &access).await;
+    assert_eq!(
+        introspect(&service, &access).await,
+        json!({"active": false})
+    );
+    // Revoking the access token revoked the refresh token issued with it.
+    let refresh_event =
+        read_event("token-refresh.json").replace(REFRESH_PLACEHOLDER, refresh.as_str());
+    assert_eq!(
+        invoke(&service, &refresh_event).await,
+        (StatusCode::BAD_REQUEST, json!({"error": "invalid_grant"}))
+    );
+    // Revoking again is no error.
+    revoke(&service, &access).await;
+}
+
+#[tokio::test]
+async fn revoke_event_needs_client_authentication() {
+    let service = seeded_app().await;
+    let (access, _) = password_tokens(&service).await;
+    let mut event: Value = serde_json::from_str(&event_with_token("revoke-token.json", &access))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let removed = event["headers"]
+        .as_object_mut()
+        .and_then(|headers| headers.remove("authorization"));
+    assert!(removed.is_some(), "{event}");
+    let (status, body) = invoke(&service, &event.to_string()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    assert_eq!(introspect(&service, &access).await["active"], true);
+}
+
+#[tokio::test]
+async fn introspect_event_describes_live_access_tokens_only() {
+    let service = seeded_app().await;
+
+    // As shipped, the placeholder is no token.
+    assert_eq!(
+        invoke(&service, &read_event("introspect-token.json")).await,
+        (StatusCode::OK, json!({"active": false}))
+    );
+
+    let (access, refresh) = password_tokens(&service).await;
+    let active = introspect(&service, &access).await;
+    let (exp, iat) = (
+        active["exp"].as_u64().unwrap_or_default(),
+        active["iat"].as_u64().unwrap_or_default(),
+    );
+    assert!(iat.abs_diff(SystemClock.now()) <= 5, "{active}");
+    assert_eq!(exp, iat + 3600, "{active}");
+    assert_eq!(
+        active,
+        json!({
+            "active": true, "scope": "read write", "client_id": "demo-client",
+            "username": "demo", "token_type": "Bearer", "exp": exp, "iat": iat,
+        })
+    );
+
+    // A client's own token has no user.
+    let client = introspect(&service, &client_token(&service).await).await;
+    assert_eq!(client["active"], true, "{client}");
+    assert_eq!(client["client_id"], "demo-client", "{client}");
+    assert_eq!(client["scope"], "read", "{client}");
+    assert!(client.get("username").is_none(), "{client}");
+
+    // A refresh token is not an access token.
+    assert_eq!(
+        introspect(&service, &refresh).await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn metadata_event_names_the_stage_in_every_url() {
+    let event = read_event("metadata.json");
+    let parsed: Value = serde_json::from_str(&event).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed["requestContext"]["stage"], "prod", "{parsed}");
+    assert_eq!(
+        parsed["rawPath"], "/prod/.well-known/oauth-authorization-server",
+        "{parsed}"
+    );
+
+    let (status, headers, body) = invoke_raw(&seeded_app().await, &event).await;
+    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    let issuer = format!("https://{HOST}/prod");
+    assert_eq!(body["issuer"], issuer, "{body}");
+    assert_eq!(body["token_endpoint"], format!("{issuer}/o/token/"));
+    assert_eq!(
+        body["revocation_endpoint"],
+        format!("{issuer}/o/revoke_token/")
+    );
+    assert_eq!(
+        body["introspection_endpoint"],
+        format!("{issuer}/o/introspect/")
+    );
+    assert_eq!(
+        body["grant_types_supported"],
+        json!(["password", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(body["response_types_supported"], json!([]));
+    assert_eq!(
+        body["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+}
+
+/// A clock a test sets.
+struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    fn at(seconds: UnixSeconds) -> Self {
+        Self(AtomicU64::new(seconds))
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixSeconds {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The two authorizer events, and how each answers.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// `events/authorizer-http-api.json`: HTTP API, payload format 2.0, simple responses.
+    HttpApi,
+    /// `events/authorizer-rest-token.json`: REST API TOKEN authorizer, IAM policies.
+    RestToken,
+}
+
+const SHAPES: [Shape; 2] = [Shape::HttpApi, Shape::RestToken];
+
+impl Shape {
+    fn file(self) -> &'static str {
+        match self {
+            Shape::HttpApi => "authorizer-http-api.json",
+            Shape::RestToken => "authorizer-rest-token.json",
+        }
+    }
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    /// The event as shipped.
+    fn shipped(self) -> Value {
+        Self::parse(&read_event(self.file()))
+    }
+
+    /// The event carrying `Authorization: Bearer <token>`.
+    fn with_token(self, token: &str) -> Value {
+        Self::parse(&event_with_token(self.file(), token))
+    }
+
+    /// The event with another `Authorization` value, or none.
+    fn with_authorization(self, authorization: Option<&str>) -> Value {
+        let mut event = self.shipped();
+        let Some(fields) = event.as_object_mut() else {
+            panic!("{event}");
+        };
+        match (self, authorization) {
+            (Shape::HttpApi, Some(value)) => {
+                fields.insert("identitySource".into(), json!([value]));
+                fields["headers"]["authorization"] = value.into();
+            }
+            (Shape::HttpApi, None) => {
+                fields.remove("identitySource");
+                let headers = fields["headers"].as_object_mut();
+                assert!(headers.and_then(|h| h.remove("authorization")).is_some());
+            }
+            (Shape::RestToken, Some(value)) => {
+                fields.insert("authorizationToken".into(), value.into());
+            }
+            (Shape::RestToken, None) => {
+                assert!(fields.remove("authorizationToken").is_some());
+            }
+        }
+        event
+    }
+
+    /// Checks the answer's exact shape; `Some(context)` if it lets the request through.
+    fn decision(self, answer: &Value) -> Option<Value> {
+        match self {
+            Shape::HttpApi => {
+                if *answer == json!({"isAuthorized": false}) {
+                    return None;
+                }
+                assert_eq!(answer["isAuthorized"], true, "{answer}");
+                assert_eq!(answer.as_object().map(|a| a.len()), Some(2), "{answer}");
+                Some(answer["context"].clone())
+            }
+            Shape::RestToken => {
+                let method_arn = text(&self.shipped(), "methodArn");
+                let policy = |effect: &str, resource: &str| {
+                    json!({
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Action": "execute-api:Invoke",
+                            "Effect": effect,
+                            "Resource": resource,
+                        }],
+                    })
+                };
+                if answer["policyDocument"]["Statement"][0]["Effect"] == "Deny" {
+                    assert_eq!(
+                        *answer,
+                        json!({
+                            "principalId": "anonymous",
+                            "policyDocument": policy("Deny", &method_arn),
+                        })
+                    );
+                    return None;
+                }
+                // API Gateway caches the policy per token: it covers the whole stage.
+                let stage_wide = "arn:aws:execute-api:us-east-1:123456789012:k9l8m7n6o5/prod/*";
+                assert!(method_arn.starts_with(stage_wide.trim_end_matches('*')));
+                assert_eq!(
+                    answer["policyDocument"],
+                    policy("Allow", stage_wide),
+                    "{answer}"
+                );
+                let context = answer["context"].clone();
+                let principal = context
+                    .get("username")
+                    .unwrap_or(&context["client_id"])
+                    .clone();
+                assert_eq!(answer["principalId"], principal, "{answer}");
+                assert_eq!(answer.as_object().map(|a| a.len()), Some(3), "{answer}");
+                Some(context)
+            }
+        }
+    }
+
+    /// Runs the authorizer on `event` over the app's store at `clock`'s time.
+    async fn decide(self, service: &App, clock: &dyn Clock, event: Value) -> Option<Value> {
+        let answer = authorize(service.store(), clock, event)
+            .await
+            .unwrap_or_else(|e| panic!("{self:?}: authorizer error: {e}"));
+        self.decision(&answer)
+    }
+}
+
+#[tokio::test]
+async fn authorizer_allows_a_fresh_token_and_passes_on_the_caller() {
+    let service = seeded_app().await;
+    let (access, _) = password_tokens(&service).await;
+    let client = client_token(&service).await;
+    let exp = introspect(&service, &access).await["exp"].clone();
+    for shape in SHAPES {
+        let context = shape
+            .decide(&service, &SystemClock, shape.with_token(&access))
+            .await;
+        assert_eq!(
+            context,
+            Some(json!({
+                "client_id": "demo-client", "username": "demo", "scope": "read write",
+                "expires_at": exp,
+            })),
+            "{shape:?}"
+        );
+
+        // A client's own token: no username.
+        let context = shape
+            .decide(&service, &SystemClock, shape.with_token(&client))
+            .await
+            .unwrap_or_else(|| panic!("{shape:?}: client token denied"));
+        assert_eq!(context["client_id"], "demo-client", "{shape:?}");
+        assert_eq!(context["scope"], "read", "{shape:?}");
+        assert!(context.get("username").is_none(), "{shape:?}: {context}");
+    }
+}
+
+#[tokio::test]
+async fn authorizer_denies_a_token_from_its_expiry_on() {
+    let service = seeded_app().await;
+    let (access, _) = password_tokens(&service).await;
+    let exp = introspect(&service, &access).await["exp"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no exp"));
+    for shape in SHAPES {
+        let last_second = ManualClock::at(exp - 1);
+        let allowed = shape
+            .decide(&service, &last_second, shape.with_token(&access))
+            .await;
+        assert!(allowed.is_some(), "{shape:?}: denied before expiry");
+        for after in [exp, exp + 3600] {
+            let clock = ManualClock::at(after);
+            let denied = shape
+                .decide(&service, &clock, shape.with_token(&access))
+                .await;
+            assert_eq!(denied, None, "{shape:?} at exp + {}", after - exp);
+        }
+    }
+}
+
+#[tokio::test]
+async fn authorizer_denies_a_revoked_token() {
+    let service = seeded_app().await;
+    let (access, _) = password_tokens(&service).await;
+    for shape in SHAPES {
+        let allowed = shape
+            .decide(&service, &SystemClock, shape.with_token(&access))
+            .await;
+        assert!(allowed.is_some(), "{shape:?}");
+    }
+    revoke(&service, &access).await;
+    for shape in SHAPES {
+        let denied = shape
+            .decide(&service, &SystemClock, shape.with_token(&access))
+            .await;
+        assert_eq!(denied, None, "{shape:?}");
+    }
+}
+
+#[tokio::test]
+async fn authorizer_denies_unknown_tokens_and_refresh_tokens() {
+    let service = seeded_app().await;
+    let (_, refresh) = password_tokens(&service).await;
+    for shape in SHAPES {
+        // As shipped, the placeholder is no token.
+        let denied = shape.decide(&service, &SystemClock, shape.shipped()).await;
+        assert_eq!(denied, None, "{shape:?}");
+        let denied = shape
+            .decide(&service, &SystemClock, shape.with_token(&refresh))
+            .await;
+        assert_eq!(
+            denied, None,
+            "{shape:?}: a refresh token is no bearer token"
+        );
+    }
+}
+
+#[tokio::test]
+async fn authorizer_denies_a_missing_or_non_bearer_authorization() {
+    let service = seeded_app().await;
+    let (access, _) = password_tokens(&service).await;
+    let basic = "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ=";
+    let not_bearer = [
+        None,
+        Some(basic),
+        Some(access.as_str()),
+        Some("Bearer"),
+        Some("Bearer "),
+        Some(""),
+    ];
+    for shape in SHAPES {
+        for authorization in not_bearer {
+            let denied = shape
+                .decide(
+                    &service,
+                    &SystemClock,
+                    shape.with_authorization(authorization),
+                )
+                .await;
+            assert_eq!(denied, None, "{shape:?}: {authorization:?}");
+        }
+        // The scheme is case-insensitive (RFC 7235 §2.1).
+        let lowercase = format!("bearer {access}");
+        let allowed = shape
+            .decide(
+                &service,
+                &SystemClock,
+                shape.with_authorization(Some(&lowercase)),
+            )
+            .await;
+        assert!(allowed.is_some(), "{shape:?}");
+    }
 }

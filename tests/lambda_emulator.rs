@@ -1,8 +1,9 @@
 //! The Lambda as AWS runs it: the release `bootstrap` under the AWS Lambda Runtime Interface
-//! Emulator (RIE), with DynamoDB in moto, fed the API Gateway HTTP API (payload v2) events in
-//! `events/`. `make test` installs the emulator (aws-sam-cli, into .venv-sam) and builds the
-//! bootstrap (`cargo lambda build --release`); `AWS_LAMBDA_RIE` and `LAMBDA_BOOTSTRAP` point
-//! elsewhere.
+//! Emulator (RIE), with DynamoDB in moto, fed the events in `events/`: the API Gateway HTTP API
+//! (payload v2) requests to the token function, and the authorizer events to the same
+//! bootstrap started with `FUNCTION_KIND=authorizer`. `make test` installs the emulator
+//! (aws-sam-cli, into .venv-sam) and builds the bootstrap (`sam build`, which runs
+//! `cargo lambda build --release`); `AWS_LAMBDA_RIE` and `LAMBDA_BOOTSTRAP` point elsewhere.
 
 mod support;
 
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::Value;
+use serde_json::{Value, json};
 use token_endpoint::startup;
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;
@@ -25,6 +26,11 @@ use token_endpoint::store::dynamodb::TableNames;
 const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
 /// The refresh token in `events/token-refresh.json`, to be replaced by a real one.
 const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
+/// The token in the revocation, introspection and authorizer events, to be replaced by a real
+/// one.
+const ACCESS_PLACEHOLDER: &str = "REPLACEwithACCESStoken00000000";
+/// Where the events say the API is.
+const HOST: &str = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
 
 /// An API Gateway response as the function returned it: status, headers (names lowercased)
 /// and body (decoded if base64).
@@ -117,9 +123,14 @@ struct Emulator {
 }
 
 impl Emulator {
-    /// Starts the emulator and waits until it takes connections. The function itself starts
-    /// (cold) at the first invocation.
+    /// Starts the token function under the emulator, with the default settings.
     fn start(tables: &TableNames) -> Self {
+        Self::start_with(tables, &[])
+    }
+
+    /// Starts the emulator, its function configured by `env` on top of the tables, and waits
+    /// until it takes connections. The function itself starts (cold) at the first invocation.
+    fn start_with(tables: &TableNames, env: &[(&str, &str)]) -> Self {
         let (rie, bootstrap) = (rie_path(), bootstrap_path());
         let (invoke_address, runtime_api_address) = two_free_addresses();
         let log_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -145,6 +156,7 @@ impl Emulator {
             .env("CREDENTIALS_TABLE", &tables.credentials)
             .env("TOKENS_TABLE", &tables.tokens)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_too)
@@ -174,18 +186,30 @@ impl Emulator {
         }
     }
 
-    /// Invokes the function with an API Gateway event; panics on an invocation error, which
-    /// API Gateway would turn into a bare 500 instead of an OAuth response.
-    fn invoke(&self, event: &Value) -> Response {
+    /// Invokes the function with `event` and returns what it answered; panics on an
+    /// invocation error (the function failed or panicked), which API Gateway would turn into
+    /// a bare 500.
+    fn invoke_json(&self, event: &Value) -> Value {
         let (status, raw) = http_post(self.invoke_address, INVOKE_PATH, event.to_string());
         let payload: Value = serde_json::from_str(&raw).unwrap_or_else(|e| {
             panic!("the emulator answered {status} with non-JSON ({e}): {raw}")
         });
+        assert!(
+            status == 200 && payload.get("errorType").is_none(),
+            "Lambda invocation error ({status}): {payload}"
+        );
+        payload
+    }
+
+    /// Invokes the function with an API Gateway event; panics on an invocation error, which
+    /// API Gateway would turn into a bare 500 instead of an OAuth response.
+    fn invoke(&self, event: &Value) -> Response {
+        let payload = self.invoke_json(event);
         let status_code = payload["statusCode"]
             .as_u64()
             .and_then(|code| u16::try_from(code).ok());
-        let (200, Some(status_code)) = (status, status_code) else {
-            panic!("Lambda invocation error, not an API Gateway response ({status}): {payload}");
+        let Some(status_code) = status_code else {
+            panic!("not an API Gateway response: {payload}");
         };
         let headers = payload["headers"]
             .as_object()
@@ -285,13 +309,23 @@ fn dechunk(mut rest: &str) -> Option<String> {
     }
 }
 
-fn event(name: &str) -> Value {
+fn event_text(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("events")
         .join(name);
-    let text =
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn event(name: &str) -> Value {
+    serde_json::from_str(&event_text(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// `events/<name>` carrying `token` in place of the access-token placeholder.
+fn event_with_token(name: &str, token: &str) -> Value {
+    let text = event_text(name);
+    assert!(text.contains(ACCESS_PLACEHOLDER), "{name}: {text}");
+    serde_json::from_str(&text.replace(ACCESS_PLACEHOLDER, token))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// `events/token-refresh.json` carrying `refresh_token`.
@@ -431,6 +465,281 @@ fn malformed_requests_get_oauth_errors_and_the_function_survives() {
     // One runtime process served them all: none of the bad requests crashed it (the emulator
     // would have started another, as Lambda does, logging a second INIT START).
     let log = emulator.log();
+    assert_eq!(log.matches("INIT START").count(), 1, "{log}");
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Introspects `token` through `events/introspect-token.json`.
+fn introspection(emulator: &Emulator, token: &str) -> Value {
+    let (status, headers, body) =
+        emulator.invoke(&event_with_token("introspect-token.json", token));
+    assert_eq!(status, 200, "{body}");
+    assert_no_store_json(&headers);
+    json_of(&body)
+}
+
+/// Revokes `token` through `events/revoke-token.json`: 200, empty, uncacheable.
+fn revoke(emulator: &Emulator, token: &str) {
+    let (status, headers, body) = emulator.invoke(&event_with_token("revoke-token.json", token));
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert_eq!(
+        headers.get("cache-control").map(String::as_str),
+        Some("no-store"),
+        "{headers:?}"
+    );
+}
+
+#[test]
+fn client_credentials_and_metadata_through_the_emulator() {
+    let emulator = Emulator::start(&seeded_tables());
+
+    let (status, headers, body) = emulator.invoke(&event("token-client-credentials.json"));
+    assert_eq!(status, 200, "{body}");
+    assert_no_store_json(&headers);
+    let tokens = json_of(&body);
+    assert!(is_token(&tokens["access_token"]), "{tokens}");
+    // RFC 6749 §4.4.3: no refresh token.
+    assert_eq!(
+        tokens,
+        json!({
+            "access_token": tokens["access_token"], "expires_in": 3600,
+            "token_type": "Bearer", "scope": "read",
+        })
+    );
+    let access = tokens["access_token"].as_str().unwrap_or_default();
+    let active = introspection(&emulator, access);
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["client_id"], "demo-client", "{active}");
+    assert!(active.get("username").is_none(), "{active}");
+
+    // The named stage `prod` is in rawPath; it comes out of the path and into every URL.
+    let (status, headers, body) = emulator.invoke(&event("metadata.json"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+    let metadata = json_of(&body);
+    let issuer = format!("https://{HOST}/prod");
+    assert_eq!(metadata["issuer"], issuer, "{metadata}");
+    for (field, path) in [
+        ("token_endpoint", "/o/token/"),
+        ("revocation_endpoint", "/o/revoke_token/"),
+        ("introspection_endpoint", "/o/introspect/"),
+    ] {
+        assert_eq!(metadata[field], format!("{issuer}{path}"), "{metadata}");
+    }
+    assert_eq!(
+        metadata["grant_types_supported"],
+        json!(["password", "refresh_token", "client_credentials"])
+    );
+}
+
+#[test]
+fn revoke_and_introspect_round_trip_through_the_emulator() {
+    let emulator = Emulator::start(&seeded_tables());
+    let password = event("token-password.json");
+
+    let (access, refresh) = assert_issued(&emulator.invoke(&password), "read write");
+    let active = introspection(&emulator, &access);
+    let (exp, iat) = (active["exp"].clone(), active["iat"].clone());
+    assert_eq!(
+        exp.as_u64().zip(iat.as_u64()).map(|(exp, iat)| exp - iat),
+        Some(3600),
+        "{active}"
+    );
+    assert_eq!(
+        active,
+        json!({
+            "active": true, "scope": "read write", "client_id": "demo-client",
+            "username": "demo", "token_type": "Bearer", "exp": exp, "iat": iat,
+        })
+    );
+    // A refresh token is not an access token; the placeholder is no token.
+    assert_eq!(introspection(&emulator, &refresh), json!({"active": false}));
+    assert_eq!(
+        introspection(&emulator, ACCESS_PLACEHOLDER),
+        json!({"active": false})
+    );
+
+    revoke(&emulator, &access);
+    assert_eq!(introspection(&emulator, &access), json!({"active": false}));
+    // The refresh token issued with it is gone too.
+    assert_error(
+        &emulator.invoke(&refresh_event(&refresh)),
+        400,
+        r#"{"error": "invalid_grant"}"#,
+    );
+    // Unknown and already revoked tokens get the same answer (RFC 7009 §2.2).
+    revoke(&emulator, ACCESS_PLACEHOLDER);
+    revoke(&emulator, &access);
+
+    // Revoking a refresh token revokes the access token issued with it.
+    let (access, refresh) = assert_issued(&emulator.invoke(&password), "read write");
+    revoke(&emulator, &refresh);
+    assert_eq!(introspection(&emulator, &access), json!({"active": false}));
+}
+
+/// The two authorizer events, and how each answers.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// `events/authorizer-http-api.json`: HTTP API, payload format 2.0, simple responses.
+    HttpApi,
+    /// `events/authorizer-rest-token.json`: REST API TOKEN authorizer, IAM policies.
+    RestToken,
+}
+
+const SHAPES: [Shape; 2] = [Shape::HttpApi, Shape::RestToken];
+
+impl Shape {
+    fn file(self) -> &'static str {
+        match self {
+            Shape::HttpApi => "authorizer-http-api.json",
+            Shape::RestToken => "authorizer-rest-token.json",
+        }
+    }
+
+    /// Invokes the authorizer with this event carrying `Authorization: Bearer <token>`;
+    /// checks the answer's exact shape and returns the context if it allows the request.
+    fn decide(self, authorizer: &Emulator, token: &str) -> Option<Value> {
+        let answer = authorizer.invoke_json(&event_with_token(self.file(), token));
+        match self {
+            Shape::HttpApi => {
+                if answer == json!({"isAuthorized": false}) {
+                    return None;
+                }
+                let context = answer["context"].clone();
+                assert_eq!(
+                    answer,
+                    json!({"isAuthorized": true, "context": context}),
+                    "{self:?}"
+                );
+                Some(context)
+            }
+            Shape::RestToken => {
+                let method_arn = event(self.file())["methodArn"].clone();
+                let policy = |effect: &str, resource: &Value| {
+                    json!({
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Action": "execute-api:Invoke", "Effect": effect, "Resource": resource,
+                        }],
+                    })
+                };
+                if answer["policyDocument"]["Statement"][0]["Effect"] == "Deny" {
+                    assert_eq!(
+                        answer,
+                        json!({
+                            "principalId": "anonymous",
+                            "policyDocument": policy("Deny", &method_arn),
+                        })
+                    );
+                    return None;
+                }
+                let context = answer["context"].clone();
+                let principal = context.get("username").unwrap_or(&context["client_id"]);
+                // Allowed on the whole stage: API Gateway caches the policy per token.
+                let stage_wide =
+                    json!("arn:aws:execute-api:us-east-1:123456789012:k9l8m7n6o5/prod/*");
+                assert_eq!(
+                    answer,
+                    json!({
+                        "principalId": principal,
+                        "policyDocument": policy("Allow", &stage_wide),
+                        "context": context,
+                    })
+                );
+                Some(context)
+            }
+        }
+    }
+}
+
+#[test]
+fn authorizer_through_the_emulator() {
+    let tables = seeded_tables();
+    let token_function = Emulator::start(&tables);
+    // Tokens that live 2 s: live for at least 1 s after they are issued, expired 2 s after.
+    let short_lived = Emulator::start_with(&tables, &[("ACCESS_TOKEN_LIFETIME_SECONDS", "2")]);
+    let authorizer = Emulator::start_with(&tables, &[("FUNCTION_KIND", "authorizer")]);
+    let password = event("token-password.json");
+
+    // The placeholder is no token. This also gets the authorizer's cold start out of the way.
+    for shape in SHAPES {
+        assert_eq!(
+            shape.decide(&authorizer, ACCESS_PLACEHOLDER),
+            None,
+            "{shape:?}"
+        );
+    }
+
+    let (status, _, body) = short_lived.invoke(&password);
+    let issued = Instant::now();
+    assert_eq!(status, 200, "{body}");
+    let tokens = json_of(&body);
+    assert_eq!(tokens["expires_in"], 2, "{tokens}");
+    let short = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for shape in SHAPES {
+        let allowed = shape.decide(&authorizer, &short);
+        assert!(
+            allowed.is_some() || issued.elapsed() >= Duration::from_secs(1),
+            "{shape:?}: a token denied {:?} after it was issued for 2 s",
+            issued.elapsed()
+        );
+    }
+
+    // A fresh token: allowed, and the backend learns who calls.
+    let (access, _) = assert_issued(&token_function.invoke(&password), "read write");
+    let exp = introspection(&token_function, &access)["exp"].clone();
+    let (status, _, body) = token_function.invoke(&event("token-client-credentials.json"));
+    assert_eq!(status, 200, "{body}");
+    let client_token = json_of(&body)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for shape in SHAPES {
+        assert_eq!(
+            shape.decide(&authorizer, &access),
+            Some(json!({
+                "client_id": "demo-client", "username": "demo", "scope": "read write",
+                "expires_at": exp,
+            })),
+            "{shape:?}"
+        );
+        let client = shape
+            .decide(&authorizer, &client_token)
+            .unwrap_or_else(|| panic!("{shape:?}: a client credentials token denied"));
+        assert_eq!(client["client_id"], "demo-client", "{shape:?}");
+        assert_eq!(client["scope"], "read", "{shape:?}");
+        assert!(client.get("username").is_none(), "{shape:?}: {client}");
+    }
+
+    // Revoked: denied from the next request on.
+    revoke(&token_function, &access);
+    for shape in SHAPES {
+        assert_eq!(shape.decide(&authorizer, &access), None, "{shape:?}");
+    }
+
+    // Expired (DynamoDB's TTL has not deleted it; the authorizer checks the expiry itself).
+    std::thread::sleep(
+        (issued + Duration::from_millis(2100)).saturating_duration_since(Instant::now()),
+    );
+    for shape in SHAPES {
+        assert_eq!(shape.decide(&authorizer, &short), None, "{shape:?}");
+    }
+    assert_eq!(
+        introspection(&token_function, &short),
+        json!({"active": false})
+    );
+
+    // One authorizer process answered every event.
+    let log = authorizer.log();
     assert_eq!(log.matches("INIT START").count(), 1, "{log}");
 }
 
