@@ -4,6 +4,7 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{
@@ -25,6 +26,9 @@ use token_endpoint::domain::model::{
 use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{GrantType, Scope, TokenService};
 use token_endpoint::store::{DynamoStore, Store as _};
+use token_endpoint::telemetry::StoreTime;
+use token_endpoint::telemetry::store_timing::DynamoTimer;
+use tower::ServiceExt as _;
 
 /// Records the name of every DynamoDB request the SDK sends.
 #[derive(Debug, Default, Clone)]
@@ -74,6 +78,7 @@ fn logged_client(operations: &OperationLog) -> aws_sdk_dynamodb::Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .interceptor(operations.clone())
+        .interceptor(DynamoTimer)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -229,6 +234,73 @@ async fn each_grant_makes_one_read_and_one_write() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(app.operations.take(), ["BatchGetItem"]);
+}
+
+/// The tally behind each request's log line and metrics agrees with the calls DynamoDB saw.
+#[tokio::test]
+async fn the_request_tally_counts_every_dynamodb_call() {
+    let app = spawn_app().await;
+    let tally = |path: &'static str, form: String| {
+        let app = &app;
+        async move {
+            let basic = STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+            let request = Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::AUTHORIZATION, format!("Basic {basic}"))
+                .body(Body::from(form))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let response =
+                token_endpoint::http::router(Arc::clone(&app.service), Default::default())
+                    .oneshot(request)
+                    .await
+                    .unwrap_or_else(|e| match e {});
+            let status = response.status();
+            let store = response
+                .extensions()
+                .get::<StoreTime>()
+                .copied()
+                .unwrap_or_else(|| panic!("{path}: no tally on the response"));
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .to_bytes();
+            // Revocation answers with an empty body.
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, store, body)
+        }
+    };
+    let (status, store, issued) = tally(
+        "/o/token/",
+        "grant_type=password&username=alice&password=correct+horse".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(store.calls, 2);
+    assert!(store.elapsed > Duration::ZERO);
+    assert_eq!(app.operations.take().len(), 2);
+
+    let refresh = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&issued, "refresh_token")
+    );
+    let (status, store, refreshed) = tally("/o/token/", refresh).await;
+    assert_eq!((status, store.calls), (StatusCode::OK, 2));
+    assert_eq!(app.operations.take().len(), 2);
+
+    let access = field(&refreshed, "access_token").to_owned();
+    for (path, form, calls) in [
+        ("/o/token/", "grant_type=client_credentials".to_owned(), 2),
+        ("/o/introspect/", format!("token={access}"), 1),
+        // A revocation reads the token, then the family, then deletes them in one transaction.
+        ("/o/revoke_token/", format!("token={access}"), 3),
+        // Nothing left to revoke: the read finds nothing.
+        ("/o/revoke_token/", format!("token={access}"), 1),
+    ] {
+        let (status, store, _) = tally(path, form).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(store.calls, calls, "{path}");
+        assert_eq!(app.operations.take().len(), calls as usize, "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

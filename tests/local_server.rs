@@ -187,10 +187,36 @@ fn no_secret_or_token_reaches_the_logs() {
         .filter(|line| line.starts_with('{'))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(
-        logs.contains(r#""endpoint":"token""#),
-        "the server should have logged the requests:\n{logs}"
+    // One line per request, each naming the endpoint, outcome, latency and DynamoDB tally.
+    let request_lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(request_lines.len(), 5, "one line per request:\n{logs}");
+    let outcomes: Vec<&str> = request_lines
+        .iter()
+        .map(|line| line["fields"]["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "issued",
+            "issued",
+            "invalid_grant",
+            "invalid_grant",
+            "issued"
+        ],
+        "{logs}"
     );
+    for line in &request_lines {
+        let fields = &line["fields"];
+        assert_eq!(fields["endpoint"], "token", "{line}");
+        assert_eq!(fields["client_id"], "demo-client", "{line}");
+        assert!(fields["latency_ms"].is_number(), "{line}");
+        assert_eq!(fields["dynamodb_calls"], 0, "the memory store: {line}");
+    }
+    assert_eq!(request_lines[3]["fields"]["reason"], "invalid_credentials");
     let mut secrets = vec![
         "demo-secret".to_owned(),
         "demo-password".to_owned(),

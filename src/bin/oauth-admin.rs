@@ -309,7 +309,11 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .delete_client(&client_id)
                 .await
                 .map_err(Failure::operation)?;
-            let revoked = revoke(&store, &FamilyOwner::Client(client_id.clone())).await?;
+            let revoked = revoke(&store, &FamilyOwner::Client(client_id.clone()))
+                .await
+                .map_err(|failure| {
+                    deleted_but_not_revoked(failure, "client", "--client-id", &client_id)
+                })?;
             print_result(
                 &json!({
                     "client_id": client_id,
@@ -356,7 +360,11 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .delete_user(&username)
                 .await
                 .map_err(Failure::operation)?;
-            let revoked = revoke(&store, &FamilyOwner::User(username.clone())).await?;
+            let revoked = revoke(&store, &FamilyOwner::User(username.clone()))
+                .await
+                .map_err(|failure| {
+                    deleted_but_not_revoked(failure, "user", "--username", &username)
+                })?;
             print_result(
                 &json!({
                     "username": username,
@@ -413,6 +421,17 @@ async fn revoke(store: &DynamoStore, owner: &FamilyOwner) -> Result<Revoked, Fai
     revoke_all(store, owner, SystemClock.now())
         .await
         .map_err(Failure::operation)
+}
+
+/// The record is gone but its tokens may still work: say so, and how to finish.
+fn deleted_but_not_revoked(failure: Failure, what: &str, flag: &str, name: &str) -> Failure {
+    let reason = match failure {
+        Failure::InvalidInput(reason) | Failure::Operation(reason) => reason,
+    };
+    Failure::Operation(format!(
+        "{what} {name} was deleted, but revoking its tokens failed ({reason}); \
+         run oauth-admin revoke-tokens {flag} {name}"
+    ))
 }
 
 fn owner_json(owner: &FamilyOwner) -> Value {

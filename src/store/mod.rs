@@ -145,7 +145,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
 
     /// Revokes every live token of a family: its current refresh token and access token.
-    /// Returns how many tokens it removed; revoking an unknown or revoked family removes none.
+    /// Returns how many tokens the family named (an access token past its expiry but not yet
+    /// deleted by TTL counts too); revoking an unknown or revoked family returns 0.
     fn revoke_family(
         &self,
         family_id: &str,
