@@ -8,9 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::json::python_style_json;
-use super::{
-    Outcome, failure, no_store_json_headers, read_token_operation, refused, within_deadline,
-};
+use super::{TokenOperation, failure, no_store_json_headers, within_deadline};
 use crate::domain::TokenService;
 use crate::domain::model::AccessTokenRecord;
 use crate::store::Store;
@@ -21,23 +19,18 @@ pub(super) async fn introspection_endpoint<S: Store>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let (client, token) = match read_token_operation(&parts.uri, &parts.headers, body).await {
+    let operation = match TokenOperation::read(ENDPOINT, request).await {
         Ok(operation) => operation,
-        Err(error) => return refused(ENDPOINT, error),
+        Err(response) => return response,
     };
-    let outcome = Outcome {
-        client_id: Some(client.client_id.clone()),
-        ..Outcome::new(ENDPOINT, "active")
-    };
-    match within_deadline(service.introspect(&client, &token)).await {
-        Ok(Some(access)) => outcome.on(answer(&Introspection::active(&access))),
-        Ok(None) => Outcome {
-            outcome: "inactive",
-            ..outcome
-        }
-        .on(answer(&Introspection::inactive())),
-        Err(error) => failure(outcome, error),
+    match within_deadline(service.introspect(&operation.client, &operation.token)).await {
+        Ok(Some(access)) => operation
+            .outcome("active")
+            .on(answer(&Introspection::active(&access))),
+        Ok(None) => operation
+            .outcome("inactive")
+            .on(answer(&Introspection::inactive())),
+        Err(error) => failure(operation.outcome("failed"), error),
     }
 }
 

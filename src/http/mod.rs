@@ -265,18 +265,40 @@ async fn not_found() -> OAuthError {
 }
 
 /// A request about one token (revocation, introspection): the token and the client asking.
-/// Checked in the order django-oauth-toolkit's endpoints check: the token parameter, then the
-/// client's credentials, which are required.
-async fn read_token_operation(
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(ClientCredentials, Secret), OAuthError> {
-    let params = read_params(uri, headers, body).await?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("Missing token parameter."))?;
-    let client = client_auth::client_credentials(headers, &params)?
-        .ok_or_else(|| OAuthError::from(GrantError::InvalidClient))?;
-    Ok((client, Secret::new(token)))
+struct TokenOperation {
+    endpoint: &'static str,
+    client: ClientCredentials,
+    token: Secret,
+}
+
+impl TokenOperation {
+    /// Reads the request, or answers it: checked in the order django-oauth-toolkit's endpoints
+    /// check, the token parameter, then the client's credentials, which are required.
+    async fn read(endpoint: &'static str, request: Request) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let read = async {
+            let params = read_params(&parts.uri, &parts.headers, body).await?;
+            let token = params
+                .get("token")
+                .ok_or_else(|| OAuthError::invalid_request("Missing token parameter."))?;
+            let client = client_auth::client_credentials(&parts.headers, &params)?
+                .ok_or_else(|| OAuthError::from(GrantError::InvalidClient))?;
+            Ok((client, Secret::new(token)))
+        };
+        match read.await {
+            Ok((client, token)) => Ok(Self {
+                endpoint,
+                client,
+                token,
+            }),
+            Err(error) => Err(refused(endpoint, error)),
+        }
+    }
+
+    fn outcome(&self, outcome: &'static str) -> Outcome {
+        Outcome {
+            client_id: Some(self.client.client_id.clone()),
+            ..Outcome::new(self.endpoint, outcome)
+        }
+    }
 }

@@ -6,7 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{Outcome, failure, read_token_operation, refused, within_deadline};
+use super::{TokenOperation, failure, within_deadline};
 use crate::domain::TokenService;
 use crate::store::Store;
 
@@ -19,23 +19,14 @@ pub(super) async fn revocation_endpoint<S: Store>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let (client, token) = match read_token_operation(&parts.uri, &parts.headers, body).await {
+    let operation = match TokenOperation::read(ENDPOINT, request).await {
         Ok(operation) => operation,
-        Err(error) => return refused(ENDPOINT, error),
+        Err(response) => return response,
     };
-    let outcome = Outcome {
-        client_id: Some(client.client_id.clone()),
-        ..Outcome::new(ENDPOINT, "revoked")
-    };
-    match within_deadline(service.revoke(&client, &token)).await {
-        Ok(0) => Outcome {
-            outcome: "nothing_to_revoke",
-            ..outcome
-        }
-        .on(revoked()),
-        Ok(_) => outcome.on(revoked()),
-        Err(error) => failure(outcome, error),
+    match within_deadline(service.revoke(&operation.client, &operation.token)).await {
+        Ok(0) => operation.outcome("nothing_to_revoke").on(revoked()),
+        Ok(_) => operation.outcome("revoked").on(revoked()),
+        Err(error) => failure(operation.outcome("failed"), error),
     }
 }
 
