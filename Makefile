@@ -17,7 +17,8 @@ export PATH := $(CURDIR)/$(SAM_VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 # The artifact `sam build` makes, and the Runtime Interface Emulator shipped in aws-sam-cli:
 # the emulator test runs the one under the other.
-LAMBDA_BOOTSTRAP := $(CURDIR)/.aws-sam/build/TokenFunction/bootstrap
+# Both functions share one build (TokenFunction-Shared): SAM builds identical code once.
+LAMBDA_BOOTSTRAP := $(CURDIR)/.aws-sam/build/TokenFunction-Shared/bootstrap
 AWS_LAMBDA_RIE = $(firstword $(wildcard $(CURDIR)/$(SAM_VENV)/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64))
 
 .PHONY: help
@@ -52,7 +53,7 @@ template-lint: $(SAM_STAMP) ## cfn-lint and sam validate --lint on template.yaml
 	sam validate --lint
 
 .PHONY: build
-build: $(SAM_STAMP) ## sam build: the Lambda artifact (.aws-sam/build/TokenFunction/bootstrap)
+build: $(SAM_STAMP) ## sam build: the Lambda artifact (.aws-sam/build/TokenFunction-Shared/bootstrap)
 	@echo "==> sam build (cargo lambda build --release; a few minutes from cold)"
 	sam build
 

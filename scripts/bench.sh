@@ -36,10 +36,10 @@ kill $SERVER 2>/dev/null || true
 cat target/wrk-*.json
 
 LAMBDA_LOG=target/lambda-measurements.txt
-if [ -x .aws-sam/build/TokenFunction/bootstrap ] && [ -d .venv ] && [ -d .venv-sam ]; then
+if [ -x .aws-sam/build/TokenFunction-Shared/bootstrap ] && [ -d .venv ] && [ -d .venv-sam ]; then
     echo "==> cold start and peak memory of the sam-built bootstrap under the Runtime Interface Emulator"
     AWS_LAMBDA_RIE="$(ls .venv-sam/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64)" \
-    LAMBDA_BOOTSTRAP="$PWD/.aws-sam/build/TokenFunction/bootstrap" \
+    LAMBDA_BOOTSTRAP="$PWD/.aws-sam/build/TokenFunction-Shared/bootstrap" \
         cargo test --release --test lambda_emulator -- --ignored --nocapture 2>&1 | tee "$LAMBDA_LOG" | grep -E "cold start|peak" || true
 else
     echo "(no sam build or test tools yet: run make test once for the Lambda measurements)" | tee "$LAMBDA_LOG"
@@ -94,7 +94,7 @@ if cold:
     row("cold start under the emulator: process start to first token (median of 7)", f"{float(cold.group(1)):.0f} ms", "")
 if peak:
     row("peak resident memory, 30 password grants under the emulator", f"{int(peak.group(1)) / 1024:.0f} MiB", "")
-bootstrap = pathlib.Path(".aws-sam/build/TokenFunction/bootstrap")
+bootstrap = pathlib.Path(".aws-sam/build/TokenFunction-Shared/bootstrap")
 if bootstrap.exists():
     import zipfile, io
     buffer = io.BytesIO()
