@@ -35,6 +35,7 @@ test: $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs
 	@echo "==> cargo test: unit, store conformance (memory and moto), router API, events, Runtime Interface Emulator, CLI"
 	AWS_LAMBDA_RIE="$(AWS_LAMBDA_RIE)" LAMBDA_BOOTSTRAP="$(LAMBDA_BOOTSTRAP)" $(CARGO) test --all-targets
 	@$(MAKE) --no-print-directory watch-smoke
+	@$(MAKE) --no-print-directory clients
 	@echo "==> fuzz smoke test: request parsing and client authentication, $(FUZZ_SMOKE_SECONDS) s (first build ~8 min)"
 	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 
@@ -69,6 +70,12 @@ watch: $(SAM_STAMP) ## cargo lambda watch: the function behind a local Lambda ru
 watch-smoke: $(VENV_STAMP) $(SAM_STAMP) ## Smoke test: a password grant through `cargo lambda watch` against moto
 	@echo "==> smoke test: cargo lambda watch"
 	scripts/watch-smoke.sh
+
+.PHONY: clients
+clients: $(VENV_STAMP) ## The Postman collection (newman) and the documentation's curl and HTTPie samples, verbatim, against the local server
+	@command -v npm >/dev/null || { echo "==> installing node and npm (newman runs the Postman collection)"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@echo "==> client checks: postman/ with newman, the documentation's curl and HTTPie samples over TLS"
+	scripts/clients.sh
 
 .PHONY: lint
 lint: ## Formatting and clippy, warnings as errors
