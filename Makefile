@@ -34,6 +34,7 @@ test: $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs
 	@command -v curl >/dev/null || { echo "==> installing curl (the local-server test runs the documented curl samples)"; apt-get update -qq && apt-get install -y -qq curl; }
 	@echo "==> cargo test: unit, store conformance (memory and moto), router API, events, Runtime Interface Emulator, CLI"
 	AWS_LAMBDA_RIE="$(AWS_LAMBDA_RIE)" LAMBDA_BOOTSTRAP="$(LAMBDA_BOOTSTRAP)" $(CARGO) test --all-targets
+	@$(MAKE) --no-print-directory contract
 	@$(MAKE) --no-print-directory watch-smoke
 	@$(MAKE) --no-print-directory clients
 	@echo "==> fuzz smoke test: request parsing and client authentication, $(FUZZ_SMOKE_SECONDS) s (first build ~8 min)"
@@ -70,6 +71,11 @@ watch: $(SAM_STAMP) ## cargo lambda watch: the function behind a local Lambda ru
 watch-smoke: $(VENV_STAMP) $(SAM_STAMP) ## Smoke test: a password grant through `cargo lambda watch` against moto
 	@echo "==> smoke test: cargo lambda watch"
 	scripts/watch-smoke.sh
+
+.PHONY: contract
+contract: $(VENV_STAMP) ## openapi.yaml: validate it, check the local server's answers against it, run schemathesis
+	@echo "==> API contract: openapi.yaml validated, real answers checked against it, schemathesis"
+	scripts/api-contract.sh
 
 .PHONY: clients
 clients: $(VENV_STAMP) ## The Postman collection (newman) and the documentation's curl and HTTPie samples, verbatim, against the local server
