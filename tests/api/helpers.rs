@@ -2,9 +2,11 @@
 //!
 //! `spawn_app` builds the production router over an in-memory store seeded with the test
 //! identities of `dot-behaviour.md`, with the production Argon2 settings. Requests go through
-//! `tower::ServiceExt::oneshot`, so nothing listens on a socket.
+//! `tower::ServiceExt::oneshot`, so nothing listens on a socket. `spawn_app_with` names the
+//! server's metadata, and `spawn_app_with_clock` gives a clock the test moves.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -14,13 +16,19 @@ use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt as _;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
+use token_endpoint::domain::clock::{Clock, SystemClock, UnixSeconds};
+use token_endpoint::domain::credentials::CredentialVerifier;
 use token_endpoint::domain::{GrantType, TokenService};
+use token_endpoint::http::Discovery;
 use token_endpoint::store::MemoryStore;
 use tower::ServiceExt as _;
 
 use crate::support;
 
 pub const TOKEN_PATH: &str = "/o/token/";
+pub const REVOKE_PATH: &str = "/o/revoke_token/";
+pub const INTROSPECT_PATH: &str = "/o/introspect/";
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const FORM: &str = "application/x-www-form-urlencoded";
 pub const ALL_SCOPES: &str = "read write payouts";
 
@@ -37,6 +45,11 @@ pub const SECRET_C: &str = "Cq4Wz8Ln2Rt6Yp0Hs5Kd7Mv";
 /// exercises the "grant allowed" step of the refresh grant).
 pub const CLIENT_D: &str = "clientD";
 pub const SECRET_D: &str = "Dn3Bx9Qe5Ws1Tj7Uf2Gk4Lr";
+/// Client E: the client credentials grant only, with fewer scopes than the others (a
+/// service acting on its own behalf).
+pub const CLIENT_E: &str = "clientE";
+pub const SECRET_E: &str = "Ew6Pq1Zt8Hm3Ka5Nc9Vy2Rb";
+pub const E_SCOPES: &str = "read write";
 
 pub const ALICE: &str = "alice";
 pub const ALICE_PASSWORD: &str = "alice-Pa55word";
@@ -53,12 +66,69 @@ pub struct TestApp {
 
 /// A fresh service and router with the test identities.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Discovery::default()).await
+}
+
+/// A fresh service and router with the test identities, whose metadata follows `discovery`.
+pub async fn spawn_app_with(discovery: Discovery) -> TestApp {
     let service: Arc<TokenService<MemoryStore>> = support::memory_service();
+    seed(&service).await;
+    TestApp {
+        router: token_endpoint::http::router(service, discovery),
+    }
+}
+
+/// A fresh app whose service reads the time from the returned clock (production lifetimes
+/// and Argon2 settings otherwise).
+pub async fn spawn_app_with_clock() -> (TestApp, Arc<ManualClock>) {
+    let config = support::test_config();
+    let clock = Arc::new(ManualClock::default());
+    let verifier = CredentialVerifier::new(config.argon2)
+        .unwrap_or_else(|error| panic!("building the verifier: {error}"));
+    let service = Arc::new(
+        TokenService::new(
+            MemoryStore::new(),
+            verifier,
+            config.lifetimes,
+            clock.clone() as Arc<dyn Clock>,
+        )
+        .with_lockout(config.lockout),
+    );
+    seed(&service).await;
+    let app = TestApp {
+        router: token_endpoint::http::router(service, Discovery::default()),
+    };
+    (app, clock)
+}
+
+/// A clock that stands still until a test moves it.
+pub struct ManualClock(AtomicU64);
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self(AtomicU64::new(SystemClock.now()))
+    }
+}
+
+impl ManualClock {
+    pub fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixSeconds {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The test identities.
+async fn seed(service: &TokenService<MemoryStore>) {
     let both = [GrantType::Password, GrantType::RefreshToken];
-    support::add_client(&service, CLIENT_A, SECRET_A, ALL_SCOPES, &both).await;
-    support::add_client(&service, CLIENT_B, SECRET_B, ALL_SCOPES, &both).await;
+    support::add_client(service, CLIENT_A, SECRET_A, ALL_SCOPES, &both).await;
+    support::add_client(service, CLIENT_B, SECRET_B, ALL_SCOPES, &both).await;
     support::add_client(
-        &service,
+        service,
         CLIENT_C,
         SECRET_C,
         ALL_SCOPES,
@@ -66,18 +136,23 @@ pub async fn spawn_app() -> TestApp {
     )
     .await;
     support::add_client(
-        &service,
+        service,
         CLIENT_D,
         SECRET_D,
         ALL_SCOPES,
         &[GrantType::Password],
     )
     .await;
-    support::add_user(&service, ALICE, ALICE_PASSWORD).await;
-    support::add_user(&service, BOB, BOB_PASSWORD).await;
-    TestApp {
-        router: token_endpoint::http::router(service.clone(), Default::default()),
-    }
+    support::add_client(
+        service,
+        CLIENT_E,
+        SECRET_E,
+        E_SCOPES,
+        &[GrantType::ClientCredentials],
+    )
+    .await;
+    support::add_user(service, ALICE, ALICE_PASSWORD).await;
+    support::add_user(service, BOB, BOB_PASSWORD).await;
 }
 
 /// How a request authenticates its client in the `Authorization` header.
@@ -97,6 +172,7 @@ pub const A: Auth<'static> = Auth::Basic(CLIENT_A, SECRET_A);
 pub const B: Auth<'static> = Auth::Basic(CLIENT_B, SECRET_B);
 pub const C: Auth<'static> = Auth::Basic(CLIENT_C, SECRET_C);
 pub const D: Auth<'static> = Auth::Basic(CLIENT_D, SECRET_D);
+pub const E: Auth<'static> = Auth::Basic(CLIENT_E, SECRET_E);
 
 impl Auth<'_> {
     pub fn header_value(self) -> Option<String> {
@@ -208,6 +284,41 @@ impl TestApp {
         self.post(Some(FORM), body.to_owned(), auth).await
     }
 
+    /// `POST path` with a form body, given already encoded.
+    pub async fn post_form_to(&self, path: &str, body: &str, auth: Auth<'_>) -> Reply {
+        self.send(post_request(path, Some(FORM), body.to_owned(), auth))
+            .await
+    }
+
+    /// `GET path` with `headers`.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(request(Method::GET, path, headers)).await
+    }
+
+    /// `POST /o/revoke_token/` of `token`.
+    pub async fn revoke(&self, auth: Auth<'_>, token: &str) -> Reply {
+        self.post_form_to(REVOKE_PATH, &form(&[("token", token)]), auth)
+            .await
+    }
+
+    /// `POST /o/introspect/` of `token`.
+    pub async fn introspect(&self, auth: Auth<'_>, token: &str) -> Reply {
+        self.post_form_to(INTROSPECT_PATH, &form(&[("token", token)]), auth)
+            .await
+    }
+
+    /// A client credentials grant as form fields.
+    pub async fn client_credentials(&self, auth: Auth<'_>, scope: Option<&str>) -> Reply {
+        let mut fields = vec![("grant_type", "client_credentials")];
+        fields.extend(scope.map(|scope| ("scope", scope)));
+        self.post_form(&form(&fields), auth).await
+    }
+
+    /// Client E's own access token, asserting the grant succeeded with all of E's scopes.
+    pub async fn client_token(&self) -> String {
+        assert_client_token(&self.client_credentials(E, None).await, E_SCOPES)
+    }
+
     /// `POST /o/token/` with a JSON body.
     pub async fn post_json(&self, body: &Value, auth: Auth<'_>) -> Reply {
         self.post(Some("application/json"), body.to_string(), auth)
@@ -246,6 +357,17 @@ impl TestApp {
         let reply = self.password_grant(A, ALICE, ALICE_PASSWORD, scope).await;
         assert_tokens(&reply, expected_scope)
     }
+}
+
+/// A request without a body, with `headers`.
+pub fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(Body::empty())
+        .unwrap_or_else(|error| panic!("building the request: {error}"))
 }
 
 pub fn post_request(
@@ -323,6 +445,93 @@ pub fn assert_tokens(reply: &Reply, scope: &str) -> Tokens {
     );
     assert_eq!(reply.text(), expected);
     tokens
+}
+
+/// A 200 client credentials response with `scope`, exactly: the access token fields of
+/// RFC 6749 §5.1 in DOT's order and no `refresh_token` key (§4.4.3). Returns the token.
+#[track_caller]
+pub fn assert_client_token(reply: &Reply, scope: &str) -> String {
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "expected a token, got {}",
+        reply.text()
+    );
+    assert_json_no_store(reply);
+    assert!(reply.header("www-authenticate").is_none());
+    let body = reply.json();
+    let object = body
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {body}"));
+    assert!(!object.contains_key("refresh_token"), "{body}");
+    let access = body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("access_token is not a string in {body}"))
+        .to_owned();
+    assert_token_shape(&access);
+    let expected = format!(
+        r#"{{"access_token": "{access}", "expires_in": 3600, "token_type": "Bearer", "scope": "{scope}"}}"#
+    );
+    assert_eq!(reply.text(), expected);
+    access
+}
+
+/// A successful revocation: 200, an empty body, not to be cached.
+#[track_caller]
+pub fn assert_revoked(reply: &Reply) {
+    assert_eq!(
+        (reply.status, reply.text()),
+        (StatusCode::OK, String::new()),
+        "expected an empty 200"
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert!(reply.header("www-authenticate").is_none());
+}
+
+/// An introspection answer for anything but a live access token: exactly `{"active": false}`.
+#[track_caller]
+pub fn assert_inactive(reply: &Reply) {
+    assert_eq!(
+        (reply.status, reply.text()),
+        (StatusCode::OK, r#"{"active": false}"#.to_owned())
+    );
+    assert_json_no_store(reply);
+}
+
+/// What introspection says of a live access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Active<'a> {
+    pub scope: &'a str,
+    pub client_id: &'a str,
+    /// `None` for a client's own token (client credentials grant): no `username` key.
+    pub username: Option<&'a str>,
+}
+
+/// An introspection answer for a live access token, byte for byte (RFC 7662 §2.2 members in
+/// the order shown, Python separators), with an hour between `iat` and `exp`. Returns
+/// `(iat, exp)`.
+#[track_caller]
+pub fn assert_active(reply: &Reply, expected: Active<'_>) -> (u64, u64) {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_json_no_store(reply);
+    let body = reply.json();
+    let number = |name: &str| {
+        body[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} is not an integer in {body}"))
+    };
+    let (iat, exp) = (number("iat"), number("exp"));
+    assert_eq!(exp - iat, 3600, "{body}");
+    let username = expected
+        .username
+        .map(|username| format!(r#", "username": "{username}""#))
+        .unwrap_or_default();
+    let text = format!(
+        r#"{{"active": true, "scope": "{}", "client_id": "{}"{username}, "token_type": "Bearer", "exp": {exp}, "iat": {iat}}}"#,
+        expected.scope, expected.client_id
+    );
+    assert_eq!(reply.text(), text);
+    (iat, exp)
 }
 
 /// An error answer: `status`, exactly the JSON `expected`, JSON and no-store headers, and a
