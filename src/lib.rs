@@ -9,11 +9,14 @@
 //! - [`lambda`]: the Lambda entry points: the router behind API Gateway, and an API Gateway
 //!   authorizer that checks bearer tokens.
 //! - [`config`] and [`telemetry`]: start-up wiring shared by the binaries in `src/bin/`.
+//! - [`migration`]: importing a django-oauth-toolkit deployment's clients and users through the
+//!   [`store::Store`] port, for `oauth-admin import`.
 
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod lambda;
+pub mod migration;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,5 +1,5 @@
-//! `oauth-admin`: provisions the token endpoint's DynamoDB tables, clients and users, and
-//! lists and revokes their tokens.
+//! `oauth-admin`: provisions the token endpoint's DynamoDB tables, clients and users, imports
+//! them from django-oauth-toolkit, and lists and revokes their tokens.
 //!
 //! It reads the same environment as the token endpoint (`CREDENTIALS_TABLE`, `TOKENS_TABLE`,
 //! `ARGON2_*`, and the AWS SDK's usual variables) and writes through the same store code, so
@@ -10,7 +10,8 @@
 //! users can see in the process list), and are never printed, except a client secret this
 //! tool generated, which is shown once.
 
-use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
+use std::io::{self, BufRead as _, IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr as _;
 
@@ -20,17 +21,18 @@ use token_endpoint::config::{self, Config};
 use token_endpoint::domain::clock::{Clock as _, SystemClock};
 use token_endpoint::domain::credentials::CredentialVerifier;
 use token_endpoint::domain::lifecycle::{Revoked, revoke_all};
+use token_endpoint::domain::names::{
+    NameError, check_client_id, check_client_name, check_username,
+};
 use token_endpoint::domain::token::random_alphanumeric;
 use token_endpoint::domain::{Client, FamilyOwner, GrantType, Scope, Secret, TokenFamily, User};
+use token_endpoint::migration::{self, ImportOptions};
 use token_endpoint::store::{DynamoStore, Store};
 
 /// Length of a generated client id.
 const CLIENT_ID_LENGTH: usize = 20;
 /// Length of a generated client secret.
 const CLIENT_SECRET_LENGTH: usize = 40;
-const MAX_CLIENT_ID_CHARS: usize = 100;
-const MAX_USERNAME_CHARS: usize = 150;
-const MAX_CLIENT_NAME_CHARS: usize = 255;
 
 /// Invalid input: the same exit code as clap's usage errors.
 const EXIT_INVALID_INPUT: u8 = 2;
@@ -45,6 +47,35 @@ Environment:
 
 Stdout carries only the JSON result. Exit status: 0 on success, 1 when the operation failed
 (already exists, does not exist, store unavailable), 2 for invalid input or usage.";
+
+const IMPORT_HELP: &str = "\
+Export from the Django project (any django-oauth-toolkit version), e.g.:
+  python manage.py dumpdata oauth2_provider.application auth.user --indent 2 > dot.json
+  oauth-admin import --file dot.json --scope \"read write\"
+The export holds every password hash, and client secrets, maybe in plaintext: keep it private
+and delete it afterwards.
+
+The file is a JSON list of {\"model\", \"pk\", \"fields\"} objects, of which are read:
+  oauth2_provider.application  client_id, name, client_type, authorization_grant_type and
+      client_secret. Confidential applications of grant type \"password\" become clients
+      with password and refresh_token, \"client-credentials\" ones clients with
+      client_credentials, all with --scope. A client_secret hashed by django-oauth-toolkit
+      2.0 or later (pbkdf2_sha256$...) is kept as it is; a plaintext one (before 2.0, or
+      hash_client_secret=False) is hashed with Argon2id here.
+  auth.user  username, password (pbkdf2_sha256$..., Django's default hasher) and is_active.
+Objects of other models are counted and left out. Django hashes are verified as Django
+verifies them and replaced with Argon2id on their first successful use, so nobody resets a
+secret or a password.
+
+Skipped, each with its reason: public clients; other grant types (authorization-code,
+implicit, openid-hybrid, device code); inactive users; unusable passwords; secrets and
+passwords hashed by Django's other hashers (argon2, bcrypt_sha256, scrypt, pbkdf2_sha1, ...),
+which must be reset: create-client --client-id ID, or create-user, with a new one. Clients and
+users that exist already are skipped too, never overwritten: importing again is safe.
+
+Stdout: one JSON line with counts of imported, skipped and failed clients and users, and each
+record's outcome; never a secret or a hash. Exit status 1 if any record failed (importing
+again retries it), 2 if the file cannot be read as a dumpdata export (nothing is written).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -154,6 +185,28 @@ enum Command {
         /// The family_id from list-tokens.
         #[arg(long)]
         family_id: String,
+    },
+
+    /// Imports a django-oauth-toolkit deployment's applications and users from a `manage.py
+    /// dumpdata` export, keeping client ids, client secrets and passwords.
+    #[command(after_help = IMPORT_HELP)]
+    Import {
+        /// The dumpdata JSON file, or - for standard input.
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// Space-separated scopes every imported client may ask for, e.g. "read write":
+        /// django-oauth-toolkit applications have no scopes of their own (give its SCOPES).
+        #[arg(long)]
+        scope: String,
+        /// The application model's label, if OAUTH2_PROVIDER_APPLICATION_MODEL swaps it.
+        #[arg(long, default_value = migration::APPLICATION_MODEL)]
+        application_model: String,
+        /// The user model's label, if AUTH_USER_MODEL swaps it.
+        #[arg(long, default_value = migration::USER_MODEL)]
+        user_model: String,
+        /// The user model's USERNAME_FIELD.
+        #[arg(long, default_value = migration::USERNAME_FIELD)]
+        username_field: String,
     },
 }
 
@@ -402,6 +455,35 @@ async fn run(command: Command) -> Result<(), Failure> {
             }
             print_result(&result, None)
         }
+        Command::Import {
+            file,
+            scope,
+            application_model,
+            user_model,
+            username_field,
+        } => {
+            let options = ImportOptions {
+                scope: valid_scope(&scope)?,
+                application_model: application_model.to_ascii_lowercase(),
+                user_model: user_model.to_ascii_lowercase(),
+                username_field,
+            };
+            let export = read_export(&file)?;
+            let (config, store) = connect().await?;
+            let verifier = verifier(&config)?;
+            let report = migration::import(&store, &verifier, &export, &options)
+                .await
+                .map_err(|error| Failure::InvalidInput(format!("--file: {error}")))?;
+            let result = serde_json::to_value(&report).map_err(Failure::operation)?;
+            print_result(&result, None)?;
+            match report.failed() {
+                0 => Ok(()),
+                failed => Err(Failure::Operation(format!(
+                    "{failed} record(s) failed, see \"failed\" in the result; import again to \
+                     retry them (what was imported is skipped)"
+                ))),
+            }
+        }
         Command::RevokeFamily { family_id } => {
             let family_id = valid_family_id(&family_id)?;
             let (_, store) = connect().await?;
@@ -487,21 +569,17 @@ fn print_result(result: &Value, lost: Option<String>) -> Result<(), Failure> {
 
 // Input validation. Messages name the flag and the rule, and never echo a secret.
 
+/// "--flag rule", or "--flag "value" rule" where the value helps to see what is wrong.
+fn invalid_name(flag: &str, value: &str, error: NameError) -> Failure {
+    Failure::InvalidInput(if error.is_about_length() {
+        format!("{flag} {error}")
+    } else {
+        format!("{flag} {value:?} {error}")
+    })
+}
+
 fn valid_client_id(client_id: &str) -> Result<String, Failure> {
-    let length = client_id.chars().count();
-    if !(1..=MAX_CLIENT_ID_CHARS).contains(&length) {
-        return Err(Failure::InvalidInput(format!(
-            "--client-id must be 1 to {MAX_CLIENT_ID_CHARS} characters long (got {length})"
-        )));
-    }
-    if !client_id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
-    {
-        return Err(Failure::InvalidInput(format!(
-            "--client-id {client_id:?} may contain only letters A-Z a-z, digits and . _ ~ -"
-        )));
-    }
+    check_client_id(client_id).map_err(|error| invalid_name("--client-id", client_id, error))?;
     Ok(client_id.to_owned())
 }
 
@@ -519,37 +597,12 @@ fn valid_family_id(family_id: &str) -> Result<String, Failure> {
 }
 
 fn valid_username(username: &str) -> Result<String, Failure> {
-    let length = username.chars().count();
-    if !(1..=MAX_USERNAME_CHARS).contains(&length) {
-        return Err(Failure::InvalidInput(format!(
-            "--username must be 1 to {MAX_USERNAME_CHARS} characters long (got {length})"
-        )));
-    }
-    if username.chars().any(char::is_control) {
-        return Err(Failure::InvalidInput(format!(
-            "--username {username:?} must not contain control characters"
-        )));
-    }
-    if username.trim() != username {
-        return Err(Failure::InvalidInput(format!(
-            "--username {username:?} must not start or end with whitespace"
-        )));
-    }
+    check_username(username).map_err(|error| invalid_name("--username", username, error))?;
     Ok(username.to_owned())
 }
 
 fn valid_client_name(name: &str) -> Result<String, Failure> {
-    let length = name.chars().count();
-    if name.trim().is_empty() || length > MAX_CLIENT_NAME_CHARS {
-        return Err(Failure::InvalidInput(format!(
-            "--name must be 1 to {MAX_CLIENT_NAME_CHARS} characters long and not blank"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(Failure::InvalidInput(format!(
-            "--name {name:?} must not contain control characters"
-        )));
-    }
+    check_client_name(name).map_err(|error| invalid_name("--name", name, error))?;
     Ok(name.to_owned())
 }
 
@@ -595,6 +648,24 @@ fn valid_grant_types(list: &str) -> Result<Vec<GrantType>, Failure> {
         }
     }
     Ok(grant_types)
+}
+
+/// Reads the whole export, from a file or, for `-`, standard input. Checked before connecting,
+/// like every input.
+fn read_export(path: &Path) -> Result<String, Failure> {
+    let mut export = String::new();
+    let read = if path == Path::new("-") {
+        io::stdin().lock().read_to_string(&mut export)
+    } else {
+        std::fs::File::open(path).and_then(|mut file| file.read_to_string(&mut export))
+    };
+    read.map_err(|error| {
+        Failure::InvalidInput(format!(
+            "--file {}: cannot read it: {error}",
+            path.display()
+        ))
+    })?;
+    Ok(export)
 }
 
 /// Reads a secret from the first line of standard input, without its line ending.

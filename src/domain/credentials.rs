@@ -1,4 +1,5 @@
 //! Checking and hashing the secrets people and clients present: Argon2id, off the async executor.
+//! Hashes imported from Django are checked too, and replaced with Argon2id once they verify.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -12,6 +13,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::django_hash::{self, DjangoHashError, DjangoPbkdf2Sha256};
 use super::model::{Client, User};
 use super::secret::Secret;
 
@@ -40,12 +42,41 @@ pub enum CredentialError {
     InvalidParameters(argon2::Error),
     #[error("a stored hash is not a valid PHC string: {0}")]
     MalformedStoredHash(argon2::password_hash::Error),
+    /// Refused before any work is done, so a corrupt hash costs nothing.
+    #[error("a stored Django hash is malformed: {0}")]
+    MalformedDjangoHash(#[from] DjangoHashError),
     #[error("hashing failed: {0}")]
     Hashing(argon2::password_hash::Error),
     #[error("the operating system's random number generator failed: {0}")]
     Randomness(getrandom::Error),
     #[error("the hashing task did not finish: {0}")]
     TaskFailed(#[from] tokio::task::JoinError),
+}
+
+/// What checking a presented secret against a stored hash found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Mismatch,
+    Match,
+    /// It matched a hash imported from Django. Holds an Argon2id hash of the same secret, made
+    /// with the current settings, to store in the old one's place.
+    MatchedLegacy {
+        replacement: String,
+    },
+}
+
+impl Verification {
+    pub fn matched(&self) -> bool {
+        !matches!(self, Verification::Mismatch)
+    }
+
+    fn from_match(matched: bool) -> Self {
+        if matched {
+            Verification::Match
+        } else {
+            Verification::Mismatch
+        }
+    }
 }
 
 /// Hashes new secrets and verifies presented ones.
@@ -92,13 +123,7 @@ impl CredentialVerifier {
 
     /// Hashes a secret into an Argon2id PHC string with a fresh random salt.
     pub fn hash(&self, secret: &Secret) -> Result<String, CredentialError> {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(CredentialError::Randomness)?;
-        let salt = SaltString::encode_b64(&salt).map_err(CredentialError::Hashing)?;
-        self.argon2
-            .hash_password(secret.expose().as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(CredentialError::Hashing)
+        hash_argon2(&self.argon2, secret)
     }
 
     /// Checks a user's password. `None` (no such user) is verified against the dummy hash and
@@ -107,7 +132,7 @@ impl CredentialVerifier {
         &self,
         user: Option<&User>,
         password: &Secret,
-    ) -> Result<bool, CredentialError> {
+    ) -> Result<Verification, CredentialError> {
         match user {
             Some(user) => {
                 self.verify_off_executor(&user.password_hash, password)
@@ -115,7 +140,7 @@ impl CredentialVerifier {
             }
             None => {
                 self.verify_off_executor(&self.dummy_hash, password).await?;
-                Ok(false)
+                Ok(Verification::Mismatch)
             }
         }
     }
@@ -125,28 +150,28 @@ impl CredentialVerifier {
     ///
     /// Client secrets are long random strings, so a successful Argon2 verification is
     /// remembered in-process: keyed by client and by the exact stored hash, holding the SHA-256
-    /// of the accepted secret. Rotating the secret changes the stored hash and so misses the
-    /// cache; failures are never cached.
+    /// of the accepted secret. Rotating the secret, or replacing an imported Django hash with
+    /// Argon2id, changes the stored hash and so misses the cache; failures are never cached.
     pub async fn verify_client_secret(
         &self,
         client: &Client,
         candidates: &[Secret],
-    ) -> Result<bool, CredentialError> {
+    ) -> Result<Verification, CredentialError> {
         for candidate in candidates {
             if self.client_secrets.accepts(client, candidate) {
-                return Ok(true);
+                return Ok(Verification::Match);
             }
         }
         for candidate in candidates {
-            if self
+            let verification = self
                 .verify_off_executor(&client.secret_hash, candidate)
-                .await?
-            {
+                .await?;
+            if verification.matched() {
                 self.client_secrets.remember(client, candidate);
-                return Ok(true);
+                return Ok(verification);
             }
         }
-        Ok(false)
+        Ok(Verification::Mismatch)
     }
 
     /// Takes as long as a password verification without doing one: for requests that are
@@ -167,20 +192,29 @@ impl CredentialVerifier {
         }
     }
 
-    /// Argon2 takes milliseconds of CPU; running it on a blocking thread keeps the async
-    /// workers free for other requests.
+    /// Argon2 takes milliseconds of CPU, Django's PBKDF2 a tenth of a second; running them on a
+    /// blocking thread keeps the async workers free for other requests.
     async fn verify_off_executor(
         &self,
         stored_hash: &str,
         presented: &Secret,
-    ) -> Result<bool, CredentialError> {
+    ) -> Result<Verification, CredentialError> {
         let stored_hash = stored_hash.to_owned();
         let presented = presented.clone();
+        if django_hash::is_pbkdf2_sha256(&stored_hash) {
+            let argon2 = self.argon2.clone();
+            // Not timed: imitations stand in for the Argon2 verifications every user has once
+            // their imported hash is replaced.
+            return tokio::task::spawn_blocking(move || {
+                verify_django(&argon2, &stored_hash, &presented)
+            })
+            .await?;
+        }
         let started = Instant::now();
         let verified =
             tokio::task::spawn_blocking(move || verify_phc(&stored_hash, &presented)).await?;
         self.observe_verification(started.elapsed());
-        verified
+        verified.map(Verification::from_match)
     }
 
     fn observe_verification(&self, elapsed: Duration) {
@@ -193,6 +227,36 @@ thread_local! {
     /// crate's `verify_password` allocates it afresh on every call, and the page faults of
     /// touching 19 MiB of new memory cost a quarter of the verification again.
     static ARGON2_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn hash_argon2(argon2: &Argon2<'_>, secret: &Secret) -> Result<String, CredentialError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(CredentialError::Randomness)?;
+    let salt = SaltString::encode_b64(&salt).map_err(CredentialError::Hashing)?;
+    argon2
+        .hash_password(secret.expose().as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(CredentialError::Hashing)
+}
+
+/// Verifies `presented` against a Django PBKDF2-SHA256 hash as Django does and, if it matches,
+/// hashes it with Argon2id to replace the old hash: the only moment the secret is at hand.
+fn verify_django(
+    argon2: &Argon2<'_>,
+    stored_hash: &str,
+    presented: &Secret,
+) -> Result<Verification, CredentialError> {
+    if !DjangoPbkdf2Sha256::parse(stored_hash)?.verify(presented.expose()) {
+        return Ok(Verification::Mismatch);
+    }
+    Ok(match hash_argon2(argon2, presented) {
+        Ok(replacement) => Verification::MatchedLegacy { replacement },
+        // The secret is right either way; the Django hash stays and is replaced another time.
+        Err(error) => {
+            tracing::error!(error = %error, "could not hash the Argon2id replacement of an imported Django hash");
+            Verification::Match
+        }
+    })
 }
 
 /// Verifies `presented` against a PHC string, with the parameters the string records, so
@@ -346,8 +410,18 @@ mod tests {
             username: "u".into(),
             password_hash: hash,
         };
-        assert!(verifier.verify_password(Some(&user), &"pw".into()).await?);
-        assert!(!verifier.verify_password(Some(&user), &"PW".into()).await?);
+        assert!(
+            verifier
+                .verify_password(Some(&user), &"pw".into())
+                .await?
+                .matched()
+        );
+        assert!(
+            !verifier
+                .verify_password(Some(&user), &"PW".into())
+                .await?
+                .matched()
+        );
         Ok(())
     }
 
@@ -359,16 +433,31 @@ mod tests {
             password_hash: old,
         };
         let current = CredentialVerifier::new(Argon2Settings::default())?;
-        assert!(current.verify_password(Some(&user), &"pw".into()).await?);
-        assert!(!current.verify_password(Some(&user), &"pw ".into()).await?);
+        assert!(
+            current
+                .verify_password(Some(&user), &"pw".into())
+                .await?
+                .matched()
+        );
+        assert!(
+            !current
+                .verify_password(Some(&user), &"pw ".into())
+                .await?
+                .matched()
+        );
         Ok(())
     }
 
     #[tokio::test]
     async fn unknown_users_never_verify() -> Result<(), CredentialError> {
         let verifier = verifier();
-        assert!(!verifier.verify_password(None, &"".into()).await?);
-        assert!(!verifier.verify_password(None, &"anything".into()).await?);
+        assert!(!verifier.verify_password(None, &"".into()).await?.matched());
+        assert!(
+            !verifier
+                .verify_password(None, &"anything".into())
+                .await?
+                .matched()
+        );
         Ok(())
     }
 
@@ -416,6 +505,7 @@ mod tests {
             verifier
                 .verify_client_secret(&original, &["s3cret".into()])
                 .await?
+                .matched()
         );
         assert!(verifier.client_secrets.accepts(&original, &"s3cret".into()));
         assert!(!verifier.client_secrets.accepts(&original, &"other".into()));
@@ -427,11 +517,158 @@ mod tests {
             !verifier
                 .verify_client_secret(&rotated, &["s3cret".into()])
                 .await?
+                .matched()
         );
         assert!(
             verifier
                 .verify_client_secret(&rotated, &["wrong".into(), "new-secret".into()])
                 .await?
+                .matched()
+        );
+        Ok(())
+    }
+
+    /// Made by Django 5.2: `PBKDF2PasswordHasher().encode("correct horse ünïcode ✓",
+    /// "seasalt2024", 1000)`.
+    const DJANGO_HASH: &str =
+        "pbkdf2_sha256$1000$seasalt2024$5VwgYKVgu0BDbJRRjYkMzENKzO1nKAIGJ93brUnGcB4=";
+    const DJANGO_PASSWORD: &str = "correct horse ünïcode ✓";
+
+    fn legacy_client(secret_hash: &str) -> Client {
+        Client {
+            client_id: "app".into(),
+            name: "App".into(),
+            secret_hash: secret_hash.into(),
+            scope: Scope::default(),
+            grant_types: vec![GrantType::Password],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_django_hash_verifies_and_comes_with_its_argon2id_replacement()
+    -> Result<(), CredentialError> {
+        let verifier = verifier();
+        let user = User {
+            username: "u".into(),
+            password_hash: DJANGO_HASH.into(),
+        };
+        let Verification::MatchedLegacy { replacement } = verifier
+            .verify_password(Some(&user), &DJANGO_PASSWORD.into())
+            .await?
+        else {
+            panic!("a Django hash that matches asks to be replaced");
+        };
+        assert!(
+            replacement.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+            "{replacement}"
+        );
+        let upgraded = User {
+            password_hash: replacement,
+            ..user.clone()
+        };
+        assert_eq!(
+            verifier
+                .verify_password(Some(&upgraded), &DJANGO_PASSWORD.into())
+                .await?,
+            Verification::Match
+        );
+        for wrong in ["", "correct horse unicode ✓", "CORRECT HORSE ÜNÏCODE ✓"] {
+            assert_eq!(
+                verifier.verify_password(Some(&user), &wrong.into()).await?,
+                Verification::Mismatch,
+                "{wrong:?}"
+            );
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_malformed_django_hash_is_an_error_and_costs_nothing() {
+        let verifier = verifier();
+        for stored in [
+            "pbkdf2_sha256$4294967295$salt$5VwgYKVgu0BDbJRRjYkMzENKzO1nKAIGJ93brUnGcB4=",
+            "pbkdf2_sha256$1000$salt$short",
+            "pbkdf2_sha256$",
+        ] {
+            let user = User {
+                username: "u".into(),
+                password_hash: stored.into(),
+            };
+            let started = Instant::now();
+            let outcome = verifier
+                .verify_password(Some(&user), &DJANGO_PASSWORD.into())
+                .await;
+            assert!(
+                matches!(outcome, Err(CredentialError::MalformedDjangoHash(_))),
+                "{stored}: {outcome:?}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(1), "{stored}");
+        }
+    }
+
+    #[tokio::test]
+    async fn django_verifications_are_not_what_imitations_imitate() -> Result<(), CredentialError> {
+        let verifier = verifier();
+        let user = User {
+            username: "u".into(),
+            password_hash: DJANGO_HASH.into(),
+        };
+        verifier
+            .verify_password(Some(&user), &DJANGO_PASSWORD.into())
+            .await?;
+        assert_eq!(verifier.recent_verifications.median(), None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn client_cache_stays_sound_across_the_upgrade() -> Result<(), CredentialError> {
+        let verifier = verifier();
+        let legacy = legacy_client(DJANGO_HASH);
+        let Verification::MatchedLegacy { replacement } = verifier
+            .verify_client_secret(&legacy, &["wrong".into(), DJANGO_PASSWORD.into()])
+            .await?
+        else {
+            panic!("a Django hash that matches asks to be replaced");
+        };
+        // Remembered against the Django hash: while that is stored, no PBKDF2 again.
+        assert!(
+            verifier
+                .client_secrets
+                .accepts(&legacy, &DJANGO_PASSWORD.into())
+        );
+        assert_eq!(
+            verifier
+                .verify_client_secret(&legacy, &[DJANGO_PASSWORD.into()])
+                .await?,
+            Verification::Match
+        );
+        // Once the replacement is stored, the remembered acceptance no longer applies: the
+        // secret is verified against the new hash, and a wrong one is refused.
+        let upgraded = legacy_client(&replacement);
+        assert!(
+            !verifier
+                .client_secrets
+                .accepts(&upgraded, &DJANGO_PASSWORD.into())
+        );
+        assert_eq!(
+            verifier
+                .verify_client_secret(&upgraded, &["wrong".into()])
+                .await?,
+            Verification::Mismatch
+        );
+        assert_eq!(
+            verifier
+                .verify_client_secret(&upgraded, &[DJANGO_PASSWORD.into()])
+                .await?,
+            Verification::Match
+        );
+        // And a client whose hash was rotated back to another value misses it too.
+        let rotated = client(&verifier, "new-secret");
+        assert_eq!(
+            verifier
+                .verify_client_secret(&rotated, &[DJANGO_PASSWORD.into()])
+                .await?,
+            Verification::Mismatch
         );
         Ok(())
     }

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use super::clock::{Clock, UnixSeconds};
-use super::credentials::CredentialVerifier;
+use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
 use super::model::{
     AccessTokenRecord, Client, GrantType, LoginFailures, RefreshTokenRecord, StoredToken,
-    TokenPair, UsedRefreshToken,
+    TokenPair, UsedRefreshToken, User,
 };
 use super::scope::Scope;
 use super::secret::Secret;
 use super::token::{TokenHash, new_token, random_alphanumeric};
-use crate::store::{Rotation, Store};
+use crate::store::{HashReplacement, Rotation, Store, StoreError};
 
 /// Token lifetimes and windows, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,13 +260,18 @@ impl<S: Store> TokenService<S> {
             self.verifier.imitate_verification().await?;
             return Err(GrantError::LockedOut);
         }
-        if !self
+        let verification = self
             .verifier
             .verify_password(context.user.as_ref(), password)
-            .await?
-        {
+            .await?;
+        if !verification.matched() {
             self.record_failure(username, context.failures, now).await;
             return Err(GrantError::InvalidCredentials);
+        }
+        if let (Verification::MatchedLegacy { replacement }, Some(user)) =
+            (verification, &context.user)
+        {
+            self.upgrade_password_hash(user, &replacement).await;
         }
         let scope = narrow(requested_scope, &client.scope)?;
 
@@ -399,15 +404,35 @@ impl<S: Store> TokenService<S> {
     ) -> Result<Client, GrantError> {
         // Client ids are not secret, so an unknown client may answer faster than a wrong secret.
         let client = client.ok_or(GrantError::InvalidClient)?;
-        if self
+        match self
             .verifier
             .verify_client_secret(&client, &credentials.secret_candidates)
             .await?
         {
-            Ok(client)
-        } else {
-            Err(GrantError::InvalidClient)
+            Verification::Mismatch => Err(GrantError::InvalidClient),
+            Verification::Match => Ok(client),
+            Verification::MatchedLegacy { replacement } => {
+                let outcome = self
+                    .store
+                    .replace_client_secret_hash(
+                        &client.client_id,
+                        &client.secret_hash,
+                        &replacement,
+                    )
+                    .await;
+                log_upgrade(outcome, "client secret", Some(client.client_id.as_str()));
+                Ok(client)
+            }
         }
+    }
+
+    /// Stores the Argon2id replacement of a user's imported Django hash, which just verified.
+    async fn upgrade_password_hash(&self, user: &User, replacement: &str) {
+        let outcome = self
+            .store
+            .replace_user_password_hash(&user.username, &user.password_hash, replacement)
+            .await;
+        log_upgrade(outcome, "password", None);
     }
 
     /// The next pair of a family: the access token gets the requested scope if it lies within
@@ -471,6 +496,29 @@ impl<S: Store> TokenService<S> {
             scope: access_scope,
         };
         Ok((issued, TokenPair { access, refresh }))
+    }
+}
+
+/// The end of a hash upgrade. A failure is logged, not answered: the secret was right, and the
+/// Django hash keeps working until a later use replaces it. Usernames are not logged.
+fn log_upgrade(outcome: Result<HashReplacement, StoreError>, what: &str, client_id: Option<&str>) {
+    match outcome {
+        Ok(HashReplacement::Replaced) => {
+            tracing::info!(
+                client_id,
+                "imported Django {what} hash replaced with Argon2id"
+            );
+        }
+        // A concurrent request replaced it first, or an operator set a new one meanwhile.
+        Ok(HashReplacement::Stale) => {
+            tracing::info!(
+                client_id,
+                "imported Django {what} hash already changed; left as it is"
+            );
+        }
+        Err(error) => {
+            tracing::error!(client_id, error = %error, "could not replace an imported Django {what} hash with Argon2id");
+        }
     }
 }
 

@@ -7,10 +7,12 @@
 
 pub mod clock;
 pub mod credentials;
+pub mod django_hash;
 pub mod error;
 pub mod grant;
 pub mod lifecycle;
 pub mod model;
+pub mod names;
 pub mod scope;
 pub mod secret;
 pub mod token;

@@ -59,7 +59,8 @@ impl FromStr for GrantType {
 pub struct Client {
     pub client_id: String,
     pub name: String,
-    /// Argon2id PHC string of the client secret.
+    /// Argon2id PHC string of the client secret, or a Django PBKDF2-SHA256 hash imported from
+    /// django-oauth-toolkit until its first successful use replaces it.
     pub secret_hash: String,
     /// The scopes the client may ask for; also its default scope when it asks for none.
     pub scope: Scope,
@@ -76,7 +77,8 @@ impl Client {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub username: String,
-    /// Argon2id PHC string of the password.
+    /// Argon2id PHC string of the password, or a Django PBKDF2-SHA256 hash imported from
+    /// Django until its first successful use replaces it.
     pub password_hash: String,
 }
 

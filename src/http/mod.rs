@@ -94,7 +94,7 @@ pub struct RequestIds {
     pub api_gateway: Option<String>,
 }
 
-/// What an endpoint did with a request, attached to its response for [`observe`].
+/// What an endpoint did with a request, attached to its response for the logging middleware.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub endpoint: &'static str,

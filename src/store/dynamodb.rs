@@ -1,8 +1,8 @@
 //! The DynamoDB adapter.
 //!
 //! Two tables, both keyed by a string `pk`:
-//! - credentials: clients (`CLIENT#<client_id>`) and users (`USER#<username>`), read-only for the
-//!   token function;
+//! - credentials: clients (`CLIENT#<client_id>`) and users (`USER#<username>`); the token
+//!   function only reads them, except to replace an imported Django hash with Argon2id;
 //! - tokens: access and refresh tokens keyed by the SHA-256 of the token, with the TTL attribute
 //!   `expires_at` (epoch seconds). TTL deletion lags, so every read also compares `expires_at`
 //!   with now. Each grant also writes a family record (`FAMILY#<id>`) naming its current
@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
     Update,
 };
 
-use super::{PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
+use super::{HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
     AccessTokenRecord, Client, FamilyOwner, GrantType, LoginFailures, RefreshTokenRecord,
@@ -522,6 +522,34 @@ impl DynamoStore {
         }
     }
 
+    /// Sets a credentials item's `attribute` to `new_value` if it is `expected` now. A missing
+    /// item fails the condition too, so nothing is created.
+    async fn replace_if_unchanged(
+        &self,
+        pk: String,
+        attribute: &str,
+        expected: &str,
+        new_value: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(pk)))
+            .update_expression("SET #attribute = :new")
+            .condition_expression("#attribute = :expected")
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_values(":new", s(new_value))
+            .expression_attribute_values(":expected", s(expected))
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(HashReplacement::Replaced),
+            Err(error) if failed_condition(&error) => Ok(HashReplacement::Stale),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
     async fn delete_if_present(&self, pk: String, what: String) -> Result<(), StoreError> {
         let outcome = self
             .client
@@ -938,6 +966,26 @@ impl Store for DynamoStore {
             format!("user {username}"),
         )
         .await
+    }
+
+    async fn replace_client_secret_hash(
+        &self,
+        client_id: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        self.replace_if_unchanged(client_key(client_id), "secret_hash", expected, new_hash)
+            .await
+    }
+
+    async fn replace_user_password_hash(
+        &self,
+        username: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        self.replace_if_unchanged(user_key(username), "password_hash", expected, new_hash)
+            .await
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {

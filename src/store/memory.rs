@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
+use super::{HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
     AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken,
@@ -356,6 +356,38 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn replace_client_secret_hash(
+        &self,
+        client_id: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        let mut data = self.lock()?;
+        Ok(replace_if_unchanged(
+            data.clients
+                .get_mut(client_id)
+                .map(|client| &mut client.secret_hash),
+            expected,
+            new_hash,
+        ))
+    }
+
+    async fn replace_user_password_hash(
+        &self,
+        username: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        let mut data = self.lock()?;
+        Ok(replace_if_unchanged(
+            data.users
+                .get_mut(username)
+                .map(|user| &mut user.password_hash),
+            expected,
+            new_hash,
+        ))
+    }
+
     async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         data.clients
@@ -370,6 +402,21 @@ impl Store for MemoryStore {
             .remove(username)
             .map(drop)
             .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+    }
+}
+
+/// A compare-and-set, as the DynamoDB adapter's conditional update.
+fn replace_if_unchanged(
+    stored: Option<&mut String>,
+    expected: &str,
+    new_hash: &str,
+) -> HashReplacement {
+    match stored {
+        Some(stored) if stored == expected => {
+            new_hash.clone_into(stored);
+            HashReplacement::Replaced
+        }
+        _ => HashReplacement::Stale,
     }
 }
 

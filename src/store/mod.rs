@@ -68,6 +68,15 @@ pub enum Rotation {
     Refused,
 }
 
+/// Outcome of [`Store::replace_client_secret_hash`] and [`Store::replace_user_password_hash`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashReplacement {
+    Replaced,
+    /// Nothing changed: the record is gone or holds another hash than the one expected (a
+    /// concurrent replacement won, or an operator set a new secret meanwhile).
+    Stale,
+}
+
 /// The storage port. Futures are `Send` so the router can run on a multi-threaded runtime.
 pub trait Store: Send + Sync + 'static {
     /// Reads a client, a user and the username's recent failures together. Failures whose
@@ -189,6 +198,26 @@ pub trait Store: Send + Sync + 'static {
         username: &str,
         password_hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // Upgrading imported Django hashes, used by the grants.
+
+    /// Replaces a client's secret hash with `new_hash`, atomically, only if it is still
+    /// `expected`; it never creates a client.
+    fn replace_client_secret_hash(
+        &self,
+        client_id: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
+
+    /// Replaces a user's password hash with `new_hash`, atomically, only if it is still
+    /// `expected`; it never creates a user.
+    fn replace_user_password_hash(
+        &self,
+        username: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
 
     /// Removes a client; [`StoreError::NotFound`] if there is no such client.
     fn delete_client(&self, client_id: &str)
