@@ -472,6 +472,12 @@ fn check_accepted(request: &TokenRequest, data: &[u8]) {
                 "empty scope kept"
             );
         }
+        GrantRequest::ClientCredentials { scope } => {
+            assert!(
+                scope.as_ref().is_none_or(|s| !s.is_empty()),
+                "empty scope kept"
+            );
+        }
     }
     if let Some(client) = &request.client {
         assert!(!client.client_id.is_empty(), "empty client_id accepted");
@@ -501,6 +507,8 @@ fn check_accepted(request: &TokenRequest, data: &[u8]) {
         GrantRequest::RefreshToken { refresh_token, .. } => {
             *refresh_token = Secret::new(marker.as_str());
         }
+        // No secret besides the client's, masked below.
+        GrantRequest::ClientCredentials { .. } => {}
     }
     if let Some(client) = &mut masked.client {
         for candidate in &mut client.secret_candidates {
