@@ -184,10 +184,10 @@ impl CredentialVerifier {
                 .verify_off_executor(&self.dummy_hash, &Secret::new(""))
                 .await
                 .map(drop),
-            // The same path as a verification, a blocking-pool hop, with a precise sleep in
+            // The same path as a verification, a blocking-pool hop, with a precise wait in
             // place of the work: Tokio's timer rounds up to whole milliseconds, which shows.
             Some(typical) => {
-                Ok(tokio::task::spawn_blocking(move || std::thread::sleep(typical)).await?)
+                Ok(tokio::task::spawn_blocking(move || wait_precisely(typical)).await?)
             }
         }
     }
@@ -219,6 +219,21 @@ impl CredentialVerifier {
 
     fn observe_verification(&self, elapsed: Duration) {
         self.recent_verifications.record(elapsed);
+    }
+}
+
+/// How much of an imitation's wait is spent spinning rather than asleep.
+const SPIN_TAIL: Duration = Duration::from_millis(2);
+
+/// Waits `duration` on this thread: asleep for most of it, then spinning for the last
+/// [`SPIN_TAIL`]. A thread woken from sleep can start a millisecond late (an idle virtual CPU
+/// takes that long to wake), while a verification keeps its CPU busy to the end; spinning
+/// the tail keeps the two alike at a small fraction of a verification's CPU.
+fn wait_precisely(duration: Duration) {
+    let deadline = Instant::now() + duration;
+    std::thread::sleep(duration.saturating_sub(SPIN_TAIL));
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
     }
 }
 
