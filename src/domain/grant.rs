@@ -210,8 +210,7 @@ impl<S: Store> TokenService<S> {
         requested_scope: Option<&str>,
     ) -> Result<IssuedTokens, GrantError> {
         let now = self.clock.now();
-        let client = self.store.client(&credentials.client_id).await?;
-        let client = self.authenticate(client, credentials).await?;
+        let client = self.authenticate_client(credentials).await?;
         if !client.allows(GrantType::ClientCredentials) {
             return Err(GrantError::UnauthorizedClient);
         }
@@ -395,6 +394,16 @@ impl<S: Store> TokenService<S> {
             "used refresh token presented again: token family revoked"
         );
         Err(GrantError::InvalidRefreshToken)
+    }
+
+    /// Reads the client and authenticates it, for requests that need nothing else read with
+    /// it.
+    pub(super) async fn authenticate_client(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<Client, GrantError> {
+        let client = self.store.client(&credentials.client_id).await?;
+        self.authenticate(client, credentials).await
     }
 
     pub(super) async fn authenticate(

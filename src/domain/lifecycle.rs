@@ -5,7 +5,7 @@
 use super::clock::UnixSeconds;
 use super::error::GrantError;
 use super::grant::{ClientCredentials, TokenService};
-use super::model::{AccessTokenRecord, FamilyOwner, StoredToken};
+use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
 use super::token::TokenHash;
 use crate::store::{Store, StoreError};
@@ -31,28 +31,16 @@ impl<S: Store> TokenService<S> {
         credentials: &ClientCredentials,
         token: &Secret,
     ) -> Result<usize, GrantError> {
-        let Some(token_hash) = lookup_key(token) else {
-            self.authenticate_client(credentials).await?;
-            return Ok(0);
-        };
-        let context = self
-            .store
-            .token_context(&credentials.client_id, &token_hash, self.clock.now())
-            .await?;
-        let client = self.authenticate(context.client, credentials).await?;
-        let Some(stored) = context.token else {
+        let (client, stored) = self.presented_token(credentials, token).await?;
+        let Some(stored) = stored else {
             return Ok(0);
         };
         if stored.client_id() != client.client_id {
             return Err(GrantError::TokenOfAnotherClient);
         }
-        let family_id = match &stored {
-            StoredToken::Access(token) => &token.family_id,
-            StoredToken::Refresh(token) => &token.family_id,
-            // Already unusable; the client asks to end the grant it came from.
-            StoredToken::UsedRefresh(token) => &token.family_id,
-        };
-        Ok(self.store.revoke_family(family_id).await?)
+        // A used refresh token is already unusable; the client asks to end the grant it came
+        // from all the same.
+        Ok(self.store.revoke_family(stored.family_id()).await?)
     }
 
     /// RFC 7662 §2: the live access token `token` names, or `None` for anything else
@@ -63,24 +51,28 @@ impl<S: Store> TokenService<S> {
         credentials: &ClientCredentials,
         token: &Secret,
     ) -> Result<Option<AccessTokenRecord>, GrantError> {
-        let Some(token_hash) = lookup_key(token) else {
-            self.authenticate_client(credentials).await?;
-            return Ok(None);
-        };
-        let context = self
-            .store
-            .token_context(&credentials.client_id, &token_hash, self.clock.now())
-            .await?;
-        self.authenticate(context.client, credentials).await?;
-        Ok(match context.token {
+        Ok(match self.presented_token(credentials, token).await?.1 {
             Some(StoredToken::Access(access)) => Some(access),
             _ => None,
         })
     }
 
-    async fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<(), GrantError> {
-        let client = self.store.client(&credentials.client_id).await?;
-        self.authenticate(client, credentials).await.map(drop)
+    /// Authenticates the client and finds the live token it presents, in one store read. A
+    /// value no token can have is not looked up, but the client is authenticated all the same.
+    async fn presented_token(
+        &self,
+        credentials: &ClientCredentials,
+        token: &Secret,
+    ) -> Result<(Client, Option<StoredToken>), GrantError> {
+        let Some(token_hash) = lookup_key(token) else {
+            return Ok((self.authenticate_client(credentials).await?, None));
+        };
+        let context = self
+            .store
+            .token_context(&credentials.client_id, &token_hash, self.clock.now())
+            .await?;
+        let client = self.authenticate(context.client, credentials).await?;
+        Ok((client, context.token))
     }
 }
 

@@ -194,6 +194,15 @@ impl StoredToken {
             StoredToken::UsedRefresh(token) => &token.client_id,
         }
     }
+
+    /// The family the token belongs to, or belonged to before it was used.
+    pub fn family_id(&self) -> &str {
+        match self {
+            StoredToken::Access(token) => &token.family_id,
+            StoredToken::Refresh(token) => &token.family_id,
+            StoredToken::UsedRefresh(token) => &token.family_id,
+        }
+    }
 }
 
 /// The tokens descended from one grant: a password grant and its refreshes, or one client
