@@ -60,17 +60,13 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 /// The router for every endpoint. `discovery` says how the metadata document names the
 /// server.
 pub fn router<S: Store>(service: Arc<TokenService<S>>, discovery: Discovery) -> Router {
-    let oauth_post = |endpoint: MethodRouter<Arc<TokenService<S>>>| {
-        endpoint
-            .options(allowed_methods)
-            .fallback(|| async { OAuthError::method_not_allowed(POST_METHODS) })
-    };
-    let token = oauth_post(post(token::token_endpoint::<S>));
-    let revocation = oauth_post(post(revocation::revocation_endpoint::<S>));
-    let introspection = oauth_post(post(introspection::introspection_endpoint::<S>));
-    let metadata = get(metadata::metadata_endpoint)
-        .options(|| async { (StatusCode::OK, [(header::ALLOW, metadata::ALLOWED_METHODS)]) })
-        .fallback(|| async { OAuthError::method_not_allowed(metadata::ALLOWED_METHODS) })
+    let token = allowing(post(token::token_endpoint::<S>), POST_METHODS);
+    let revocation = allowing(post(revocation::revocation_endpoint::<S>), POST_METHODS);
+    let introspection = allowing(
+        post(introspection::introspection_endpoint::<S>),
+        POST_METHODS,
+    );
+    let metadata = allowing(get(metadata::metadata_endpoint), metadata::ALLOWED_METHODS)
         .with_state(Arc::new(discovery));
     Router::new()
         .route(TOKEN_PATH, token.clone())
@@ -256,8 +252,15 @@ fn no_store_json_headers() -> [(header::HeaderName, HeaderValue); 4] {
     ]
 }
 
-async fn allowed_methods() -> impl IntoResponse {
-    (StatusCode::OK, [(header::ALLOW, POST_METHODS)])
+/// `endpoint`, with OPTIONS answering which methods it allows and any other method a 405
+/// saying the same.
+fn allowing<State: Clone + Send + Sync + 'static>(
+    endpoint: MethodRouter<State>,
+    allow: &'static str,
+) -> MethodRouter<State> {
+    endpoint
+        .options(move || async move { (StatusCode::OK, [(header::ALLOW, allow)]) })
+        .fallback(move || async move { OAuthError::method_not_allowed(allow) })
 }
 
 async fn not_found() -> OAuthError {
