@@ -379,29 +379,18 @@ impl DynamoStore {
     /// When an attempt commits but its answer is lost (a dropped connection, a timeout), the
     /// SDK sends it again, and the retry fails its conditions against the committed state.
     /// DynamoDB itself recognises the retry by its idempotency token, but not every compatible
-    /// server does. The new refresh token's hash is 256 random bits: if it is stored, in this
-    /// family, it was stored by this request.
-    async fn was_committed(&self, new_refresh: &RefreshTokenRecord) -> Result<bool, StoreError> {
-        self.holds_token_of_family(&new_refresh.token_hash, &new_refresh.family_id)
-            .await
-    }
-
-    /// [`Self::was_committed`] for an access token issued alone.
-    async fn holds_access_token(&self, access: &AccessTokenRecord) -> Result<bool, StoreError> {
-        self.holds_token_of_family(&access.token_hash, &access.family_id)
-            .await
-    }
-
-    async fn holds_token_of_family(
+    /// server does. A new token's hash is 256 random bits: if `new_token` is stored, in
+    /// `family_id`, it was stored by this request.
+    async fn was_committed(
         &self,
-        token: &TokenHash,
+        new_token: &TokenHash,
         family_id: &str,
     ) -> Result<bool, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.tables.tokens)
-            .set_key(Some(key(token.as_str().to_owned())))
+            .set_key(Some(key(new_token.as_str().to_owned())))
             .consistent_read(true)
             .send()
             .await
@@ -699,7 +688,13 @@ impl Store for DynamoStore {
         }
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
-            Transaction::ConditionFailed(_) if self.was_committed(&pair.refresh).await? => Ok(()),
+            Transaction::ConditionFailed(_)
+                if self
+                    .was_committed(&pair.refresh.token_hash, &pair.refresh.family_id)
+                    .await? =>
+            {
+                Ok(())
+            }
             Transaction::ConditionFailed(_) => Err(StoreError::Malformed(
                 "a new token's hash is already stored".into(),
             )),
@@ -713,7 +708,13 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
-            Transaction::ConditionFailed(_) if self.holds_access_token(access).await? => Ok(()),
+            Transaction::ConditionFailed(_)
+                if self
+                    .was_committed(&access.token_hash, &access.family_id)
+                    .await? =>
+            {
+                Ok(())
+            }
             Transaction::ConditionFailed(_) => Err(StoreError::Malformed(
                 "a new token's hash is already stored".into(),
             )),
@@ -758,7 +759,14 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(Rotation::Rotated),
-            Transaction::ConditionFailed(_) if self.was_committed(&replacement.refresh).await? => {
+            Transaction::ConditionFailed(_)
+                if self
+                    .was_committed(
+                        &replacement.refresh.token_hash,
+                        &replacement.refresh.family_id,
+                    )
+                    .await? =>
+            {
                 Ok(Rotation::Rotated)
             }
             Transaction::ConditionFailed(failed)
@@ -822,7 +830,14 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(Rotation::Rotated),
-            Transaction::ConditionFailed(_) if self.was_committed(&replacement.refresh).await? => {
+            Transaction::ConditionFailed(_)
+                if self
+                    .was_committed(
+                        &replacement.refresh.token_hash,
+                        &replacement.refresh.family_id,
+                    )
+                    .await? =>
+            {
                 Ok(Rotation::Rotated)
             }
             Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
