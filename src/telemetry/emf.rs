@@ -10,6 +10,7 @@
 //! Dimension values are bounded (endpoints, grant types, OAuth error codes), so the metric
 //! count stays near 25; client ids go into the line but never into a dimension.
 
+use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -18,10 +19,13 @@ use super::{RequestRecord, millis};
 
 pub const NAMESPACE: &str = "TokenEndpoint";
 
+/// The function's name, set by the Lambda runtime: read once, not per request.
+static FUNCTION_NAME: LazyLock<String> =
+    LazyLock::new(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default());
+
 /// Writes `record` to stdout as one EMF line.
 pub fn write(record: &RequestRecord<'_>) {
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-    println!("{}", document(record, &function, now_millis()));
+    println!("{}", document(record, &FUNCTION_NAME, now_millis()));
 }
 
 fn now_millis() -> u128 {
