@@ -1,16 +1,16 @@
 //! A serverless OAuth 2.0 token endpoint (RFC 6749) for AWS Lambda, API Gateway and DynamoDB.
 //!
 //! The crate is laid out as ports and adapters:
-//! - [`domain`]: the grant rules, scopes, token issuing and credential checks. It knows nothing
-//!   of HTTP or AWS.
-//! - [`store`]: the [`store::Store`] port and its two adapters, DynamoDB and in-memory.
+//! - [`domain`]: the grant rules, scopes, token issuing, credential checks and the storage port
+//!   they need ([`domain::store::Store`]). It knows nothing of HTTP, AWS or the layers above.
+//! - [`store`]: the port's two adapters, DynamoDB and in-memory.
 //! - [`http`]: the one router that parses requests into domain calls and maps domain errors to
 //!   RFC 6749 §5.2 responses. The Lambda, the local server and the tests all serve it.
 //! - [`lambda`]: the Lambda entry points: the router behind API Gateway, and an API Gateway
 //!   authorizer that checks bearer tokens.
 //! - [`config`] and [`telemetry`]: start-up wiring shared by the binaries in `src/bin/`.
 //! - [`migration`]: importing a django-oauth-toolkit deployment's clients and users through the
-//!   [`store::Store`] port, for `oauth-admin import`.
+//!   [`domain::store::Store`] port, for `oauth-admin import`.
 
 pub mod config;
 pub mod domain;

@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 use crate::domain::credentials::CredentialVerifier;
 use crate::domain::django_hash::{self, DjangoPbkdf2Sha256, PBKDF2_SHA256};
 use crate::domain::names::{check_client_id, check_client_name, check_username};
+use crate::domain::store::{Store, StoreError};
 use crate::domain::{Client, GrantType, Scope, Secret, User};
-use crate::store::{Store, StoreError};
 
 /// django-oauth-toolkit's application model, as dumpdata labels it.
 pub const APPLICATION_MODEL: &str = "oauth2_provider.application";

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::domain::clock::SystemClock;
 use crate::domain::credentials::{CredentialError, CredentialVerifier};
+use crate::domain::store::{Store, StoreError};
 use crate::domain::{Client, GrantType, Scope, Secret, TokenService, User};
-use crate::store::{Store, StoreError};
 
 /// The token service over `store`, configured from `config`.
 pub fn token_service<S: Store>(

@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 use token_endpoint::domain::clock::{Clock as _, SystemClock, UnixSeconds};
 use token_endpoint::domain::grant::ClientCredentials;
 use token_endpoint::domain::model::StoredToken;
+use token_endpoint::domain::store::{PasswordGrantContext, Store};
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantError, GrantRequest, IssuedTokens, Secret, TokenRequest};
+use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::{TTL_ATTRIBUTE, TableNames};
-use token_endpoint::store::{DynamoStore, PasswordGrantContext, Store};
 
 /// Environment variables that could point the binary somewhere other than moto.
 const AMBIENT_AWS: &[&str] = &[

@@ -27,9 +27,10 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use token_endpoint::domain::credentials::{CredentialVerifier, Verification};
+use token_endpoint::domain::store::Store;
 use token_endpoint::domain::{Client, Secret, TokenService, User};
+use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;
-use token_endpoint::store::{DynamoStore, Store};
 
 use fault_proxy::{Fault, FaultProxy};
 

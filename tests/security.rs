@@ -16,9 +16,10 @@ use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock, UnixSeconds};
 use token_endpoint::domain::credentials::CredentialVerifier;
 use token_endpoint::domain::grant::LockoutPolicy;
+use token_endpoint::domain::store::Store;
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, TokenService};
-use token_endpoint::store::{DynamoStore, MemoryStore, Store};
+use token_endpoint::store::{DynamoStore, MemoryStore};
 
 const CLIENT: &str = "app";
 const SECRET: &str = "app-secret-0123456789";

@@ -12,9 +12,9 @@ use token_endpoint::domain::model::{
     AccessTokenRecord, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken, TokenFamily,
     TokenPair, UsedRefreshToken,
 };
+use token_endpoint::domain::store::{HashReplacement, Rotation, Store, StoreError};
 use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{Client, GrantType, Scope, User};
-use token_endpoint::store::{HashReplacement, Rotation, Store, StoreError};
 
 const NOW: UnixSeconds = 1_800_000_000;
 /// How long rotations keep the used-token record.

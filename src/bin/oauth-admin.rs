@@ -24,10 +24,11 @@ use token_endpoint::domain::lifecycle::{Revoked, revoke_all};
 use token_endpoint::domain::names::{
     NameError, check_client_id, check_client_name, check_username,
 };
+use token_endpoint::domain::store::Store;
 use token_endpoint::domain::token::random_alphanumeric;
 use token_endpoint::domain::{Client, FamilyOwner, GrantType, Scope, Secret, TokenFamily, User};
 use token_endpoint::migration::{self, ImportOptions};
-use token_endpoint::store::{DynamoStore, Store};
+use token_endpoint::store::DynamoStore;
 
 /// Length of a generated client id.
 const CLIENT_ID_LENGTH: usize = 20;

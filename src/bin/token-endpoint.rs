@@ -9,11 +9,12 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use token_endpoint::config::{self, Config};
 use token_endpoint::domain::clock::SystemClock;
+use token_endpoint::domain::store::Store;
 use token_endpoint::lambda::{self, FunctionKind};
 use token_endpoint::startup::{
     self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
 };
-use token_endpoint::store::{DynamoStore, MemoryStore, Store};
+use token_endpoint::store::{DynamoStore, MemoryStore};
 use token_endpoint::{http, telemetry};
 
 #[derive(Debug, Parser)]

@@ -1,8 +1,8 @@
 //! Why a grant was refused. `http::error` maps each variant to its RFC 6749 §5.2 response.
 
 use super::credentials::CredentialError;
+use super::store::StoreError;
 use super::token::RandomnessUnavailable;
-use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {

@@ -11,8 +11,8 @@ use super::model::{
 };
 use super::scope::Scope;
 use super::secret::Secret;
+use super::store::{HashReplacement, Rotation, Store, StoreError};
 use super::token::{TokenHash, new_token, random_alphanumeric};
-use crate::store::{HashReplacement, Rotation, Store, StoreError};
 
 /// Token lifetimes and windows, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use super::error::GrantError;
 use super::grant::{ClientCredentials, TokenService};
 use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
+use super::store::{Store, StoreError};
 use super::token::TokenHash;
-use crate::store::{Store, StoreError};
 
 /// Longer than any token this server issues, with room for tokens of other formats; a longer
 /// value is not looked up.

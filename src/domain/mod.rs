@@ -1,7 +1,7 @@
 //! The token endpoint's rules, free of HTTP and AWS.
 //!
 //! [`grant::TokenService`] runs a grant: it authenticates the client, checks the user or the
-//! refresh token, settles the scope and asks the [`crate::store::Store`] to persist the new
+//! refresh token, settles the scope and asks the [`store::Store`] to persist the new
 //! token pair. Everything it needs from the outside world comes through that trait and the
 //! [`clock::Clock`].
 
@@ -15,6 +15,7 @@ pub mod model;
 pub mod names;
 pub mod scope;
 pub mod secret;
+pub mod store;
 pub mod token;
 
 pub use error::GrantError;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::json::python_style_json;
 use crate::domain::GrantError;
-use crate::store::StoreError;
+use crate::domain::store::StoreError;
 
 /// The realm named in `WWW-Authenticate` when client authentication fails.
 pub const REALM: &str = "oauth";

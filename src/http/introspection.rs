@@ -11,7 +11,7 @@ use super::json::python_style_json;
 use super::{TokenOperation, failure, no_store_json_headers, within_deadline};
 use crate::domain::TokenService;
 use crate::domain::model::AccessTokenRecord;
-use crate::store::Store;
+use crate::domain::store::Store;
 
 const ENDPOINT: &str = "introspection";
 

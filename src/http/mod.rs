@@ -22,8 +22,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
 use crate::domain::grant::ClientCredentials;
+use crate::domain::store::{Store, StoreError};
 use crate::domain::{GrantError, Secret, TokenService};
-use crate::store::{Store, StoreError};
 use crate::telemetry::{self, RequestRecord, store_timing};
 
 pub mod client_auth;

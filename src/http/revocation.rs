@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{TokenOperation, failure, within_deadline};
 use crate::domain::TokenService;
-use crate::store::Store;
+use crate::domain::store::Store;
 
 const ENDPOINT: &str = "revocation";
 

@@ -14,8 +14,8 @@ use super::{
     OAuthError, Outcome, client_auth, failure, no_store_json_headers, parse_body, read_params,
     refused, within_deadline,
 };
+use crate::domain::store::Store;
 use crate::domain::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
-use crate::store::Store;
 
 const ENDPOINT: &str = "token";
 

@@ -24,7 +24,7 @@ use crate::domain::Secret;
 use crate::domain::clock::Clock;
 use crate::domain::lifecycle::validate_bearer;
 use crate::domain::model::AccessTokenRecord;
-use crate::store::Store;
+use crate::domain::store::Store;
 
 /// Serves authorizer events until the runtime stops.
 pub async fn run<S: Store>(store: S, clock: Arc<dyn Clock>) -> Result<(), Error> {

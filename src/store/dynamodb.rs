@@ -26,13 +26,15 @@ use aws_sdk_dynamodb::types::{
     Update,
 };
 
-use super::{HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
     AccessTokenRecord, Client, FamilyOwner, GrantType, LoginFailures, RefreshTokenRecord,
     StoredToken, TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::scope::Scope;
+use crate::domain::store::{
+    HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
+};
 use crate::domain::token::TokenHash;
 
 type Item = HashMap<String, AttributeValue>;

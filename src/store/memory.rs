@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
     AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenPair, UsedRefreshToken, User,
+};
+use crate::domain::store::{
+    HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
 };
 use crate::domain::token::TokenHash;
 

@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use token_endpoint::config::Config;
 use token_endpoint::domain::credentials::Argon2Settings;
+use token_endpoint::domain::store::Store;
 use token_endpoint::domain::{Client, GrantType, Scope, Secret, TokenService, User};
 use token_endpoint::startup;
 use token_endpoint::store::dynamodb::TableNames;
-use token_endpoint::store::{DynamoStore, MemoryStore, Store};
+use token_endpoint::store::{DynamoStore, MemoryStore};
 
 struct Moto {
     endpoint: String,
