@@ -8,15 +8,16 @@
 //!   RFC 6749 §5.2 responses. The Lambda, the local server and the tests all serve it.
 //! - [`lambda`]: the Lambda entry points: the router behind API Gateway, and an API Gateway
 //!   authorizer that checks bearer tokens.
+//! - [`admin`]: the provisioning use cases behind `oauth-admin` (clients, users, their tokens,
+//!   and importing a django-oauth-toolkit deployment), over the [`domain::store::Store`] port,
+//!   and its command line.
 //! - [`config`] and [`telemetry`]: start-up wiring shared by the binaries in `src/bin/`.
-//! - [`migration`]: importing a django-oauth-toolkit deployment's clients and users through the
-//!   [`domain::store::Store`] port, for `oauth-admin import`.
 
+pub mod admin;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod lambda;
-pub mod migration;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

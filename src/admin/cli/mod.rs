@@ -1,0 +1,269 @@
+//! `oauth-admin`'s command line: its commands and flags (clap), and [`Failure`], the error a
+//! command ends with and the exit status that goes with it. `input.rs` turns flags and
+//! standard input into the typed requests of [`super::Admin`], checked before anything reaches
+//! the store; `output.rs` renders results as the one JSON line a command prints.
+
+mod input;
+pub mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::AdminError;
+use super::import::{self, ImportReport};
+use crate::domain::FamilyOwner;
+
+pub use input::{secret_from_stdin, valid_client_id, valid_family_id, valid_username};
+
+/// Invalid input: the same exit code as clap's usage errors.
+const EXIT_INVALID_INPUT: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Environment:
+  CREDENTIALS_TABLE, TOKENS_TABLE       table names (default oauth-credentials, oauth-tokens)
+  ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM
+                                        cost of new password and secret hashes
+  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, ...
+                                        the AWS SDK's usual settings
+
+Stdout carries only the JSON result. Exit status: 0 on success, 1 when the operation failed
+(already exists, does not exist, store unavailable), 2 for invalid input or usage.";
+
+const IMPORT_HELP: &str = "\
+Export from the Django project (any django-oauth-toolkit version), e.g.:
+  python manage.py dumpdata oauth2_provider.application auth.user --indent 2 > dot.json
+  oauth-admin import --file dot.json --scope \"read write\"
+The export holds every password hash, and client secrets, maybe in plaintext: keep it private
+and delete it afterwards.
+
+The file is a JSON list of {\"model\", \"pk\", \"fields\"} objects, of which are read:
+  oauth2_provider.application  client_id, name, client_type, authorization_grant_type and
+      client_secret. Confidential applications of grant type \"password\" become clients
+      with password and refresh_token, \"client-credentials\" ones clients with
+      client_credentials, all with --scope. A client_secret hashed by django-oauth-toolkit
+      2.0 or later (pbkdf2_sha256$...) is kept as it is; a plaintext one (before 2.0, or
+      hash_client_secret=False) is hashed with Argon2id here.
+  auth.user  username, password (pbkdf2_sha256$..., Django's default hasher) and is_active.
+Objects of other models are counted and left out. Django hashes are verified as Django
+verifies them and replaced with Argon2id on their first successful use, so nobody resets a
+secret or a password.
+
+Skipped, each with its reason: public clients; other grant types (authorization-code,
+implicit, openid-hybrid, device code); inactive users; unusable passwords; secrets and
+passwords hashed by Django's other hashers (argon2, bcrypt_sha256, scrypt, pbkdf2_sha1, ...),
+which must be reset: create-client --client-id ID, or create-user, with a new one. Clients and
+users that exist already are skipped too, never overwritten: importing again is safe.
+
+Stdout: one JSON line with counts of imported, skipped and failed clients and users, and each
+record's outcome; never a secret or a hash. Exit status 1 if any record failed (importing
+again retries it), 2 if the file cannot be read as a dumpdata export (nothing is written).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "oauth-admin",
+    version,
+    about = "Provisions the OAuth 2.0 token endpoint (its DynamoDB tables, clients and users) and revokes tokens",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Creates the credentials and tokens tables, with TTL on the tokens table. Safe to run
+    /// again: existing tables are left as they are.
+    CreateTables,
+
+    /// Registers a client. Prints its client_id and, if generated here, its client_secret:
+    /// the secret is shown only this once.
+    CreateClient(CreateClientArgs),
+
+    /// Replaces a client's secret with a new generated one and prints it, once. The old
+    /// secret stops working.
+    RotateClientSecret {
+        /// The client whose secret to replace.
+        #[arg(long)]
+        client_id: String,
+    },
+
+    /// Removes a client and revokes every token issued to it.
+    DeleteClient {
+        /// The client to remove.
+        #[arg(long)]
+        client_id: String,
+    },
+
+    /// Adds a user who can log in with the password grant.
+    CreateUser {
+        /// The username (1 to 150 characters, no control characters, no leading or trailing
+        /// whitespace).
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input (required: passwords are
+        /// never taken as arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+
+    /// Replaces a user's password. The old password stops working.
+    SetPassword {
+        /// The user whose password to replace.
+        #[arg(long)]
+        username: String,
+        /// Read the new password from the first line of standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+
+    /// Removes a user and revokes every token issued to them.
+    DeleteUser {
+        /// The user to remove.
+        #[arg(long)]
+        username: String,
+    },
+
+    /// Lists the live token families of a user or a client, oldest first: one per login
+    /// (a password grant and its refreshes) or client credentials grant, with when it was
+    /// created and last refreshed. Tokens themselves are never shown.
+    ListTokens {
+        #[command(flatten)]
+        owner: OwnerArgs,
+    },
+
+    /// Revokes every access and refresh token of a user (e.g. a leaked password) or of a
+    /// client (e.g. a leaked secret). Families created in the last second may be missed: the
+    /// index behind it is eventually consistent; run it again to be sure.
+    RevokeTokens {
+        #[command(flatten)]
+        owner: OwnerArgs,
+    },
+
+    /// Revokes one token family (one login), as listed by list-tokens.
+    RevokeFamily {
+        /// The family_id from list-tokens.
+        #[arg(long)]
+        family_id: String,
+    },
+
+    /// Imports a django-oauth-toolkit deployment's applications and users from a `manage.py
+    /// dumpdata` export, keeping client ids, client secrets and passwords.
+    #[command(after_help = IMPORT_HELP)]
+    Import(ImportArgs),
+}
+
+// No doc comments on these structs: clap may show them as the command's description.
+
+#[derive(Debug, Args)]
+pub struct CreateClientArgs {
+    /// Human-readable name of the client.
+    #[arg(long)]
+    name: String,
+    /// Space-separated scopes the client may ask for, e.g. "read write"; also its default
+    /// scope when it asks for none.
+    #[arg(long)]
+    scope: String,
+    /// Comma-separated grant types the client may use: password, refresh_token,
+    /// client_credentials.
+    #[arg(long, value_name = "GRANT_TYPES")]
+    grant_types: String,
+    /// Use this client id instead of generating one (1 to 100 characters of A-Z a-z 0-9
+    /// . _ ~ -), e.g. to keep an existing client's id.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Read the client's existing secret from the first line of standard input instead of
+    /// generating one, so a client moving over keeps its credentials. Requires
+    /// --client-id.
+    #[arg(long, requires = "client_id")]
+    client_secret_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The dumpdata JSON file, or - for standard input.
+    #[arg(long, value_name = "PATH")]
+    file: PathBuf,
+    /// Space-separated scopes every imported client may ask for, e.g. "read write":
+    /// django-oauth-toolkit applications have no scopes of their own (give its SCOPES).
+    #[arg(long)]
+    scope: String,
+    /// The application model's label, if OAUTH2_PROVIDER_APPLICATION_MODEL swaps it.
+    #[arg(long, default_value = import::APPLICATION_MODEL)]
+    application_model: String,
+    /// The user model's label, if AUTH_USER_MODEL swaps it.
+    #[arg(long, default_value = import::USER_MODEL)]
+    user_model: String,
+    /// The user model's USERNAME_FIELD.
+    #[arg(long, default_value = import::USERNAME_FIELD)]
+    username_field: String,
+}
+
+/// Whose tokens: exactly one of --username and --client-id.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct OwnerArgs {
+    /// The user whose tokens to act on.
+    #[arg(long)]
+    username: Option<String>,
+    /// The client whose tokens to act on.
+    #[arg(long)]
+    client_id: Option<String>,
+}
+
+/// Why a command failed, and so which exit status it ends with. Displays as the message.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The arguments or standard input were not acceptable; nothing was written.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The operation itself failed: configuration, store, hashing, output.
+    #[error("{0}")]
+    Operation(String),
+}
+
+impl Failure {
+    pub fn operation(error: impl std::fmt::Display) -> Self {
+        Self::Operation(error.to_string())
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::InvalidInput(_) => ExitCode::from(EXIT_INVALID_INPUT),
+            Self::Operation(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl From<AdminError> for Failure {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::UnreadableExport(error) => Self::InvalidInput(format!("--file: {error}")),
+            // The record is gone but its tokens may still work: say so, and how to finish.
+            AdminError::DeletedButNotRevoked { owner, source } => {
+                let (what, flag, name) = match &owner {
+                    FamilyOwner::Client(client_id) => ("client", "--client-id", client_id),
+                    FamilyOwner::User(username) => ("user", "--username", username),
+                };
+                Self::Operation(format!(
+                    "{what} {name} was deleted, but revoking its tokens failed ({source}); \
+                     run oauth-admin revoke-tokens {flag} {name}"
+                ))
+            }
+            error => Self::operation(error),
+        }
+    }
+}
+
+/// An import ends with status 1 if any record failed (the result, printed first, says which).
+pub fn failed_records(report: &ImportReport) -> Result<(), Failure> {
+    match report.failed() {
+        0 => Ok(()),
+        failed => Err(Failure::Operation(format!(
+            "{failed} record(s) failed, see \"failed\" in the result; import again to \
+             retry them (what was imported is skipped)"
+        ))),
+    }
+}
