@@ -356,7 +356,7 @@ fn check_refused(request: &Request, error: OAuthError, data: &[u8]) {
         error.status
     );
     assert!(
-        RFC6749_CODES.contains(&error.code),
+        RFC6749_CODES.contains(&error.code.as_str()),
         "not an RFC 6749 error code: {error:?}"
     );
     if let Some(description) = error.description.as_deref() {
@@ -422,7 +422,10 @@ fn check_response(error: OAuthError) {
     let Some(object) = json.as_object() else {
         panic!("error body is not a JSON object: {json}");
     };
-    assert_eq!(object.get("error").and_then(|v| v.as_str()), Some(code));
+    assert_eq!(
+        object.get("error").and_then(|v| v.as_str()),
+        Some(code.as_str())
+    );
     assert_eq!(
         object.get("error_description").and_then(|v| v.as_str()),
         description.as_deref(),

@@ -166,7 +166,7 @@ mod tests {
     {
         assert!(read(&basic("app:s"), "client_id=app&client_secret=s")?.is_some());
         for body in ["client_id=other", "client_id=app&client_secret=wrong"] {
-            let error = read(&basic("app:s"), body).err().map(|e| e.code);
+            let error = read(&basic("app:s"), body).err().map(|e| e.code.as_str());
             assert_eq!(error, Some("invalid_request"), "{body}");
         }
         Ok(())
@@ -183,7 +183,7 @@ mod tests {
             not_utf8.as_str(),
             "Basic OnNlY3JldA==",
         ] {
-            let error = read(&headers(header), "").err().map(|e| e.code);
+            let error = read(&headers(header), "").err().map(|e| e.code.as_str());
             assert_eq!(error, Some("invalid_request"), "{header}");
         }
     }

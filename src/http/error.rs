@@ -1,30 +1,88 @@
-//! The one place where failures become RFC 6749 §5.2 responses.
+//! The one place where failures become RFC 6749 §5.2 responses: the error codes
+//! ([`ErrorCode`]), the error response ([`OAuthError`]), and how a [`Failure`] of a request's
+//! domain work maps to one.
 
 use std::borrow::Cow;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
+use super::deadline::GRANT_DEADLINE;
 use super::json::python_style_json;
+use super::response::no_store_json_headers;
 use crate::domain::GrantError;
+use crate::domain::model::UnsupportedGrantType;
 use crate::domain::store::StoreError;
 
-/// The realm named in `WWW-Authenticate` when client authentication fails.
-pub const REALM: &str = "oauth";
+/// The `error` member of an error response, serialised as its registered name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// RFC 6749 §5.2. Also the code of this server's 404, 405 and 413 answers.
+    InvalidRequest,
+    /// RFC 6749 §5.2, also for revocation and introspection (RFC 7009 §2.2.1, RFC 7662 §2.1).
+    InvalidClient,
+    /// RFC 6749 §5.2.
+    InvalidGrant,
+    /// RFC 6749 §5.2; also a revocation of another client's token (RFC 7009 §2.1).
+    UnauthorizedClient,
+    /// RFC 6749 §5.2.
+    UnsupportedGrantType,
+    /// RFC 6749 §5.2.
+    InvalidScope,
+    /// RFC 7009 §2.2.1. Never sent: one lookup finds every kind of token, so every
+    /// `token_type_hint` is supported.
+    UnsupportedTokenType,
+    /// RFC 6749 §4.1.2.1 defines it for the authorization endpoint; here, a 500.
+    ServerError,
+    /// RFC 6749 §4.1.2.1 defines it for the authorization endpoint; here, a 503.
+    TemporarilyUnavailable,
+}
 
-/// An error response: status, RFC 6749 error code and optional description.
+impl ErrorCode {
+    /// The registered name, as sent in the `error` member.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Why a request's domain work gave no answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// The domain refused the request or could not carry it out.
+    Grant(GrantError),
+    /// The work did not finish within [`GRANT_DEADLINE`].
+    DeadlineExceeded,
+}
+
+/// An error response: status, error code and optional description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: Option<Cow<'static, str>>,
     /// The `Allow` header of a 405.
     allow: Option<&'static str>,
 }
 
 impl OAuthError {
-    fn new(status: StatusCode, code: &'static str, description: Option<Cow<'static, str>>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, description: Option<Cow<'static, str>>) -> Self {
         Self {
             status,
             code,
@@ -36,7 +94,7 @@ impl OAuthError {
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             Some(description.into()),
         )
     }
@@ -44,13 +102,9 @@ impl OAuthError {
     pub fn payload_too_large(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             Some(description.into()),
         )
-    }
-
-    pub fn unsupported_grant_type() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", None)
     }
 
     /// A 405 naming the methods the resource allows.
@@ -59,31 +113,67 @@ impl OAuthError {
             allow: Some(allow),
             ..Self::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 Some(format!("Allowed methods: {allow}.").into()),
             )
         }
     }
 
+    /// A 503: the client may try again (`Retry-After` is set on the response).
+    fn temporarily_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::TemporarilyUnavailable,
+            None,
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             Some("Not found.".into()),
         )
     }
 }
 
 /// Why a request failed, for logs and metrics only, where the error code alone does not say.
-pub fn reason(error: &GrantError) -> Option<&'static str> {
-    match error {
-        GrantError::LockedOut => Some("locked"),
-        GrantError::InvalidCredentials => Some("invalid_credentials"),
-        GrantError::Store(StoreError::Unavailable(_)) => Some("store_unavailable"),
-        GrantError::Store(_) | GrantError::Credentials(_) | GrantError::Randomness(_) => {
-            Some("internal")
+pub fn reason(failure: &Failure) -> Option<&'static str> {
+    match failure {
+        Failure::Grant(GrantError::LockedOut) => Some("locked"),
+        Failure::Grant(GrantError::InvalidCredentials) => Some("invalid_credentials"),
+        // Counted with the store's failures: what runs out of time is waiting on DynamoDB.
+        Failure::Grant(GrantError::Store(StoreError::Unavailable(_)))
+        | Failure::DeadlineExceeded => Some("store_unavailable"),
+        Failure::Grant(
+            GrantError::Store(_) | GrantError::Credentials(_) | GrantError::Randomness(_),
+        ) => Some("internal"),
+        Failure::Grant(_) => None,
+    }
+}
+
+impl From<Failure> for OAuthError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Grant(error) => error.into(),
+            Failure::DeadlineExceeded => {
+                tracing::error!(
+                    deadline = ?GRANT_DEADLINE,
+                    "the request did not finish within its deadline"
+                );
+                Self::temporarily_unavailable()
+            }
         }
-        _ => None,
+    }
+}
+
+impl From<UnsupportedGrantType> for OAuthError {
+    fn from(_: UnsupportedGrantType) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::UnsupportedGrantType,
+            None,
+        )
     }
 }
 
@@ -92,34 +182,34 @@ impl From<GrantError> for OAuthError {
         use GrantError as E;
         let bad_request = StatusCode::BAD_REQUEST;
         match error {
-            E::InvalidClient => Self::new(StatusCode::UNAUTHORIZED, "invalid_client", None),
-            E::UnauthorizedClient => Self::new(bad_request, "unauthorized_client", None),
+            E::InvalidClient => Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient, None),
+            E::UnauthorizedClient => Self::new(bad_request, ErrorCode::UnauthorizedClient, None),
             // The exact description the documented endpoint gives, for unknown users and locked
             // usernames too.
             E::InvalidCredentials | E::LockedOut => Self::new(
                 bad_request,
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 Some("Invalid credentials given.".into()),
             ),
-            E::InvalidRefreshToken => Self::new(bad_request, "invalid_grant", None),
-            E::InvalidScope => Self::new(bad_request, "invalid_scope", None),
+            E::InvalidRefreshToken => Self::new(bad_request, ErrorCode::InvalidGrant, None),
+            E::InvalidScope => Self::new(bad_request, ErrorCode::InvalidScope, None),
             E::TokenOfAnotherClient => Self::new(
                 bad_request,
-                "unauthorized_client",
+                ErrorCode::UnauthorizedClient,
                 Some("The token was not issued to this client.".into()),
             ),
             E::Store(StoreError::Unavailable(source)) => {
                 tracing::error!(error = %source, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    None,
-                )
+                Self::temporarily_unavailable()
             }
             internal => {
                 // Details go to the log only; the client learns nothing about internals.
                 tracing::error!(error = %internal, "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::ServerError,
+                    None,
+                )
             }
         }
     }
@@ -127,7 +217,7 @@ impl From<GrantError> for OAuthError {
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
-    error: &'a str,
+    error: ErrorCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_description: Option<&'a str>,
 }
@@ -138,7 +228,7 @@ impl IntoResponse for OAuthError {
             error: self.code,
             error_description: self.description.as_deref(),
         });
-        let mut response = (self.status, super::no_store_json_headers(), body).into_response();
+        let mut response = (self.status, no_store_json_headers(), body).into_response();
         let headers = response.headers_mut();
         if let Some(allow) = self.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
@@ -156,5 +246,25 @@ impl IntoResponse for OAuthError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_out_of_time_is_answered_like_an_unavailable_store() {
+        let unavailable = Failure::Grant(GrantError::Store(StoreError::Unavailable("down".into())));
+        assert_eq!(reason(&Failure::DeadlineExceeded), reason(&unavailable));
+        let late = OAuthError::from(Failure::DeadlineExceeded);
+        assert_eq!(late, OAuthError::from(unavailable));
+        assert_eq!(late.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(late.code.as_str(), "temporarily_unavailable");
+        let response = late.into_response();
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("1"))
+        );
     }
 }

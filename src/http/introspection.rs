@@ -7,8 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::deadline::within_deadline;
 use super::json::python_style_json;
-use super::{TokenOperation, failure, no_store_json_headers, within_deadline};
+use super::response::{failed, no_store_json_headers};
+use super::token_operation::TokenOperation;
 use crate::domain::TokenService;
 use crate::domain::model::AccessTokenRecord;
 use crate::domain::store::Store;
@@ -30,7 +32,7 @@ pub(super) async fn introspection_endpoint<S: Store>(
         Ok(None) => operation
             .outcome("inactive")
             .on(answer(&Introspection::inactive())),
-        Err(error) => failure(operation.outcome("failed"), error),
+        Err(failure) => failed(operation.outcome("failed"), failure),
     }
 }
 

@@ -16,11 +16,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::error::OAuthError;
 use super::json::python_style_json;
-use super::{INTROSPECTION_PATH, OAuthError, Outcome, REVOCATION_PATH, TOKEN_PATH, refused};
+use super::observe::Outcome;
+use super::response::refused;
+use super::router::{INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH};
 use crate::domain::{GrantType, Scope};
-
-pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
 
 const ENDPOINT: &str = "metadata";
 

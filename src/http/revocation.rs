@@ -6,7 +6,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{TokenOperation, failure, within_deadline};
+use super::deadline::within_deadline;
+use super::response::failed;
+use super::token_operation::TokenOperation;
 use crate::domain::TokenService;
 use crate::domain::store::Store;
 
@@ -26,7 +28,7 @@ pub(super) async fn revocation_endpoint<S: Store>(
     match within_deadline(service.revoke(&operation.client, &operation.token)).await {
         Ok(0) => operation.outcome("nothing_to_revoke").on(revoked()),
         Ok(_) => operation.outcome("revoked").on(revoked()),
-        Err(error) => failure(operation.outcome("failed"), error),
+        Err(failure) => failed(operation.outcome("failed"), failure),
     }
 }
 

@@ -8,14 +8,15 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::client_auth;
+use super::deadline::within_deadline;
+use super::error::OAuthError;
 use super::json::python_style_json;
+use super::observe::Outcome;
 use super::params::Params;
-use super::{
-    OAuthError, Outcome, client_auth, failure, no_store_json_headers, parse_body, read_params,
-    refused, within_deadline,
-};
+use super::response::{failed, no_store_json_headers, refused};
 use crate::domain::store::Store;
-use crate::domain::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
+use crate::domain::{GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService};
 
 const ENDPOINT: &str = "token";
 
@@ -35,7 +36,7 @@ pub(super) async fn token_endpoint<S: Store>(
     };
     match within_deadline(service.grant(token_request)).await {
         Ok(issued) => outcome.on(success(&issued)),
-        Err(error) => failure(outcome, error),
+        Err(failure) => failed(outcome, failure),
     }
 }
 
@@ -44,27 +45,26 @@ async fn read_token_request(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<TokenRequest, OAuthError> {
-    let params = read_params(uri, headers, body).await?;
+    let params = Params::read(uri, headers, body).await?;
     token_request(headers, &params)
 }
 
 /// Turns a token request's headers and body into a [`TokenRequest`], or the OAuth error the
 /// request deserves. Pure and synchronous: the fuzz target drives it directly.
 pub fn parse_token_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
-    token_request(headers, &parse_body(headers, body)?)
+    token_request(headers, &Params::from_body(headers, body)?)
 }
 
 /// Checks the request's shape, in the documented endpoint's order: `grant_type`, the grant's
 /// required parameters, then the client's credentials.
 fn token_request(headers: &HeaderMap, params: &Params) -> Result<TokenRequest, OAuthError> {
     let scope = params.get("scope").map(str::to_owned);
-    let grant = match params.get("grant_type") {
-        None => {
-            return Err(OAuthError::invalid_request(
-                "Request is missing grant_type parameter.",
-            ));
-        }
-        Some("password") => GrantRequest::Password {
+    let grant_type: GrantType = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("Request is missing grant_type parameter."))?
+        .parse()?;
+    let grant = match grant_type {
+        GrantType::Password => GrantRequest::Password {
             username: params
                 .get("username")
                 .ok_or_else(|| {
@@ -79,15 +79,14 @@ fn token_request(headers: &HeaderMap, params: &Params) -> Result<TokenRequest, O
                 .into(),
             scope,
         },
-        Some("refresh_token") => GrantRequest::RefreshToken {
+        GrantType::RefreshToken => GrantRequest::RefreshToken {
             refresh_token: params
                 .get("refresh_token")
                 .ok_or_else(|| OAuthError::invalid_request("Missing refresh token parameter."))?
                 .into(),
             scope,
         },
-        Some("client_credentials") => GrantRequest::ClientCredentials { scope },
-        Some(_) => return Err(OAuthError::unsupported_grant_type()),
+        GrantType::ClientCredentials => GrantRequest::ClientCredentials { scope },
     };
     Ok(TokenRequest {
         client: client_auth::client_credentials(headers, params)?,

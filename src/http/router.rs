@@ -1,0 +1,69 @@
+//! The routes: which path and method reach which endpoint, what OPTIONS and other methods
+//! are answered, the 404 for every other path, and the observing middleware around them all.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::routing::{MethodRouter, get, post};
+
+use super::error::OAuthError;
+use super::metadata::{self, Discovery};
+use super::observe::observe;
+use super::{introspection, revocation, token};
+use crate::domain::TokenService;
+use crate::domain::store::Store;
+
+/// Paths of the endpoints, relative to the issuer.
+pub const TOKEN_PATH: &str = "/o/token/";
+pub const REVOCATION_PATH: &str = "/o/revoke_token/";
+pub const INTROSPECTION_PATH: &str = "/o/introspect/";
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+
+/// What the POST endpoints allow.
+pub const POST_METHODS: &str = "POST, OPTIONS";
+
+/// What the metadata document allows (axum answers HEAD for a GET route).
+pub const METADATA_METHODS: &str = "GET, HEAD, OPTIONS";
+
+/// The router for every endpoint. `discovery` says how the metadata document names the
+/// server.
+pub fn router<S: Store>(service: Arc<TokenService<S>>, discovery: Discovery) -> Router {
+    let token = allowing(post(token::token_endpoint::<S>), POST_METHODS);
+    let revocation = allowing(post(revocation::revocation_endpoint::<S>), POST_METHODS);
+    let introspection = allowing(
+        post(introspection::introspection_endpoint::<S>),
+        POST_METHODS,
+    );
+    let metadata = allowing(get(metadata::metadata_endpoint), METADATA_METHODS)
+        .with_state(Arc::new(discovery));
+    // With and without the trailing slash: a redirect would turn a client's POST into a GET
+    // and lose the body.
+    Router::new()
+        .route(TOKEN_PATH, token.clone())
+        .route(TOKEN_PATH.trim_end_matches('/'), token)
+        .route(REVOCATION_PATH, revocation.clone())
+        .route(REVOCATION_PATH.trim_end_matches('/'), revocation)
+        .route(INTROSPECTION_PATH, introspection.clone())
+        .route(INTROSPECTION_PATH.trim_end_matches('/'), introspection)
+        .route_service(METADATA_PATH, metadata)
+        .fallback(not_found)
+        .with_state(service)
+        .layer(middleware::from_fn(observe))
+}
+
+/// `endpoint`, with OPTIONS answering which methods it allows and any other method a 405
+/// saying the same.
+fn allowing<State: Clone + Send + Sync + 'static>(
+    endpoint: MethodRouter<State>,
+    allow: &'static str,
+) -> MethodRouter<State> {
+    endpoint
+        .options(move || async move { (StatusCode::OK, [(header::ALLOW, allow)]) })
+        .fallback(move || async move { OAuthError::method_not_allowed(allow) })
+}
+
+async fn not_found() -> OAuthError {
+    OAuthError::not_found()
+}

@@ -1,0 +1,53 @@
+//! The request shared by revocation and introspection: one token, and the client asking
+//! about it.
+
+use axum::extract::Request;
+use axum::response::Response;
+
+use super::client_auth;
+use super::error::OAuthError;
+use super::observe::Outcome;
+use super::params::Params;
+use super::response::refused;
+use crate::domain::grant::ClientCredentials;
+use crate::domain::{GrantError, Secret};
+
+/// A request about one token (revocation, introspection): the token and the client asking.
+pub(super) struct TokenOperation {
+    endpoint: &'static str,
+    pub(super) client: ClientCredentials,
+    pub(super) token: Secret,
+}
+
+impl TokenOperation {
+    /// Reads the request, or answers it: checked in the order django-oauth-toolkit's endpoints
+    /// check, the token parameter, then the client's credentials, which are required.
+    pub(super) async fn read(endpoint: &'static str, request: Request) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let read = async {
+            let params = Params::read(&parts.uri, &parts.headers, body).await?;
+            let token = params
+                .get("token")
+                .ok_or_else(|| OAuthError::invalid_request("Missing token parameter."))?;
+            let client = client_auth::client_credentials(&parts.headers, &params)?
+                .ok_or_else(|| OAuthError::from(GrantError::InvalidClient))?;
+            Ok((client, Secret::new(token)))
+        };
+        match read.await {
+            Ok((client, token)) => Ok(Self {
+                endpoint,
+                client,
+                token,
+            }),
+            Err(error) => Err(refused(endpoint, error)),
+        }
+    }
+
+    /// The outcome of this operation, naming its client.
+    pub(super) fn outcome(&self, outcome: &'static str) -> Outcome {
+        Outcome {
+            client_id: Some(self.client.client_id.clone()),
+            ..Outcome::new(self.endpoint, outcome)
+        }
+    }
+}
