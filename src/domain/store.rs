@@ -30,6 +30,11 @@ pub enum StoreError {
     /// An update or delete found no such item.
     #[error("{0} does not exist")]
     NotFound(String),
+    /// A new token or token family was not stored because its key (a token's hash or a
+    /// family's id) is already taken; nothing was written. Both are long random strings, so
+    /// this means a broken random source, never bad luck or a client's mistake.
+    #[error("key collision: {0}")]
+    KeyCollision(String),
 }
 
 /// What the password grant reads, in one round trip.

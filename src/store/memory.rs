@@ -132,7 +132,7 @@ impl Store for MemoryStore {
         ensure_unused(&data, pair)?;
         // As the DynamoDB adapter's conditional put of the family record: never overwrite one.
         if data.families.contains_key(&pair.refresh.family_id) {
-            return Err(StoreError::Malformed(
+            return Err(StoreError::KeyCollision(
                 "a new token family's id is already stored".into(),
             ));
         }
@@ -164,7 +164,7 @@ impl Store for MemoryStore {
         if data.tokens.contains_key(&access.token_hash)
             || data.families.contains_key(&access.family_id)
         {
-            return Err(StoreError::Malformed(
+            return Err(StoreError::KeyCollision(
                 "a new token's hash is already stored".into(),
             ));
         }
@@ -428,7 +428,7 @@ fn ensure_unused(data: &Data, pair: &TokenPair) -> Result<(), StoreError> {
     if data.tokens.contains_key(&pair.access.token_hash)
         || data.tokens.contains_key(&pair.refresh.token_hash)
     {
-        return Err(StoreError::Malformed(
+        return Err(StoreError::KeyCollision(
             "a new token's hash is already stored".into(),
         ));
     }

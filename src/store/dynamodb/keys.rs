@@ -1,0 +1,37 @@
+//! The partition key both tables share, and the key of each kind of item.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::Item;
+
+/// The partition key of both tables.
+pub(super) const PK: &str = "pk";
+
+/// DynamoDB refuses partition keys over 2048 bytes; such an item cannot exist, so it is not
+/// looked up.
+pub(super) const MAX_KEY_BYTES: usize = 2048;
+
+pub(super) fn client_key(client_id: &str) -> String {
+    format!("CLIENT#{client_id}")
+}
+
+pub(super) fn user_key(username: &str) -> String {
+    format!("USER#{username}")
+}
+
+/// Token items are keyed by a token hash (43 base64url characters, never a `#`), so these
+/// prefixed keys cannot collide with them.
+pub(super) fn family_key(family_id: &str) -> String {
+    format!("FAMILY#{family_id}")
+}
+
+pub(super) fn login_failures_key(username: &str) -> String {
+    format!("LOGIN_FAILURES#{username}")
+}
+
+/// The key of the item whose partition key is `pk`, in either table.
+pub(super) fn key(pk: String) -> Item {
+    HashMap::from([(PK.to_owned(), AttributeValue::S(pk))])
+}

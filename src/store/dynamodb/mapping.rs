@@ -1,0 +1,320 @@
+//! Records to DynamoDB items and back: the attribute names and `kind` values of every item the
+//! adapter writes, and the checks that read an item back as a record or report it malformed.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::Item;
+use super::keys::{PK, client_key, family_key, user_key};
+use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
+use crate::domain::clock::UnixSeconds;
+use crate::domain::model::{
+    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, TokenFamily, TokenPair,
+    UsedRefreshToken, User,
+};
+use crate::domain::scope::Scope;
+use crate::domain::store::StoreError;
+use crate::domain::token::TokenHash;
+
+// The `kind` of each item of the tokens table.
+pub(super) const ACCESS: &str = "access";
+pub(super) const REFRESH: &str = "refresh";
+pub(super) const USED_REFRESH: &str = "used_refresh";
+const FAMILY: &str = "family";
+pub(super) const LOGIN_FAILURES: &str = "login_failures";
+
+/// A string attribute.
+pub(super) fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+/// A number attribute.
+pub(super) fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn client_item(client: &Client) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(&client_key(&client.client_id))),
+        ("client_id".to_owned(), s(&client.client_id)),
+        ("name".to_owned(), s(&client.name)),
+        ("secret_hash".to_owned(), s(&client.secret_hash)),
+        ("scope".to_owned(), s(&client.scope.to_string())),
+        (
+            "grant_types".to_owned(),
+            AttributeValue::L(client.grant_types.iter().map(|g| s(g.as_str())).collect()),
+        ),
+    ])
+}
+
+pub(super) fn user_item(user: &User) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(&user_key(&user.username))),
+        ("username".to_owned(), s(&user.username)),
+        ("password_hash".to_owned(), s(&user.password_hash)),
+    ])
+}
+
+pub(super) fn access_item(token: &AccessTokenRecord) -> Item {
+    let mut item = HashMap::from([
+        (PK.to_owned(), s(token.token_hash.as_str())),
+        ("kind".to_owned(), s(ACCESS)),
+        ("client_id".to_owned(), s(&token.client_id)),
+        ("scope".to_owned(), s(&token.scope.to_string())),
+        ("family_id".to_owned(), s(&token.family_id)),
+        ("issued_at".to_owned(), n(token.issued_at)),
+        (TTL_ATTRIBUTE.to_owned(), n(token.expires_at)),
+    ]);
+    if let Some(username) = &token.username {
+        item.insert("username".to_owned(), s(username));
+    }
+    item
+}
+
+pub(super) fn refresh_item(token: &RefreshTokenRecord) -> Item {
+    let mut item = HashMap::from([
+        (PK.to_owned(), s(token.token_hash.as_str())),
+        ("kind".to_owned(), s(REFRESH)),
+        ("client_id".to_owned(), s(&token.client_id)),
+        ("username".to_owned(), s(&token.username)),
+        ("scope".to_owned(), s(&token.scope.to_string())),
+        (
+            "access_token_hash".to_owned(),
+            s(token.access_token_hash.as_str()),
+        ),
+        ("family_id".to_owned(), s(&token.family_id)),
+        ("issued_at".to_owned(), n(token.issued_at)),
+    ]);
+    if let Some(expires_at) = token.expires_at {
+        item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
+    }
+    item
+}
+
+pub(super) fn used_refresh_item(token: &UsedRefreshToken) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(token.token_hash.as_str())),
+        ("kind".to_owned(), s(USED_REFRESH)),
+        ("client_id".to_owned(), s(&token.client_id)),
+        ("username".to_owned(), s(&token.username)),
+        ("scope".to_owned(), s(&token.scope.to_string())),
+        ("family_id".to_owned(), s(&token.family_id)),
+        ("used_at".to_owned(), n(token.used_at)),
+        (TTL_ATTRIBUTE.to_owned(), n(token.expires_at)),
+        (
+            "successor_refresh".to_owned(),
+            s(token.successor_refresh.as_str()),
+        ),
+        (
+            "successor_access".to_owned(),
+            s(token.successor_access.as_str()),
+        ),
+        ("reissued".to_owned(), AttributeValue::Bool(token.reissued)),
+    ])
+}
+
+/// A family's record points at its newest pair; it lives as long as that refresh token.
+pub(super) fn family_item(pair: &TokenPair) -> Item {
+    let refresh = &pair.refresh;
+    let mut item = family_base_item(
+        &refresh.family_id,
+        &refresh.client_id,
+        Some(&refresh.username),
+        &refresh.scope,
+        &pair.access.token_hash,
+        refresh.issued_at,
+    );
+    item.insert("current_refresh".to_owned(), s(refresh.token_hash.as_str()));
+    if let Some(expires_at) = refresh.expires_at {
+        item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
+    }
+    item
+}
+
+/// The family of an access token issued alone ends with it.
+pub(super) fn access_family_item(access: &AccessTokenRecord) -> Item {
+    let mut item = family_base_item(
+        &access.family_id,
+        &access.client_id,
+        access.username.as_deref(),
+        &access.scope,
+        &access.token_hash,
+        access.issued_at,
+    );
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(access.expires_at));
+    item
+}
+
+fn family_base_item(
+    family_id: &str,
+    client_id: &str,
+    username: Option<&str>,
+    scope: &Scope,
+    current_access: &TokenHash,
+    issued_at: UnixSeconds,
+) -> Item {
+    let mut item = HashMap::from([
+        (PK.to_owned(), s(&family_key(family_id))),
+        ("kind".to_owned(), s(FAMILY)),
+        ("family_id".to_owned(), s(family_id)),
+        ("client_id".to_owned(), s(client_id)),
+        (FAMILY_CLIENT.to_owned(), s(client_id)),
+        ("scope".to_owned(), s(&scope.to_string())),
+        ("current_access".to_owned(), s(current_access.as_str())),
+        (CREATED_AT.to_owned(), n(issued_at)),
+        ("refreshed_at".to_owned(), n(issued_at)),
+    ]);
+    if let Some(username) = username {
+        item.insert("username".to_owned(), s(username));
+        item.insert(FAMILY_USER.to_owned(), s(username));
+    }
+    item
+}
+
+pub(super) fn kind_of(item: &Item) -> Option<&str> {
+    match item.get("kind") {
+        Some(AttributeValue::S(kind)) => Some(kind),
+        _ => None,
+    }
+}
+
+pub(super) fn optional_string(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
+    item.contains_key(name)
+        .then(|| string(item, name))
+        .transpose()
+}
+
+fn optional_number(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
+    item.contains_key(name)
+        .then(|| number(item, name))
+        .transpose()
+}
+
+pub(super) fn string(item: &Item, name: &str) -> Result<String, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(StoreError::Malformed(format!(
+            "missing string attribute {name}"
+        ))),
+    }
+}
+
+pub(super) fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map_err(|_| StoreError::Malformed(format!("attribute {name} is not a whole number"))),
+        _ => Err(StoreError::Malformed(format!(
+            "missing number attribute {name}"
+        ))),
+    }
+}
+
+fn scope(item: &Item) -> Result<Scope, StoreError> {
+    Scope::parse(&string(item, "scope")?)
+        .map_err(|_| StoreError::Malformed("attribute scope is not a scope".into()))
+}
+
+pub(super) fn client_from(item: Item) -> Result<Client, StoreError> {
+    // Unknown grant type names are skipped, so an item written by a newer version still reads.
+    let grant_types = match item.get("grant_types") {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .filter_map(|value| match value {
+                AttributeValue::S(name) => name.parse().ok(),
+                _ => None,
+            })
+            .collect::<Vec<GrantType>>(),
+        _ => {
+            return Err(StoreError::Malformed(
+                "missing list attribute grant_types".into(),
+            ));
+        }
+    };
+    Ok(Client {
+        client_id: string(&item, "client_id")?,
+        name: string(&item, "name")?,
+        secret_hash: string(&item, "secret_hash")?,
+        scope: scope(&item)?,
+        grant_types,
+    })
+}
+
+pub(super) fn user_from(item: Item) -> Result<User, StoreError> {
+    Ok(User {
+        username: string(&item, "username")?,
+        password_hash: string(&item, "password_hash")?,
+    })
+}
+
+/// A token item of any kind, or `None` if it is not a token or no longer live at `now`.
+pub(super) fn stored_token_from(
+    item: Item,
+    now: UnixSeconds,
+) -> Result<Option<StoredToken>, StoreError> {
+    Ok(match kind_of(&item) {
+        Some(ACCESS) => Some(access_from(item)?)
+            .filter(|token| token.is_live_at(now))
+            .map(StoredToken::Access),
+        Some(REFRESH) => Some(refresh_from(item)?)
+            .filter(|token| token.is_live_at(now))
+            .map(StoredToken::Refresh),
+        Some(USED_REFRESH) => Some(used_refresh_from(item)?)
+            .filter(|used| now < used.expires_at)
+            .map(StoredToken::UsedRefresh),
+        _ => None,
+    })
+}
+
+pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
+    Ok(AccessTokenRecord {
+        token_hash: TokenHash::from_stored(string(&item, PK)?),
+        client_id: string(&item, "client_id")?,
+        username: optional_string(&item, "username")?,
+        scope: scope(&item)?,
+        family_id: string(&item, "family_id")?,
+        issued_at: number(&item, "issued_at")?,
+        expires_at: number(&item, TTL_ATTRIBUTE)?,
+    })
+}
+
+fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
+    Ok(RefreshTokenRecord {
+        token_hash: TokenHash::from_stored(string(&item, PK)?),
+        client_id: string(&item, "client_id")?,
+        username: string(&item, "username")?,
+        scope: scope(&item)?,
+        access_token_hash: TokenHash::from_stored(string(&item, "access_token_hash")?),
+        family_id: string(&item, "family_id")?,
+        issued_at: number(&item, "issued_at")?,
+        expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
+    })
+}
+
+fn used_refresh_from(item: Item) -> Result<UsedRefreshToken, StoreError> {
+    Ok(UsedRefreshToken {
+        token_hash: TokenHash::from_stored(string(&item, PK)?),
+        client_id: string(&item, "client_id")?,
+        username: string(&item, "username")?,
+        scope: scope(&item)?,
+        family_id: string(&item, "family_id")?,
+        used_at: number(&item, "used_at")?,
+        expires_at: number(&item, TTL_ATTRIBUTE)?,
+        successor_refresh: TokenHash::from_stored(string(&item, "successor_refresh")?),
+        successor_access: TokenHash::from_stored(string(&item, "successor_access")?),
+        reissued: matches!(item.get("reissued"), Some(AttributeValue::Bool(true))),
+    })
+}
+
+pub(super) fn family_from(item: Item) -> Result<TokenFamily, StoreError> {
+    Ok(TokenFamily {
+        family_id: string(&item, "family_id")?,
+        client_id: string(&item, "client_id")?,
+        username: optional_string(&item, "username")?,
+        scope: scope(&item)?,
+        created_at: number(&item, CREATED_AT)?,
+        refreshed_at: number(&item, "refreshed_at")?,
+        expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
+    })
+}

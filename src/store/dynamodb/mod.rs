@@ -1,0 +1,113 @@
+//! The DynamoDB adapter.
+//!
+//! Two tables, both keyed by a string `pk`:
+//! - credentials: clients (`CLIENT#<client_id>`) and users (`USER#<username>`); the token
+//!   function only reads them, except to replace an imported Django hash with Argon2id;
+//! - tokens: access and refresh tokens keyed by the SHA-256 of the token, with the TTL attribute
+//!   `expires_at` (epoch seconds). TTL deletion lags, so every read also compares `expires_at`
+//!   with now. Each grant also writes a family record (`FAMILY#<id>`) naming its current
+//!   tokens; two sparse indexes find a user's or a client's families.
+//!
+//! A grant is two round trips: one `BatchGetItem` for everything it reads, one
+//! `TransactWriteItems` for everything it writes.
+//!
+//! The files, by concern:
+//! - `keys`: the partition key and the key of each kind of item;
+//! - `mapping`: records to items and back;
+//! - `schema`: the tables as data (keys, indexes, TTL, billing), checked against template.yaml;
+//! - `provisioning`: `create_tables`, which makes the tables of `schema` exist;
+//! - `reads`: the batched read of a grant, and single reads of the tokens table;
+//! - `transactions`: the grants' transactional writes, retries and the was-it-committed check;
+//! - `credential_writes`: conditional single-item writes to the credentials table;
+//! - `port`: `impl Store for DynamoStore`, which puts the above together.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::store::StoreError;
+
+mod credential_writes;
+mod keys;
+mod mapping;
+mod port;
+mod provisioning;
+mod reads;
+mod schema;
+mod transactions;
+
+use keys::key;
+
+pub use schema::{FAMILIES_BY_CLIENT, FAMILIES_BY_USER, TTL_ATTRIBUTE};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The names of the two tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub credentials: String,
+    pub tokens: String,
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: DynamoClient,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    pub fn new(client: DynamoClient, tables: TableNames) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    /// Opens the connection to DynamoDB (DNS, TCP, TLS) with one cheap read, so the first
+    /// request does not pay for it. On Lambda this runs during init, which has the full CPU;
+    /// at small memory sizes the TLS handshake otherwise adds hundreds of milliseconds to the
+    /// first request. Failure is not fatal: the first request will connect instead.
+    pub async fn warm_up(&self) -> Result<(), StoreError> {
+        // The tokens table: the authorizer function may read only that one.
+        self.client
+            .get_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key("WARMUP#connection".to_owned())))
+            .send()
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+}
+
+/// Whether a single-item conditional write was made: `false` if its condition refused it.
+fn written<O, E, R>(outcome: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match outcome {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.code() == Some("ConditionalCheckFailedException")) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
+
+fn unavailable(error: impl std::error::Error) -> StoreError {
+    // `DisplayErrorContext` prints the whole cause chain; SdkError's own Display says only
+    // "service error".
+    StoreError::Unavailable(DisplayErrorContext(error).to_string().into())
+}
+
+fn built<T>(request: Result<T, BuildError>) -> Result<T, StoreError> {
+    request.map_err(|error| StoreError::Malformed(format!("could not build a request: {error}")))
+}

@@ -1,0 +1,438 @@
+//! The storage port implemented on DynamoDB: `impl Store for DynamoStore`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+use super::keys::{MAX_KEY_BYTES, PK, client_key, family_key, key, login_failures_key, user_key};
+use super::mapping::{
+    ACCESS, LOGIN_FAILURES, REFRESH, USED_REFRESH, access_family_item, access_from, access_item,
+    client_from, client_item, family_from, family_item, kind_of, n, number, optional_string, s,
+    stored_token_from, string, used_refresh_item, user_from, user_item,
+};
+use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX, TTL_ATTRIBUTE};
+use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
+use super::{DynamoStore, built, unavailable, written};
+use crate::domain::clock::UnixSeconds;
+use crate::domain::model::{
+    AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, TokenFamily,
+    TokenPair, UsedRefreshToken, User,
+};
+use crate::domain::store::{
+    HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
+};
+use crate::domain::token::TokenHash;
+
+impl Store for DynamoStore {
+    async fn password_grant_context(
+        &self,
+        client_id: &str,
+        username: &str,
+        now: UnixSeconds,
+    ) -> Result<PasswordGrantContext, StoreError> {
+        let (client_pk, user_pk) = (client_key(client_id), user_key(username));
+        let failures_pk = login_failures_key(username);
+        let mut found = self
+            .batch_get(vec![
+                (&self.tables.credentials, client_pk.clone()),
+                (&self.tables.credentials, user_pk.clone()),
+                (&self.tables.tokens, failures_pk.clone()),
+            ])
+            .await?;
+        let failures = match found.remove(&failures_pk) {
+            Some(item) if number(&item, TTL_ATTRIBUTE)? > now => LoginFailures {
+                count: u32::try_from(number(&item, "failures")?).unwrap_or(u32::MAX),
+                locked_until: number(&item, "locked_until")?,
+            },
+            _ => LoginFailures::default(),
+        };
+        Ok(PasswordGrantContext {
+            client: found.remove(&client_pk).map(client_from).transpose()?,
+            user: found.remove(&user_pk).map(user_from).transpose()?,
+            failures,
+        })
+    }
+
+    async fn record_login_failure(
+        &self,
+        username: &str,
+        now: UnixSeconds,
+        locked_until: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let pk = login_failures_key(username);
+        if pk.len() > MAX_KEY_BYTES {
+            // No such user can exist, and the key cannot be stored.
+            return Ok(());
+        }
+        // ADD counts atomically, so concurrent failures all count.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(pk.clone())))
+            .update_expression(
+                "SET kind = :kind, locked_until = :locked_until, expires_at = :expires_at \
+                 ADD failures :one",
+            )
+            .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
+            .expression_attribute_values(":kind", s(LOGIN_FAILURES))
+            .expression_attribute_values(":locked_until", n(locked_until))
+            .expression_attribute_values(":expires_at", n(expires_at))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        if written(counted)? {
+            return Ok(());
+        }
+        // The record expired but TTL has not deleted it yet: start again from one.
+        self.client
+            .put_item()
+            .table_name(&self.tables.tokens)
+            .set_item(Some(HashMap::from([
+                (PK.to_owned(), s(&pk)),
+                ("kind".to_owned(), s(LOGIN_FAILURES)),
+                ("failures".to_owned(), n(1)),
+                ("locked_until".to_owned(), n(locked_until)),
+                (TTL_ATTRIBUTE.to_owned(), n(expires_at)),
+            ])))
+            .send()
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let pk = client_key(client_id);
+        let mut found = self
+            .batch_get(vec![(&self.tables.credentials, pk.clone())])
+            .await?;
+        found.remove(&pk).map(client_from).transpose()
+    }
+
+    async fn token_context(
+        &self,
+        client_id: &str,
+        token: &TokenHash,
+        now: UnixSeconds,
+    ) -> Result<TokenContext, StoreError> {
+        let client_pk = client_key(client_id);
+        let token_pk = token.as_str().to_owned();
+        let mut found = self
+            .batch_get(vec![
+                (&self.tables.credentials, client_pk.clone()),
+                (&self.tables.tokens, token_pk.clone()),
+            ])
+            .await?;
+        Ok(TokenContext {
+            client: found.remove(&client_pk).map(client_from).transpose()?,
+            token: found
+                .remove(&token_pk)
+                .map(|item| stored_token_from(item, now))
+                .transpose()?
+                .flatten(),
+        })
+    }
+
+    async fn issue_token_pair(
+        &self,
+        pair: &TokenPair,
+        clear_login_failures: bool,
+    ) -> Result<(), StoreError> {
+        let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
+        items.push(self.put_new(family_item(pair))?);
+        if clear_login_failures {
+            items.push(self.delete_token_item(login_failures_key(&pair.refresh.username))?);
+        }
+        let refresh = &pair.refresh;
+        match self
+            .transact_storing(items, &refresh.token_hash, &refresh.family_id)
+            .await?
+        {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) => Err(new_key_taken()),
+        }
+    }
+
+    async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
+        let items = vec![
+            self.put_new(access_item(access))?,
+            self.put_new(access_family_item(access))?,
+        ];
+        match self
+            .transact_storing(items, &access.token_hash, &access.family_id)
+            .await?
+        {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) => Err(new_key_taken()),
+        }
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used: &RefreshTokenRecord,
+        replacement: &TokenPair,
+        now: UnixSeconds,
+        used_record_expires_at: UnixSeconds,
+    ) -> Result<Rotation, StoreError> {
+        let tokens = &self.tables.tokens;
+        // Overwrites the live token with its used-token record, on the condition that it is
+        // still a live refresh token of this client: the single-use claim.
+        let claim_used = Put::builder()
+            .table_name(tokens)
+            .set_item(Some(used_refresh_item(&UsedRefreshToken::after_rotation(
+                used,
+                replacement,
+                now,
+                used_record_expires_at,
+            ))))
+            .condition_expression(
+                "attribute_exists(pk) AND kind = :refresh AND client_id = :client_id \
+                 AND (attribute_not_exists(expires_at) OR expires_at > :now)",
+            )
+            .expression_attribute_values(":refresh", s(REFRESH))
+            .expression_attribute_values(":client_id", s(&used.client_id))
+            .expression_attribute_values(":now", n(now))
+            .build();
+        let [put_access, put_refresh] = self.pair_puts(replacement)?;
+        let items = vec![
+            TransactWriteItem::builder().put(built(claim_used)?).build(),
+            self.delete_token_item(used.access_token_hash.as_str().to_owned())?,
+            put_access,
+            put_refresh,
+            self.user_still_exists(&used.username)?,
+            // A revoked family has no record, which refuses the rotation.
+            self.advance_family(&used.family_id, &used.token_hash, replacement)?,
+        ];
+        let refresh = &replacement.refresh;
+        match self
+            .transact_storing(items, &refresh.token_hash, &refresh.family_id)
+            .await?
+        {
+            Transaction::Committed => Ok(Rotation::Rotated),
+            // Items 2 and 3 put the new pair.
+            Transaction::ConditionFailed(failed)
+                if failed.get(2).copied().unwrap_or(false)
+                    || failed.get(3).copied().unwrap_or(false) =>
+            {
+                Err(new_key_taken())
+            }
+            Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
+        }
+    }
+
+    async fn reissue_successor(
+        &self,
+        used: &UsedRefreshToken,
+        replacement: &TokenPair,
+        now: UnixSeconds,
+    ) -> Result<Rotation, StoreError> {
+        let tokens = &self.tables.tokens;
+        // Once only: the record must be as read, and not re-issued before.
+        let mark_reissued = Update::builder()
+            .table_name(tokens)
+            .set_key(Some(key(used.token_hash.as_str().to_owned())))
+            .update_expression(
+                "SET reissued = :true, successor_refresh = :new_refresh, successor_access = :new_access",
+            )
+            .condition_expression(
+                "kind = :used AND reissued = :false AND successor_refresh = :successor \
+                 AND expires_at > :now",
+            )
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":used", s(USED_REFRESH))
+            .expression_attribute_values(":successor", s(used.successor_refresh.as_str()))
+            .expression_attribute_values(":new_refresh", s(replacement.refresh.token_hash.as_str()))
+            .expression_attribute_values(":new_access", s(replacement.access.token_hash.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .build();
+        // The lost successor must not have been used meanwhile.
+        let drop_successor_refresh = Delete::builder()
+            .table_name(tokens)
+            .set_key(Some(key(used.successor_refresh.as_str().to_owned())))
+            .condition_expression("kind = :refresh")
+            .expression_attribute_values(":refresh", s(REFRESH))
+            .build();
+        let [put_access, put_refresh] = self.pair_puts(replacement)?;
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(built(mark_reissued)?)
+                .build(),
+            TransactWriteItem::builder()
+                .delete(built(drop_successor_refresh)?)
+                .build(),
+            self.delete_token_item(used.successor_access.as_str().to_owned())?,
+            put_access,
+            put_refresh,
+            self.advance_family(&used.family_id, &used.successor_refresh, replacement)?,
+            self.user_still_exists(&used.username)?,
+        ];
+        let refresh = &replacement.refresh;
+        match self
+            .transact_storing(items, &refresh.token_hash, &refresh.family_id)
+            .await?
+        {
+            Transaction::Committed => Ok(Rotation::Rotated),
+            Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
+        }
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {
+        let family_pk = family_key(family_id);
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let Some(family) = self.token_item(family_pk.clone()).await? else {
+                return Ok(0);
+            };
+            let current_access = string(&family, "current_access")?;
+            let current_refresh = optional_string(&family, "current_refresh")?;
+            // Only if the family did not move on meanwhile; otherwise read it again.
+            let forget_family = Delete::builder()
+                .table_name(&self.tables.tokens)
+                .set_key(Some(key(family_pk.clone())))
+                .condition_expression("current_access = :access")
+                .expression_attribute_values(":access", s(&current_access))
+                .build();
+            let mut items = vec![
+                TransactWriteItem::builder()
+                    .delete(built(forget_family)?)
+                    .build(),
+            ];
+            let tokens: Vec<String> = [Some(current_access), current_refresh]
+                .into_iter()
+                .flatten()
+                .collect();
+            for token in &tokens {
+                items.push(self.delete_token_item(token.clone())?);
+            }
+            if let Transaction::Committed = self.transact(items).await? {
+                return Ok(tokens.len());
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the token family kept changing while being revoked".into(),
+        ))
+    }
+
+    async fn token_families(
+        &self,
+        owner: &FamilyOwner,
+        now: UnixSeconds,
+    ) -> Result<Vec<TokenFamily>, StoreError> {
+        let (index, value) = match owner {
+            FamilyOwner::User(username) => (&FAMILIES_BY_USER_INDEX, username),
+            FamilyOwner::Client(client_id) => (&FAMILIES_BY_CLIENT_INDEX, client_id),
+        };
+        if value.is_empty() || value.len() > MAX_KEY_BYTES {
+            // No family can be indexed under such a name, and DynamoDB refuses to look it up.
+            return Ok(Vec::new());
+        }
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.tokens)
+            .index_name(index.name)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", index.key.partition.name)
+            .expression_attribute_values(":owner", s(value))
+            .into_paginator()
+            .items()
+            .send();
+        let mut families = Vec::new();
+        while let Some(item) = pages.next().await {
+            let family = family_from(item.map_err(unavailable)?)?;
+            if family.expires_at.is_none_or(|expires_at| now < expires_at) {
+                families.push(family);
+            }
+        }
+        Ok(families)
+    }
+
+    async fn access_token(
+        &self,
+        token: &TokenHash,
+        now: UnixSeconds,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        match self.token_item(token.as_str().to_owned()).await? {
+            Some(item) if kind_of(&item) == Some(ACCESS) => {
+                Ok(Some(access_from(item)?).filter(|record| record.is_live_at(now)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.put_if_absent(client_item(client), format!("client {}", client.client_id))
+            .await
+    }
+
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        self.put_if_absent(user_item(user), format!("user {}", user.username))
+            .await
+    }
+
+    async fn set_client_secret_hash(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.set_if_present(
+            client_key(client_id),
+            "secret_hash",
+            secret_hash,
+            format!("client {client_id}"),
+        )
+        .await
+    }
+
+    async fn set_user_password_hash(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.set_if_present(
+            user_key(username),
+            "password_hash",
+            password_hash,
+            format!("user {username}"),
+        )
+        .await
+    }
+
+    async fn replace_client_secret_hash(
+        &self,
+        client_id: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        self.replace_if_unchanged(client_key(client_id), "secret_hash", expected, new_hash)
+            .await
+    }
+
+    async fn replace_user_password_hash(
+        &self,
+        username: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        self.replace_if_unchanged(user_key(username), "password_hash", expected, new_hash)
+            .await
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+        self.delete_if_present(client_key(client_id), format!("client {client_id}"))
+            .await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
+        self.delete_if_present(user_key(username), format!("user {username}"))
+            .await
+    }
+}
+
+/// What the adapter answers when a write of new tokens fails the condition that their keys
+/// are free.
+fn new_key_taken() -> StoreError {
+    StoreError::KeyCollision("a new token's hash is already stored".into())
+}

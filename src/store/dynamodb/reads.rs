@@ -1,0 +1,86 @@
+//! The adapter's reads: a grant's single batched read of everything it needs, and the read of
+//! one item of the tokens table. Both are strongly consistent, so a token issued a moment ago
+//! is seen.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+
+use super::keys::{MAX_KEY_BYTES, PK, key};
+use super::{DynamoStore, Item, built, unavailable};
+use crate::domain::store::StoreError;
+
+/// Attempts for a `BatchGetItem` that left keys unprocessed (throttling).
+const BATCH_GET_ATTEMPTS: u32 = 4;
+
+impl DynamoStore {
+    /// One `BatchGetItem` for `(table, pk)` pairs, the items found keyed by `pk`. Keys
+    /// DynamoDB left unprocessed (throttling) are asked for again.
+    pub(super) async fn batch_get(
+        &self,
+        keys: Vec<(&str, String)>,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut by_table: HashMap<String, Vec<Item>> = HashMap::new();
+        for (table, pk) in keys {
+            if pk.len() <= MAX_KEY_BYTES {
+                by_table.entry(table.to_owned()).or_default().push(key(pk));
+            }
+        }
+        let mut pending = HashMap::new();
+        for (table, keys) in by_table {
+            pending.insert(
+                table,
+                built(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(true)
+                        .build(),
+                )?,
+            );
+        }
+        let mut found = HashMap::new();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(found);
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.responses.unwrap_or_default().into_values().flatten() {
+                if let Some(AttributeValue::S(pk)) = item.get(PK) {
+                    found.insert(pk.clone(), item);
+                }
+            }
+            pending = output.unprocessed_keys.unwrap_or_default();
+        }
+        if pending.is_empty() {
+            Ok(found)
+        } else {
+            Err(StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed after retries".into(),
+            ))
+        }
+    }
+
+    /// The item of the tokens table keyed `pk`, if any.
+    pub(super) async fn token_item(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(pk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item)
+    }
+}

@@ -1,0 +1,183 @@
+//! The grants' writes: the items of their transactions, running a transaction (retries, and
+//! which items a cancellation names), and telling whether a refused retry had in fact committed.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+
+use super::keys::{family_key, key, user_key};
+use super::mapping::{access_item, n, refresh_item, s};
+use super::{DynamoStore, Item, built, unavailable};
+use crate::domain::model::TokenPair;
+use crate::domain::store::StoreError;
+use crate::domain::token::TokenHash;
+
+/// Attempts for a transaction that DynamoDB cancelled because another transaction held an item.
+pub(super) const TRANSACTION_ATTEMPTS: u32 = 4;
+
+pub(super) enum Transaction {
+    Committed,
+    /// Which of the transaction's items failed their condition, in order.
+    ConditionFailed(Vec<bool>),
+}
+
+impl DynamoStore {
+    /// Runs a transaction, retrying while DynamoDB cancels it for a conflict with another
+    /// transaction on the same items. A conflict is not a verdict: the retry's conditions
+    /// decide.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Transaction, StoreError> {
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+            }
+            let outcome = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match outcome {
+                Ok(_) => return Ok(Transaction::Committed),
+                Err(error) => error,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                error.as_service_error()
+            else {
+                return Err(unavailable(error));
+            };
+            let codes: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|reason| reason.code().unwrap_or("None"))
+                .collect();
+            if codes.contains(&"ConditionalCheckFailed") {
+                return Ok(Transaction::ConditionFailed(
+                    codes
+                        .iter()
+                        .map(|code| *code == "ConditionalCheckFailed")
+                        .collect(),
+                ));
+            }
+            if !codes.contains(&"TransactionConflict") {
+                return Err(unavailable(error));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "transaction kept conflicting with concurrent transactions".into(),
+        ))
+    }
+
+    /// Runs a transaction that stores `new_token` in `family_id`, and reads a refusal as
+    /// [`Transaction::Committed`] when [`Self::was_committed`] finds the token stored.
+    pub(super) async fn transact_storing(
+        &self,
+        items: Vec<TransactWriteItem>,
+        new_token: &TokenHash,
+        family_id: &str,
+    ) -> Result<Transaction, StoreError> {
+        match self.transact(items).await? {
+            Transaction::ConditionFailed(_) if self.was_committed(new_token, family_id).await? => {
+                Ok(Transaction::Committed)
+            }
+            outcome => Ok(outcome),
+        }
+    }
+
+    /// After a transaction was refused: did an earlier attempt of this very write commit?
+    ///
+    /// When an attempt commits but its answer is lost (a dropped connection, a timeout), the
+    /// SDK sends it again, and the retry fails its conditions against the committed state.
+    /// DynamoDB itself recognises the retry by its idempotency token, but not every compatible
+    /// server does. A new token's hash is 256 random bits: if `new_token` is stored, in
+    /// `family_id`, it was stored by this request.
+    async fn was_committed(
+        &self,
+        new_token: &TokenHash,
+        family_id: &str,
+    ) -> Result<bool, StoreError> {
+        let item = self.token_item(new_token.as_str().to_owned()).await?;
+        Ok(item.is_some_and(|item| {
+            matches!(item.get("family_id"), Some(AttributeValue::S(family)) if family == family_id)
+        }))
+    }
+
+    /// Deletes an item of the tokens table, whether or not it exists.
+    pub(super) fn delete_token_item(&self, pk: String) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(pk)))
+            .build();
+        Ok(TransactWriteItem::builder().delete(built(delete)?).build())
+    }
+
+    /// Points a family's record at its newest pair, provided its current refresh token is
+    /// still `current_refresh`: the family follows its newest pair, so a replay can revoke it,
+    /// and lives as long as that pair's refresh token.
+    pub(super) fn advance_family(
+        &self,
+        family_id: &str,
+        current_refresh: &TokenHash,
+        replacement: &TokenPair,
+    ) -> Result<TransactWriteItem, StoreError> {
+        const SET: &str = "SET current_refresh = :refresh, current_access = :access, \
+                           refreshed_at = :refreshed_at";
+        let update = Update::builder()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(family_key(family_id))))
+            .condition_expression("current_refresh = :current")
+            .expression_attribute_values(":current", s(current_refresh.as_str()))
+            .expression_attribute_values(":refresh", s(replacement.refresh.token_hash.as_str()))
+            .expression_attribute_values(":access", s(replacement.access.token_hash.as_str()))
+            .expression_attribute_values(":refreshed_at", n(replacement.refresh.issued_at));
+        let update = match replacement.refresh.expires_at {
+            Some(expires_at) => update
+                .update_expression(format!("{SET}, expires_at = :expires_at"))
+                .expression_attribute_values(":expires_at", n(expires_at)),
+            None => update.update_expression(format!("{SET} REMOVE expires_at")),
+        };
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
+    }
+
+    /// Refuses the transaction once the user is deleted: a deleted user's tokens stop working.
+    pub(super) fn user_still_exists(
+        &self,
+        username: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(user_key(username))))
+            .condition_expression("attribute_exists(pk)")
+            .build();
+        Ok(TransactWriteItem::builder()
+            .condition_check(built(check)?)
+            .build())
+    }
+
+    /// Puts an item into the tokens table, provided its key is free.
+    pub(super) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .put(built(
+                Put::builder()
+                    .table_name(&self.tables.tokens)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?)
+            .build())
+    }
+
+    pub(super) fn pair_puts(&self, pair: &TokenPair) -> Result<[TransactWriteItem; 2], StoreError> {
+        Ok([
+            self.put_new(access_item(&pair.access))?,
+            self.put_new(refresh_item(&pair.refresh))?,
+        ])
+    }
+}
