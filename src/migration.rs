@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::credentials::CredentialVerifier;
-use crate::domain::django_hash::{self, DjangoPbkdf2Sha256, PBKDF2_SHA256};
+use crate::domain::credentials::django::{self as django_hash, DjangoPbkdf2Sha256, PBKDF2_SHA256};
 use crate::domain::names::{check_client_id, check_client_name, check_username};
 use crate::domain::store::{Store, StoreError};
 use crate::domain::{Client, GrantType, Scope, Secret, User};
