@@ -580,7 +580,7 @@ mod tests {
             verifier()
                 .verify_client_secret(&hashed, &[DJANGO_SECRET.into()])
                 .await,
-            Ok(Verification::MatchedLegacy { .. })
+            Ok(Verification::MatchedOutdated { .. })
         ));
 
         // The plaintext secret is hashed, and still works.

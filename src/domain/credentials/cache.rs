@@ -100,7 +100,7 @@ mod tests {
     async fn client_cache_stays_sound_across_the_upgrade() -> Result<(), CredentialError> {
         let verifier = verifier();
         let legacy = client_with_hash(DJANGO_HASH);
-        let Verification::MatchedLegacy { replacement } = verifier
+        let Verification::MatchedOutdated { replacement } = verifier
             .verify_client_secret(&legacy, &["wrong".into(), DJANGO_PASSWORD.into()])
             .await?
         else {

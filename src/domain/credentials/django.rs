@@ -3,7 +3,7 @@
 //!
 //! Only Django's default hasher, PBKDF2-HMAC-SHA256, is verified: `oauth-admin import` keeps such
 //! hashes as they are, and the first successful use replaces each with Argon2id (see
-//! [`super::Verification::MatchedLegacy`]). Secrets hashed by Django's other hashers
+//! [`super::Verification::MatchedOutdated`]). Secrets hashed by Django's other hashers
 //! (argon2, bcrypt, scrypt, pbkdf2_sha1, …) are not imported and must be reset.
 
 use std::num::NonZeroU32;
@@ -13,7 +13,7 @@ use aws_lc_rs::pbkdf2::{self, PBKDF2_HMAC_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::argon2::hash_argon2;
+use super::argon2::replacement_for;
 use super::{CredentialError, Verification};
 use crate::domain::secret::Secret;
 
@@ -132,7 +132,7 @@ impl<'a> DjangoPbkdf2Sha256<'a> {
 }
 
 /// Verifies `presented` against a Django PBKDF2-SHA256 hash as Django does and, if it matches,
-/// hashes it with Argon2id to replace the old hash: the only moment the secret is at hand.
+/// hashes it with Argon2id to replace the old hash.
 pub(super) fn verify_django(
     argon2: &Argon2<'_>,
     stored_hash: &str,
@@ -141,14 +141,7 @@ pub(super) fn verify_django(
     if !DjangoPbkdf2Sha256::parse(stored_hash)?.verify(presented.expose()) {
         return Ok(Verification::Mismatch);
     }
-    Ok(match hash_argon2(argon2, presented) {
-        Ok(replacement) => Verification::MatchedLegacy { replacement },
-        // The secret is right either way; the Django hash stays and is replaced another time.
-        Err(error) => {
-            tracing::error!(error = %error, "could not hash the Argon2id replacement of an imported Django hash");
-            Verification::Match
-        }
-    })
+    Ok(replacement_for(argon2, presented))
 }
 
 #[cfg(test)]
@@ -303,7 +296,7 @@ mod tests {
     -> Result<(), CredentialError> {
         let verifier = verifier();
         let user = user(DJANGO_HASH);
-        let Verification::MatchedLegacy { replacement } = verifier
+        let Verification::MatchedOutdated { replacement } = verifier
             .verify_password(Some(&user), &DJANGO_PASSWORD.into())
             .await?
         else {

@@ -1,5 +1,6 @@
 //! Checking and hashing the secrets people and clients present: Argon2id, off the async executor.
-//! Hashes imported from Django are checked too, and replaced with Argon2id once they verify.
+//! Hashes imported from Django, and Argon2 hashes made under other settings than the current
+//! ones, are checked too and replaced once they verify.
 //!
 //! [`CredentialVerifier`] is the entry point. Beside it, by concern: `argon2` (the settings new
 //! hashes are made with, hashing, verifying PHC strings), `timing` (refusals that take as long as
@@ -18,7 +19,7 @@ use ::argon2::Argon2;
 use ::argon2::password_hash;
 
 pub use self::argon2::Argon2Settings;
-use self::argon2::{current_argon2, hash_argon2, verify_phc};
+use self::argon2::{PhcVerification, current_argon2, hash_argon2, replacement_for, verify_phc};
 use self::cache::ClientSecretCache;
 use self::django::{DjangoHashError, verify_django};
 use self::timing::{RecentDurations, dummy_hash};
@@ -47,9 +48,10 @@ pub enum CredentialError {
 pub enum Verification {
     Mismatch,
     Match,
-    /// It matched a hash imported from Django. Holds an Argon2id hash of the same secret, made
-    /// with the current settings, to store in the old one's place.
-    MatchedLegacy {
+    /// It matched a hash made otherwise than new ones are: imported from Django, or Argon2
+    /// under other settings (see `argon2::is_current`). Holds an Argon2id hash of the same
+    /// secret, made with the current settings, to store in the old one's place.
+    MatchedOutdated {
         replacement: String,
     },
 }
@@ -57,14 +59,6 @@ pub enum Verification {
 impl Verification {
     pub fn matched(&self) -> bool {
         !matches!(self, Verification::Mismatch)
-    }
-
-    fn from_match(matched: bool) -> Self {
-        if matched {
-            Verification::Match
-        } else {
-            Verification::Mismatch
-        }
     }
 }
 
@@ -122,8 +116,8 @@ impl CredentialVerifier {
     ///
     /// Client secrets are long random strings, so a successful Argon2 verification is
     /// remembered in-process: keyed by client and by the exact stored hash, holding the SHA-256
-    /// of the accepted secret. Rotating the secret, or replacing an imported Django hash with
-    /// Argon2id, changes the stored hash and so misses the cache; failures are never cached.
+    /// of the accepted secret. Rotating the secret, or replacing an outdated hash, changes the
+    /// stored hash and so misses the cache; failures are never cached.
     pub async fn verify_client_secret(
         &self,
         client: &Client,
@@ -164,11 +158,22 @@ impl CredentialVerifier {
             })
             .await?;
         }
+        let current = self.argon2.params().clone();
         let started = Instant::now();
-        let verified =
-            tokio::task::spawn_blocking(move || verify_phc(&stored_hash, &presented)).await?;
+        let (verified, presented) = tokio::task::spawn_blocking(move || {
+            (verify_phc(&stored_hash, &presented, &current), presented)
+        })
+        .await?;
         self.observe_verification(started.elapsed());
-        verified.map(Verification::from_match)
+        Ok(match verified? {
+            PhcVerification::Mismatch => Verification::Mismatch,
+            PhcVerification::Match => Verification::Match,
+            // Hashed after the timing, so that imitations copy the verification alone.
+            PhcVerification::MatchedOutdated => {
+                let argon2 = self.argon2.clone();
+                tokio::task::spawn_blocking(move || replacement_for(&argon2, &presented)).await?
+            }
+        })
     }
 
     fn observe_verification(&self, elapsed: Duration) {
