@@ -344,7 +344,7 @@ async fn verifies_hashes_made_by_django_as_django_does() -> Result<(), Box<dyn s
             .verify_password(Some(&user), &Secret::new(vector.password.as_str()))
             .await?;
         assert!(
-            matches!(&right, Verification::MatchedLegacy { replacement } if is_argon2id(replacement)),
+            matches!(&right, Verification::MatchedOutdated { replacement } if is_argon2id(replacement)),
             "{vector:?}: {right:?}"
         );
         let wrong = format!("{}x", vector.password);

@@ -267,7 +267,7 @@ impl<S: Store> TokenService<S> {
             self.record_failure(username, context.failures, now).await;
             return Err(GrantError::InvalidCredentials);
         }
-        if let (Verification::MatchedLegacy { replacement }, Some(user)) =
+        if let (Verification::MatchedOutdated { replacement }, Some(user)) =
             (verification, &context.user)
         {
             self.upgrade_password_hash(user, &replacement).await;
@@ -420,7 +420,7 @@ impl<S: Store> TokenService<S> {
         {
             Verification::Mismatch => Err(GrantError::InvalidClient),
             Verification::Match => Ok(client),
-            Verification::MatchedLegacy { replacement } => {
+            Verification::MatchedOutdated { replacement } => {
                 let outcome = self
                     .store
                     .replace_client_secret_hash(

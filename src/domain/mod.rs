@@ -7,7 +7,6 @@
 
 pub mod clock;
 pub mod credentials;
-pub mod django_hash;
 pub mod error;
 pub mod grant;
 pub mod lifecycle;

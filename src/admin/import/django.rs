@@ -7,7 +7,7 @@ use super::ImportOptions;
 use super::dumpdata::string_field;
 use super::report::{KeptAs, Refusal, skip};
 use crate::domain::credentials::CredentialVerifier;
-use crate::domain::django_hash::{self, DjangoPbkdf2Sha256, PBKDF2_SHA256};
+use crate::domain::credentials::django::{self as django_hash, DjangoPbkdf2Sha256, PBKDF2_SHA256};
 use crate::domain::names::{check_client_id, check_client_name, check_username};
 use crate::domain::{Client, GrantType, Secret, User};
 

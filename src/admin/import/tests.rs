@@ -174,7 +174,7 @@ async fn imports_what_this_service_serves_and_says_why_it_skips_the_rest() {
         verifier()
             .verify_client_secret(&hashed, &[DJANGO_SECRET.into()])
             .await,
-        Ok(Verification::MatchedLegacy { .. })
+        Ok(Verification::MatchedOutdated { .. })
     ));
 
     // The plaintext secret is hashed, and still works.

@@ -3,14 +3,19 @@
 //!
 //! Only Django's default hasher, PBKDF2-HMAC-SHA256, is verified: `oauth-admin import` keeps such
 //! hashes as they are, and the first successful use replaces each with Argon2id (see
-//! [`super::credentials::Verification::MatchedLegacy`]). Secrets hashed by Django's other hashers
+//! [`super::Verification::MatchedOutdated`]). Secrets hashed by Django's other hashers
 //! (argon2, bcrypt, scrypt, pbkdf2_sha1, …) are not imported and must be reset.
 
 use std::num::NonZeroU32;
 
+use argon2::Argon2;
 use aws_lc_rs::pbkdf2::{self, PBKDF2_HMAC_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+
+use super::argon2::replacement_for;
+use super::{CredentialError, Verification};
+use crate::domain::secret::Secret;
 
 /// The algorithm name Django's `PBKDF2PasswordHasher` writes first.
 pub const PBKDF2_SHA256: &str = "pbkdf2_sha256";
@@ -126,14 +131,27 @@ impl<'a> DjangoPbkdf2Sha256<'a> {
     }
 }
 
+/// Verifies `presented` against a Django PBKDF2-SHA256 hash as Django does and, if it matches,
+/// hashes it with Argon2id to replace the old hash.
+pub(super) fn verify_django(
+    argon2: &Argon2<'_>,
+    stored_hash: &str,
+    presented: &Secret,
+) -> Result<Verification, CredentialError> {
+    if !DjangoPbkdf2Sha256::parse(stored_hash)?.verify(presented.expose()) {
+        return Ok(Verification::Mismatch);
+    }
+    Ok(replacement_for(argon2, presented))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::{Duration, Instant};
 
-    /// Made by Django 5.2: `PBKDF2PasswordHasher().encode("correct horse ünïcode ✓",
-    /// "seasalt2024", 1000)`.
-    const DJANGO_1000: &str =
-        "pbkdf2_sha256$1000$seasalt2024$5VwgYKVgu0BDbJRRjYkMzENKzO1nKAIGJ93brUnGcB4=";
+    use super::super::fixtures::{DJANGO_HASH, DJANGO_PASSWORD, user, verifier};
+    use super::*;
+    use crate::domain::User;
+
     /// `PBKDF2PasswordHasher().encode("", "x", 1)`.
     const DJANGO_EMPTY: &str = "pbkdf2_sha256$1$x$yb9iKunqNijXRQKUvO6LoyiwVgfOzKs1+3gaWy8rzxc=";
 
@@ -143,7 +161,7 @@ mod tests {
 
     #[test]
     fn verifies_what_django_made() {
-        let hash = parse(DJANGO_1000);
+        let hash = parse(DJANGO_HASH);
         assert_eq!(hash.iterations(), 1000);
         assert!(hash.verify("correct horse ünïcode ✓"));
         assert!(!hash.verify("correct horse unicode ✓"));
@@ -155,7 +173,7 @@ mod tests {
 
     #[test]
     fn identifies_django_hashers_by_prefix() {
-        assert_eq!(django_hasher(DJANGO_1000), Some(PBKDF2_SHA256));
+        assert_eq!(django_hasher(DJANGO_HASH), Some(PBKDF2_SHA256));
         assert_eq!(
             django_hasher("pbkdf2_sha1$1000$salt$upWEiptc4R8bQ9fRZ9hBPape0is="),
             Some("pbkdf2_sha1")
@@ -271,5 +289,60 @@ mod tests {
             .unwrap_or_default();
         assert!(!message.is_empty());
         assert!(!message.contains("pepper") && !message.contains("notbase64"));
+    }
+
+    #[tokio::test]
+    async fn a_django_hash_verifies_and_comes_with_its_argon2id_replacement()
+    -> Result<(), CredentialError> {
+        let verifier = verifier();
+        let user = user(DJANGO_HASH);
+        let Verification::MatchedOutdated { replacement } = verifier
+            .verify_password(Some(&user), &DJANGO_PASSWORD.into())
+            .await?
+        else {
+            panic!("a Django hash that matches asks to be replaced");
+        };
+        assert!(
+            replacement.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+            "{replacement}"
+        );
+        let upgraded = User {
+            password_hash: replacement,
+            ..user.clone()
+        };
+        assert_eq!(
+            verifier
+                .verify_password(Some(&upgraded), &DJANGO_PASSWORD.into())
+                .await?,
+            Verification::Match
+        );
+        for wrong in ["", "correct horse unicode ✓", "CORRECT HORSE ÜNÏCODE ✓"] {
+            assert_eq!(
+                verifier.verify_password(Some(&user), &wrong.into()).await?,
+                Verification::Mismatch,
+                "{wrong:?}"
+            );
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_malformed_django_hash_is_an_error_and_costs_nothing() {
+        let verifier = verifier();
+        for stored in [
+            "pbkdf2_sha256$4294967295$salt$5VwgYKVgu0BDbJRRjYkMzENKzO1nKAIGJ93brUnGcB4=",
+            "pbkdf2_sha256$1000$salt$short",
+            "pbkdf2_sha256$",
+        ] {
+            let started = Instant::now();
+            let outcome = verifier
+                .verify_password(Some(&user(stored)), &DJANGO_PASSWORD.into())
+                .await;
+            assert!(
+                matches!(outcome, Err(CredentialError::MalformedDjangoHash(_))),
+                "{stored}: {outcome:?}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(1), "{stored}");
+        }
     }
 }

@@ -1,0 +1,143 @@
+//! Refusals that take as long as a verification: the dummy hash unknown users are checked
+//! against, and the imitation answered to callers refused before any check (a locked username),
+//! timed after the verifications this instance made recently.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Params;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+
+use super::{CredentialError, CredentialVerifier};
+use crate::domain::secret::Secret;
+
+/// A well-formed Argon2id hash under `params` that no input matches: its output is random, not
+/// derived from any secret.
+pub(super) fn dummy_hash(params: &Params) -> Result<String, CredentialError> {
+    let mut random = [0u8; 48];
+    getrandom::fill(&mut random).map_err(CredentialError::Randomness)?;
+    let (salt, output) = random.split_at(16);
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(output),
+    ))
+}
+
+impl CredentialVerifier {
+    /// Takes as long as a password verification without doing one: for requests that are
+    /// refused before the password is checked (a locked username), so that neither CPU is
+    /// burnt nor the refusal shows in the timing. Before any verification was timed, it runs a
+    /// real one against the dummy hash.
+    pub async fn imitate_verification(&self) -> Result<(), CredentialError> {
+        match self.recent_verifications.median() {
+            None => self
+                .verify_off_executor(&self.dummy_hash, &Secret::new(""))
+                .await
+                .map(drop),
+            // The same path as a verification, a blocking-pool hop, with a precise wait in
+            // place of the work: Tokio's timer rounds up to whole milliseconds, which shows.
+            Some(typical) => {
+                Ok(tokio::task::spawn_blocking(move || wait_precisely(typical)).await?)
+            }
+        }
+    }
+}
+
+/// How much of an imitation's wait is spent spinning rather than asleep.
+const SPIN_TAIL: Duration = Duration::from_millis(2);
+
+/// Waits `duration` on this thread: asleep for most of it, then spinning for the last
+/// [`SPIN_TAIL`]. A thread woken from sleep can start a millisecond late (an idle virtual CPU
+/// takes that long to wake), while a verification keeps its CPU busy to the end; spinning
+/// the tail keeps the two alike at a small fraction of a verification's CPU.
+fn wait_precisely(duration: Duration) {
+    let deadline = Instant::now() + duration;
+    std::thread::sleep(duration.saturating_sub(SPIN_TAIL));
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+}
+
+/// The last few verification times. Their median is what a verification typically takes on
+/// this instance: unlike a mean, it is not thrown off by a cold start's slow first verification
+/// or a stall, and it is the statistic an attacker timing responses would compare.
+#[derive(Default)]
+pub(super) struct RecentDurations {
+    samples: Mutex<VecDeque<Duration>>,
+}
+
+const RECENT_DURATIONS: usize = 31;
+
+impl RecentDurations {
+    pub(super) fn record(&self, elapsed: Duration) {
+        if let Ok(mut samples) = self.samples.lock() {
+            if samples.len() == RECENT_DURATIONS {
+                samples.pop_front();
+            }
+            samples.push_back(elapsed);
+        }
+    }
+
+    fn median(&self) -> Option<Duration> {
+        let mut sorted: Vec<Duration> = self.samples.lock().ok()?.iter().copied().collect();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Argon2Settings;
+    use super::super::fixtures::{DJANGO_HASH, DJANGO_PASSWORD, user, verifier};
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_users_never_verify() -> Result<(), CredentialError> {
+        let verifier = verifier();
+        assert!(!verifier.verify_password(None, &"".into()).await?.matched());
+        assert!(
+            !verifier
+                .verify_password(None, &"anything".into())
+                .await?
+                .matched()
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn imitation_takes_about_as_long_as_a_verification() -> Result<(), CredentialError> {
+        let verifier = CredentialVerifier::new(Argon2Settings::default())?;
+        // First call: nothing timed yet, so it verifies against the dummy hash, and learns.
+        verifier.imitate_verification().await?;
+        let typical = verifier
+            .recent_verifications
+            .median()
+            .unwrap_or_default()
+            .as_micros();
+        assert!(
+            typical > 1_000,
+            "a default-cost verification takes milliseconds: {typical} µs"
+        );
+        let started = Instant::now();
+        verifier.imitate_verification().await?;
+        let slept = started.elapsed().as_micros();
+        assert!(slept >= typical, "slept {slept} µs, typical {typical} µs");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn django_verifications_are_not_what_imitations_imitate() -> Result<(), CredentialError> {
+        let verifier = verifier();
+        verifier
+            .verify_password(Some(&user(DJANGO_HASH)), &DJANGO_PASSWORD.into())
+            .await?;
+        assert_eq!(verifier.recent_verifications.median(), None);
+        Ok(())
+    }
+}
