@@ -18,8 +18,7 @@ use token_endpoint::telemetry::StoreTime;
 use tower::ServiceExt as _;
 
 mod support;
-#[path = "../tests/support/mod.rs"]
-mod test_support;
+use ::support as test_support;
 
 const GRANTS: usize = 200;
 
@@ -81,6 +80,10 @@ impl Series {
 }
 
 fn main() {
+    // Without moto, `cargo test --all-targets` (which runs benches once) skips this one.
+    if !test_support::skip::available(&[test_support::skip::Tool::Moto]) {
+        return;
+    }
     let grants = if std::env::args().any(|arg| arg == "--bench") {
         GRANTS
     } else {

@@ -40,7 +40,7 @@ if [ -x .aws-sam/build/TokenFunction-Shared/bootstrap ] && [ -d .venv ] && [ -d 
     echo "==> cold start and peak memory of the sam-built bootstrap under the Runtime Interface Emulator"
     AWS_LAMBDA_RIE="$(ls .venv-sam/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64)" \
     LAMBDA_BOOTSTRAP="$PWD/.aws-sam/build/TokenFunction-Shared/bootstrap" \
-        cargo test --release --test lambda_emulator -- --ignored --nocapture 2>&1 | tee "$LAMBDA_LOG" | grep -E "cold start|peak" || true
+        cargo test --release --test e2e lambda_emulator -- --ignored --nocapture 2>&1 | tee "$LAMBDA_LOG" | grep -E "cold start|peak" || true
 else
     echo "(no sam build or test tools yet: run make test once for the Lambda measurements)" | tee "$LAMBDA_LOG"
 fi
@@ -110,7 +110,7 @@ header = [
     f"Produced by `make bench` (`scripts/bench.sh`, criterion medians) on {datetime.date.today().isoformat()},",
     f"{os.cpu_count()} × {cpu}, {platform.system()} {platform.machine()}, release profile.",
     "DynamoDB calls are counted per request by the SDK interceptor that feeds the log line (`telemetry::store_timing`)",
-    "and asserted by `tests/dynamodb_grants.rs`: one `BatchGetItem` (or `GetItem`) and one `TransactWriteItems`, awaited in sequence.",
+    "and asserted by `tests/store/dynamodb_grants.rs`: one `BatchGetItem` (or `GetItem`) and one `TransactWriteItems`, awaited in sequence.",
     "wrk runs on the same 2 cores as the server it loads, so throughput figures are a floor.",
     "",
     "| measure | median | target |",

@@ -6,30 +6,22 @@
 //! server's metadata, and `spawn_app_with_clock` gives a clock the test moves.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use http_body_util::BodyExt as _;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use token_endpoint::domain::clock::{Clock, SystemClock, UnixSeconds};
-use token_endpoint::domain::credentials::CredentialVerifier;
+use token_endpoint::domain::clock::Clock;
 use token_endpoint::domain::{GrantType, TokenService};
 use token_endpoint::http::Discovery;
 use token_endpoint::store::MemoryStore;
-use tower::ServiceExt as _;
 
-use crate::support;
+pub use support::clock::ManualClock;
+pub use support::http::{
+    Auth, FORM, INTROSPECT_PATH, METADATA_PATH, REVOKE_PATH, Reply, TOKEN_PATH, basic, basic_bytes,
+    form, post_request, request,
+};
 
-pub const TOKEN_PATH: &str = "/o/token/";
-pub const REVOKE_PATH: &str = "/o/revoke_token/";
-pub const INTROSPECT_PATH: &str = "/o/introspect/";
-pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-pub const FORM: &str = "application/x-www-form-urlencoded";
 pub const ALL_SCOPES: &str = "read write payouts";
 
 /// Client A: alphanumeric secret, password and refresh_token grants.
@@ -81,45 +73,17 @@ pub async fn spawn_app_with(discovery: Discovery) -> TestApp {
 /// A fresh app whose service reads the time from the returned clock (production lifetimes
 /// and Argon2 settings otherwise).
 pub async fn spawn_app_with_clock() -> (TestApp, Arc<ManualClock>) {
-    let config = support::test_config();
     let clock = Arc::new(ManualClock::default());
-    let verifier = CredentialVerifier::new(config.argon2)
-        .unwrap_or_else(|error| panic!("building the verifier: {error}"));
-    let service = Arc::new(
-        TokenService::new(
-            MemoryStore::new(),
-            verifier,
-            config.lifetimes,
-            clock.clone() as Arc<dyn Clock>,
-        )
-        .with_lockout(config.lockout),
+    let service = support::service_with_clock(
+        MemoryStore::new(),
+        &support::test_config(),
+        clock.clone() as Arc<dyn Clock>,
     );
     seed(&service).await;
     let app = TestApp {
         router: token_endpoint::http::router(service, Discovery::default()),
     };
     (app, clock)
-}
-
-/// A clock that stands still until a test moves it.
-pub struct ManualClock(AtomicU64);
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self(AtomicU64::new(SystemClock.now()))
-    }
-}
-
-impl ManualClock {
-    pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> UnixSeconds {
-        self.0.load(Ordering::SeqCst)
-    }
 }
 
 /// The test identities.
@@ -155,18 +119,6 @@ async fn seed(service: &TokenService<MemoryStore>) {
     support::add_user(service, BOB, BOB_PASSWORD).await;
 }
 
-/// How a request authenticates its client in the `Authorization` header.
-#[derive(Clone, Copy, Debug)]
-pub enum Auth<'a> {
-    None,
-    /// RFC 6749 §2.3.1: id and secret form-encoded, joined by `:`, then base64.
-    Basic(&'a str, &'a str),
-    /// What curl `-u`, `https://ID:SECRET@host` and most libraries send: raw `id:secret`.
-    BasicRaw(&'a str, &'a str),
-    /// An `Authorization` value, sent as given.
-    Header(&'a str),
-}
-
 /// Client A over Basic: the usual way in.
 pub const A: Auth<'static> = Auth::Basic(CLIENT_A, SECRET_A);
 pub const B: Auth<'static> = Auth::Basic(CLIENT_B, SECRET_B);
@@ -174,98 +126,10 @@ pub const C: Auth<'static> = Auth::Basic(CLIENT_C, SECRET_C);
 pub const D: Auth<'static> = Auth::Basic(CLIENT_D, SECRET_D);
 pub const E: Auth<'static> = Auth::Basic(CLIENT_E, SECRET_E);
 
-impl Auth<'_> {
-    pub fn header_value(self) -> Option<String> {
-        match self {
-            Auth::None => None,
-            Auth::Basic(id, secret) => Some(basic(&format!(
-                "{}:{}",
-                form_encode(id),
-                form_encode(secret)
-            ))),
-            Auth::BasicRaw(id, secret) => Some(basic(&format!("{id}:{secret}"))),
-            Auth::Header(value) => Some(value.to_owned()),
-        }
-    }
-}
-
-/// `Basic <base64(user_pass)>`.
-pub fn basic(user_pass: &str) -> String {
-    basic_bytes(user_pass.as_bytes())
-}
-
-pub fn basic_bytes(user_pass: &[u8]) -> String {
-    format!("Basic {}", STANDARD.encode(user_pass))
-}
-
-/// `application/x-www-form-urlencoded` encoding of one name or value (every non-alphanumeric
-/// character as `%XX`, which any form decoder reads back).
-pub fn form_encode(text: &str) -> String {
-    utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
-}
-
-/// A form body from name/value pairs, in order.
-pub fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(name, value)| format!("{}={}", form_encode(name), form_encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// A response, read whole.
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    #[track_caller]
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|error| panic!("body is not JSON ({error}): {:?}", self.text()))
-    }
-
-    /// The single value of header `name` (panics if it is repeated).
-    #[track_caller]
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let mut values = self.headers.get_all(name).iter();
-        let first = values.next()?;
-        assert!(values.next().is_none(), "header {name} is repeated");
-        Some(
-            first
-                .to_str()
-                .unwrap_or_else(|error| panic!("header {name} is not text: {error}")),
-        )
-    }
-}
-
 impl TestApp {
     /// Sends any request through the router.
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|error| match error {});
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .unwrap_or_else(|error| panic!("reading the response body: {error}"))
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+        support::http::send(self.router.clone(), request).await
     }
 
     /// `POST /o/token/` with `content_type` (if any), `body` and `auth`.
@@ -357,35 +221,6 @@ impl TestApp {
         let reply = self.password_grant(A, ALICE, ALICE_PASSWORD, scope).await;
         assert_tokens(&reply, expected_scope)
     }
-}
-
-/// A request without a body, with `headers`.
-pub fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder
-        .body(Body::empty())
-        .unwrap_or_else(|error| panic!("building the request: {error}"))
-}
-
-pub fn post_request(
-    path: &str,
-    content_type: Option<&str>,
-    body: impl Into<Body>,
-    auth: Auth<'_>,
-) -> Request<Body> {
-    let mut builder = Request::builder().method(Method::POST).uri(path);
-    if let Some(content_type) = content_type {
-        builder = builder.header(header::CONTENT_TYPE, content_type);
-    }
-    if let Some(authorization) = auth.header_value() {
-        builder = builder.header(header::AUTHORIZATION, authorization);
-    }
-    builder
-        .body(body.into())
-        .unwrap_or_else(|error| panic!("building the request: {error}"))
 }
 
 /// The tokens of a successful response.

@@ -1,16 +1,16 @@
 //! Black-box tests of the router on the in-memory store: `POST /o/token/`, revocation,
-//! introspection and the authorization server metadata.
+//! introspection and the authorization server metadata, and the `events/` fixtures run in
+//! process. Nothing here needs a tool beyond Rust: `make check` runs them.
 //!
 //! Expected behaviour is django-oauth-toolkit's (see `dot-behaviour.md`), except the deliberate,
 //! RFC-driven deviations the spec lists; the tests follow the spec.
-
-#[path = "../support/mod.rs"]
-mod support;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 
 mod client_auth;
 mod client_credentials;
+mod events;
 mod hostile_input;
 mod introspection;
 mod metadata;

@@ -26,7 +26,7 @@ fn request(method: Method, path: &str) -> Request<Body> {
         .header(header::CONTENT_TYPE, FORM)
         .header(header::AUTHORIZATION, A.header_value().unwrap_or_default())
         .body(Body::from(form(&alice_pairs())))
-        .unwrap_or_else(|error| panic!("{error}"))
+        .unwrap()
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 """Makes what a django-oauth-toolkit deployment exports, with Django's and django-oauth-toolkit's
-own code, for tests/migration.rs.
+own code, for tests/e2e/admin/migration.rs.
 
 Runs Django in this process (minimal settings, an in-memory SQLite database), creates
 applications and users through their models as a deployment would, and prints one JSON object:

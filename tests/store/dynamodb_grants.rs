@@ -1,25 +1,19 @@
 //! The token endpoint end to end on a real DynamoDB-compatible server (moto): the grants
 //! through the router, the calls each grant makes, and concurrent use of one refresh token.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, IndexStatus, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use axum::http::StatusCode;
 use serde_json::Value;
+use support::http::{Auth, token_request};
 use token_endpoint::domain::model::{
     AccessTokenRecord, FamilyOwner, RefreshTokenRecord, TokenPair,
 };
@@ -29,7 +23,6 @@ use token_endpoint::domain::{GrantType, Scope, TokenService};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::telemetry::StoreTime;
 use token_endpoint::telemetry::store_timing::DynamoTimer;
-use tower::ServiceExt as _;
 
 /// Records the name of every DynamoDB request the SDK sends.
 #[derive(Debug, Default, Clone)]
@@ -73,11 +66,7 @@ const CLIENT_SECRET: &str = "app-secret-0123456789";
 
 /// A client for the moto server that records its requests in `operations`.
 fn logged_client(operations: &OperationLog) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(support::moto_endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+    let config = support::dynamodb_config(support::moto_endpoint())
         .interceptor(operations.clone())
         .interceptor(DynamoTimer)
         .build();
@@ -87,10 +76,7 @@ fn logged_client(operations: &OperationLog) -> aws_sdk_dynamodb::Client {
 async fn spawn_app() -> App {
     let operations = OperationLog::default();
     let store = DynamoStore::new(logged_client(&operations), support::unique_tables());
-    store
-        .create_tables()
-        .await
-        .unwrap_or_else(|error| panic!("creating tables: {error}"));
+    store.create_tables().await.expect("creating tables");
     let service = support::service(store, &support::test_config());
     support::add_client(
         &service,
@@ -110,12 +96,7 @@ async fn spawn_app() -> App {
 
 impl App {
     async fn post(&self, form: &str) -> (StatusCode, Value) {
-        let basic = STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-        let request = Request::post("/o/token/")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::AUTHORIZATION, format!("Basic {basic}"))
-            .body(Body::from(form.to_owned()))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let request = token_request(form, Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET));
         support::serve_json(&self.service, request).await
     }
 
@@ -136,6 +117,7 @@ fn field<'a>(body: &'a Value, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn password_refresh_and_reuse_on_dynamodb() {
+    support::require!(Moto);
     let app = spawn_app().await;
     let first = app.password_grant().await;
     assert_eq!(first["expires_in"], 3600);
@@ -175,6 +157,7 @@ async fn password_refresh_and_reuse_on_dynamodb() {
 
 #[tokio::test]
 async fn the_access_token_issued_with_a_used_refresh_token_is_revoked() {
+    support::require!(Moto);
     let app = spawn_app().await;
     let first = app.password_grant().await;
     let store = app.service.store();
@@ -205,6 +188,7 @@ async fn the_access_token_issued_with_a_used_refresh_token_is_revoked() {
 
 #[tokio::test]
 async fn each_grant_makes_one_read_and_one_write() {
+    support::require!(Moto);
     let app = spawn_app().await;
     let issued = app.password_grant().await;
     assert_eq!(
@@ -240,34 +224,26 @@ async fn each_grant_makes_one_read_and_one_write() {
 /// The tally behind each request's log line and metrics agrees with the calls DynamoDB saw.
 #[tokio::test]
 async fn the_request_tally_counts_every_dynamodb_call() {
+    support::require!(Moto);
     let app = spawn_app().await;
     let tally = |path: &'static str, form: String| {
         let app = &app;
         async move {
-            let basic = STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-            let request = Request::post(path)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::AUTHORIZATION, format!("Basic {basic}"))
-                .body(Body::from(form))
-                .unwrap_or_else(|e| panic!("{e}"));
-            let response =
-                token_endpoint::http::router(Arc::clone(&app.service), Default::default())
-                    .oneshot(request)
-                    .await
-                    .unwrap_or_else(|e| match e {});
-            let status = response.status();
-            let store = response
-                .extensions()
+            let request = support::http::post_request(
+                path,
+                Some(support::http::FORM),
+                form,
+                Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET),
+            );
+            let reply = support::http::send(support::http::router(&app.service), request).await;
+            let store = reply
+                .extensions
                 .get::<StoreTime>()
                 .copied()
                 .unwrap_or_else(|| panic!("{path}: no tally on the response"));
-            let bytes = http_body_util::BodyExt::collect(response.into_body())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .to_bytes();
             // Revocation answers with an empty body.
-            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            (status, store, body)
+            let body = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+            (reply.status, store, body)
         }
     };
     let (status, store, issued) = tally(
@@ -306,6 +282,7 @@ async fn the_request_tally_counts_every_dynamodb_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
+    support::require!(Moto);
     let app = Arc::new(spawn_app().await);
     let issued = app.password_grant().await;
     let refresh = format!(
@@ -321,7 +298,7 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
         .collect();
     let mut winners = Vec::new();
     for attempt in attempts {
-        let (status, body) = attempt.await.unwrap_or_else(|e| panic!("{e}"));
+        let (status, body) = attempt.await.unwrap();
         match status {
             StatusCode::OK => winners.push(body),
             StatusCode::BAD_REQUEST => {
@@ -343,6 +320,7 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn tokens_are_stored_only_as_hashes() {
+    support::require!(Moto);
     let app = spawn_app().await;
     let issued = app.password_grant().await;
     let scan = support::dynamodb_client()
@@ -350,7 +328,7 @@ async fn tokens_are_stored_only_as_hashes() {
         .table_name(&app.service.store().tables().tokens)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let dump = format!("{:?}", scan.items());
     // The access token, the refresh token and the record of their family.
     assert_eq!(scan.count(), 3);
@@ -397,6 +375,7 @@ async fn family_indexes(table: &str) -> Vec<(String, Vec<String>, Option<IndexSt
 
 #[tokio::test]
 async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
+    support::require!(Moto);
     // The tokens table as an earlier version created it: keyed by `pk`, without indexes.
     let tables = support::unique_tables();
     let attribute = |name: &str, kind| {
@@ -404,7 +383,7 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
             .attribute_name(name)
             .attribute_type(kind)
             .build()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     };
     support::dynamodb_client()
         .create_table()
@@ -416,11 +395,11 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
                 .attribute_name("pk")
                 .key_type(KeyType::Hash)
                 .build()
-                .unwrap_or_else(|e| panic!("{e}")),
+                .unwrap(),
         )
         .send()
         .await
-        .unwrap_or_else(|e| panic!("creating the old tokens table: {e}"));
+        .expect("creating the old tokens table");
     assert_eq!(family_indexes(&tables.tokens).await, vec![]);
 
     let operations = OperationLog::default();
@@ -428,15 +407,9 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
     // A family written before the upgrade (by new code on the old table) is indexed too.
     let now = 1_800_000_000;
     let before = pair("app", "alice", now);
-    store
-        .issue_token_pair(&before, false)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    store.issue_token_pair(&before, false).await.unwrap();
 
-    store
-        .create_tables()
-        .await
-        .unwrap_or_else(|e| panic!("upgrading the tables: {e}"));
+    store.create_tables().await.expect("upgrading the tables");
     let expected = vec![
         (
             "families_by_client".to_owned(),
@@ -464,7 +437,7 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
     store
         .create_tables()
         .await
-        .unwrap_or_else(|e| panic!("running create_tables again: {e}"));
+        .expect("running create_tables again");
     let again = operations.take();
     assert!(
         !again
@@ -476,30 +449,24 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
 
     // The indexes answer for families written before and after the upgrade.
     let after = pair("app", "alice", now + 1);
-    store
-        .issue_token_pair(&after, false)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    store.issue_token_pair(&after, false).await.unwrap();
     let own = AccessTokenRecord {
-        token_hash: TokenHash::of(&new_token().unwrap_or_else(|e| panic!("{e}"))),
+        token_hash: TokenHash::of(&new_token().unwrap()),
         client_id: "app".into(),
         username: None,
-        scope: Scope::parse("read").unwrap_or_else(|_| panic!("scope")),
-        family_id: random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}")),
+        scope: Scope::parse("read").expect("scope"),
+        family_id: random_alphanumeric(12).unwrap(),
         issued_at: now + 2,
         expires_at: now + 3602,
     };
-    store
-        .issue_access_token(&own)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    store.issue_access_token(&own).await.unwrap();
     let family_ids = |owner: FamilyOwner| {
         let store = store.clone();
         async move {
             store
                 .token_families(&owner, now + 10)
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .into_iter()
                 .map(|family| family.family_id)
                 .collect::<Vec<String>>()
@@ -521,13 +488,13 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
 
 /// A pair for `client_id`/`username` issued at `issued_at`, starting a family.
 fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair {
-    let hash = || TokenHash::of(&new_token().unwrap_or_else(|e| panic!("{e}")));
-    let family_id = random_alphanumeric(12).unwrap_or_else(|e| panic!("{e}"));
+    let hash = || TokenHash::of(&new_token().unwrap());
+    let family_id = random_alphanumeric(12).unwrap();
     let access = AccessTokenRecord {
         token_hash: hash(),
         client_id: client_id.into(),
         username: Some(username.into()),
-        scope: Scope::parse("read").unwrap_or_else(|_| panic!("scope")),
+        scope: Scope::parse("read").expect("scope"),
         family_id: family_id.clone(),
         issued_at,
         expires_at: issued_at + 3600,

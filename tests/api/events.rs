@@ -3,55 +3,27 @@
 //! adapter into the router, the authorizer events into the authorizer, so the fixtures and the
 //! functions cannot drift apart.
 
-mod support;
-
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
+use support::clock::ManualClock;
+use support::events::{
+    HOST, REFRESH_PLACEHOLDER, SHAPES, Shape, event_with_token, events_dir, read_event,
+};
 use token_endpoint::domain::TokenService;
-use token_endpoint::domain::clock::{Clock, SystemClock, UnixSeconds};
+use token_endpoint::domain::clock::{Clock, SystemClock};
 use token_endpoint::lambda::authorizer::authorize;
 use token_endpoint::lambda::http::without_stage;
 use token_endpoint::startup;
 use token_endpoint::store::MemoryStore;
-use tower::ServiceExt as _;
-
-/// The refresh token in `events/token-refresh.json`, to be replaced by a real one.
-const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
-/// The token in the revocation, introspection and authorizer events: as long as a real token,
-/// so `content-length` stays right when one replaces it.
-const ACCESS_PLACEHOLDER: &str = "REPLACEwithACCESStoken00000000";
-/// Where the events say the API is.
-const HOST: &str = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
 
 type App = Arc<TokenService<MemoryStore>>;
 
-fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
-}
-
-fn read_event(name: &str) -> String {
-    std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// `name` with a real token in place of the access-token placeholder.
-fn event_with_token(name: &str, token: &str) -> String {
-    let template = read_event(name);
-    assert!(template.contains(ACCESS_PLACEHOLDER), "{name}: {template}");
-    assert_eq!(token.len(), ACCESS_PLACEHOLDER.len(), "{token}");
-    template.replace(ACCESS_PLACEHOLDER, token)
-}
-
 async fn seeded_app() -> App {
     let service = support::memory_service();
-    startup::seed_demo(&service)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    startup::seed_demo(&service).await.unwrap();
     service
 }
 
@@ -60,20 +32,11 @@ async fn seeded_app() -> App {
 async fn invoke_raw(service: &App, event: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
     let request = lambda_http::request::from_str(event)
         .map(without_stage)
-        .unwrap_or_else(|e| panic!("not an API Gateway event: {e}"));
+        .expect("not an API Gateway event");
     let (parts, body) = request.into_parts();
     let request = axum::http::Request::from_parts(parts, Body::from(body.to_vec()));
-    let response = token_endpoint::http::router(Arc::clone(service), Default::default())
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|error| match error {});
-    let (parts, body) = response.into_parts();
-    let body = body
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("reading the response: {e}"))
-        .to_bytes();
-    (parts.status, parts.headers, body.to_vec())
+    let reply = support::http::send(support::http::router(service), request).await;
+    (reply.status, reply.headers, reply.body)
 }
 
 /// Serves an event whose answer is JSON.
@@ -132,7 +95,7 @@ async fn revoke(service: &App, token: &str) {
 #[tokio::test]
 async fn every_event_file_is_covered_here() {
     let mut names: Vec<String> = std::fs::read_dir(events_dir())
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| name.ends_with(".json") && name != "env.json")
         .collect();
@@ -159,8 +122,7 @@ async fn every_event_file_is_covered_here() {
 /// `sam local invoke --env-vars` sets only variables the template declares, per function.
 #[test]
 fn env_json_configures_both_functions() {
-    let env: Value =
-        serde_json::from_str(&read_event("env.json")).unwrap_or_else(|e| panic!("{e}"));
+    let env: Value = serde_json::from_str(&read_event("env.json")).unwrap();
     let token = &env["TokenFunction"];
     let authorizer = &env["AuthorizerFunction"];
     assert_eq!(authorizer["FUNCTION_KIND"], "authorizer", "{env}");
@@ -256,7 +218,7 @@ async fn client_credentials_event_issues_an_access_token_only() {
     let event = read_event("token-client-credentials.json");
     assert!(event.contains("\"isBase64Encoded\": true"), "{event}");
     let (status, headers, body) = invoke_raw(&seeded_app().await, &event).await;
-    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+    let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
@@ -302,8 +264,8 @@ async fn revoke_event_revokes_the_whole_grant() {
 async fn revoke_event_needs_client_authentication() {
     let service = seeded_app().await;
     let (access, _) = password_tokens(&service).await;
-    let mut event: Value = serde_json::from_str(&event_with_token("revoke-token.json", &access))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut event: Value =
+        serde_json::from_str(&event_with_token("revoke-token.json", &access)).unwrap();
     let removed = event["headers"]
         .as_object_mut()
         .and_then(|headers| headers.remove("authorization"));
@@ -357,7 +319,7 @@ async fn introspect_event_describes_live_access_tokens_only() {
 #[tokio::test]
 async fn metadata_event_names_the_stage_in_every_url() {
     let event = read_event("metadata.json");
-    let parsed: Value = serde_json::from_str(&event).unwrap_or_else(|e| panic!("{e}"));
+    let parsed: Value = serde_json::from_str(&event).unwrap();
     assert_eq!(parsed["requestContext"]["stage"], "prod", "{parsed}");
     assert_eq!(
         parsed["rawPath"], "/prod/.well-known/oauth-authorization-server",
@@ -365,7 +327,7 @@ async fn metadata_event_names_the_stage_in_every_url() {
     );
 
     let (status, headers, body) = invoke_raw(&seeded_app().await, &event).await;
-    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+    let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
@@ -393,133 +355,12 @@ async fn metadata_event_names_the_stage_in_every_url() {
     );
 }
 
-/// A clock a test sets.
-struct ManualClock(AtomicU64);
-
-impl ManualClock {
-    fn at(seconds: UnixSeconds) -> Self {
-        Self(AtomicU64::new(seconds))
-    }
+/// Runs an authorizer event in process.
+trait Decide {
+    async fn decide(self, service: &App, clock: &dyn Clock, event: Value) -> Option<Value>;
 }
 
-impl Clock for ManualClock {
-    fn now(&self) -> UnixSeconds {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// The two authorizer events, and how each answers.
-#[derive(Debug, Clone, Copy)]
-enum Shape {
-    /// `events/authorizer-http-api.json`: HTTP API, payload format 2.0, simple responses.
-    HttpApi,
-    /// `events/authorizer-rest-token.json`: REST API TOKEN authorizer, IAM policies.
-    RestToken,
-}
-
-const SHAPES: [Shape; 2] = [Shape::HttpApi, Shape::RestToken];
-
-impl Shape {
-    fn file(self) -> &'static str {
-        match self {
-            Shape::HttpApi => "authorizer-http-api.json",
-            Shape::RestToken => "authorizer-rest-token.json",
-        }
-    }
-
-    fn parse(text: &str) -> Value {
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    }
-
-    /// The event as shipped.
-    fn shipped(self) -> Value {
-        Self::parse(&read_event(self.file()))
-    }
-
-    /// The event carrying `Authorization: Bearer <token>`.
-    fn with_token(self, token: &str) -> Value {
-        Self::parse(&event_with_token(self.file(), token))
-    }
-
-    /// The event with another `Authorization` value, or none.
-    fn with_authorization(self, authorization: Option<&str>) -> Value {
-        let mut event = self.shipped();
-        let Some(fields) = event.as_object_mut() else {
-            panic!("{event}");
-        };
-        match (self, authorization) {
-            (Shape::HttpApi, Some(value)) => {
-                fields.insert("identitySource".into(), json!([value]));
-                fields["headers"]["authorization"] = value.into();
-            }
-            (Shape::HttpApi, None) => {
-                fields.remove("identitySource");
-                let headers = fields["headers"].as_object_mut();
-                assert!(headers.and_then(|h| h.remove("authorization")).is_some());
-            }
-            (Shape::RestToken, Some(value)) => {
-                fields.insert("authorizationToken".into(), value.into());
-            }
-            (Shape::RestToken, None) => {
-                assert!(fields.remove("authorizationToken").is_some());
-            }
-        }
-        event
-    }
-
-    /// Checks the answer's exact shape; `Some(context)` if it lets the request through.
-    fn decision(self, answer: &Value) -> Option<Value> {
-        match self {
-            Shape::HttpApi => {
-                if *answer == json!({"isAuthorized": false}) {
-                    return None;
-                }
-                assert_eq!(answer["isAuthorized"], true, "{answer}");
-                assert_eq!(answer.as_object().map(|a| a.len()), Some(2), "{answer}");
-                Some(answer["context"].clone())
-            }
-            Shape::RestToken => {
-                let method_arn = text(&self.shipped(), "methodArn");
-                let policy = |effect: &str, resource: &str| {
-                    json!({
-                        "Version": "2012-10-17",
-                        "Statement": [{
-                            "Action": "execute-api:Invoke",
-                            "Effect": effect,
-                            "Resource": resource,
-                        }],
-                    })
-                };
-                if answer["policyDocument"]["Statement"][0]["Effect"] == "Deny" {
-                    assert_eq!(
-                        *answer,
-                        json!({
-                            "principalId": "anonymous",
-                            "policyDocument": policy("Deny", &method_arn),
-                        })
-                    );
-                    return None;
-                }
-                // API Gateway caches the policy per token: it covers the whole stage.
-                let stage_wide = "arn:aws:execute-api:us-east-1:123456789012:k9l8m7n6o5/prod/*";
-                assert!(method_arn.starts_with(stage_wide.trim_end_matches('*')));
-                assert_eq!(
-                    answer["policyDocument"],
-                    policy("Allow", stage_wide),
-                    "{answer}"
-                );
-                let context = answer["context"].clone();
-                let principal = context
-                    .get("username")
-                    .unwrap_or(&context["client_id"])
-                    .clone();
-                assert_eq!(answer["principalId"], principal, "{answer}");
-                assert_eq!(answer.as_object().map(|a| a.len()), Some(3), "{answer}");
-                Some(context)
-            }
-        }
-    }
-
+impl Decide for Shape {
     /// Runs the authorizer on `event` over the app's store at `clock`'s time.
     async fn decide(self, service: &App, clock: &dyn Clock, event: Value) -> Option<Value> {
         let answer = authorize(service.store(), clock, event)
@@ -565,7 +406,7 @@ async fn authorizer_denies_a_token_from_its_expiry_on() {
     let (access, _) = password_tokens(&service).await;
     let exp = introspect(&service, &access).await["exp"]
         .as_u64()
-        .unwrap_or_else(|| panic!("no exp"));
+        .expect("no exp");
     for shape in SHAPES {
         let last_second = ManualClock::at(exp - 1);
         let allowed = shape

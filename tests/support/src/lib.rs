@@ -1,21 +1,53 @@
 //! Shared test setup: a real DynamoDB-compatible server (moto) started on 127.0.0.1, fresh
-//! tables per test, and token services over either store.
-#![allow(dead_code)] // each test binary uses its own part of this module
+//! tables per test, and token services over either store; requests through the router
+//! ([`http`]), the `events/` fixtures ([`events`]), a clock tests move ([`clock`]), the DynamoDB
+//! fault proxy ([`fault_proxy`]), processes started with a clean environment ([`process`]) and
+//! the decision to skip a test whose tool is missing ([`skip`]).
+
+pub mod clock;
+pub mod events;
+pub mod fault_proxy;
+pub mod http;
+pub mod process;
+pub mod skip;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use token_endpoint::config::Config;
-use token_endpoint::domain::credentials::Argon2Settings;
+use token_endpoint::domain::clock::Clock;
+use token_endpoint::domain::credentials::{Argon2Settings, CredentialVerifier};
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::{Client, GrantType, Scope, Secret, TokenService, User};
 use token_endpoint::startup;
 use token_endpoint::store::dynamodb::TableNames;
 use token_endpoint::store::{DynamoStore, MemoryStore};
+
+pub use http::{json_body, serve_json};
+pub use skip::{lambda_bootstrap, lambda_rie};
+
+/// The repository: where `events/`, `.venv` and `.venv-sam` are.
+pub fn repo_root() -> PathBuf {
+    let support = Path::new(env!("CARGO_MANIFEST_DIR"));
+    support.ancestors().nth(2).unwrap_or(support).to_path_buf()
+}
+
+/// The Python that runs moto and Django (`tests/support/*.py`): `MOTO_PYTHON`, or the one
+/// `make test` installs them into, `.venv/bin/python`.
+pub fn test_python() -> PathBuf {
+    std::env::var_os("MOTO_PYTHON")
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| repo_root().join(".venv/bin/python"), PathBuf::from)
+}
+
+/// One of the Python scripts beside this crate (`tests/support/NAME`).
+pub fn python_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
 
 struct Moto {
     endpoint: String,
@@ -30,12 +62,9 @@ pub fn moto_endpoint() -> &'static str {
 }
 
 fn start_moto() -> Moto {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("MOTO_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv/bin/python"));
+    let python = test_python();
     let mut child = Command::new(&python)
-        .arg(root.join("tests/support/moto_server.py"))
+        .arg(python_script("moto_server.py"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -50,7 +79,7 @@ fn start_moto() -> Moto {
     if let Some(stdout) = child.stdout.take() {
         BufReader::new(stdout)
             .read_line(&mut first_line)
-            .unwrap_or_else(|error| panic!("reading moto's port: {error}"));
+            .expect("reading moto's port");
     }
     let port: u16 = first_line
         .trim()
@@ -62,13 +91,19 @@ fn start_moto() -> Moto {
     }
 }
 
-/// A DynamoDB client for the moto server.
-pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+/// SDK settings for a DynamoDB-compatible server at `endpoint` (moto, or a proxy in front of
+/// it), with throwaway credentials; callers add interceptors, retries and timeouts.
+pub fn dynamodb_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
+        .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+}
+
+/// A DynamoDB client for the moto server.
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = dynamodb_config(moto_endpoint())
         // As in production (`config::dynamodb_client`): each request's DynamoDB calls are tallied.
         .interceptor(token_endpoint::telemetry::store_timing::DynamoTimer)
         .build();
@@ -95,13 +130,13 @@ pub async fn dynamo_store() -> DynamoStore {
     store
         .create_tables()
         .await
-        .unwrap_or_else(|error| panic!("creating tables in moto: {error}"));
+        .expect("creating tables in moto");
     store
 }
 
 /// Production settings: tests exercise the real Argon2 cost (release-optimised in dev builds).
 pub fn test_config() -> Config {
-    Config::from_lookup(|_| None).unwrap_or_else(|error| panic!("{error}"))
+    Config::from_lookup(|_| None).unwrap()
 }
 
 /// Cheap Argon2 parameters, for tests that hash many secrets and check logic, not cost.
@@ -117,15 +152,23 @@ pub fn cheap_config() -> Config {
 }
 
 pub fn service<S: Store>(store: S, config: &Config) -> Arc<TokenService<S>> {
-    startup::token_service(store, config).unwrap_or_else(|error| panic!("{error}"))
+    startup::token_service(store, config).unwrap()
+}
+
+/// The service over `store` as `config` sets it up, reading the time from `clock`.
+pub fn service_with_clock<S: Store>(
+    store: S,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Arc<TokenService<S>> {
+    let verifier = CredentialVerifier::new(config.argon2).expect("building the verifier");
+    Arc::new(
+        TokenService::new(store, verifier, config.lifetimes, clock).with_lockout(config.lockout),
+    )
 }
 
 pub fn memory_service() -> Arc<TokenService<MemoryStore>> {
     service(MemoryStore::new(), &test_config())
-}
-
-pub async fn dynamo_service() -> Arc<TokenService<DynamoStore>> {
-    service(dynamo_store().await, &test_config())
 }
 
 /// Registers a client with `secret`, `scope` and `grant_types`.
@@ -143,11 +186,7 @@ pub async fn add_client<S: Store>(
         scope: Scope::parse(scope).unwrap_or_else(|_| panic!("bad scope {scope:?}")),
         grant_types: grant_types.to_vec(),
     };
-    service
-        .store()
-        .create_client(&client)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    service.store().create_client(&client).await.unwrap();
 }
 
 /// Registers a user with `password`.
@@ -156,48 +195,9 @@ pub async fn add_user<S: Store>(service: &TokenService<S>, username: &str, passw
         username: username.into(),
         password_hash: hash(service, password),
     };
-    service
-        .store()
-        .create_user(&user)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    service.store().create_user(&user).await.unwrap();
 }
 
 fn hash<S: Store>(service: &TokenService<S>, secret: &str) -> String {
-    service
-        .verifier()
-        .hash(&Secret::new(secret))
-        .unwrap_or_else(|error| panic!("{error}"))
-}
-
-/// Serves one request through the real router and returns its status and JSON body.
-pub async fn serve_json<S: Store>(
-    service: &Arc<TokenService<S>>,
-    request: axum::http::Request<axum::body::Body>,
-) -> (axum::http::StatusCode, serde_json::Value) {
-    use tower::ServiceExt as _;
-
-    let response = token_endpoint::http::router(Arc::clone(service), Default::default())
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|error| match error {});
-    let status = response.status();
-    (status, json_body(response.into_body()).await)
-}
-
-/// Reads a whole response body as JSON; a body that is not JSON fails the test.
-pub async fn json_body(body: axum::body::Body) -> serde_json::Value {
-    use http_body_util::BodyExt as _;
-
-    let bytes = body
-        .collect()
-        .await
-        .unwrap_or_else(|error| panic!("reading the response: {error}"))
-        .to_bytes();
-    serde_json::from_slice(&bytes).unwrap_or_else(|error| {
-        panic!(
-            "response is not JSON ({error}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    })
+    service.verifier().hash(&Secret::new(secret)).unwrap()
 }

@@ -15,11 +15,6 @@
 //! Each case gets its own proxy, tables and SDK client; the cases of one test run concurrently
 //! because most of their time is the SDK's backoff.
 
-mod support;
-
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,20 +22,16 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use fault_proxy::{BATCH_GET_ITEM, Fault, FaultProxy, TRANSACT_WRITE_ITEMS};
+use axum::http::{StatusCode, header};
 use futures::future::join_all;
 use serde_json::{Value, json};
+use support::fault_proxy::{BATCH_GET_ITEM, Fault, FaultProxy, TRANSACT_WRITE_ITEMS};
+use support::http::{Auth, token_request};
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, Secret, TokenService};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;
-use tower::ServiceExt as _;
 
 /// The SDK's timeouts for these tests: production's shape (`config::dynamodb_timeout_config`:
 /// 2 s connect, 3 s per attempt, 8 s per operation), scaled down only so the suite is fast.
@@ -81,7 +72,7 @@ struct App {
 
 impl App {
     async fn start() -> Self {
-        // `RUST_LOG=error cargo test --test dynamodb_faults -- --nocapture` shows why each
+        // `RUST_LOG=error cargo test --test store dynamodb_faults -- --nocapture` shows why each
         // request failed.
         if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
             let _ = tracing_subscriber::fmt()
@@ -98,11 +89,7 @@ impl App {
             PARTITION.fetch_add(1, Ordering::Relaxed)
         );
         let proxy = FaultProxy::start(support::moto_endpoint()).await;
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(proxy.endpoint())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        let config = support::dynamodb_config(proxy.endpoint())
             .retry_config(token_endpoint::config::dynamodb_retry_config())
             .timeout_config(
                 TimeoutConfig::builder()
@@ -118,7 +105,7 @@ impl App {
         store
             .create_tables()
             .await
-            .unwrap_or_else(|error| panic!("creating tables through the proxy: {error}"));
+            .expect("creating tables through the proxy");
         let service = support::service(store, &support::cheap_config());
         support::add_client(
             &service,
@@ -139,29 +126,21 @@ impl App {
 
     /// Serves one token request through the real router, bounded by [`HANG_GUARD`].
     async fn post(&self, form: &str) -> Reply {
-        let basic = STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-        let request = Request::post("/o/token/")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::AUTHORIZATION, format!("Basic {basic}"))
-            .body(Body::from(form.to_owned()))
-            .unwrap_or_else(|error| panic!("{error}"));
+        let request = token_request(form, Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET));
         let started = Instant::now();
-        let router = token_endpoint::http::router(Arc::clone(&self.service), Default::default());
-        let response = tokio::time::timeout(HANG_GUARD, router.oneshot(request))
+        let router = support::http::router(&self.service);
+        let reply = tokio::time::timeout(HANG_GUARD, support::http::send(router, request))
             .await
-            .unwrap_or_else(|_| panic!("no answer within {HANG_GUARD:?}: the endpoint hangs"))
-            .unwrap_or_else(|error| match error {});
+            .unwrap_or_else(|_| panic!("no answer within {HANG_GUARD:?}: the endpoint hangs"));
         let elapsed = started.elapsed();
-        let status = response.status();
-        let retry_after = response
-            .headers()
+        let retry_after = reply
+            .headers
             .get(header::RETRY_AFTER)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let body = support::json_body(response.into_body()).await;
         Reply {
-            status,
+            status: reply.status,
             retry_after,
-            body,
+            body: reply.json(),
             elapsed,
         }
     }
@@ -193,7 +172,7 @@ impl App {
             .consistent_read(true)
             .send()
             .await
-            .unwrap_or_else(|error| panic!("scanning the tokens table: {error}"));
+            .expect("scanning the tokens table");
         assert!(
             scan.last_evaluated_key().is_none(),
             "the tokens table outgrew one scan page"
@@ -379,6 +358,7 @@ where
 
 #[tokio::test]
 async fn a_transient_fault_on_the_read_is_retried_and_the_grant_succeeds() {
+    support::require!(Moto);
     let faults = [
         ("500 InternalServerError", Fault::InternalServerError),
         ("ThrottlingException", THROTTLING),
@@ -406,6 +386,7 @@ async fn a_transient_fault_on_the_read_is_retried_and_the_grant_succeeds() {
 
 #[tokio::test]
 async fn a_transient_fault_on_the_write_is_retried_and_the_refresh_succeeds() {
+    support::require!(Moto);
     let faults = [
         ("500 InternalServerError", Fault::InternalServerError),
         ("ThrottlingException", THROTTLING),
@@ -436,6 +417,7 @@ async fn a_transient_fault_on_the_write_is_retried_and_the_refresh_succeeds() {
 
 #[tokio::test]
 async fn persistent_read_faults_answer_503_and_write_nothing() {
+    support::require!(Moto);
     let faults = [
         ("500 InternalServerError", Fault::InternalServerError),
         ("ThrottlingException", THROTTLING),
@@ -477,6 +459,7 @@ async fn persistent_read_faults_answer_503_and_write_nothing() {
 
 #[tokio::test]
 async fn persistent_write_faults_in_a_password_grant_answer_503_and_write_nothing() {
+    support::require!(Moto);
     let faults = [
         ("500 InternalServerError", Fault::InternalServerError),
         ("ThrottlingException", THROTTLING),
@@ -517,6 +500,7 @@ async fn persistent_write_faults_in_a_password_grant_answer_503_and_write_nothin
 
 #[tokio::test]
 async fn persistent_write_faults_in_a_refresh_lose_nothing() {
+    support::require!(Moto);
     let faults = [
         ("500 InternalServerError", Fault::InternalServerError),
         ("ThrottlingException", THROTTLING),
@@ -582,6 +566,7 @@ async fn persistent_write_faults_in_a_refresh_lose_nothing() {
 
 #[tokio::test]
 async fn stalls_answer_503_within_the_operation_timeout_and_then_recover() {
+    support::require!(Moto);
     let cases = [
         ("read stalls", BATCH_GET_ITEM),
         ("write stalls", TRANSACT_WRITE_ITEMS),
@@ -623,6 +608,7 @@ async fn stalls_answer_503_within_the_operation_timeout_and_then_recover() {
 /// function's 10 s timeout.
 #[tokio::test]
 async fn a_slow_read_and_a_stalled_write_spend_two_operation_budgets() {
+    support::require!(Moto);
     let case = "slow read, stalled write";
     let app = App::start().await;
     app.proxy.fail_times(BATCH_GET_ITEM, Fault::Stall(STALL), 1);
@@ -662,6 +648,7 @@ async fn a_slow_read_and_a_stalled_write_spend_two_operation_budgets() {
 /// request reaches moto. The late duplicate's conditions fail, so it changes nothing.
 #[tokio::test]
 async fn a_write_delivered_after_the_sdk_gave_up_on_it_changes_nothing() {
+    support::require!(Moto);
     let password = async {
         let case = "password grant, late duplicate";
         let app = App::start().await;
@@ -706,6 +693,7 @@ async fn a_write_delivered_after_the_sdk_gave_up_on_it_changes_nothing() {
 /// stays consistent: exactly one live refresh token in the family, never both, never neither.
 #[tokio::test]
 async fn a_lost_answer_to_a_committed_refresh_without_idempotency_tokens() {
+    support::require!(Moto);
     let app = App::start().await;
     let first = app.issued_pair().await;
     let family = app.tokens().await.family_of(&first);
@@ -747,6 +735,7 @@ async fn a_lost_answer_to_a_committed_refresh_without_idempotency_tokens() {
 /// success. The client gets the new pair.
 #[tokio::test]
 async fn a_lost_answer_to_a_committed_refresh_with_idempotency_tokens() {
+    support::require!(Moto);
     let app = App::start().await;
     app.proxy.emulate_idempotency_tokens();
     let first = app.issued_pair().await;
@@ -773,6 +762,7 @@ async fn a_lost_answer_to_a_committed_refresh_with_idempotency_tokens() {
 /// DynamoDB answers the retry itself.
 #[tokio::test]
 async fn a_lost_answer_to_a_committed_password_grant() {
+    support::require!(Moto);
     let raw = async {
         let case = "password grant, lost answer, moto";
         let app = App::start().await;
@@ -809,6 +799,7 @@ async fn a_lost_answer_to_a_committed_password_grant() {
 /// table still holds exactly one refresh token for the family.
 #[tokio::test]
 async fn every_answer_lost_after_a_committed_refresh() {
+    support::require!(Moto);
     let app = App::start().await;
     app.proxy.emulate_idempotency_tokens();
     let first = app.issued_pair().await;

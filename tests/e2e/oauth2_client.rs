@@ -6,9 +6,6 @@
 //! through its `TokenIntrospectionResponse`. The HTTP client is the library's own reqwest
 //! integration, wrapped only to note what the library put on the wire (see [`Wire`]).
 
-#[path = "support/local_server.rs"]
-mod local_server;
-
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +21,7 @@ use oauth2::{
 };
 use token_endpoint::startup::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME};
 
-use local_server::LocalServer;
+use crate::server::LocalServer;
 
 /// A client configured with the token, introspection and revocation endpoints.
 type Client = BasicClient<EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointSet>;
@@ -67,7 +64,7 @@ impl Wire {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_else(|e| panic!("building the reqwest client: {e}"));
+            .expect("building the reqwest client");
         Wire {
             client,
             sent: Mutex::new(Vec::new()),
@@ -81,7 +78,7 @@ impl Wire {
             .unwrap_or_else(|e| e.into_inner())
             .last()
             .cloned()
-            .unwrap_or_else(|| panic!("nothing was sent"))
+            .expect("nothing was sent")
     }
 }
 
@@ -91,9 +88,7 @@ impl<'c> AsyncHttpClient<'c> for Wire {
 
     fn call(&'c self, mut request: HttpRequest) -> Self::Future {
         if let Some(rest) = request.uri().to_string().strip_prefix("https://127.0.0.1:") {
-            *request.uri_mut() = format!("http://127.0.0.1:{rest}")
-                .parse()
-                .unwrap_or_else(|e| panic!("{e}"));
+            *request.uri_mut() = format!("http://127.0.0.1:{rest}").parse().unwrap();
         }
         let sent = Sent {
             url: request.uri().to_string(),
@@ -124,16 +119,12 @@ fn client(server: &LocalServer, auth_type: AuthType, secret: &str) -> Client {
     BasicClient::new(ClientId::new(DEMO_CLIENT_ID.to_owned()))
         .set_client_secret(ClientSecret::new(secret.to_owned()))
         .set_auth_type(auth_type)
-        .set_token_uri(
-            TokenUrl::new(server.token_url.clone()).unwrap_or_else(|e| panic!("token URL: {e}")),
-        )
+        .set_token_uri(TokenUrl::new(server.token_url.clone()).expect("token URL"))
         .set_introspection_url(
-            IntrospectionUrl::new(server.introspection_url.clone())
-                .unwrap_or_else(|e| panic!("introspection URL: {e}")),
+            IntrospectionUrl::new(server.introspection_url.clone()).expect("introspection URL"),
         )
         .set_revocation_url(
-            RevocationUrl::new(behind_tls(&server.revocation_url))
-                .unwrap_or_else(|e| panic!("revocation URL: {e}")),
+            RevocationUrl::new(behind_tls(&server.revocation_url)).expect("revocation URL"),
         )
 }
 
@@ -196,7 +187,7 @@ async fn password_grant(client: &Client, wire: &Wire) -> BasicTokenResponse {
         )
         .request_async(wire)
         .await
-        .unwrap_or_else(|e| panic!("password grant: {e:?}"))
+        .expect("password grant")
 }
 
 async fn is_active(client: &Client, wire: &Wire, token: &AccessToken) -> bool {
@@ -204,7 +195,7 @@ async fn is_active(client: &Client, wire: &Wire, token: &AccessToken) -> bool {
         .introspect(token)
         .request_async(wire)
         .await
-        .unwrap_or_else(|e| panic!("introspection: {e:?}"))
+        .expect("introspection")
         .active()
 }
 
@@ -229,7 +220,7 @@ async fn password_grant_with_client_secret_basic_then_refresh() {
         .exchange_refresh_token(&refresh)
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("refresh grant: {e:?}"));
+        .expect("refresh grant");
     let (new_access, new_refresh) = assert_user_pair(&refreshed, &["read", "write"]);
     let sent = wire.last();
     assert_eq!(sent.authorization.as_deref(), Some(DEMO_BASIC));
@@ -265,7 +256,7 @@ async fn password_grant_with_client_secret_post_then_refresh() {
         .add_scope(Scope::new("read".to_owned()))
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("password grant: {e:?}"));
+        .expect("password grant");
     let (access, refresh) = assert_user_pair(&issued, &["read"]);
     let sent = wire.last();
     assert_eq!(sent.authorization, None, "{sent:?}");
@@ -278,7 +269,7 @@ async fn password_grant_with_client_secret_post_then_refresh() {
         .exchange_refresh_token(&refresh)
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("refresh grant: {e:?}"));
+        .expect("refresh grant");
     let (new_access, new_refresh) = assert_user_pair(&refreshed, &["read"]);
     let sent = wire.last();
     assert_eq!(sent.authorization, None, "{sent:?}");
@@ -307,7 +298,7 @@ async fn client_credentials_grant_has_no_refresh_token() {
         .add_scope(Scope::new("read".to_owned()))
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("client credentials grant: {e:?}"));
+        .expect("client credentials grant");
     assert_token_format(issued.access_token().secret());
     assert_eq!(issued.token_type(), &BasicTokenType::Bearer);
     assert_eq!(issued.expires_in(), Some(Duration::from_secs(3600)));
@@ -322,7 +313,7 @@ async fn client_credentials_grant_has_no_refresh_token() {
         .introspect(issued.access_token())
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("introspection: {e:?}"));
+        .expect("introspection");
     assert!(info.active(), "{info:?}");
     assert_eq!(info.client_id().map(|id| id.as_str()), Some(DEMO_CLIENT_ID));
     assert_eq!(info.username(), None, "{info:?}");
@@ -333,7 +324,7 @@ async fn client_credentials_grant_has_no_refresh_token() {
         .exchange_client_credentials()
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("client credentials grant: {e:?}"));
+        .expect("client credentials grant");
     assert_eq!(all.scopes(), Some(&scopes(&["read", "write"])));
     assert!(all.refresh_token().is_none(), "{all:?}");
 }
@@ -371,7 +362,7 @@ async fn wrong_client_secret_is_invalid_client() {
         .exchange_client_credentials()
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("client credentials grant: {e:?}"));
+        .expect("client credentials grant");
 
     for auth_type in [AuthType::BasicAuth, AuthType::RequestBody] {
         let context = format!("{auth_type:?}");
@@ -419,7 +410,7 @@ async fn wrong_client_secret_is_invalid_client() {
         let error = refusal(
             client
                 .revoke_token(issued.access_token().into())
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .request_async(&wire)
                 .await,
         );
@@ -449,7 +440,7 @@ async fn introspection_then_revocation_through_the_library() {
         .introspect(&access)
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("introspection: {e:?}"));
+        .expect("introspection");
     let sent = wire.last();
     assert_eq!(sent.url, server.introspection_url);
     assert_eq!(sent.authorization.as_deref(), Some(DEMO_BASIC));
@@ -480,8 +471,7 @@ async fn introspection_then_revocation_through_the_library() {
     let plain = BasicClient::new(ClientId::new(DEMO_CLIENT_ID.to_owned()))
         .set_client_secret(ClientSecret::new(DEMO_CLIENT_SECRET.to_owned()))
         .set_revocation_url(
-            RevocationUrl::new(server.revocation_url.clone())
-                .unwrap_or_else(|e| panic!("revocation URL: {e}")),
+            RevocationUrl::new(server.revocation_url.clone()).expect("revocation URL"),
         );
     assert!(matches!(
         plain.revoke_token(refresh.clone().into()),
@@ -491,10 +481,10 @@ async fn introspection_then_revocation_through_the_library() {
     // RFC 7009, by refresh token: the whole grant ends.
     client
         .revoke_token(StandardRevocableToken::from(&refresh))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("revocation: {e:?}"));
+        .expect("revocation");
     let sent = wire.last();
     assert_eq!(sent.url, server.revocation_url);
     assert_eq!(sent.authorization.as_deref(), Some(DEMO_BASIC));
@@ -505,7 +495,7 @@ async fn introspection_then_revocation_through_the_library() {
         .introspect(&access)
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("introspection: {e:?}"));
+        .expect("introspection");
     assert!(!info.active(), "{info:?}");
     // Exactly `{"active": false}`: nothing says why.
     assert_eq!(info.scopes(), None);
@@ -524,10 +514,10 @@ async fn introspection_then_revocation_through_the_library() {
     // Revoking again is still a success (RFC 7009 §2.2).
     client
         .revoke_token(StandardRevocableToken::from(&refresh))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("second revocation: {e:?}"));
+        .expect("second revocation");
 
     // By access token: its refresh token goes with it.
     let (access, refresh) =
@@ -535,10 +525,10 @@ async fn introspection_then_revocation_through_the_library() {
     assert!(is_active(&client, &wire, &access).await);
     client
         .revoke_token(StandardRevocableToken::from(&access))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .request_async(&wire)
         .await
-        .unwrap_or_else(|e| panic!("revocation: {e:?}"));
+        .expect("revocation");
     assert_eq!(wire.last().param("token_type_hint"), Some("access_token"));
     assert!(!is_active(&client, &wire, &access).await);
     let error = refusal(

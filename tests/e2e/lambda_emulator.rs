@@ -4,92 +4,39 @@
 //! bootstrap started with `FUNCTION_KIND=authorizer`. `make test` installs the emulator
 //! (aws-sam-cli, into .venv-sam) and builds the bootstrap (`sam build`, which runs
 //! `cargo lambda build --release`); `AWS_LAMBDA_RIE` and `LAMBDA_BOOTSTRAP` point elsewhere.
-
-mod support;
+//! Without them (or moto) the tests are skipped, see `support::skip`.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use support::events::{
+    ACCESS_PLACEHOLDER, HOST, REFRESH_PLACEHOLDER, SHAPES, Shape, event, event_json_with_token,
+};
+use support::process::{clean_command, dynamodb_env};
 use token_endpoint::startup;
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;
 
 /// Where the RIE takes invocations, as the Lambda service would send them.
 const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
-/// The refresh token in `events/token-refresh.json`, to be replaced by a real one.
-const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
-/// The token in the revocation, introspection and authorizer events, to be replaced by a real
-/// one.
-const ACCESS_PLACEHOLDER: &str = "REPLACEwithACCESStoken00000000";
-/// Where the events say the API is.
-const HOST: &str = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
 
 /// An API Gateway response as the function returned it: status, headers (names lowercased)
 /// and body (decoded if base64).
 type Response = (u16, HashMap<String, String>, String);
 
-fn rie_path() -> PathBuf {
-    let path = match std::env::var_os("AWS_LAMBDA_RIE") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-sam/lib"))
-            .ok()
-            .and_then(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter(|entry| entry.file_name().to_string_lossy().starts_with("python3"))
-                    .map(|entry| {
-                        entry
-                            .path()
-                            .join("site-packages/samcli/local/rapid/aws-lambda-rie-x86_64")
-                    })
-                    .find(|path| path.is_file())
-            }),
-    };
-    match path {
-        Some(path) if path.is_file() => path,
-        _ => panic!(
-            "no AWS Lambda Runtime Interface Emulator ({}): run `make test`, which installs \
-             aws-sam-cli (it ships aws-lambda-rie-x86_64) into .venv-sam, or set AWS_LAMBDA_RIE",
-            path.map_or_else(
-                || "AWS_LAMBDA_RIE unset, none in .venv-sam".into(),
-                |p| p.display().to_string()
-            )
-        ),
-    }
-}
-
-fn bootstrap_path() -> PathBuf {
-    let path = std::env::var_os("LAMBDA_BOOTSTRAP").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lambda/token-endpoint/bootstrap"),
-        PathBuf::from,
-    );
-    assert!(
-        path.is_file(),
-        "no Lambda bootstrap at {}: run `make test`, which builds it with \
-         `cargo lambda build --release`, or set LAMBDA_BOOTSTRAP",
-        path.display()
-    );
-    path
-}
-
 /// Two ports nothing listens on, held together so they differ.
 fn two_free_addresses() -> (SocketAddr, SocketAddr) {
-    let bind =
-        || TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("binding a free port: {e}"));
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("binding a free port");
     let (first, second) = (bind(), bind());
-    let address = |listener: &TcpListener| {
-        listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("local address: {e}"))
-    };
+    let address = |listener: &TcpListener| listener.local_addr().expect("local address");
     (address(&first), address(&second))
 }
 
@@ -99,17 +46,17 @@ fn seeded_tables() -> TableNames {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+        .expect("tokio runtime");
     runtime.block_on(async {
         let store = DynamoStore::new(support::dynamodb_client(), tables.clone());
         store
             .create_tables()
             .await
-            .unwrap_or_else(|e| panic!("creating tables in moto: {e}"));
+            .expect("creating tables in moto");
         let service = support::service(store, &support::test_config());
         startup::seed_demo(&service)
             .await
-            .unwrap_or_else(|e| panic!("seeding the demo client and user: {e}"));
+            .expect("seeding the demo client and user");
     });
     tables
 }
@@ -131,30 +78,21 @@ impl Emulator {
     /// Starts the emulator, its function configured by `env` on top of the tables, and waits
     /// until it takes connections. The function itself starts (cold) at the first invocation.
     fn start_with(tables: &TableNames, env: &[(&str, &str)]) -> Self {
-        let (rie, bootstrap) = (rie_path(), bootstrap_path());
+        let (rie, bootstrap) = (support::lambda_rie(), support::lambda_bootstrap());
         let (invoke_address, runtime_api_address) = two_free_addresses();
         let log_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("lambda-emulator-{}.log", invoke_address.port()));
         let log = File::create(&log_path)
             .unwrap_or_else(|e| panic!("creating {}: {e}", log_path.display()));
-        let log_too = log
-            .try_clone()
-            .unwrap_or_else(|e| panic!("duplicating the log file: {e}"));
+        let log_too = log.try_clone().expect("duplicating the log file");
         // A clean environment: nothing from the developer's AWS profile or token settings.
-        let child = Command::new(&rie)
+        let child = clean_command(&rie)
             .arg("--runtime-interface-emulator-address")
             .arg(invoke_address.to_string())
             .arg("--runtime-api-address")
             .arg(runtime_api_address.to_string())
             .arg(&bootstrap)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL_DYNAMODB", support::moto_endpoint())
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("CREDENTIALS_TABLE", &tables.credentials)
-            .env("TOKENS_TABLE", &tables.tokens)
+            .envs(dynamodb_env(support::moto_endpoint(), tables))
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -227,7 +165,7 @@ impl Emulator {
             let bytes = STANDARD
                 .decode(&body)
                 .unwrap_or_else(|e| panic!("body is not base64 ({e}): {body}"));
-            String::from_utf8(bytes).unwrap_or_else(|e| panic!("body is not UTF-8: {e}"))
+            String::from_utf8(bytes).expect("body is not UTF-8")
         } else {
             body
         };
@@ -261,7 +199,7 @@ fn http_post(address: SocketAddr, path: &str, body: String) -> (u16, String) {
         TcpStream::connect(address).unwrap_or_else(|e| panic!("connecting to {address}: {e}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap_or_else(|e| panic!("setting a read timeout: {e}"));
+        .expect("setting a read timeout");
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -272,7 +210,7 @@ fn http_post(address: SocketAddr, path: &str, body: String) -> (u16, String) {
         .write_all(request.as_bytes())
         .and_then(|()| stream.read_to_end(&mut response))
         .unwrap_or_else(|e| panic!("POST {path} to {address}: {e}"));
-    let response = String::from_utf8(response).unwrap_or_else(|e| panic!("not UTF-8: {e}"));
+    let response = String::from_utf8(response).expect("not UTF-8");
     let (head, body) = response
         .split_once("\r\n\r\n")
         .unwrap_or_else(|| panic!("no end of headers: {response:?}"));
@@ -307,25 +245,6 @@ fn dechunk(mut rest: &str) -> Option<String> {
         body.push_str(after.get(..size)?);
         rest = after.get(size..)?.strip_prefix("\r\n")?;
     }
-}
-
-fn event_text(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(name);
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn event(name: &str) -> Value {
-    serde_json::from_str(&event_text(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// `events/<name>` carrying `token` in place of the access-token placeholder.
-fn event_with_token(name: &str, token: &str) -> Value {
-    let text = event_text(name);
-    assert!(text.contains(ACCESS_PLACEHOLDER), "{name}: {text}");
-    serde_json::from_str(&text.replace(ACCESS_PLACEHOLDER, token))
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// `events/token-refresh.json` carrying `refresh_token`.
@@ -389,6 +308,7 @@ fn assert_error(response: &Response, status: u16, body: &str) {
 
 #[test]
 fn password_then_refresh_rotation_through_the_emulator() {
+    support::require!(Moto, Emulator, Bootstrap);
     let emulator = Emulator::start(&seeded_tables());
 
     let (access, refresh) = assert_issued(
@@ -414,6 +334,7 @@ fn password_then_refresh_rotation_through_the_emulator() {
 
 #[test]
 fn json_body_and_refusals_through_the_emulator() {
+    support::require!(Moto, Emulator, Bootstrap);
     let emulator = Emulator::start(&seeded_tables());
 
     assert_issued(&emulator.invoke(&event("token-json.json")), "read");
@@ -431,6 +352,7 @@ fn json_body_and_refusals_through_the_emulator() {
 
 #[test]
 fn malformed_requests_get_oauth_errors_and_the_function_survives() {
+    support::require!(Moto, Emulator, Bootstrap);
     let emulator = Emulator::start(&seeded_tables());
     let password = event("token-password.json");
 
@@ -475,7 +397,7 @@ fn json_of(body: &str) -> Value {
 /// Introspects `token` through `events/introspect-token.json`.
 fn introspection(emulator: &Emulator, token: &str) -> Value {
     let (status, headers, body) =
-        emulator.invoke(&event_with_token("introspect-token.json", token));
+        emulator.invoke(&event_json_with_token("introspect-token.json", token));
     assert_eq!(status, 200, "{body}");
     assert_no_store_json(&headers);
     json_of(&body)
@@ -483,7 +405,8 @@ fn introspection(emulator: &Emulator, token: &str) -> Value {
 
 /// Revokes `token` through `events/revoke-token.json`: 200, empty, uncacheable.
 fn revoke(emulator: &Emulator, token: &str) {
-    let (status, headers, body) = emulator.invoke(&event_with_token("revoke-token.json", token));
+    let (status, headers, body) =
+        emulator.invoke(&event_json_with_token("revoke-token.json", token));
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(
         headers.get("cache-control").map(String::as_str),
@@ -494,6 +417,7 @@ fn revoke(emulator: &Emulator, token: &str) {
 
 #[test]
 fn client_credentials_and_metadata_through_the_emulator() {
+    support::require!(Moto, Emulator, Bootstrap);
     let emulator = Emulator::start(&seeded_tables());
 
     let (status, headers, body) = emulator.invoke(&event("token-client-credentials.json"));
@@ -540,6 +464,7 @@ fn client_credentials_and_metadata_through_the_emulator() {
 
 #[test]
 fn revoke_and_introspect_round_trip_through_the_emulator() {
+    support::require!(Moto, Emulator, Bootstrap);
     let emulator = Emulator::start(&seeded_tables());
     let password = event("token-password.json");
 
@@ -583,83 +508,22 @@ fn revoke_and_introspect_round_trip_through_the_emulator() {
     assert_eq!(introspection(&emulator, &access), json!({"active": false}));
 }
 
-/// The two authorizer events, and how each answers.
-#[derive(Debug, Clone, Copy)]
-enum Shape {
-    /// `events/authorizer-http-api.json`: HTTP API, payload format 2.0, simple responses.
-    HttpApi,
-    /// `events/authorizer-rest-token.json`: REST API TOKEN authorizer, IAM policies.
-    RestToken,
+/// Runs an authorizer event under the emulator.
+trait Decide {
+    fn decide(self, authorizer: &Emulator, token: &str) -> Option<Value>;
 }
 
-const SHAPES: [Shape; 2] = [Shape::HttpApi, Shape::RestToken];
-
-impl Shape {
-    fn file(self) -> &'static str {
-        match self {
-            Shape::HttpApi => "authorizer-http-api.json",
-            Shape::RestToken => "authorizer-rest-token.json",
-        }
-    }
-
+impl Decide for Shape {
     /// Invokes the authorizer with this event carrying `Authorization: Bearer <token>`;
     /// checks the answer's exact shape and returns the context if it allows the request.
     fn decide(self, authorizer: &Emulator, token: &str) -> Option<Value> {
-        let answer = authorizer.invoke_json(&event_with_token(self.file(), token));
-        match self {
-            Shape::HttpApi => {
-                if answer == json!({"isAuthorized": false}) {
-                    return None;
-                }
-                let context = answer["context"].clone();
-                assert_eq!(
-                    answer,
-                    json!({"isAuthorized": true, "context": context}),
-                    "{self:?}"
-                );
-                Some(context)
-            }
-            Shape::RestToken => {
-                let method_arn = event(self.file())["methodArn"].clone();
-                let policy = |effect: &str, resource: &Value| {
-                    json!({
-                        "Version": "2012-10-17",
-                        "Statement": [{
-                            "Action": "execute-api:Invoke", "Effect": effect, "Resource": resource,
-                        }],
-                    })
-                };
-                if answer["policyDocument"]["Statement"][0]["Effect"] == "Deny" {
-                    assert_eq!(
-                        answer,
-                        json!({
-                            "principalId": "anonymous",
-                            "policyDocument": policy("Deny", &method_arn),
-                        })
-                    );
-                    return None;
-                }
-                let context = answer["context"].clone();
-                let principal = context.get("username").unwrap_or(&context["client_id"]);
-                // Allowed on the whole stage: API Gateway caches the policy per token.
-                let stage_wide =
-                    json!("arn:aws:execute-api:us-east-1:123456789012:k9l8m7n6o5/prod/*");
-                assert_eq!(
-                    answer,
-                    json!({
-                        "principalId": principal,
-                        "policyDocument": policy("Allow", &stage_wide),
-                        "context": context,
-                    })
-                );
-                Some(context)
-            }
-        }
+        self.decision(&authorizer.invoke_json(&self.with_token(token)))
     }
 }
 
 #[test]
 fn authorizer_through_the_emulator() {
+    support::require!(Moto, Emulator, Bootstrap);
     let tables = seeded_tables();
     let token_function = Emulator::start(&tables);
     // Tokens that live 2 s: live for at least 1 s after they are issued, expired 2 s after.
@@ -746,8 +610,9 @@ fn authorizer_through_the_emulator() {
 /// Not a check: prints the cold start, from starting the emulator process to the first token
 /// response, over 7 runs.
 #[test]
-#[ignore = "measurement: cargo test --test lambda_emulator -- --ignored --nocapture"]
+#[ignore = "measurement: cargo test --test e2e lambda_emulator -- --ignored --nocapture"]
 fn measure_cold_start_to_first_token() {
+    support::require!(Moto, Emulator, Bootstrap);
     let tables = seeded_tables();
     let password = event("token-password.json");
     let raw: Vec<f64> = (0..7)
@@ -772,8 +637,9 @@ fn measure_cold_start_to_first_token() {
 /// Not a check: prints the function's peak resident memory (VmHWM) after a burst of password
 /// grants under the emulator.
 #[test]
-#[ignore = "measurement: cargo test --test lambda_emulator -- --ignored --nocapture"]
+#[ignore = "measurement: cargo test --test e2e lambda_emulator -- --ignored --nocapture"]
 fn measure_peak_memory_during_password_grants() {
+    support::require!(Moto, Emulator, Bootstrap);
     let tables = seeded_tables();
     let password = event("token-password.json");
     let emulator = Emulator::start(&tables);

@@ -2,19 +2,14 @@
 //! replay revokes the family, repeated password failures lock the username, and neither
 //! reveals which usernames exist.
 
-mod support;
-
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
+use support::clock::ManualClock;
+use support::http::{Auth, token_request};
 use token_endpoint::config::Config;
-use token_endpoint::domain::clock::{Clock, SystemClock, UnixSeconds};
-use token_endpoint::domain::credentials::CredentialVerifier;
+use token_endpoint::domain::clock::{Clock, SystemClock};
 use token_endpoint::domain::grant::LockoutPolicy;
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::token::TokenHash;
@@ -36,28 +31,6 @@ fn strict_config() -> Config {
     config
 }
 
-/// A clock that stands still until a test moves it, so time-based rules are checked
-/// without sleeping and without depending on when a second ticks over.
-struct ManualClock(AtomicU64);
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self(AtomicU64::new(SystemClock.now()))
-    }
-}
-
-impl ManualClock {
-    fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> UnixSeconds {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 struct App<S> {
     service: Arc<TokenService<S>>,
     clock: Arc<ManualClock>,
@@ -73,16 +46,7 @@ impl<S> std::ops::Deref for App<S> {
 
 async fn seeded<S: Store>(store: S, config: &Config) -> App<S> {
     let clock = Arc::new(ManualClock::default());
-    let verifier = CredentialVerifier::new(config.argon2).unwrap_or_else(|e| panic!("{e}"));
-    let service = Arc::new(
-        TokenService::new(
-            store,
-            verifier,
-            config.lifetimes,
-            clock.clone() as Arc<dyn Clock>,
-        )
-        .with_lockout(config.lockout),
-    );
+    let service = support::service_with_clock(store, config, clock.clone() as Arc<dyn Clock>);
     support::add_client(&service, CLIENT, SECRET, "read write", &GrantType::ALL).await;
     support::add_user(&service, "alice", "correct horse").await;
     App { service, clock }
@@ -97,14 +61,7 @@ async fn dynamodb(config: &Config) -> App<DynamoStore> {
 }
 
 async fn post<S: Store>(service: &Arc<TokenService<S>>, form: &str) -> (StatusCode, Value) {
-    let request = Request::post("/o/token/")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(
-            header::AUTHORIZATION,
-            format!("Basic {}", STANDARD.encode(format!("{CLIENT}:{SECRET}"))),
-        )
-        .body(Body::from(form.to_owned()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let request = token_request(form, Auth::BasicRaw(CLIENT, SECRET));
     support::serve_json(service, request).await
 }
 
@@ -145,7 +102,7 @@ async fn access_token_is_live<S: Store>(service: &Arc<TokenService<S>>, body: &V
         .store()
         .access_token(&hash, SystemClock.now() + 10)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .is_some()
 }
 
@@ -175,6 +132,7 @@ async fn replay_revokes_the_family_on_the_memory_store() {
 
 #[tokio::test]
 async fn replay_revokes_the_family_on_dynamodb() {
+    support::require!(Moto);
     replaying_a_used_refresh_token_revokes_the_family(dynamodb(&strict_config()).await).await;
 }
 
@@ -228,6 +186,7 @@ async fn lockout_on_the_memory_store() {
 
 #[tokio::test]
 async fn lockout_on_dynamodb() {
+    support::require!(Moto);
     repeated_failures_lock_the_username(dynamodb(&strict_config()).await).await;
 }
 
@@ -258,6 +217,7 @@ async fn grace_period_retry_on_the_memory_store() {
 
 #[tokio::test]
 async fn grace_period_retry_on_dynamodb() {
+    support::require!(Moto);
     a_retry_within_the_grace_period_replaces_the_lost_pair(dynamodb(&grace_config()).await).await;
 }
 

@@ -4,37 +4,24 @@
 //! DynamoDB (moto), and the real router serves the imported clients and users with their original
 //! secrets and passwords, replacing each Django hash with Argon2id on its first successful use.
 
-mod support;
-
-// Only part of the proxy is used here.
-#[allow(dead_code)]
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use support::fault_proxy::{Fault, FaultProxy, UPDATE_ITEM};
+use support::skip::Tool;
 use token_endpoint::domain::credentials::{CredentialVerifier, Verification};
-use token_endpoint::domain::store::Store;
-use token_endpoint::domain::{Client, Secret, TokenService, User};
+use token_endpoint::domain::store::Store as _;
+use token_endpoint::domain::{Client, Secret, User};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;
 
-use fault_proxy::{Fault, FaultProxy};
-
-const UPDATE_ITEM: &str = "DynamoDB_20120810.UpdateItem";
+use super::{admin, provisioned_tables, store, stored, token_request_to, token_request_to_tables};
 
 /// What `django_hashes.py` prints.
 #[derive(Debug, Deserialize)]
@@ -76,8 +63,8 @@ impl Fixture {
 
     /// Every client secret and password hash in the export, and every plaintext.
     fn secrets(&self) -> Vec<String> {
-        let objects: Vec<Value> = serde_json::from_str(&self.dumpdata)
-            .unwrap_or_else(|error| panic!("the dumpdata is not JSON: {error}"));
+        let objects: Vec<Value> =
+            serde_json::from_str(&self.dumpdata).expect("the dumpdata is not JSON");
         let hashes = objects.iter().flat_map(|object| {
             ["client_secret", "password"]
                 .into_iter()
@@ -97,13 +84,10 @@ impl Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        // The same interpreter as moto's (tests/support/mod.rs).
-        let python = std::env::var_os("MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        // The same interpreter as moto's.
+        let python = support::test_python();
         let output = Command::new(&python)
-            .arg(root.join("tests/support/django_hashes.py"))
+            .arg(support::python_script("django_hashes.py"))
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|error| {
@@ -117,81 +101,8 @@ fn fixture() -> &'static Fixture {
             "django_hashes.py failed (is Django installed in .venv? `make dev-deps`): {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|error| panic!("django_hashes.py printed no fixture: {error}"))
+        serde_json::from_slice(&output.stdout).expect("django_hashes.py printed no fixture")
     })
-}
-
-/// What one run of `oauth-admin` did.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        assert_eq!(self.code, Some(0), "stderr: {}", self.stderr);
-        assert_eq!(self.stdout.lines().count(), 1, "{:?}", self.stdout);
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {:?}", self.stdout))
-    }
-
-    fn fails(&self, code: i32, needle: &str) {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{:?} / {:?}",
-            self.stdout,
-            self.stderr
-        );
-        assert!(self.stdout.is_empty(), "{:?}", self.stdout);
-        assert!(
-            self.stderr.contains(needle),
-            "{needle:?} in {:?}",
-            self.stderr
-        );
-    }
-}
-
-/// Runs `oauth-admin` against `tables` in moto.
-fn admin(tables: &TableNames, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_oauth-admin"));
-    for name in ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"] {
-        command.env_remove(name);
-    }
-    let mut child = command
-        .args(args)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", support::moto_endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("CREDENTIALS_TABLE", &tables.credentials)
-        .env("TOKENS_TABLE", &tables.tokens)
-        .env("ARGON2_MEMORY_KIB", "256")
-        .env("ARGON2_ITERATIONS", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("starting oauth-admin: {error}"));
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // It may exit before reading (invalid arguments): a broken pipe is expected then.
-        let _ = pipe.write_all(input.as_bytes());
-    }
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|error| panic!("running oauth-admin: {error}"));
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 /// A file removed when dropped.
@@ -221,29 +132,15 @@ impl Drop for TempFile {
     }
 }
 
-fn provisioned_tables() -> TableNames {
-    let tables = support::unique_tables();
-    admin(&tables, &["create-tables"], None).json();
-    tables
-}
-
-fn store(tables: &TableNames) -> DynamoStore {
-    DynamoStore::new(support::dynamodb_client(), tables.clone())
-}
-
 async fn stored_client(tables: &TableNames, client_id: &str) -> Option<Client> {
     store(tables)
         .client(client_id)
         .await
-        .unwrap_or_else(|error| panic!("reading the store: {error}"))
+        .expect("reading the store")
 }
 
 async fn stored_user(tables: &TableNames, username: &str) -> Option<User> {
-    store(tables)
-        .password_grant_context("", username, 0)
-        .await
-        .unwrap_or_else(|error| panic!("reading the store: {error}"))
-        .user
+    stored(tables, "", username).await.user
 }
 
 async fn secret_hash(tables: &TableNames, client_id: &str) -> String {
@@ -260,43 +157,13 @@ async fn password_hash(tables: &TableNames, username: &str) -> String {
         .unwrap_or_else(|| panic!("user {username} is not stored"))
 }
 
-/// A token request with Basic client authentication, through the real router over the tables,
-/// with a fresh service (so no verification is remembered from an earlier request).
-async fn token_request(
-    tables: &TableNames,
-    client: (&str, &str),
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let service = support::service(store(tables), &support::cheap_config());
-    token_request_to(&service, client, form).await
-}
-
-async fn token_request_to(
-    service: &Arc<TokenService<DynamoStore>>,
-    client: (&str, &str),
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let encode = |value: &str| utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
-    let basic = STANDARD.encode(format!("{}:{}", encode(client.0), encode(client.1)));
-    let body: Vec<String> = form
-        .iter()
-        .map(|(name, value)| format!("{name}={}", encode(value)))
-        .collect();
-    let request = Request::post("/o/token/")
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body.join("&")))
-        .unwrap_or_else(|error| panic!("building the request: {error}"));
-    support::serve_json(service, request).await
-}
-
 async fn password_grant(
     tables: &TableNames,
     app: &Application,
     username: &str,
     password: &str,
 ) -> (StatusCode, Value) {
-    token_request(
+    token_request_to_tables(
         tables,
         (&app.client_id, &app.client_secret),
         &[
@@ -332,6 +199,9 @@ fn skip_reason(report: &Value, key: &str, value: &str) -> String {
 
 #[tokio::test]
 async fn verifies_hashes_made_by_django_as_django_does() -> Result<(), Box<dyn std::error::Error>> {
+    if !support::skip::available(&[Tool::Moto]) {
+        return Ok(());
+    }
     let fixture = fixture();
     let verifier = CredentialVerifier::new(support::cheap_config().argon2)?;
     assert!(!fixture.vectors.is_empty());
@@ -361,6 +231,7 @@ async fn verifies_hashes_made_by_django_as_django_does() -> Result<(), Box<dyn s
 
 #[tokio::test]
 async fn a_django_oauth_toolkit_export_moves_over_and_upgrades_on_first_use() {
+    support::require!(Moto);
     let fixture = fixture();
     let tables = provisioned_tables();
     let export = TempFile::with(&fixture.dumpdata);
@@ -502,7 +373,7 @@ async fn a_django_oauth_toolkit_export_moves_over_and_upgrades_on_first_use() {
     assert!(is_argon2id(&password_hash(&tables, "bob").await));
 
     // A client credentials client whose secret has Django's default cost.
-    let (status, body) = token_request(
+    let (status, body) = token_request_to_tables(
         &tables,
         (&backend.client_id, &backend.client_secret),
         &[("grant_type", "client_credentials")],
@@ -542,13 +413,14 @@ async fn a_django_oauth_toolkit_export_moves_over_and_upgrades_on_first_use() {
 
 #[tokio::test]
 async fn an_unreadable_export_or_bad_arguments_write_nothing() {
+    support::require!(Moto);
     let fixture = fixture();
     let tables = provisioned_tables();
     let mobile = fixture.app("mobile");
 
     // A valid export with one broken object after the applications: refused whole.
-    let mut objects: Vec<Value> = serde_json::from_str(&fixture.dumpdata)
-        .unwrap_or_else(|error| panic!("the dumpdata is not JSON: {error}"));
+    let mut objects: Vec<Value> =
+        serde_json::from_str(&fixture.dumpdata).expect("the dumpdata is not JSON");
     objects.push(json!({ "model": "auth.user", "pk": 99 }));
     let broken = TempFile::with(&Value::Array(objects).to_string());
     admin(
@@ -601,11 +473,12 @@ async fn an_unreadable_export_or_bad_arguments_write_nothing() {
 
 #[tokio::test]
 async fn an_export_from_standard_input_imports_the_same() {
+    support::require!(Moto);
     let fixture = fixture();
     let tables = provisioned_tables();
     // Only the users, so no Django verification is needed here.
     let users: Vec<Value> = serde_json::from_str::<Vec<Value>>(&fixture.dumpdata)
-        .unwrap_or_else(|error| panic!("the dumpdata is not JSON: {error}"))
+        .expect("the dumpdata is not JSON")
         .into_iter()
         .filter(|object| object["model"] == "auth.user")
         .collect();
@@ -625,6 +498,7 @@ async fn an_export_from_standard_input_imports_the_same() {
 /// use upgrades it.
 #[tokio::test]
 async fn a_refused_upgrade_still_grants_and_a_later_use_upgrades() {
+    support::require!(Moto);
     let fixture = fixture();
     let tables = provisioned_tables();
     let export = TempFile::with(&fixture.dumpdata);
@@ -635,11 +509,7 @@ async fn a_refused_upgrade_still_grants_and_a_later_use_upgrades() {
     )
     .json();
     let proxy = FaultProxy::start(support::moto_endpoint()).await;
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(proxy.endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+    let config = support::dynamodb_config(proxy.endpoint())
         .retry_config(token_endpoint::config::dynamodb_retry_config())
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables.clone());

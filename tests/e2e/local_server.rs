@@ -1,52 +1,18 @@
 //! The first five minutes of a new user: start the local server as `make run` does, paste the
 //! curl line it prints, then refresh with the documentation's curl sample, verbatim.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-/// Kills the server when the test ends, pass or fail.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server() -> (Server, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_token-endpoint"))
-        .args(["--store", "memory", "--port", "0"])
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting token-endpoint: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let server = Server(child);
-    let mut url = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap_or_else(|e| panic!("reading the banner: {e}"));
-        if let Some(rest) = line.strip_prefix("token endpoint listening on ") {
-            url = Some(rest.trim().to_owned());
-        }
-        if line.trim_start().starts_with("curl ") {
-            let url = url.unwrap_or_else(|| panic!("no listening line before the curl line"));
-            return (server, url, line.trim().to_owned());
-        }
-    }
-    panic!("the server printed no curl line");
-}
+use crate::server::LocalServer;
 
 /// Runs a shell command line as a user would paste it; returns the JSON body of the response.
 fn run_curl(command_line: &str) -> Value {
     let output = Command::new("sh")
         .args(["-c", command_line])
         .output()
-        .unwrap_or_else(|e| panic!("running curl: {e}"));
+        .expect("running curl");
     assert!(output.status.success(), "curl failed: {command_line}");
     let text = String::from_utf8_lossy(&output.stdout);
     // `curl -i` prints the status line and headers before the body.
@@ -62,8 +28,10 @@ fn run_curl(command_line: &str) -> Value {
 
 #[test]
 fn printed_curl_line_then_documented_refresh_sample() {
-    let (_server, url, curl_line) = start_server();
-    let issued = run_curl(&curl_line);
+    support::require!(Curl);
+    let server = LocalServer::start();
+    let (url, curl_line) = (&server.token_url, &server.curl_line);
+    let issued = run_curl(curl_line);
     assert_eq!(issued["token_type"], "Bearer");
     assert_eq!(issued["expires_in"], 3600);
     let refresh_token = issued["refresh_token"]
@@ -84,7 +52,7 @@ fn printed_curl_line_then_documented_refresh_sample() {
             token_endpoint::startup::DEMO_CLIENT_SECRET,
         )
         .replace("{REFRESH TOKEN}", refresh_token)
-        .replace("{ENV}/o/token/", &url);
+        .replace("{ENV}/o/token/", url);
     let refreshed = run_curl(&refresh);
     assert_ne!(refreshed["access_token"], issued["access_token"]);
     assert_eq!(refreshed["scope"], issued["scope"]);
@@ -94,62 +62,23 @@ fn printed_curl_line_then_documented_refresh_sample() {
 /// every secret that crossed the wire.
 #[test]
 fn no_secret_or_token_reaches_the_logs() {
-    use std::io::Read as _;
-    use std::sync::{Arc, Mutex};
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_token-endpoint"))
-        .args(["--store", "memory", "--port", "0"])
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting token-endpoint: {e}"));
-    let logs = Arc::new(Mutex::new(String::new()));
-    let mut drains = Vec::new();
-    let mut stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let server = Server(child);
-
-    // The first line names the address; everything after the banner is log output.
-    let mut banner = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-        banner.push(byte[0]);
-    }
-    let banner = String::from_utf8_lossy(&banner).into_owned();
-    let url = banner
-        .strip_prefix("token endpoint listening on ")
-        .unwrap_or_else(|| panic!("unexpected banner {banner:?}"))
-        .trim()
-        .to_owned();
-    for mut pipe in [
-        Box::new(stdout) as Box<dyn std::io::Read + Send>,
-        Box::new(stderr),
-    ] {
-        let logs = Arc::clone(&logs);
-        drains.push(std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            if let Ok(mut logs) = logs.lock() {
-                logs.push_str(&text);
-            }
-        }));
-    }
+    support::require!(Curl);
+    let server = LocalServer::start_logging("trace");
+    let url = server.token_url.clone();
     let curl = |args: &[&str]| -> String {
         let output = Command::new("curl")
             .args(["-s", "-u", "demo-client:demo-secret"])
             .args(args)
             .arg(&url)
             .output()
-            .unwrap_or_else(|e| panic!("curl: {e}"));
+            .expect("curl");
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
     let issued: Value = serde_json::from_str(&curl(&[
         "-d",
         "grant_type=password&username=demo&password=demo-password",
     ]))
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let first_refresh = issued["refresh_token"]
         .as_str()
         .unwrap_or_default()
@@ -158,7 +87,7 @@ fn no_secret_or_token_reaches_the_logs() {
         "-d",
         &format!("grant_type=refresh_token&refresh_token={first_refresh}"),
     ]))
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     curl(&[
         "-d",
         &format!("grant_type=refresh_token&refresh_token={first_refresh}"),
@@ -173,16 +102,10 @@ fn no_secret_or_token_reaches_the_logs() {
         "-d",
         r#"{"grant_type": "password", "username": "demo", "password": "demo-password"}"#,
     ]);
-    drop(server);
-    for drain in drains {
-        let _ = drain.join();
-    }
+    let output = server.stop();
 
     // Only the log lines: the start-up banner prints the public demo credentials on purpose.
-    let logs: String = logs
-        .lock()
-        .map(|logs| logs.clone())
-        .unwrap_or_default()
+    let logs: String = output
         .lines()
         .filter(|line| line.starts_with('{'))
         .collect::<Vec<_>>()

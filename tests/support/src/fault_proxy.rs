@@ -25,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub const BATCH_GET_ITEM: &str = "DynamoDB_20120810.BatchGetItem";
 pub const TRANSACT_WRITE_ITEMS: &str = "DynamoDB_20120810.TransactWriteItems";
+pub const UPDATE_ITEM: &str = "DynamoDB_20120810.UpdateItem";
 
 /// Any request whose answer takes longer than this upstream is answered by closing the
 /// connection; moto answers in milliseconds.
@@ -87,10 +88,8 @@ impl FaultProxy {
     pub async fn start(upstream: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
-            .unwrap_or_else(|error| panic!("binding the fault proxy: {error}"));
-        let address = listener
-            .local_addr()
-            .unwrap_or_else(|error| panic!("the fault proxy's address: {error}"));
+            .expect("binding the fault proxy");
+        let address = listener.local_addr().expect("the fault proxy's address");
         let proxy = Self {
             endpoint: format!("http://{address}"),
             upstream: upstream

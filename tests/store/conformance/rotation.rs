@@ -1,0 +1,286 @@
+//! Refresh token rotation: single use, one winner among concurrent rotations, all or nothing,
+//! and the used-token record a rotation leaves.
+
+use super::*;
+
+pub(super) async fn expired_refresh_tokens_are_neither_read_nor_rotated<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, Some(NOW + 60)).await;
+    let hash = &issued.refresh.token_hash;
+    assert!(refresh_token_of(&*store, hash, NOW + 59).await.is_some());
+    assert_eq!(refresh_token_of(&*store, hash, NOW + 60).await, None);
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 60, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        ok(store.access_token(&next.access.token_hash, NOW).await),
+        None
+    );
+}
+
+pub(super) async fn rotation_replaces_the_pair<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW).await,
+        None
+    );
+    assert_eq!(
+        ok(store.access_token(&issued.access.token_hash, NOW).await),
+        None
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &next.refresh.token_hash, NOW).await,
+        Some(next.refresh.clone())
+    );
+    assert_eq!(
+        ok(store.access_token(&next.access.token_hash, NOW).await),
+        Some(next.access)
+    );
+}
+
+pub(super) async fn a_refresh_token_rotates_once<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let first = successor(&issued);
+    let second = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &first, NOW, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &second, NOW, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &second.refresh.token_hash, NOW).await,
+        None
+    );
+    assert!(
+        refresh_token_of(&*store, &first.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+}
+
+pub(super) async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let mut presented = issued.refresh.clone();
+    presented.client_id = "intruder".into();
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&presented, &next, NOW, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Refused
+    );
+    // Not burnt: the owner can still use it.
+    assert!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &successor(&issued), NOW, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+}
+
+pub(super) async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    ok(store.delete_user("alice").await);
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        ok(store.access_token(&next.access.token_hash, NOW).await),
+        None
+    );
+}
+
+pub(super) async fn concurrent_rotations_have_exactly_one_winner<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let attempts: Vec<TokenPair> = (0..24).map(|_| successor(&issued)).collect();
+    let tasks: Vec<_> = attempts
+        .iter()
+        .cloned()
+        .map(|replacement| {
+            let store = Arc::clone(&store);
+            let used = issued.refresh.clone();
+            tokio::spawn(async move {
+                store
+                    .rotate_refresh_token(&used, &replacement, NOW, KEEP_USED_UNTIL)
+                    .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(ok(task.await.expect("task failed")));
+    }
+    let winners: Vec<&TokenPair> = attempts
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| **outcome == Rotation::Rotated)
+        .map(|(attempt, _)| attempt)
+        .collect();
+    assert_eq!(winners.len(), 1, "outcomes: {outcomes:?}");
+    for attempt in &attempts {
+        let stored = refresh_token_of(&*store, &attempt.refresh.token_hash, NOW).await;
+        assert_eq!(stored.is_some(), std::ptr::eq(attempt, winners[0]));
+    }
+}
+
+pub(super) async fn a_failed_rotation_changes_nothing<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let other = pair("app", "alice", None);
+    ok(store.issue_token_pair(&other, false).await);
+    // The replacement's refresh token collides with a stored one: the write must fail whole.
+    let mut colliding = successor(&issued);
+    colliding.refresh.token_hash = other.refresh.token_hash.clone();
+    assert!(
+        store
+            .rotate_refresh_token(&issued.refresh, &colliding, NOW, KEEP_USED_UNTIL)
+            .await
+            .is_err()
+    );
+    assert!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    assert!(ok(store.access_token(&issued.access.token_hash, NOW).await).is_some());
+    assert_eq!(
+        ok(store.access_token(&colliding.access.token_hash, NOW).await),
+        None
+    );
+}
+
+pub(super) async fn a_used_refresh_token_leaves_a_record_until_it_expires<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 10, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Rotated
+    );
+    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW + 20).await;
+    let used = used.expect("the used token should leave a record");
+    assert_eq!(used.family_id, issued.refresh.family_id);
+    assert_eq!(used.client_id, "app");
+    assert_eq!(used.used_at, NOW + 10);
+    assert_eq!(used.expires_at, KEEP_USED_UNTIL);
+    // The record is not a usable token, and is forgotten once it expires.
+    assert_eq!(
+        refresh_token_of(&*store, &issued.refresh.token_hash, NOW + 20).await,
+        None
+    );
+    let context = ok(store
+        .token_context("app", &issued.refresh.token_hash, KEEP_USED_UNTIL)
+        .await);
+    assert_eq!(context.token, None);
+}
+
+pub(super) async fn a_lost_successor_is_reissued_once<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let lost = successor(&issued);
+    ok(store
+        .rotate_refresh_token(&issued.refresh, &lost, NOW, KEEP_USED_UNTIL)
+        .await);
+    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
+    let used = used.expect("no used record");
+    assert_eq!(used.successor_refresh, lost.refresh.token_hash);
+    assert_eq!((used.username.as_str(), used.reissued), ("alice", false));
+
+    let replacement = successor(&issued);
+    assert_eq!(
+        ok(store.reissue_successor(&used, &replacement, NOW + 1).await),
+        Rotation::Rotated
+    );
+    // The pair nobody received is gone; the replacement is live and the record says so.
+    assert_eq!(
+        refresh_token_of(&*store, &lost.refresh.token_hash, NOW).await,
+        None
+    );
+    assert_eq!(
+        ok(store.access_token(&lost.access.token_hash, NOW).await),
+        None
+    );
+    assert!(
+        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    let after = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
+    let after = after.expect("no used record");
+    assert!(after.reissued);
+    assert_eq!(after.successor_refresh, replacement.refresh.token_hash);
+    // Once only, whether presenting the old record or the new one.
+    let again = successor(&issued);
+    assert_eq!(
+        ok(store.reissue_successor(&used, &again, NOW + 2).await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        ok(store.reissue_successor(&after, &again, NOW + 2).await),
+        Rotation::Refused
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &again.refresh.token_hash, NOW).await,
+        None
+    );
+    // The family follows the replacement: revoking it reaches the replacement.
+    ok(store.revoke_family(&issued.refresh.family_id).await);
+    assert_eq!(
+        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW).await,
+        None
+    );
+}
+
+pub(super) async fn a_used_successor_is_not_reissued<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    let received = successor(&issued);
+    ok(store
+        .rotate_refresh_token(&issued.refresh, &received, NOW, KEEP_USED_UNTIL)
+        .await);
+    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
+    let used = used.expect("no used record");
+    // The successor was received and used: the answer was not lost.
+    let third = successor(&received);
+    ok(store
+        .rotate_refresh_token(&received.refresh, &third, NOW, KEEP_USED_UNTIL)
+        .await);
+    let replacement = successor(&issued);
+    assert_eq!(
+        ok(store.reissue_successor(&used, &replacement, NOW).await),
+        Rotation::Refused
+    );
+    assert!(
+        refresh_token_of(&*store, &third.refresh.token_hash, NOW)
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW).await,
+        None
+    );
+}

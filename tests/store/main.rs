@@ -1,0 +1,12 @@
+//! The stores: one conformance suite run on the memory store and on DynamoDB (moto), the
+//! router's defences on both, and what only DynamoDB shows: the calls each grant makes,
+//! concurrency on a real server, the table layout, and faults injected between the SDK and moto.
+//!
+//! The DynamoDB tests need moto (`make test` installs it into .venv; `MOTO_PYTHON` names
+//! another Python); without it they are skipped, see `support::skip`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
+mod dynamodb_faults;
+mod dynamodb_grants;
+mod security;
