@@ -1,30 +1,40 @@
 //! Configuration from the environment: the one source of settings for the Lambda, the local
 //! server and `oauth-admin`, so they agree on table names, lifetimes and hashing costs.
+//! [`Settings`] declares every variable; [`Config`] is the typed result the service uses.
 
-use std::env;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
-use crate::domain::Scope;
 use crate::domain::credentials::Argon2Settings;
 use crate::domain::grant::{Lifetimes, LockoutPolicy};
 use crate::http::Discovery;
 use crate::store::dynamodb::TableNames;
 
+mod environment;
+mod settings;
+
+pub(crate) use environment::{read_env, read_lookup};
+pub use settings::{
+    DynamoDbSettings, LambdaSettings, LocalServerSettings, ServiceSettings, Settings, StoreKind,
+    TelemetrySettings,
+};
+
 pub const DEFAULT_CREDENTIALS_TABLE: &str = "oauth-credentials";
 pub const DEFAULT_TOKENS_TABLE: &str = "oauth-tokens";
 
 #[derive(Debug, thiserror::Error)]
-#[error("environment variable {name}: {problem}")]
-pub struct ConfigError {
-    name: &'static str,
-    problem: String,
+pub enum ConfigError {
+    #[error("environment variable {name}: {problem}")]
+    Variable { name: String, problem: String },
+    /// A wrong command line, or `--help` or `--version`: [`clap::Error::exit`] prints it.
+    #[error(transparent)]
+    CommandLine(clap::Error),
 }
 
-/// Every setting, with its environment variable and default in `README.md`.
+/// The settings the service runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub tables: TableNames,
@@ -35,150 +45,82 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the process environment, not the command line (`oauth-admin` has its own).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| env::var(name).ok())
+        read_env::<ServiceSettings>().map(Self::from)
     }
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let present = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
-        let text =
-            |name: &'static str, default: &str| present(name).unwrap_or_else(|| default.to_owned());
-        let number = |name: &'static str, default: u64| -> Result<Option<u64>, ConfigError> {
-            match lookup(name).filter(|value| !value.trim().is_empty()) {
-                None => Ok((default > 0).then_some(default)),
-                Some(value) => value
-                    .trim()
-                    .parse::<u64>()
-                    .map(Some)
-                    .map_err(|_| ConfigError {
-                        name,
-                        problem: format!("{value:?} is not a whole number"),
-                    }),
-            }
-        };
-        let positive_u32 = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
-            let value = number(name, u64::from(default))?.unwrap_or(0);
-            u32::try_from(value)
-                .ok()
-                .filter(|value| *value > 0)
-                .ok_or_else(|| ConfigError {
-                    name,
-                    problem: format!("{value} is not between 1 and {}", u32::MAX),
-                })
-        };
-        let defaults = Argon2Settings::default();
-        let defaults_lifetimes = Lifetimes::default();
-        let default_lockout = LockoutPolicy::default();
-        let access_token = number("ACCESS_TOKEN_LIFETIME_SECONDS", 3600)?
-            .filter(|seconds| *seconds > 0)
-            .ok_or(ConfigError {
-                name: "ACCESS_TOKEN_LIFETIME_SECONDS",
-                problem: "must be at least 1".into(),
-            })?;
-        Ok(Self {
+        read_lookup::<ServiceSettings>(lookup).map(Self::from)
+    }
+}
+
+impl From<ServiceSettings> for Config {
+    fn from(settings: ServiceSettings) -> Self {
+        Self {
             tables: TableNames {
-                credentials: text("CREDENTIALS_TABLE", DEFAULT_CREDENTIALS_TABLE),
-                tokens: text("TOKENS_TABLE", DEFAULT_TOKENS_TABLE),
+                credentials: settings.credentials_table,
+                tokens: settings.tokens_table,
             },
             lifetimes: Lifetimes {
-                access_token,
+                access_token: settings.access_token_lifetime_seconds,
                 // Unset or 0: refresh tokens last until used.
-                refresh_token: number("REFRESH_TOKEN_LIFETIME_SECONDS", 0)?
+                refresh_token: settings
+                    .refresh_token_lifetime_seconds
                     .filter(|seconds| *seconds > 0),
-                used_refresh_token_record: number(
-                    "USED_REFRESH_TOKEN_RETENTION_SECONDS",
-                    defaults_lifetimes.used_refresh_token_record,
-                )?
-                .unwrap_or(0),
-                refresh_reuse_leeway: number(
-                    "REFRESH_REUSE_LEEWAY_SECONDS",
-                    defaults_lifetimes.refresh_reuse_leeway,
-                )?
-                .unwrap_or(0),
-                refresh_retry_grace: number(
-                    "REFRESH_RETRY_GRACE_SECONDS",
-                    defaults_lifetimes.refresh_retry_grace,
-                )?
-                .unwrap_or(0),
+                used_refresh_token_record: settings.used_refresh_token_retention_seconds,
+                refresh_reuse_leeway: settings.refresh_reuse_leeway_seconds,
+                refresh_retry_grace: settings.refresh_retry_grace_seconds,
             },
             lockout: LockoutPolicy {
-                free_failures: u32::try_from(
-                    number(
-                        "LOCKOUT_FREE_FAILURES",
-                        u64::from(default_lockout.free_failures),
-                    )?
-                    .unwrap_or(0),
-                )
-                .map_err(|_| ConfigError {
-                    name: "LOCKOUT_FREE_FAILURES",
-                    problem: "too large".into(),
-                })?,
-                max_lock_seconds: number("LOCKOUT_MAX_SECONDS", default_lockout.max_lock_seconds)?
-                    .unwrap_or(0),
-                memory_seconds: number("LOCKOUT_MEMORY_SECONDS", default_lockout.memory_seconds)?
-                    .unwrap_or(0),
+                free_failures: settings.lockout_free_failures,
+                max_lock_seconds: settings.lockout_max_seconds,
+                memory_seconds: settings.lockout_memory_seconds,
             },
             argon2: Argon2Settings {
-                memory_kib: positive_u32("ARGON2_MEMORY_KIB", defaults.memory_kib)?,
-                iterations: positive_u32("ARGON2_ITERATIONS", defaults.iterations)?,
-                parallelism: positive_u32("ARGON2_PARALLELISM", defaults.parallelism)?,
+                memory_kib: settings.argon2_memory_kib,
+                iterations: settings.argon2_iterations,
+                parallelism: settings.argon2_parallelism,
             },
             discovery: Discovery {
-                issuer: present("ISSUER").map(|url| issuer(&url)).transpose()?,
-                scopes_supported: present("SCOPES_SUPPORTED")
-                    .map(|text| {
-                        Scope::parse(&text).map_err(|_| ConfigError {
-                            name: "SCOPES_SUPPORTED",
-                            problem: format!("{text:?} is not a space-separated list of scopes"),
-                        })
-                    })
-                    .transpose()?,
+                issuer: settings.issuer,
+                scopes_supported: settings.scopes_supported,
             },
-        })
+        }
     }
 }
 
-/// RFC 8414 §2: an https URL (http for local runs) with no query or fragment. A trailing
-/// slash is dropped, so endpoint URLs join without a double slash.
-fn issuer(url: &str) -> Result<String, ConfigError> {
-    let url = url.trim();
-    let invalid = |problem: &str| ConfigError {
-        name: "ISSUER",
-        problem: format!("{url:?} {problem}"),
-    };
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| invalid("is not an https:// URL"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(invalid("has no host"));
+impl DynamoDbSettings {
+    /// The DynamoDB client, built once per process.
+    ///
+    /// Region and credentials come from the SDK's standard sources; the endpoint is this
+    /// override, if any. Timeouts are set so a stuck call fails well within API Gateway's
+    /// 30-second limit instead of hanging.
+    pub async fn client(&self) -> aws_sdk_dynamodb::Client {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(dynamodb_retry_config())
+            .timeout_config(dynamodb_timeout_config())
+            .load()
+            .await;
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
+        // The SDK reads these variables too, but an empty AWS_ENDPOINT_URL_DYNAMODB (as declared
+        // in template.yaml, so `sam local invoke --env-vars` can set it) makes it panic. Empty
+        // means unset here.
+        dynamodb.set_endpoint_url(self.endpoint().map(str::to_owned));
+        // Tallies each request's DynamoDB calls and time for its log line and metrics.
+        dynamodb = dynamodb.interceptor(crate::telemetry::store_timing::DynamoTimer);
+        aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
     }
-    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("must not have a query, a fragment or spaces"));
-    }
-    Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// The DynamoDB client, built once per process.
-///
-/// Region, credentials and endpoint come from the SDK's standard sources, so
-/// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it at a local server. Timeouts are
-/// set so a stuck call fails well within API Gateway's 30-second limit instead of hanging.
+/// The DynamoDB client at the process environment's endpoint override (`oauth-admin`).
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(dynamodb_retry_config())
-        .timeout_config(dynamodb_timeout_config())
-        .load()
-        .await;
-    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
-    // The SDK reads these variables too, but an empty AWS_ENDPOINT_URL_DYNAMODB (as declared in
-    // template.yaml, so `sam local invoke --env-vars` can set it) makes it panic. Empty means
-    // unset here.
-    dynamodb.set_endpoint_url(endpoint_override(|name| env::var(name).ok()));
-    // Tallies each request's DynamoDB calls and time for its log line and metrics.
-    dynamodb = dynamodb.interceptor(crate::telemetry::store_timing::DynamoTimer);
-    aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
+    // No endpoint value is rejected, so reading cannot fail.
+    read_env::<DynamoDbSettings>()
+        .unwrap_or_default()
+        .client()
+        .await
 }
 
 /// Standard retry mode (exponential backoff with jitter, retry quota) with three attempts:
@@ -199,19 +141,11 @@ pub fn dynamodb_timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// The DynamoDB endpoint from `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, ignoring
-/// empty values; `None` means the SDK's regional endpoint.
-fn endpoint_override(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
-    ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .filter_map(&lookup)
-        .map(|value| value.trim().to_owned())
-        .find(|value| !value.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use clap::CommandFactory;
 
     use super::*;
 
@@ -221,6 +155,33 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    fn endpoint_override(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+        read_lookup::<DynamoDbSettings>(lookup)
+            .unwrap_or_else(|error| panic!("{error}"))
+            .endpoint()
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn a_rejected_value_names_its_variable() {
+        let message = |pairs: &[(&str, &str)]| config(pairs).err().map(|e| e.to_string());
+        assert_eq!(
+            message(&[("ARGON2_ITERATIONS", "0")]).as_deref(),
+            Some("environment variable ARGON2_ITERATIONS: 0 is not between 1 and 4294967295")
+        );
+        assert_eq!(
+            message(&[("ACCESS_TOKEN_LIFETIME_SECONDS", " soon")]).as_deref(),
+            Some(
+                "environment variable ACCESS_TOKEN_LIFETIME_SECONDS: \" soon\" is not a whole number"
+            )
+        );
+    }
+
+    #[test]
+    fn every_variable_is_a_flag_once() {
+        Settings::command().debug_assert();
     }
 
     #[test]

@@ -4,10 +4,13 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use token_endpoint::config::{self, Config};
+use token_endpoint::config::{
+    Config, ConfigError, DynamoDbSettings, LocalServerSettings, Settings, StoreKind,
+};
+use token_endpoint::domain::TokenService;
 use token_endpoint::domain::clock::SystemClock;
 use token_endpoint::domain::store::Store;
 use token_endpoint::lambda::{self, FunctionKind};
@@ -17,37 +20,16 @@ use token_endpoint::startup::{
 use token_endpoint::store::{DynamoStore, MemoryStore};
 use token_endpoint::{http, telemetry};
 
-#[derive(Debug, Parser)]
-#[command(
-    version,
-    about = "OAuth 2.0 token endpoint: POST /o/token/ (local server; on AWS Lambda it serves the runtime instead)"
-)]
-struct Args {
-    /// Where clients, users and tokens live.
-    #[arg(long, env = "TOKEN_STORE", value_enum, default_value_t = StoreKind::Memory)]
-    store: StoreKind,
-    /// Port on 127.0.0.1.
-    #[arg(long, env = "PORT", default_value_t = 9000)]
-    port: u16,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum StoreKind {
-    /// In-process, seeded with a demo client and user; gone when the process stops.
-    Memory,
-    /// DynamoDB, at the SDK's configured endpoint (`AWS_ENDPOINT_URL_DYNAMODB` for a local one).
-    Dynamodb,
-}
-
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
-    let outcome = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        run_lambda().await
-    } else {
-        run_local(Args::parse()).await
+    telemetry::init_logs();
+    let outcome = match Settings::from_env_and_args(std::env::args_os()) {
+        Ok(settings) => run(settings).await,
+        // Usage errors, --help and --version: clap prints them and exits.
+        Err(ConfigError::CommandLine(error)) => error.exit(),
+        Err(error) => Err(error.into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,10 +41,28 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run_lambda() -> Result<(), BoxError> {
-    let kind = FunctionKind::from_env()?;
-    let config = Config::from_env()?;
-    let store = DynamoStore::new(config::dynamodb_client().await, config.tables.clone());
+async fn run(settings: Settings) -> Result<(), BoxError> {
+    telemetry::init_request_log(&settings.telemetry);
+    let Settings {
+        service,
+        dynamodb,
+        lambda,
+        local,
+        ..
+    } = settings;
+    let config = Config::from(service);
+    match lambda.aws_lambda_runtime_api {
+        Some(_) => run_lambda(config, &dynamodb, lambda.function_kind).await,
+        None => run_local(config, &dynamodb, local).await,
+    }
+}
+
+async fn run_lambda(
+    config: Config,
+    dynamodb: &DynamoDbSettings,
+    kind: FunctionKind,
+) -> Result<(), BoxError> {
+    let store = DynamoStore::new(dynamodb.client().await, config.tables.clone());
     // Bounded, so a DynamoDB outage delays init by at most this much.
     match tokio::time::timeout(Duration::from_secs(2), store.warm_up()).await {
         Ok(Ok(())) => tracing::debug!("DynamoDB connection warmed"),
@@ -74,30 +74,31 @@ async fn run_lambda() -> Result<(), BoxError> {
             let service = startup::token_service(store, &config)?;
             lambda::http::run(http::router(service, config.discovery)).await
         }
-        FunctionKind::Authorizer => {
-            lambda::authorizer::run(store, std::sync::Arc::new(SystemClock)).await
-        }
+        FunctionKind::Authorizer => lambda::authorizer::run(store, Arc::new(SystemClock)).await,
     }
 }
 
-async fn run_local(args: Args) -> Result<(), BoxError> {
-    let config = Config::from_env()?;
-    match args.store {
+async fn run_local(
+    config: Config,
+    dynamodb: &DynamoDbSettings,
+    local: LocalServerSettings,
+) -> Result<(), BoxError> {
+    match local.store {
         StoreKind::Memory => {
             let service = startup::token_service(MemoryStore::new(), &config)?;
             startup::seed_demo(&service).await?;
-            serve(service, config.discovery, args.port, true).await
+            serve(service, config.discovery, local.port, true).await
         }
         StoreKind::Dynamodb => {
-            let store = DynamoStore::new(config::dynamodb_client().await, config.tables.clone());
+            let store = DynamoStore::new(dynamodb.client().await, config.tables.clone());
             let service = startup::token_service(store, &config)?;
-            serve(service, config.discovery, args.port, false).await
+            serve(service, config.discovery, local.port, false).await
         }
     }
 }
 
 async fn serve<S: Store>(
-    service: std::sync::Arc<token_endpoint::domain::TokenService<S>>,
+    service: Arc<TokenService<S>>,
     discovery: http::Discovery,
     port: u16,
     demo: bool,

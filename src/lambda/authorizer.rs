@@ -16,12 +16,19 @@
 
 use std::sync::Arc;
 
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayV2CustomAuthorizerV2Request,
+};
+use lambda_http::aws_lambda_events::iam::IamPolicyEffect;
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::AUTHORIZATION;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::domain::Secret;
-use crate::domain::clock::Clock;
+use crate::domain::clock::{Clock, UnixSeconds};
 use crate::domain::lifecycle::validate_bearer;
 use crate::domain::model::AccessTokenRecord;
 use crate::domain::store::Store;
@@ -54,7 +61,7 @@ pub async fn authorize<S: Store>(
         outcome = if access.is_some() { "allow" } else { "deny" },
         "authorizer decision"
     );
-    Ok(request.answer(access.as_ref()))
+    Ok(serde_json::to_value(request.answer(access.as_ref()))?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,105 +90,154 @@ struct AuthorizerRequest {
     method_arn: Option<String>,
 }
 
-/// `"type": "TOKEN"` events carry the header's value alone.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenEvent {
-    authorization_token: Option<String>,
-    method_arn: String,
-}
-
-/// `REQUEST` events carry all headers; payload format 2.0 lowercases their names.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestEvent {
-    #[serde(default)]
-    headers: Option<Map<String, Value>>,
-    method_arn: Option<String>,
-}
-
 impl AuthorizerRequest {
+    /// `"type": "TOKEN"` events carry the header's value alone; `REQUEST` events carry all
+    /// headers, in payload format 2.0 (`"version": "2.0"`) or else in the REST API's format,
+    /// which HTTP API payload format 1.0 shares.
     fn from_event(event: Value) -> Result<Self, Error> {
-        let is_token_event = event.get("type").and_then(Value::as_str) == Some("TOKEN");
-        let is_v2 = event.get("version").and_then(Value::as_str) == Some("2.0");
+        let field = |name: &str| event.get(name).and_then(Value::as_str);
+        let (is_token_event, is_v2) = (
+            field("type") == Some("TOKEN"),
+            field("version") == Some("2.0"),
+        );
         if is_token_event {
-            let token: TokenEvent = serde_json::from_value(event)?;
+            let token: ApiGatewayCustomAuthorizerRequest = serde_json::from_value(event)?;
             return Ok(Self {
                 kind: AuthorizerKind::Policy,
                 authorization: token.authorization_token,
-                method_arn: Some(token.method_arn),
+                method_arn: Some(token.method_arn.ok_or(NO_METHOD_ARN)?),
             });
         }
-        let request: RequestEvent = serde_json::from_value(event)?;
-        let authorization = request.headers.as_ref().and_then(|headers| {
-            headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-                .and_then(|(_, value)| value.as_str())
-                .map(str::to_owned)
-        });
         if is_v2 {
-            Ok(Self {
+            let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event)?;
+            return Ok(Self {
                 kind: AuthorizerKind::HttpApiSimple,
-                authorization,
+                authorization: authorization_header(&request.headers),
                 method_arn: None,
-            })
-        } else {
-            Ok(Self {
-                kind: AuthorizerKind::Policy,
-                authorization,
-                method_arn: Some(request.method_arn.ok_or("the event has no methodArn")?),
-            })
+            });
         }
+        let request: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_value(event)?;
+        Ok(Self {
+            kind: AuthorizerKind::Policy,
+            authorization: authorization_header(&request.headers),
+            method_arn: Some(request.method_arn.ok_or(NO_METHOD_ARN)?),
+        })
     }
 
-    fn answer(&self, access: Option<&AccessTokenRecord>) -> Value {
-        let context = access.map(context_of);
-        match self.kind {
-            AuthorizerKind::HttpApiSimple => match context {
-                Some(context) => json!({"isAuthorized": true, "context": context}),
-                None => json!({"isAuthorized": false}),
-            },
-            AuthorizerKind::Policy => {
-                let method_arn = self.method_arn.as_deref().unwrap_or_default();
-                match (access, context) {
-                    (Some(access), Some(context)) => json!({
-                        "principalId": access.username.as_deref().unwrap_or(&access.client_id),
-                        "policyDocument": policy("Allow", &api_wide(method_arn)),
-                        "context": context,
-                    }),
-                    _ => json!({
-                        "principalId": "anonymous",
-                        "policyDocument": policy("Deny", method_arn),
-                    }),
-                }
-            }
+    fn answer(&self, access: Option<&AccessTokenRecord>) -> Answer {
+        let context = access.map(CallerContext::of);
+        let method_arn = self.method_arn.as_deref().unwrap_or_default();
+        match (self.kind, access) {
+            (AuthorizerKind::HttpApiSimple, _) => Answer::Simple(SimpleResponse {
+                is_authorized: context.is_some(),
+                context,
+            }),
+            (AuthorizerKind::Policy, Some(access)) => Answer::Policy(PolicyResponse {
+                principal_id: access
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| access.client_id.clone()),
+                policy_document: PolicyDocument::invoke(
+                    IamPolicyEffect::Allow,
+                    api_wide(method_arn),
+                ),
+                context,
+            }),
+            (AuthorizerKind::Policy, None) => Answer::Policy(PolicyResponse {
+                principal_id: "anonymous".into(),
+                policy_document: PolicyDocument::invoke(IamPolicyEffect::Deny, method_arn.into()),
+                context: None,
+            }),
+        }
+    }
+}
+
+const NO_METHOD_ARN: &str = "the event has no methodArn";
+
+/// Header names are case-insensitive; payload format 2.0 lowercases them.
+fn authorization_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The answers as `aws_lambda_events` has them (`ApiGatewayV2CustomAuthorizerSimpleResponse`,
+/// `ApiGatewayCustomAuthorizerResponse`), except that a denial carries no `context`, there is no
+/// `usageIdentifierKey: null`, and `Action` and `Resource` are single strings, as they always
+/// were on the wire.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Simple(SimpleResponse),
+    Policy(PolicyResponse),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SimpleResponse {
+    is_authorized: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<CallerContext>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyResponse {
+    principal_id: String,
+    policy_document: PolicyDocument,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<CallerContext>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyDocument {
+    version: &'static str,
+    statement: [PolicyStatement; 1],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyStatement {
+    action: &'static str,
+    effect: IamPolicyEffect,
+    resource: String,
+}
+
+impl PolicyDocument {
+    fn invoke(effect: IamPolicyEffect, resource: String) -> Self {
+        Self {
+            version: "2012-10-17",
+            statement: [PolicyStatement {
+                action: "execute-api:Invoke",
+                effect,
+                resource,
+            }],
         }
     }
 }
 
 /// What the protected backend learns about the caller. Values must be strings, numbers or
 /// booleans; a client's own token has no `username`.
-fn context_of(access: &AccessTokenRecord) -> Value {
-    let mut context = Map::new();
-    context.insert("client_id".into(), access.client_id.clone().into());
-    if let Some(username) = &access.username {
-        context.insert("username".into(), username.clone().into());
-    }
-    context.insert("scope".into(), access.scope.to_string().into());
-    context.insert("expires_at".into(), access.expires_at.into());
-    Value::Object(context)
+#[derive(Debug, Serialize)]
+struct CallerContext {
+    client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    scope: String,
+    expires_at: UnixSeconds,
 }
 
-fn policy(effect: &str, resource: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Action": "execute-api:Invoke",
-            "Effect": effect,
-            "Resource": resource,
-        }],
-    })
+impl CallerContext {
+    fn of(access: &AccessTokenRecord) -> Self {
+        Self {
+            client_id: access.client_id.clone(),
+            username: access.username.clone(),
+            scope: access.scope.to_string(),
+            expires_at: access.expires_at,
+        }
+    }
 }
 
 /// `arn:…:api-id/stage/*`: an Allow that API Gateway caches for a token must cover every
@@ -203,7 +259,14 @@ fn bearer_token(authorization: &str) -> Option<Secret> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    /// The denial, as it goes on the wire.
+    fn answer(request: &AuthorizerRequest) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(request.answer(None))
+    }
 
     #[test]
     fn bearer_tokens_are_read_case_insensitively() {
@@ -230,11 +293,12 @@ mod tests {
     fn the_event_shape_picks_the_answer_shape() -> Result<(), Error> {
         let v2 = AuthorizerRequest::from_event(json!({
             "version": "2.0", "type": "REQUEST", "routeArn": "arn",
-            "identitySource": ["Bearer x"], "headers": {"authorization": "Bearer x"}
+            "identitySource": ["Bearer x"], "headers": {"authorization": "Bearer x"},
+            "requestContext": {"http": {"method": "GET"}}
         }))?;
         assert_eq!(v2.kind, AuthorizerKind::HttpApiSimple);
         assert_eq!(v2.authorization.as_deref(), Some("Bearer x"));
-        assert_eq!(v2.answer(None), json!({"isAuthorized": false}));
+        assert_eq!(answer(&v2)?, json!({"isAuthorized": false}));
 
         let token = AuthorizerRequest::from_event(json!({
             "type": "TOKEN", "authorizationToken": "Bearer y", "methodArn": "arn:a/prod/GET/x"
@@ -242,13 +306,13 @@ mod tests {
         assert_eq!(token.kind, AuthorizerKind::Policy);
         assert_eq!(token.authorization.as_deref(), Some("Bearer y"));
         assert_eq!(
-            token.answer(None)["policyDocument"]["Statement"][0]["Effect"],
+            answer(&token)?["policyDocument"]["Statement"][0]["Effect"],
             "Deny"
         );
 
         let request_v1 = AuthorizerRequest::from_event(json!({
             "type": "REQUEST", "methodArn": "arn:a/prod/GET/x",
-            "headers": {"Authorization": "Bearer z"}
+            "headers": {"Authorization": "Bearer z"}, "requestContext": {}
         }))?;
         assert_eq!(request_v1.kind, AuthorizerKind::Policy);
         assert_eq!(request_v1.authorization.as_deref(), Some("Bearer z"));

@@ -75,31 +75,29 @@ pub fn without_stage(mut request: Request) -> Request {
 
 #[cfg(test)]
 mod tests {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+    use lambda_http::http::HeaderValue;
+    use lambda_http::http::header::HOST;
+    use lambda_http::request::LambdaRequest;
+
     use super::*;
 
-    fn event(stage: &str, raw_path: &str, query: &str) -> String {
-        format!(
-            r#"{{"version": "2.0", "routeKey": "$default", "rawPath": "{raw_path}",
-            "rawQueryString": "{query}", "headers": {{"host": "abc.execute-api.eu-west-1.amazonaws.com"}},
-            "requestContext": {{"accountId": "1", "apiId": "abc", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
-            "domainPrefix": "abc", "http": {{"method": "GET", "path": "{raw_path}", "protocol": "HTTP/1.1",
-            "sourceIp": "1.2.3.4", "userAgent": "t"}}, "requestId": "r", "routeKey": "$default",
-            "stage": "{stage}", "time": "t", "timeEpoch": 0}}, "isBase64Encoded": false}}"#
-        )
-    }
-
     fn stripped(stage: &str, raw_path: &str, query: &str) -> (String, Option<String>) {
-        let request = lambda_http::request::from_str(&event(stage, raw_path, query))
-            .map(without_stage)
-            .ok();
+        let mut event = ApiGatewayV2httpRequest::default();
+        event.raw_path = Some(raw_path.into());
+        event.raw_query_string = Some(query.into());
+        event.headers.insert(
+            HOST,
+            HeaderValue::from_static("abc.execute-api.eu-west-1.amazonaws.com"),
+        );
+        event.request_context.stage = Some(stage.into());
+        let request = without_stage(LambdaRequest::ApiGatewayV2(event).into());
         let path = request
-            .as_ref()
-            .and_then(|r| r.uri().path_and_query())
+            .uri()
+            .path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_default();
-        let base = request
-            .as_ref()
-            .and_then(|r| r.extensions().get::<BasePath>().map(|b| b.0.clone()));
+        let base = request.extensions().get::<BasePath>().map(|b| b.0.clone());
         (path, base)
     }
 

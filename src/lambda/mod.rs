@@ -13,21 +13,14 @@ pub enum FunctionKind {
     Authorizer,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("FUNCTION_KIND must be token or authorizer, not {0:?}")]
-pub struct UnknownFunctionKind(String);
-
 impl FunctionKind {
-    /// Reads `FUNCTION_KIND`; unset or empty means `token`.
-    pub fn from_env() -> Result<Self, UnknownFunctionKind> {
-        Self::parse(std::env::var("FUNCTION_KIND").ok().as_deref())
-    }
-
-    pub fn parse(value: Option<&str>) -> Result<Self, UnknownFunctionKind> {
-        match value.map(str::trim) {
-            None | Some("") | Some("token") => Ok(Self::Token),
-            Some("authorizer") => Ok(Self::Authorizer),
-            Some(other) => Err(UnknownFunctionKind(other.to_owned())),
+    /// The value of `FUNCTION_KIND` (unset or empty means `token`, see
+    /// [`LambdaSettings`](crate::config::LambdaSettings)).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "token" => Ok(Self::Token),
+            "authorizer" => Ok(Self::Authorizer),
+            other => Err(format!("must be token or authorizer, not {other:?}")),
         }
     }
 }
@@ -35,18 +28,23 @@ impl FunctionKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ConfigError, LambdaSettings, read_lookup};
+
+    fn function_kind(value: Option<&str>) -> Result<FunctionKind, ConfigError> {
+        read_lookup::<LambdaSettings>(|name| {
+            value.filter(|_| name == "FUNCTION_KIND").map(str::to_owned)
+        })
+        .map(|settings| settings.function_kind)
+    }
 
     #[test]
     fn function_kind_defaults_to_token() {
-        assert_eq!(FunctionKind::parse(None).ok(), Some(FunctionKind::Token));
+        assert_eq!(function_kind(None).ok(), Some(FunctionKind::Token));
+        assert_eq!(function_kind(Some("")).ok(), Some(FunctionKind::Token));
         assert_eq!(
-            FunctionKind::parse(Some("")).ok(),
-            Some(FunctionKind::Token)
-        );
-        assert_eq!(
-            FunctionKind::parse(Some("authorizer")).ok(),
+            function_kind(Some("authorizer")).ok(),
             Some(FunctionKind::Authorizer)
         );
-        assert!(FunctionKind::parse(Some("Authorizer")).is_err());
+        assert!(function_kind(Some("Authorizer")).is_err());
     }
 }

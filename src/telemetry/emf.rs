@@ -10,7 +10,6 @@
 //! Dimension values are bounded (endpoints, grant types, OAuth error codes), so the metric
 //! count stays near 25; client ids go into the line but never into a dimension.
 
-use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -19,13 +18,9 @@ use super::{RequestRecord, millis};
 
 pub const NAMESPACE: &str = "TokenEndpoint";
 
-/// The function's name, set by the Lambda runtime: read once, not per request.
-static FUNCTION_NAME: LazyLock<String> =
-    LazyLock::new(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default());
-
 /// Writes `record` to stdout as one EMF line.
-pub fn write(record: &RequestRecord<'_>) {
-    println!("{}", document(record, &FUNCTION_NAME, now_millis()));
+pub fn write(record: &RequestRecord<'_>, function: &str) {
+    println!("{}", document(record, function, now_millis()));
 }
 
 fn now_millis() -> u128 {

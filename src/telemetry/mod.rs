@@ -11,27 +11,28 @@ use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 
+use crate::config::TelemetrySettings;
+
 pub mod emf;
 pub mod store_timing;
 
 pub use store_timing::StoreTime;
 
 /// How request records are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestLog {
     /// A tracing event, subject to `RUST_LOG`.
     Tracing,
     /// A CloudWatch Embedded Metric Format line, always written: metrics must not depend on the
     /// log level.
-    Emf,
+    Emf { function_name: String },
 }
 
 static REQUEST_LOG: OnceLock<RequestLog> = OnceLock::new();
 
-/// Installs the global subscriber and chooses how request records are written: EMF on Lambda
-/// (`AWS_LAMBDA_FUNCTION_NAME` is set), unless `METRICS=off`. Safe to call more than once;
-/// later calls do nothing.
-pub fn init() {
+/// Installs the global subscriber, level from `RUST_LOG`. Safe to call more than once; later
+/// calls do nothing.
+pub fn init_logs() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
@@ -39,12 +40,16 @@ pub fn init() {
         .with_current_span(false)
         .with_target(false)
         .try_init();
-    let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let metrics_off = std::env::var("METRICS").is_ok_and(|value| value.trim() == "off");
-    let _ = REQUEST_LOG.set(if on_lambda && !metrics_off {
-        RequestLog::Emf
-    } else {
-        RequestLog::Tracing
+}
+
+/// Chooses how request records are written: EMF on Lambda (where the runtime sets the
+/// function's name), unless `METRICS=off`. The first choice stays.
+pub fn init_request_log(settings: &TelemetrySettings) {
+    let _ = REQUEST_LOG.set(match &settings.aws_lambda_function_name {
+        Some(function_name) if settings.metrics_on_lambda => RequestLog::Emf {
+            function_name: function_name.clone(),
+        },
+        _ => RequestLog::Tracing,
     });
 }
 
@@ -70,8 +75,8 @@ pub struct RequestRecord<'a> {
 
 /// Writes the request's one line.
 pub fn record_request(record: &RequestRecord<'_>) {
-    match REQUEST_LOG.get().copied().unwrap_or(RequestLog::Tracing) {
-        RequestLog::Emf => emf::write(record),
+    match REQUEST_LOG.get().unwrap_or(&RequestLog::Tracing) {
+        RequestLog::Emf { function_name } => emf::write(record, function_name),
         RequestLog::Tracing => tracing::info!(
             endpoint = record.endpoint,
             grant_type = record.grant_type,

@@ -1,0 +1,223 @@
+//! Every environment variable the binaries read, declared once: its name, default, parser and
+//! the help text `token-endpoint --help` prints. The AWS SDK reads its own variables
+//! (`AWS_REGION`, credentials…) and `tracing` reads `RUST_LOG`.
+
+use std::convert::Infallible;
+
+use clap::{ArgAction, Args, Parser, ValueEnum};
+
+use crate::domain::Scope;
+use crate::domain::credentials::Argon2Settings;
+use crate::domain::grant::{Lifetimes, LockoutPolicy};
+use crate::lambda::FunctionKind;
+
+use super::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_TOKENS_TABLE};
+
+/// Each variable is also a flag of the local server; a flag wins over its variable. An empty
+/// variable counts as unset (`template.yaml` passes empty parameters as empty strings).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "token-endpoint",
+    version,
+    about = "OAuth 2.0 token endpoint: POST /o/token/ (local server; on AWS Lambda it serves the runtime instead)"
+)]
+pub struct Settings {
+    #[command(flatten)]
+    pub service: ServiceSettings,
+    #[command(flatten)]
+    pub dynamodb: DynamoDbSettings,
+    #[command(flatten)]
+    pub lambda: LambdaSettings,
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
+    #[command(flatten)]
+    pub local: LocalServerSettings,
+}
+
+/// What the token endpoint, the authorizer and `oauth-admin` share; becomes a
+/// [`Config`](super::Config).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Service (also read by oauth-admin)")]
+pub struct ServiceSettings {
+    /// DynamoDB table of clients and users.
+    #[arg(long, env = "CREDENTIALS_TABLE", default_value = DEFAULT_CREDENTIALS_TABLE)]
+    pub credentials_table: String,
+    /// DynamoDB table of access and refresh tokens (TTL on `expires_at`).
+    #[arg(long, env = "TOKENS_TABLE", default_value = DEFAULT_TOKENS_TABLE)]
+    pub tokens_table: String,
+    /// Access token lifetime, also `expires_in`.
+    #[arg(long, env = "ACCESS_TOKEN_LIFETIME_SECONDS", value_parser = at_least_one,
+          default_value_t = Lifetimes::default().access_token)]
+    pub access_token_lifetime_seconds: u64,
+    /// Refresh token lifetime; unset or 0: until used.
+    #[arg(long, env = "REFRESH_TOKEN_LIFETIME_SECONDS", value_parser = whole_number)]
+    pub refresh_token_lifetime_seconds: Option<u64>,
+    /// How long a used refresh token is remembered, so a replay revokes its family.
+    #[arg(long, env = "USED_REFRESH_TOKEN_RETENTION_SECONDS", value_parser = whole_number,
+          default_value_t = Lifetimes::default().used_refresh_token_record)]
+    pub used_refresh_token_retention_seconds: u64,
+    /// A replay this soon after the use is a concurrent duplicate: refused, family kept.
+    #[arg(long, env = "REFRESH_REUSE_LEEWAY_SECONDS", value_parser = whole_number,
+          default_value_t = Lifetimes::default().refresh_reuse_leeway)]
+    pub refresh_reuse_leeway_seconds: u64,
+    /// Within this many seconds of its use, a used refresh token may be presented once more
+    /// for a new pair in place of the lost one; 0: off.
+    #[arg(long, env = "REFRESH_RETRY_GRACE_SECONDS", value_parser = whole_number,
+          default_value_t = Lifetimes::default().refresh_retry_grace)]
+    pub refresh_retry_grace_seconds: u64,
+    /// Password failures per username before the first lock.
+    #[arg(long, env = "LOCKOUT_FREE_FAILURES", value_parser = count,
+          default_value_t = LockoutPolicy::default().free_failures)]
+    pub lockout_free_failures: u32,
+    /// Longest lock (locks double from 1 s).
+    #[arg(long, env = "LOCKOUT_MAX_SECONDS", value_parser = whole_number,
+          default_value_t = LockoutPolicy::default().max_lock_seconds)]
+    pub lockout_max_seconds: u64,
+    /// Failures are forgotten this long after the last lock ends.
+    #[arg(long, env = "LOCKOUT_MEMORY_SECONDS", value_parser = whole_number,
+          default_value_t = LockoutPolicy::default().memory_seconds)]
+    pub lockout_memory_seconds: u64,
+    /// Argon2id memory for new hashes (OWASP: 19 MiB).
+    #[arg(long, env = "ARGON2_MEMORY_KIB", value_parser = positive_u32,
+          default_value_t = Argon2Settings::default().memory_kib)]
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes for new hashes.
+    #[arg(long, env = "ARGON2_ITERATIONS", value_parser = positive_u32,
+          default_value_t = Argon2Settings::default().iterations)]
+    pub argon2_iterations: u32,
+    /// Argon2id lanes for new hashes.
+    #[arg(long, env = "ARGON2_PARALLELISM", value_parser = positive_u32,
+          default_value_t = Argon2Settings::default().parallelism)]
+    pub argon2_parallelism: u32,
+    /// The metadata's issuer URL (`https://…`, no query); unset: derived from each request.
+    #[arg(long, env = "ISSUER", value_parser = issuer_url)]
+    pub issuer: Option<String>,
+    /// Space-separated scopes published as `scopes_supported`; unset: left out.
+    #[arg(long, env = "SCOPES_SUPPORTED", value_parser = scopes)]
+    pub scopes_supported: Option<Scope>,
+}
+
+/// The SDK's standard endpoint override, read here because an empty one makes the SDK panic.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "DynamoDB endpoint (also read by oauth-admin)")]
+pub struct DynamoDbSettings {
+    /// DynamoDB endpoint, for a local DynamoDB-compatible server; unset: AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", value_parser = trimmed)]
+    pub aws_endpoint_url_dynamodb: Option<String>,
+    /// Endpoint of every AWS service, used for DynamoDB when the above is unset.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_parser = trimmed)]
+    pub aws_endpoint_url: Option<String>,
+}
+
+impl DynamoDbSettings {
+    /// `None`: the SDK's regional endpoint.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.aws_endpoint_url_dynamodb
+            .as_deref()
+            .or(self.aws_endpoint_url.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Lambda")]
+pub struct LambdaSettings {
+    /// Which function this process serves on Lambda: `token` (the endpoints) or `authorizer`
+    /// (the API Gateway authorizer).
+    #[arg(long, env = "FUNCTION_KIND", value_parser = FunctionKind::parse, default_value = "token")]
+    pub function_kind: FunctionKind,
+    /// Set by the Lambda runtime: present, the process serves Lambda events.
+    #[arg(long, env = "AWS_LAMBDA_RUNTIME_API", hide = true)]
+    pub aws_lambda_runtime_api: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Telemetry")]
+pub struct TelemetrySettings {
+    /// `off`: on Lambda, write request lines as plain logs instead of CloudWatch EMF.
+    #[arg(long = "metrics", env = "METRICS", value_name = "METRICS", value_parser = metrics_on,
+          action = ArgAction::Set, default_value = "on")]
+    pub metrics_on_lambda: bool,
+    /// Set by the Lambda runtime: present, request lines are metrics by this function's name.
+    #[arg(long, env = "AWS_LAMBDA_FUNCTION_NAME", hide = true)]
+    pub aws_lambda_function_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Local server")]
+pub struct LocalServerSettings {
+    /// Where clients, users and tokens live.
+    #[arg(long, env = "TOKEN_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+    /// Port on 127.0.0.1.
+    #[arg(long, env = "PORT", value_parser = port, default_value_t = 9000)]
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// In-process, seeded with a demo client and user; gone when the process stops.
+    Memory,
+    /// DynamoDB, at the SDK's configured endpoint (`AWS_ENDPOINT_URL_DYNAMODB` for a local one).
+    Dynamodb,
+}
+
+fn whole_number(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))
+}
+
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match whole_number(text)? {
+        0 => Err("must be at least 1".into()),
+        number => Ok(number),
+    }
+}
+
+fn count(text: &str) -> Result<u32, String> {
+    u32::try_from(whole_number(text)?).map_err(|_| "too large".into())
+}
+
+fn positive_u32(text: &str) -> Result<u32, String> {
+    let number = whole_number(text)?;
+    u32::try_from(number)
+        .ok()
+        .filter(|number| *number > 0)
+        .ok_or_else(|| format!("{number} is not between 1 and {}", u32::MAX))
+}
+
+/// RFC 8414 §2: an https URL (http for local runs) with no query or fragment. A trailing
+/// slash is dropped, so endpoint URLs join without a double slash.
+fn issuer_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    let invalid = |problem: &str| format!("{url:?} {problem}");
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("is not an https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("has no host"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not have a query, a fragment or spaces"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn scopes(text: &str) -> Result<Scope, String> {
+    Scope::parse(text).map_err(|_| format!("{text:?} is not a space-separated list of scopes"))
+}
+
+fn port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a port number"))
+}
+
+fn trimmed(text: &str) -> Result<String, Infallible> {
+    Ok(text.trim().to_owned())
+}
+
+/// Anything but `off` leaves metrics on.
+fn metrics_on(text: &str) -> Result<bool, Infallible> {
+    Ok(text.trim() != "off")
+}
