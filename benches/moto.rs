@@ -1,7 +1,8 @@
 //! The grants against a real DynamoDB-compatible server (moto on 127.0.0.1, one request at a
-//! time), through the router: per-grant latency (p50, p99) and the DynamoDB calls each grant
-//! makes, counted by the same SDK interceptor that feeds the production log line. Writes
-//! `target/moto.json` for `scripts/bench.sh`.
+//! time), through the router: per-grant latency (p50, p99), the DynamoDB calls each grant makes
+//! (counted by the same SDK interceptor that feeds the production log line), which operations
+//! they are and how many sequential round trips they take. Writes `target/moto.json` for
+//! `scripts/bench.sh`.
 //!
 //! `cargo bench --bench moto` (needs `.venv` with moto: `make dev-deps`)
 
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use test_support::operation_log::OperationLog;
 use token_endpoint::domain::TokenService;
 use token_endpoint::http::router;
 use token_endpoint::startup::{self, DEMO_PASSWORD, DEMO_USERNAME};
@@ -47,6 +49,8 @@ async fn send(
 struct Series {
     latencies: Vec<Duration>,
     calls: Vec<u32>,
+    /// The last request's operations (sorted) and sequential round trips.
+    operations: (Vec<String>, usize),
 }
 
 impl Series {
@@ -54,13 +58,15 @@ impl Series {
         Self {
             latencies: Vec::new(),
             calls: Vec::new(),
+            operations: (Vec::new(), 0),
         }
     }
 
-    fn add(&mut self, status: StatusCode, elapsed: Duration, store: StoreTime) {
+    fn add(&mut self, status: StatusCode, elapsed: Duration, store: StoreTime, log: &OperationLog) {
         assert_eq!(status, StatusCode::OK);
         self.latencies.push(elapsed);
         self.calls.push(store.calls);
+        self.operations = log.take_rounds();
     }
 
     fn summary(mut self) -> Value {
@@ -75,6 +81,8 @@ impl Series {
             "p99_ms": at(0.99),
             "calls_min": self.calls.iter().min(),
             "calls_max": self.calls.iter().max(),
+            "operations": self.operations.0,
+            "round_trips": self.operations.1,
         })
     }
 }
@@ -93,7 +101,12 @@ fn main() {
     let summary = runtime.block_on(async {
         // Production Argon2 settings: the password grant's figure includes its one verify.
         let config = test_support::test_config();
-        let store = test_support::dynamo_store().await;
+        let log = OperationLog::default();
+        let store = DynamoStore::new(log.client(), test_support::unique_tables());
+        store
+            .create_tables()
+            .await
+            .unwrap_or_else(|e| panic!("creating tables: {e}"));
         let service = startup::token_service(store, &config).unwrap_or_else(|e| panic!("{e}"));
         startup::seed_demo(&service)
             .await
@@ -104,12 +117,13 @@ fn main() {
         for _ in 0..5 {
             send(&service, &password_form).await;
         }
+        log.take();
 
         let mut password = Series::new();
         let mut refresh_token = String::new();
         for _ in 0..grants {
             let (status, body, elapsed, store) = send(&service, &password_form).await;
-            password.add(status, elapsed, store);
+            password.add(status, elapsed, store, &log);
             refresh_token = body["refresh_token"]
                 .as_str()
                 .unwrap_or_default()
@@ -119,7 +133,7 @@ fn main() {
         for _ in 0..grants {
             let form = format!("grant_type=refresh_token&refresh_token={refresh_token}");
             let (status, body, elapsed, store) = send(&service, &form).await;
-            refresh.add(status, elapsed, store);
+            refresh.add(status, elapsed, store, &log);
             refresh_token = body["refresh_token"]
                 .as_str()
                 .unwrap_or_default()
@@ -128,9 +142,47 @@ fn main() {
         let mut client_credentials = Series::new();
         for _ in 0..grants {
             let (status, _, elapsed, store) = send(&service, "grant_type=client_credentials").await;
-            client_credentials.add(status, elapsed, store);
+            client_credentials.add(status, elapsed, store, &log);
         }
+        // Refusals: the same calls and round trips for a wrong password, an unknown user and a
+        // locked address (the demo user's address is locked after these failures).
+        let mut refusals = serde_json::Map::new();
+        for (name, form) in [
+            (
+                "wrong_password",
+                format!("grant_type=password&username={DEMO_USERNAME}&password=wrong"),
+            ),
+            (
+                "unknown_user",
+                "grant_type=password&username=nobody&password=wrong".to_owned(),
+            ),
+        ] {
+            let (status, ..) = send(&service, &form).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            let (operations, round_trips) = log.take_rounds();
+            refusals.insert(
+                name.into(),
+                json!({"operations": operations, "round_trips": round_trips}),
+            );
+        }
+        let wrong = format!("grant_type=password&username={DEMO_USERNAME}&password=wrong");
+        let mut locked = None;
+        for _ in 0..10 {
+            let (status, body, ..) = send(&service, &wrong).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            let calls = log.take_rounds();
+            if body["error_description"] == "Too many failed attempts; try again later." {
+                locked = Some(calls);
+                break;
+            }
+        }
+        let (operations, round_trips) = locked.unwrap_or_else(|| panic!("never locked"));
+        refusals.insert(
+            "locked".into(),
+            json!({"operations": operations, "round_trips": round_trips}),
+        );
         json!({
+            "refusals": refusals,
             "password": password.summary(),
             "refresh_token": refresh.summary(),
             "client_credentials": client_credentials.summary(),

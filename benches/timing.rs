@@ -11,7 +11,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use axum::http::StatusCode;
 use token_endpoint::config::Config;
-use token_endpoint::domain::grant::LockoutPolicy;
+use token_endpoint::domain::login_throttle::LockoutPolicy;
 use token_endpoint::domain::{Secret, TokenService};
 use token_endpoint::http::router;
 use token_endpoint::startup::{DEMO_PASSWORD, DEMO_USERNAME};
@@ -59,10 +59,12 @@ fn main() {
         ..LockoutPolicy::default()
     };
     let open = support::demo_service(&config, &runtime);
+    // One failure locks `demo` everywhere for an hour, so every later attempt is refused
+    // unchecked, as a locked caller's is.
     config.lockout = LockoutPolicy {
-        free_failures: 0,
-        max_lock_seconds: 3600,
-        memory_seconds: 3600,
+        username_ceiling: 1,
+        username_lock_seconds: 3600,
+        ..LockoutPolicy::default()
     };
     let locking = support::demo_service(&config, &runtime);
 

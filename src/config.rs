@@ -9,8 +9,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
 use crate::domain::credentials::Argon2Settings;
-use crate::domain::grant::{Lifetimes, LockoutPolicy};
+use crate::domain::grant::Lifetimes;
+use crate::domain::login_throttle::LockoutPolicy;
 use crate::http::Discovery;
+use crate::http::source_address::TrustedProxies;
 use crate::store::dynamodb::TableNames;
 
 mod environment;
@@ -42,6 +44,7 @@ pub struct Config {
     pub lockout: LockoutPolicy,
     pub argon2: Argon2Settings,
     pub discovery: Discovery,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
@@ -77,6 +80,9 @@ impl From<ServiceSettings> for Config {
                 free_failures: settings.lockout_free_failures,
                 max_lock_seconds: settings.lockout_max_seconds,
                 memory_seconds: settings.lockout_memory_seconds,
+                username_ceiling: settings.lockout_username_ceiling,
+                username_window_seconds: settings.lockout_username_window_seconds,
+                username_lock_seconds: settings.lockout_username_lock_seconds,
             },
             argon2: Argon2Settings {
                 memory_kib: settings.argon2_memory_kib,
@@ -87,6 +93,7 @@ impl From<ServiceSettings> for Config {
                 issuer: settings.issuer,
                 scopes_supported: settings.scopes_supported,
             },
+            trusted_proxies: settings.trusted_proxies,
         }
     }
 }

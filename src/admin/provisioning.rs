@@ -230,13 +230,13 @@ mod tests {
     }
 
     async fn password_works(admin: &Admin<MemoryStore>, username: &str, password: &str) -> bool {
-        let context = admin
+        let user = admin
             .store
-            .password_grant_context("", username, 0)
+            .user(username)
             .await
             .unwrap_or_else(|error| panic!("{error}"));
         verifier()
-            .verify_password(context.user.as_ref(), &Secret::new(password))
+            .verify_password(user.as_ref(), &Secret::new(password))
             .await
             .is_ok_and(|verification| verification.matched())
     }
@@ -355,7 +355,7 @@ mod tests {
         ] {
             let issued = admin
                 .store
-                .issue_token_pair(&pair("app-1", username, family_id), false)
+                .issue_token_pair(&pair("app-1", username, family_id), None)
                 .await;
             assert!(issued.is_ok());
         }

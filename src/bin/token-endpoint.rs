@@ -72,7 +72,8 @@ async fn run_lambda(
     match kind {
         FunctionKind::Token => {
             let service = startup::token_service(store, &config)?;
-            lambda::http::run(http::router(service, config.discovery)).await
+            let router = http::router_behind(service, config.discovery, config.trusted_proxies);
+            lambda::http::run(router).await
         }
         FunctionKind::Authorizer => lambda::authorizer::run(store, Arc::new(SystemClock)).await,
     }
@@ -87,19 +88,19 @@ async fn run_local(
         StoreKind::Memory => {
             let service = startup::token_service(MemoryStore::new(), &config)?;
             startup::seed_demo(&service).await?;
-            serve(service, config.discovery, local.port, true).await
+            serve(service, config, local.port, true).await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::new(dynamodb.client().await, config.tables.clone());
             let service = startup::token_service(store, &config)?;
-            serve(service, config.discovery, local.port, false).await
+            serve(service, config, local.port, false).await
         }
     }
 }
 
 async fn serve<S: Store>(
     service: Arc<TokenService<S>>,
-    discovery: http::Discovery,
+    config: Config,
     port: u16,
     demo: bool,
 ) -> Result<(), BoxError> {
@@ -120,10 +121,15 @@ async fn serve<S: Store>(
              -d 'grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}' http://{address}/o/token/\n"
         );
     }
-    axum::serve(listener, http::router(service, discovery))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let router = http::router_behind(service, config.discovery, config.trusted_proxies);
+    // The TCP peer is the source address password attempts are counted by.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

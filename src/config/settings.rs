@@ -8,7 +8,9 @@ use clap::{ArgAction, Args, Parser, ValueEnum};
 
 use crate::domain::Scope;
 use crate::domain::credentials::Argon2Settings;
-use crate::domain::grant::{Lifetimes, LockoutPolicy};
+use crate::domain::grant::Lifetimes;
+use crate::domain::login_throttle::LockoutPolicy;
+use crate::http::source_address::{InvalidProxy, TrustedProxies};
 use crate::lambda::FunctionKind;
 
 use super::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_TOKENS_TABLE};
@@ -65,18 +67,35 @@ pub struct ServiceSettings {
     #[arg(long, env = "REFRESH_RETRY_GRACE_SECONDS", value_parser = whole_number,
           default_value_t = Lifetimes::default().refresh_retry_grace)]
     pub refresh_retry_grace_seconds: u64,
-    /// Password failures per username before the first lock.
+    /// Password attempts per username and address before the first lock.
     #[arg(long, env = "LOCKOUT_FREE_FAILURES", value_parser = count,
           default_value_t = LockoutPolicy::default().free_failures)]
     pub lockout_free_failures: u32,
-    /// Longest lock (locks double from 1 s).
+    /// Longest lock of one address (locks double from 1 s).
     #[arg(long, env = "LOCKOUT_MAX_SECONDS", value_parser = whole_number,
           default_value_t = LockoutPolicy::default().max_lock_seconds)]
     pub lockout_max_seconds: u64,
-    /// Failures are forgotten this long after the last lock ends.
+    /// An address's attempts are forgotten this long after its last lock ends.
     #[arg(long, env = "LOCKOUT_MEMORY_SECONDS", value_parser = whole_number,
           default_value_t = LockoutPolicy::default().memory_seconds)]
     pub lockout_memory_seconds: u64,
+    /// Failures for one username from all addresses, within the window, that lock it
+    /// everywhere.
+    #[arg(long, env = "LOCKOUT_USERNAME_CEILING", value_parser = positive_u32,
+          default_value_t = LockoutPolicy::default().username_ceiling)]
+    pub lockout_username_ceiling: u32,
+    /// The window the username ceiling counts in, from its first failure.
+    #[arg(long, env = "LOCKOUT_USERNAME_WINDOW_SECONDS", value_parser = at_least_one,
+          default_value_t = LockoutPolicy::default().username_window_seconds)]
+    pub lockout_username_window_seconds: u64,
+    /// At least this long a username stays locked everywhere once the ceiling is reached.
+    #[arg(long, env = "LOCKOUT_USERNAME_LOCK_SECONDS", value_parser = whole_number,
+          default_value_t = LockoutPolicy::default().username_lock_seconds)]
+    pub lockout_username_lock_seconds: u64,
+    /// Proxies in front of the service whose `X-Forwarded-For` is believed (addresses or CIDR
+    /// ranges, comma-separated); unset: the address API Gateway or the TCP peer saw.
+    #[arg(long, env = "TRUSTED_PROXIES", value_parser = trusted_proxies, default_value = "")]
+    pub trusted_proxies: TrustedProxies,
     /// Argon2id memory for new hashes (OWASP: 19 MiB).
     #[arg(long, env = "ARGON2_MEMORY_KIB", value_parser = positive_u32,
           default_value_t = Argon2Settings::default().memory_kib)]
@@ -172,6 +191,11 @@ fn at_least_one(text: &str) -> Result<u64, String> {
         0 => Err("must be at least 1".into()),
         number => Ok(number),
     }
+}
+
+fn trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
+    text.parse()
+        .map_err(|error: InvalidProxy| error.to_string())
 }
 
 fn count(text: &str) -> Result<u32, String> {

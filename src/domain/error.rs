@@ -15,10 +15,11 @@ pub enum GrantError {
     /// Unknown user or wrong password; the two are deliberately indistinguishable.
     #[error("invalid resource owner credentials")]
     InvalidCredentials,
-    /// The username is locked after repeated failures; no password was checked. Answered
-    /// exactly like [`GrantError::InvalidCredentials`], so the lock is not visible to clients.
-    #[error("the username is locked after repeated failures")]
-    LockedOut,
+    /// Too many failed passwords: from this source address, or (`username_wide`) from so many
+    /// addresses that the username is locked everywhere. No password was checked. Unknown
+    /// usernames are counted like real ones, so the answer reveals nothing about which exist.
+    #[error("too many failed password attempts")]
+    LockedOut { username_wide: bool },
     /// The refresh token is unknown, used, expired, or was issued to another client.
     #[error("invalid refresh token")]
     InvalidRefreshToken,

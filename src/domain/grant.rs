@@ -5,9 +5,10 @@ use std::sync::Arc;
 use super::clock::{Clock, UnixSeconds};
 use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
+use super::login_throttle::{Admission, AttemptKeys, LockoutPolicy, SourceAddress};
 use super::model::{
-    AccessTokenRecord, Client, GrantType, LoginFailures, RefreshTokenRecord, StoredToken,
-    TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, TokenPair,
+    UsedRefreshToken, User,
 };
 use super::scope::Scope;
 use super::secret::Secret;
@@ -43,48 +44,6 @@ impl Default for Lifetimes {
     }
 }
 
-/// Exponential lockout after repeated password failures for one username, in the spirit of
-/// Amazon Cognito: a few free failures, then locks of 1, 2, 4 … seconds, capped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    /// Failures allowed before the first lock.
-    pub free_failures: u32,
-    /// The longest lock.
-    pub max_lock_seconds: u64,
-    /// How long failures are remembered after the last lock ends; then counting starts again.
-    pub memory_seconds: u64,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        Self {
-            free_failures: 5,
-            max_lock_seconds: 900,
-            memory_seconds: 900,
-        }
-    }
-}
-
-impl LockoutPolicy {
-    /// The lock and the record's expiry after one more failure.
-    pub fn after_failure(
-        &self,
-        previous: LoginFailures,
-        now: UnixSeconds,
-    ) -> (UnixSeconds, UnixSeconds) {
-        let failures = previous.count.saturating_add(1);
-        let locked_until = match failures.checked_sub(self.free_failures.saturating_add(1)) {
-            None => 0,
-            Some(doublings) => {
-                let lock = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
-                now.saturating_add(lock.min(self.max_lock_seconds))
-            }
-        };
-        let expires_at = locked_until.max(now).saturating_add(self.memory_seconds);
-        (locked_until, expires_at)
-    }
-}
-
 /// The credentials a client presented: an id and one or more readings of its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCredentials {
@@ -100,6 +59,8 @@ pub struct TokenRequest {
     /// `None` when the request carried no client credentials at all.
     pub client: Option<ClientCredentials>,
     pub grant: GrantRequest,
+    /// Where the request came from; password attempts are counted per username and source.
+    pub source: SourceAddress,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +98,13 @@ pub struct IssuedTokens {
     pub refresh_token: Option<Secret>,
     pub expires_in: u64,
     pub scope: Scope,
+}
+
+/// A password grant's resource owner credentials and where they came from.
+struct PasswordAttempt<'a> {
+    username: &'a str,
+    password: &'a Secret,
+    source: SourceAddress,
 }
 
 /// Runs grants against a [`Store`].
@@ -185,7 +153,12 @@ impl<S: Store> TokenService<S> {
                 password,
                 scope,
             } => {
-                self.password_grant(&credentials, &username, &password, scope.as_deref())
+                let attempt = PasswordAttempt {
+                    username: &username,
+                    password: &password,
+                    source: request.source,
+                };
+                self.password_grant(&credentials, attempt, scope.as_deref())
                     .await
             }
             GrantRequest::RefreshToken {
@@ -237,34 +210,72 @@ impl<S: Store> TokenService<S> {
     /// RFC 6749 §4.3. Order of checks: client, grant permission, lockout, user, scope. The
     /// grant permission comes before the password so that a client not allowed this grant
     /// learns nothing about users' passwords.
+    ///
+    /// The attempt is taken from the source's budget while the client and user are read, in
+    /// the same round trip, so that a burst of guesses cannot check more passwords than the
+    /// policy allows. Every answer that is not a token costs one more write, whatever the
+    /// reason: a wrong password, an unknown user and a lock take the same time.
     async fn password_grant(
         &self,
         credentials: &ClientCredentials,
-        username: &str,
-        password: &Secret,
+        attempt: PasswordAttempt<'_>,
         requested_scope: Option<&str>,
     ) -> Result<IssuedTokens, GrantError> {
         let now = self.clock.now();
-        let context = self
-            .store
-            .password_grant_context(&credentials.client_id, username, now)
-            .await?;
-        let client = self.authenticate(context.client, credentials).await?;
-        if !client.allows(GrantType::Password) {
-            return Err(GrantError::UnauthorizedClient);
-        }
-        if context.failures.is_locked_at(now) {
-            // No password is checked while locked, so guessing burns no CPU; the answer takes
-            // as long as a verification would, so the lock is not visible in the timing either.
-            self.verifier.imitate_verification().await?;
-            return Err(GrantError::LockedOut);
-        }
+        let keys = AttemptKeys::new(attempt.username, attempt.source);
+        let attempt_request = self.lockout.attempt_request(keys.clone(), now);
+        let (context, admission) = tokio::join!(
+            self.store
+                .password_grant_context(&credentials.client_id, attempt.username, &keys, now),
+            self.store.take_login_attempt(&attempt_request),
+        );
+        // Store unavailable: nothing is checked. A failed attempt-taking may or may not have
+        // counted; a failed read gives back the attempt it took.
+        let admission = admission?;
+        let context = match context {
+            Ok(context) => context,
+            Err(error) => {
+                self.end_unchecked(&keys, admission, now).await;
+                return Err(error.into());
+            }
+        };
+        let client = match self.authenticate(context.client, credentials).await {
+            Ok(client) if client.allows(GrantType::Password) => Ok(client),
+            Ok(_) => Err(GrantError::UnauthorizedClient),
+            Err(error) => Err(error),
+        };
+        let client = match client {
+            Ok(client) => client,
+            Err(error) => {
+                self.end_unchecked(&keys, admission, now).await;
+                return Err(error);
+            }
+        };
+        let number = match admission {
+            Admission::Admitted { number }
+                if !self.lockout.username_locked(context.username_failures, now) =>
+            {
+                number
+            }
+            Admission::Admitted { .. } | Admission::Refused => {
+                // No password is checked while locked, so guessing burns no CPU; the answer
+                // takes as long as a verification would, so the lock is not visible in the
+                // timing either.
+                let username_wide = matches!(admission, Admission::Admitted { .. });
+                let (imitated, ()) = tokio::join!(
+                    self.verifier.imitate_verification(),
+                    self.end_unchecked(&keys, admission, now)
+                );
+                imitated?;
+                return Err(GrantError::LockedOut { username_wide });
+            }
+        };
         let verification = self
             .verifier
-            .verify_password(context.user.as_ref(), password)
+            .verify_password(context.user.as_ref(), attempt.password)
             .await?;
         if !verification.matched() {
-            self.record_failure(username, context.failures, now).await;
+            self.record_failure(keys, number, now).await;
             return Err(GrantError::InvalidCredentials);
         }
         if let (Verification::MatchedOutdated { replacement }, Some(user)) =
@@ -272,37 +283,73 @@ impl<S: Store> TokenService<S> {
         {
             self.upgrade_password_hash(user, &replacement).await;
         }
-        let scope = narrow(requested_scope, &client.scope)?;
+        let scope = match narrow(requested_scope, &client.scope) {
+            Ok(scope) => scope,
+            Err(error) => {
+                // The password was right: this source's count starts again all the same.
+                self.end_unchecked(&keys, admission, now).await;
+                return Err(error);
+            }
+        };
 
         let family_id = new_family_id()?;
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
-        let (issued, pair) =
-            self.new_pair(&client, username, scope.clone(), scope, family_id, now)?;
-        self.store
-            .issue_token_pair(&pair, context.failures.count > 0)
-            .await?;
+        let (issued, pair) = self.new_pair(
+            &client,
+            attempt.username,
+            scope.clone(),
+            scope,
+            family_id,
+            now,
+        )?;
+        self.store.issue_token_pair(&pair, Some(&keys)).await?;
         Ok(issued)
     }
 
-    /// Counts a failed password for `username`, known or not (counting only known users would
-    /// reveal which exist). A failure to record is logged, not answered: the credentials were
-    /// wrong either way.
-    async fn record_failure(&self, username: &str, previous: LoginFailures, now: UnixSeconds) {
-        let (locked_until, expires_at) = self.lockout.after_failure(previous, now);
+    /// Gives back an attempt whose password was not checked. A failure to write is logged, not
+    /// answered: the answer is decided already, and at worst the source waits for its hold.
+    async fn end_unchecked(&self, keys: &AttemptKeys, admission: Admission, now: UnixSeconds) {
+        let admitted = matches!(admission, Admission::Admitted { .. });
         if let Err(error) = self
             .store
-            .record_login_failure(username, now, locked_until, expires_at)
+            .end_unchecked_login_attempt(keys, admitted, now)
             .await
         {
-            tracing::error!(error = %error, "could not record a failed login");
+            tracing::error!(error = %error, "could not end a password attempt");
         }
-        if locked_until > now {
-            tracing::warn!(
-                failures = previous.count.saturating_add(1),
-                locked_for_seconds = locked_until - now,
-                "password grant locked for a username after repeated failures"
-            );
+    }
+
+    /// Records that the `number`th attempt from a source had a wrong password, for a username
+    /// known or not (counting only known users would reveal which exist). A failure to record
+    /// is logged, not answered: the credentials were wrong either way, and the source stays
+    /// held until the hold ends.
+    async fn record_failure(&self, keys: AttemptKeys, number: u32, now: UnixSeconds) {
+        let failure = self.lockout.failure(keys, number, now);
+        let recorded = self
+            .store
+            .record_login_failure(
+                &failure,
+                self.lockout.username_ceiling,
+                self.lockout.username_lock_ends(now),
+            )
+            .await;
+        match recorded {
+            Err(error) => tracing::error!(error = %error, "could not record a failed login"),
+            Ok(username) if username.count == self.lockout.username_ceiling => {
+                tracing::warn!(
+                    failures = username.count,
+                    locked_for_seconds = username.expires_at.saturating_sub(now),
+                    "password grant locked for a username everywhere: failures from many \
+                     addresses reached the ceiling"
+                );
+            }
+            Ok(_) if failure.locked_until > now => tracing::info!(
+                attempt = number,
+                locked_for_seconds = failure.locked_until - now,
+                "password grant locked for a username from one address after repeated failures"
+            ),
+            Ok(_) => {}
         }
     }
 
@@ -435,7 +482,8 @@ impl<S: Store> TokenService<S> {
         }
     }
 
-    /// Stores the Argon2id replacement of a user's imported Django hash, which just verified.
+    /// Stores the replacement of a user's outdated hash (imported from Django, or made with
+    /// older Argon2 settings), which just verified.
     async fn upgrade_password_hash(&self, user: &User, replacement: &str) {
         let outcome = self
             .store
@@ -509,24 +557,24 @@ impl<S: Store> TokenService<S> {
 }
 
 /// The end of a hash upgrade. A failure is logged, not answered: the secret was right, and the
-/// Django hash keeps working until a later use replaces it. Usernames are not logged.
+/// outdated hash keeps working until a later use replaces it. Usernames are not logged.
 fn log_upgrade(outcome: Result<HashReplacement, StoreError>, what: &str, client_id: Option<&str>) {
     match outcome {
         Ok(HashReplacement::Replaced) => {
             tracing::info!(
                 client_id,
-                "imported Django {what} hash replaced with Argon2id"
+                "outdated {what} hash replaced with one under the current Argon2id settings"
             );
         }
         // A concurrent request replaced it first, or an operator set a new one meanwhile.
         Ok(HashReplacement::Stale) => {
             tracing::info!(
                 client_id,
-                "imported Django {what} hash already changed; left as it is"
+                "outdated {what} hash already changed; left as it is"
             );
         }
         Err(error) => {
-            tracing::error!(client_id, error = %error, "could not replace an imported Django {what} hash with Argon2id");
+            tracing::error!(client_id, error = %error, "could not replace an outdated {what} hash");
         }
     }
 }
@@ -558,46 +606,6 @@ mod tests {
 
     fn allowed() -> Scope {
         Scope::parse("read write payouts").unwrap_or_default()
-    }
-
-    #[test]
-    fn lockout_grows_from_one_second_and_is_capped() {
-        let policy = LockoutPolicy::default();
-        let now = 1_000;
-        let mut failures = LoginFailures::default();
-        let mut locks = Vec::new();
-        for _ in 0..20 {
-            let (locked_until, expires_at) = policy.after_failure(failures, now);
-            assert_eq!(expires_at, locked_until.max(now) + 900);
-            locks.push(locked_until.saturating_sub(now));
-            failures = LoginFailures {
-                count: failures.count + 1,
-                locked_until,
-            };
-        }
-        assert_eq!(&locks[..5], [0, 0, 0, 0, 0], "five free failures");
-        assert_eq!(&locks[5..10], [1, 2, 4, 8, 16]);
-        assert_eq!(locks[19], 900, "capped at 15 minutes");
-        let (_, expires_at) = policy.after_failure(
-            LoginFailures {
-                count: u32::MAX,
-                locked_until: 0,
-            },
-            now,
-        );
-        assert!(expires_at > now, "no overflow");
-        let never = LockoutPolicy {
-            free_failures: u32::MAX,
-            ..policy
-        };
-        let (locked_until, _) = never.after_failure(
-            LoginFailures {
-                count: 7,
-                locked_until: 0,
-            },
-            now,
-        );
-        assert_eq!(locked_until, 0, "u32::MAX free failures never lock");
     }
 
     #[test]

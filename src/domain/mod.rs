@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error;
 pub mod grant;
 pub mod lifecycle;
+pub mod login_throttle;
 pub mod model;
 pub mod names;
 pub mod scope;

@@ -229,21 +229,6 @@ pub enum FamilyOwner {
     Client(String),
 }
 
-/// Recent password failures for one username, live or not (unknown usernames are counted too,
-/// so the lockout does not reveal which users exist).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LoginFailures {
-    pub count: u32,
-    /// No password is checked for this username before then.
-    pub locked_until: UnixSeconds,
-}
-
-impl LoginFailures {
-    pub fn is_locked_at(&self, now: UnixSeconds) -> bool {
-        now < self.locked_until
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

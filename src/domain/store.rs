@@ -10,9 +10,12 @@
 use std::future::Future;
 
 use super::clock::UnixSeconds;
+use super::login_throttle::{
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
+};
 use super::model::{
-    AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken,
-    TokenFamily, TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
+    TokenPair, UsedRefreshToken, User,
 };
 use super::token::TokenHash;
 
@@ -42,8 +45,9 @@ pub enum StoreError {
 pub struct PasswordGrantContext {
     pub client: Option<Client>,
     pub user: Option<User>,
-    /// Recent failures for the username (zero when none are remembered).
-    pub failures: LoginFailures,
+    /// The username's failures from every source in its current window (zero when none are
+    /// remembered or the window has ended).
+    pub username_failures: UsernameFailures,
 }
 
 /// What the refresh grant, revocation and introspection read, in one round trip: the client
@@ -78,25 +82,54 @@ pub enum HashReplacement {
 
 /// The storage port. Futures are `Send` so the router can run on a multi-threaded runtime.
 pub trait Store: Send + Sync + 'static {
-    /// Reads a client, a user and the username's recent failures together. Failures whose
-    /// record expired at `now` read as none.
+    /// Reads a client, a user and the username's failures from every source together.
+    /// Failures whose window ended at `now` read as none.
     fn password_grant_context(
         &self,
         client_id: &str,
         username: &str,
+        keys: &AttemptKeys,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<PasswordGrantContext, StoreError>> + Send;
 
-    /// Counts one more password failure for `username` (atomically, so concurrent failures all
-    /// count; a record expired at `now` starts again from zero), sets its lock, and keeps the
-    /// record until `expires_at`.
+    /// Takes one password attempt for `attempt.keys.per_source`, atomically, before its
+    /// password is checked. Admitted if the source has no live record (none, or one that
+    /// expired at `now`: counting starts again), has taken fewer than `free_attempts`, or its
+    /// lock and hold have both passed; an admitted attempt counts one more, holds the source
+    /// until `hold_until` and keeps the record until at least `expires_at`. Among concurrent
+    /// calls exactly as many are admitted as these rules allow one at a time.
+    fn take_login_attempt(
+        &self,
+        attempt: &AttemptRequest,
+    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
+
+    /// Records that an admitted attempt's password was wrong: the source's lock grows to
+    /// `failure.locked_until` (never shrinks), its hold is released, and its record is kept
+    /// until at least `failure.expires_at`; the username's failures from every source count
+    /// one more (a window that ended starts again, ending at `failure.username_window_ends`).
+    /// When that count reaches `username_ceiling`, the window is extended to at least
+    /// `username_lock_ends`. Returns the username's failures after this one.
     fn record_login_failure(
         &self,
-        username: &str,
+        failure: &FailureRecord,
+        username_ceiling: u32,
+        username_lock_ends: UnixSeconds,
+    ) -> impl Future<Output = Result<UsernameFailures, StoreError>> + Send;
+
+    /// Ends an attempt whose password was not checked. If it was admitted, it is given back
+    /// (counted one less, hold released), since it tried no password; either way the source's
+    /// record notes one more refused attempt. The write keeps refused answers as slow as
+    /// checked ones.
+    fn end_unchecked_login_attempt(
+        &self,
+        keys: &AttemptKeys,
+        admitted: bool,
         now: UnixSeconds,
-        locked_until: UnixSeconds,
-        expires_at: UnixSeconds,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads a user.
+    fn user(&self, username: &str)
+    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
     /// Reads a client.
     fn client(
@@ -114,11 +147,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
 
     /// Stores a new token pair, which starts a new family: both tokens or neither. With
-    /// `clear_login_failures`, the user's failure record is removed in the same write.
+    /// `clear_login_attempts`, that source's attempt record is removed in the same write (a
+    /// successful password clears its count).
     fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        clear_login_failures: bool,
+        clear_login_attempts: Option<&AttemptKeys>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores an access token without a refresh token (client credentials grant); it starts

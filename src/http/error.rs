@@ -137,10 +137,18 @@ impl OAuthError {
     }
 }
 
+/// What a locked caller is told.
+pub const LOCKED_OUT_DESCRIPTION: &str = "Too many failed attempts; try again later.";
+
 /// Why a request failed, for logs and metrics only, where the error code alone does not say.
 pub fn reason(failure: &Failure) -> Option<&'static str> {
     match failure {
-        Failure::Grant(GrantError::LockedOut) => Some("locked"),
+        Failure::Grant(GrantError::LockedOut {
+            username_wide: false,
+        }) => Some("locked"),
+        Failure::Grant(GrantError::LockedOut {
+            username_wide: true,
+        }) => Some("username_locked"),
         Failure::Grant(GrantError::InvalidCredentials) => Some("invalid_credentials"),
         // Counted with the store's failures: what runs out of time is waiting on DynamoDB.
         Failure::Grant(GrantError::Store(StoreError::Unavailable(_)))
@@ -184,12 +192,18 @@ impl From<GrantError> for OAuthError {
         match error {
             E::InvalidClient => Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient, None),
             E::UnauthorizedClient => Self::new(bad_request, ErrorCode::UnauthorizedClient, None),
-            // The exact description the documented endpoint gives, for unknown users and locked
-            // usernames too.
-            E::InvalidCredentials | E::LockedOut => Self::new(
+            // The exact description the documented endpoint gives, for unknown users too.
+            E::InvalidCredentials => Self::new(
                 bad_request,
                 ErrorCode::InvalidGrant,
                 Some("Invalid credentials given.".into()),
+            ),
+            // Says what is happening, so a locked-out integration's operator can tell; the same
+            // for both kinds of lock and for real and unknown usernames alike.
+            E::LockedOut { .. } => Self::new(
+                bad_request,
+                ErrorCode::InvalidGrant,
+                Some(LOCKED_OUT_DESCRIPTION.into()),
             ),
             E::InvalidRefreshToken => Self::new(bad_request, ErrorCode::InvalidGrant, None),
             E::InvalidScope => Self::new(bad_request, ErrorCode::InvalidScope, None),

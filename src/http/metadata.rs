@@ -85,22 +85,34 @@ pub(super) async fn metadata_endpoint(
             .as_ref()
             .map(|scope| scope.tokens().collect()),
     };
-    let response = (
+    let mut response = (
         StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            // The document changes only with a deployment.
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
-        ],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         python_style_json(&metadata),
     )
         .into_response();
+    let headers = response.headers_mut();
+    if discovery.issuer.is_some() {
+        // The document changes only with a deployment.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        );
+    } else {
+        // Derived from the request's Host: a shared cache that did not key on it could serve
+        // one caller's issuer to everyone, so only the caller may keep it.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=3600"),
+        );
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Host, X-Forwarded-Proto"),
+        );
+    }
     Outcome::new(ENDPOINT, "served").on(response)
 }
 

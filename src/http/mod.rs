@@ -22,6 +22,7 @@ pub mod params;
 mod response;
 pub mod revocation;
 mod router;
+pub mod source_address;
 pub mod token;
 mod token_operation;
 
@@ -32,6 +33,6 @@ pub use observe::{Outcome, RequestIds};
 pub use params::MAX_BODY_BYTES;
 pub use router::{
     INTROSPECTION_PATH, METADATA_METHODS, METADATA_PATH, POST_METHODS, REVOCATION_PATH, TOKEN_PATH,
-    router,
+    router, router_behind,
 };
 pub use token::parse_token_request;

@@ -11,6 +11,7 @@ use axum::routing::{MethodRouter, get, post};
 use super::error::OAuthError;
 use super::metadata::{self, Discovery};
 use super::observe::observe;
+use super::source_address::{self, TrustedProxies};
 use super::{introspection, revocation, token};
 use crate::domain::TokenService;
 use crate::domain::store::Store;
@@ -27,9 +28,18 @@ pub const POST_METHODS: &str = "POST, OPTIONS";
 /// What the metadata document allows (axum answers HEAD for a GET route).
 pub const METADATA_METHODS: &str = "GET, HEAD, OPTIONS";
 
-/// The router for every endpoint. `discovery` says how the metadata document names the
-/// server.
+/// The router for every endpoint, believing no forwarded header. `discovery` says how the
+/// metadata document names the server.
 pub fn router<S: Store>(service: Arc<TokenService<S>>, discovery: Discovery) -> Router {
+    router_behind(service, discovery, TrustedProxies::default())
+}
+
+/// The router for every endpoint, believing `X-Forwarded-For` from the `trusted` proxies only.
+pub fn router_behind<S: Store>(
+    service: Arc<TokenService<S>>,
+    discovery: Discovery,
+    trusted: TrustedProxies,
+) -> Router {
     let token = allowing(post(token::token_endpoint::<S>), POST_METHODS);
     let revocation = allowing(post(revocation::revocation_endpoint::<S>), POST_METHODS);
     let introspection = allowing(
@@ -51,6 +61,10 @@ pub fn router<S: Store>(service: Arc<TokenService<S>>, discovery: Discovery) -> 
         .fallback(not_found)
         .with_state(service)
         .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(trusted),
+            source_address::attach_source,
+        ))
 }
 
 /// `endpoint`, with OPTIONS answering which methods it allows and any other method a 405

@@ -15,6 +15,8 @@ use super::json::python_style_json;
 use super::observe::Outcome;
 use super::params::Params;
 use super::response::{failed, no_store_json_headers, refused};
+use super::source_address::source_of;
+use crate::domain::login_throttle::SourceAddress;
 use crate::domain::store::Store;
 use crate::domain::{GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService};
 
@@ -24,9 +26,13 @@ pub(super) async fn token_endpoint<S: Store>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
+    let source = source_of(&request);
     let (parts, body) = request.into_parts();
     let token_request = match read_token_request(&parts.uri, &parts.headers, body).await {
-        Ok(token_request) => token_request,
+        Ok(token_request) => TokenRequest {
+            source,
+            ..token_request
+        },
         Err(error) => return refused(ENDPOINT, error),
     };
     let outcome = Outcome {
@@ -91,6 +97,8 @@ fn token_request(headers: &HeaderMap, params: &Params) -> Result<TokenRequest, O
     Ok(TokenRequest {
         client: client_auth::client_credentials(headers, params)?,
         grant,
+        // The router fills it in from the request's extensions.
+        source: SourceAddress::default(),
     })
 }
 

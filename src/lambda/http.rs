@@ -7,15 +7,32 @@ use lambda_http::{Request, RequestExt};
 
 use crate::http::RequestIds;
 use crate::http::metadata::BasePath;
+use crate::http::source_address::PeerAddress;
 
 /// Serves `router` to the Lambda runtime until the runtime stops.
 pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
-    lambda_http::run(
-        ServiceBuilder::new()
-            .map_request(|request| with_request_ids(without_stage(request)))
-            .service(router),
-    )
-    .await
+    lambda_http::run(ServiceBuilder::new().map_request(prepare).service(router)).await
+}
+
+/// What the router needs from the event beyond the HTTP request: the request ids, the
+/// stage as a base path, and the caller's address.
+pub fn prepare(request: Request) -> Request {
+    with_peer_address(with_request_ids(without_stage(request)))
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp` for an HTTP
+/// API, `requestContext.identity.sourceIp` for a REST API), which password attempts are
+/// counted by. Headers are not consulted here: anyone can send them.
+pub fn with_peer_address(mut request: Request) -> Request {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(address) = source_ip.and_then(|ip| ip.trim().parse().ok()) {
+        request.extensions_mut().insert(PeerAddress(address));
+    }
+    request
 }
 
 /// Puts the Lambda and API Gateway request ids where the router's log line finds them.

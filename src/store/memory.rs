@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::clock::UnixSeconds;
+use crate::domain::login_throttle::{
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
+};
 use crate::domain::model::{
-    AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken,
-    TokenFamily, TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
+    TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::store::{
     HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
@@ -27,9 +30,25 @@ struct Data {
     /// Every kind of token by hash, as in the DynamoDB tokens table.
     tokens: HashMap<TokenHash, StoredToken>,
     families: HashMap<String, FamilyRecord>,
-    /// Failures by username, with when the record is forgotten.
-    login_failures: HashMap<String, (LoginFailures, UnixSeconds)>,
+    /// Password attempts by username and source address (their digest).
+    login_attempts: HashMap<String, SourceAttempts>,
+    /// Failures from every source by username (its digest).
+    username_failures: HashMap<String, UsernameFailures>,
 }
+
+/// One username's password attempts from one source, as the DynamoDB adapter's item.
+#[derive(Debug, Clone, Copy, Default)]
+struct SourceAttempts {
+    taken: u32,
+    locked_until: UnixSeconds,
+    held_until: UnixSeconds,
+    refused: u64,
+    expires_at: UnixSeconds,
+}
+
+/// Past this many attempt records, taking one more first drops the expired ones, so a long
+/// local run does not grow without bound.
+const ATTEMPT_RECORDS_BEFORE_PURGE: usize = 10_000;
 
 /// A family and the tokens it currently has.
 struct FamilyRecord {
@@ -65,41 +84,103 @@ impl Store for MemoryStore {
         &self,
         client_id: &str,
         username: &str,
+        keys: &AttemptKeys,
         now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
         let data = self.lock()?;
         Ok(PasswordGrantContext {
             client: data.clients.get(client_id).cloned(),
             user: data.users.get(username).cloned(),
-            failures: data
-                .login_failures
-                .get(username)
-                .filter(|(_, expires_at)| now < *expires_at)
-                .map(|(failures, _)| *failures)
+            username_failures: data
+                .username_failures
+                .get(&keys.per_username)
+                .filter(|failures| now < failures.expires_at)
+                .copied()
                 .unwrap_or_default(),
+        })
+    }
+
+    async fn take_login_attempt(&self, attempt: &AttemptRequest) -> Result<Admission, StoreError> {
+        let mut data = self.lock()?;
+        if data.login_attempts.len() >= ATTEMPT_RECORDS_BEFORE_PURGE {
+            data.login_attempts
+                .retain(|_, record| attempt.now < record.expires_at);
+        }
+        let record = data
+            .login_attempts
+            .entry(attempt.keys.per_source.clone())
+            .or_default();
+        if record.expires_at <= attempt.now {
+            // Absent or expired: counting starts again.
+            *record = SourceAttempts::default();
+        }
+        let admitted = record.taken < attempt.free_attempts
+            || (record.locked_until <= attempt.now && record.held_until <= attempt.now);
+        if !admitted {
+            return Ok(Admission::Refused);
+        }
+        record.taken = record.taken.saturating_add(1);
+        record.held_until = attempt.hold_until;
+        record.expires_at = record.expires_at.max(attempt.expires_at);
+        Ok(Admission::Admitted {
+            number: record.taken,
         })
     }
 
     async fn record_login_failure(
         &self,
-        username: &str,
+        failure: &FailureRecord,
+        username_ceiling: u32,
+        username_lock_ends: UnixSeconds,
+    ) -> Result<UsernameFailures, StoreError> {
+        let mut data = self.lock()?;
+        let record = data
+            .login_attempts
+            .entry(failure.keys.per_source.clone())
+            .or_default();
+        record.locked_until = record.locked_until.max(failure.locked_until);
+        record.held_until = 0;
+        record.expires_at = record.expires_at.max(failure.expires_at);
+        let username = data
+            .username_failures
+            .entry(failure.keys.per_username.clone())
+            .or_default();
+        if username.expires_at <= failure.now {
+            *username = UsernameFailures {
+                count: 0,
+                expires_at: failure.username_window_ends,
+            };
+        }
+        username.count = username.count.saturating_add(1);
+        if username.count == username_ceiling {
+            username.expires_at = username.expires_at.max(username_lock_ends);
+        }
+        Ok(*username)
+    }
+
+    async fn end_unchecked_login_attempt(
+        &self,
+        keys: &AttemptKeys,
+        admitted: bool,
         now: UnixSeconds,
-        locked_until: UnixSeconds,
-        expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
-        let entry = data
-            .login_failures
-            .entry(username.to_owned())
-            .or_insert((LoginFailures::default(), 0));
-        // An expired record starts counting again.
-        if entry.1 <= now {
-            entry.0 = LoginFailures::default();
+        if let Some(record) = data
+            .login_attempts
+            .get_mut(&keys.per_source)
+            .filter(|record| now < record.expires_at)
+        {
+            if admitted {
+                record.taken = record.taken.saturating_sub(1);
+                record.held_until = 0;
+            }
+            record.refused = record.refused.saturating_add(1);
         }
-        entry.0.count = entry.0.count.saturating_add(1);
-        entry.0.locked_until = locked_until;
-        entry.1 = expires_at;
         Ok(())
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.lock()?.users.get(username).cloned())
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
@@ -126,7 +207,7 @@ impl Store for MemoryStore {
     async fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        clear_login_failures: bool,
+        clear_login_attempts: Option<&AttemptKeys>,
     ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         ensure_unused(&data, pair)?;
@@ -153,8 +234,8 @@ impl Store for MemoryStore {
                 current_refresh: Some(pair.refresh.token_hash.clone()),
             },
         );
-        if clear_login_failures {
-            data.login_failures.remove(&pair.refresh.username);
+        if let Some(keys) = clear_login_attempts {
+            data.login_attempts.remove(&keys.per_source);
         }
         Ok(())
     }

@@ -3,7 +3,9 @@
 //!
 //! Metrics, in the `TokenEndpoint` namespace:
 //! - by `FunctionName`: `Requests`, `Latency` and `DynamoDBTime` (ms), `ServerErrors` (5xx
-//!   answers) and `Lockouts` (password requests refused because the username is locked);
+//!   answers), `Lockouts` (password requests refused because their source address is locked
+//!   for the username) and `UsernameLockouts` (refused because failures from many addresses
+//!   locked the username everywhere: an attack spread over addresses, alarmed on);
 //! - by `FunctionName`, `Endpoint`, `GrantType` and `Outcome`: `Requests`, so grants issued by
 //!   type and failures by error code.
 //!
@@ -41,6 +43,7 @@ pub fn document(record: &RequestRecord<'_>, function: &str, timestamp_ms: u128) 
             {"Name": "DynamoDBTime", "Unit": "Milliseconds"},
             {"Name": "ServerErrors", "Unit": "Count"},
             {"Name": "Lockouts", "Unit": "Count"},
+            {"Name": "UsernameLockouts", "Unit": "Count"},
         ],
     });
     let by_outcome = json!({
@@ -62,6 +65,7 @@ pub fn document(record: &RequestRecord<'_>, function: &str, timestamp_ms: u128) 
         "DynamoDBTime": millis(record.store.elapsed),
         "ServerErrors": u8::from(record.status >= 500),
         "Lockouts": u8::from(record.reason == Some("locked")),
+        "UsernameLockouts": u8::from(record.reason == Some("username_locked")),
         "level": "INFO",
         "message": "request",
         "client_id": record.client_id,
@@ -152,7 +156,25 @@ mod tests {
             (json!(0), json!(0))
         );
         let locked = document(&record(400, "invalid_grant", Some("locked")), "f", 1);
-        assert_eq!(locked["Lockouts"], 1);
+        assert_eq!(
+            (
+                locked["Lockouts"].clone(),
+                locked["UsernameLockouts"].clone()
+            ),
+            (json!(1), json!(0))
+        );
+        let everywhere = document(
+            &record(400, "invalid_grant", Some("username_locked")),
+            "f",
+            1,
+        );
+        assert_eq!(
+            (
+                everywhere["Lockouts"].clone(),
+                everywhere["UsernameLockouts"].clone()
+            ),
+            (json!(0), json!(1))
+        );
         let unavailable = document(&record(503, "temporarily_unavailable", None), "f", 1);
         assert_eq!(unavailable["ServerErrors"], 1);
         let mut metadata = record(200, "metadata", None);

@@ -9,7 +9,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use tracing::Level;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
 
 use crate::config::TelemetrySettings;
 
@@ -32,14 +35,28 @@ static REQUEST_LOG: OnceLock<RequestLog> = OnceLock::new();
 
 /// Installs the global subscriber, level from `RUST_LOG`. Safe to call more than once; later
 /// calls do nothing.
+///
+/// Other crates log at most at `debug`, whatever `RUST_LOG` says: at `trace` the Lambda runtime
+/// logs each raw invocation event (with its `Authorization` header and the body holding the
+/// password) and the AWS SDK each response body (with password hashes). This crate never logs
+/// a secret at any level.
 pub fn init_logs() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        .with_filter(filter_fn(|metadata| {
+            *metadata.level() <= Level::DEBUG || is_own_target(metadata.target())
+        }));
+    let _ = tracing_subscriber::registry().with(logs).try_init();
+}
+
+/// Whether `target` is this crate's (the library or one of its binaries).
+fn is_own_target(target: &str) -> bool {
+    let crate_name = target.split("::").next().unwrap_or_default();
+    matches!(crate_name, "token_endpoint" | "oauth_admin")
 }
 
 /// Chooses how request records are written: EMF on Lambda (where the runtime sets the
@@ -97,4 +114,28 @@ pub fn record_request(record: &RequestRecord<'_>) {
 /// Milliseconds with microsecond precision.
 fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_crates_targets_may_log_at_trace() {
+        for own in [
+            "token_endpoint",
+            "token_endpoint::http::router",
+            "oauth_admin",
+        ] {
+            assert!(is_own_target(own), "{own}");
+        }
+        for other in [
+            "lambda_runtime::layers::api_response",
+            "aws_smithy_runtime::client::orchestrator::http",
+            "hyper",
+            "token_endpoint_x",
+        ] {
+            assert!(!is_own_target(other), "{other}");
+        }
+    }
 }

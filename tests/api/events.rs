@@ -15,7 +15,7 @@ use support::events::{
 use token_endpoint::domain::TokenService;
 use token_endpoint::domain::clock::{Clock, SystemClock};
 use token_endpoint::lambda::authorizer::authorize;
-use token_endpoint::lambda::http::without_stage;
+use token_endpoint::lambda::http::prepare;
 use token_endpoint::startup;
 use token_endpoint::store::MemoryStore;
 
@@ -27,11 +27,12 @@ async fn seeded_app() -> App {
     service
 }
 
-/// Decodes an API Gateway event with lambda_http and moves a named stage into the base path,
-/// as the function does, then serves it: status, headers and raw body.
+/// Decodes an API Gateway event with lambda_http and prepares it as the function does (stage
+/// into the base path, request ids, source address), then serves it: status, headers and raw
+/// body.
 async fn invoke_raw(service: &App, event: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
     let request = lambda_http::request::from_str(event)
-        .map(without_stage)
+        .map(prepare)
         .expect("not an API Gateway event");
     let (parts, body) = request.into_parts();
     let request = axum::http::Request::from_parts(parts, Body::from(body.to_vec()));
@@ -111,6 +112,7 @@ async fn every_event_file_is_covered_here() {
             "token-bad-credentials.json",
             "token-client-credentials.json",
             "token-json.json",
+            "token-password-rest-api.json",
             "token-password.json",
             "token-refresh.json",
             "token-unsupported-grant.json",
@@ -179,6 +181,33 @@ async fn json_event_issues_a_narrowed_token() {
     let (status, body) = invoke(&seeded_app().await, &read_event("token-json.json")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "read");
+}
+
+/// Password attempts are counted by the address API Gateway saw: `requestContext.http.sourceIp`
+/// in the HTTP API event, `requestContext.identity.sourceIp` in the REST API one.
+#[tokio::test]
+async fn guesses_from_one_source_ip_leave_another_free() {
+    // A clock that stands still, so the lock cannot run out during the test.
+    let clock = Arc::new(support::clock::ManualClock::default());
+    let service = support::service_with_clock(MemoryStore::new(), &support::test_config(), clock);
+    startup::seed_demo(&service).await.unwrap();
+    let guess = read_event("token-bad-credentials.json");
+    for _ in 0..6 {
+        assert_eq!(invoke(&service, &guess).await.0, StatusCode::BAD_REQUEST);
+    }
+    let locked = (
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid_grant", "error_description": "Too many failed attempts; try again later."}),
+    );
+    // The same address (203.0.113.7) with the right password: held back.
+    assert_eq!(
+        invoke(&service, &read_event("token-password.json")).await,
+        locked
+    );
+    // The REST API event comes from 198.51.100.23: free.
+    let (status, body) = invoke(&service, &read_event("token-password-rest-api.json")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "read write");
 }
 
 #[tokio::test]

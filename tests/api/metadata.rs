@@ -39,7 +39,6 @@ fn document(issuer: &str, scopes: Option<&str>) -> String {
 fn assert_document(reply: &Reply, issuer: &str, scopes: Option<&str>) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.header("cache-control"), Some("public, max-age=3600"));
     assert_eq!(reply.text(), document(issuer, scopes));
 }
 
@@ -242,8 +241,26 @@ async fn head_gives_the_headers_without_a_body() {
 
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(reply.header("cache-control"), Some("private, max-age=3600"));
     assert!(reply.body.is_empty(), "{}", reply.text());
+}
+
+/// A document derived from the Host header must not be kept by a shared cache, which could
+/// serve one caller's issuer to another; a configured issuer's document may be.
+#[tokio::test]
+async fn only_a_configured_issuers_document_is_publicly_cacheable() {
+    let derived = spawn_app().await;
+    let reply = derived.get(METADATA_PATH, &[("host", API_HOST)]).await;
+    assert_eq!(reply.header("cache-control"), Some("private, max-age=3600"));
+    assert_eq!(reply.header("vary"), Some("Host, X-Forwarded-Proto"));
+
+    let configured = spawn_app_with(configured(Some("https://auth.example.com"), None)).await;
+    let reply = configured
+        .get(METADATA_PATH, &[("host", "attacker.example")])
+        .await;
+    assert_eq!(reply.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(reply.header("vary"), None);
+    assert_eq!(reply.json()["issuer"], "https://auth.example.com");
 }
 
 #[tokio::test]

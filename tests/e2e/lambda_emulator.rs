@@ -149,10 +149,16 @@ impl Emulator {
         let Some(status_code) = status_code else {
             panic!("not an API Gateway response: {payload}");
         };
-        let headers = payload["headers"]
+        // HTTP API (payload 2.0) answers carry `headers`; REST API (1.0) answers may carry
+        // `multiValueHeaders` instead, which API Gateway merges with them.
+        let single = payload["headers"].as_object().into_iter().flatten();
+        let multi = payload["multiValueHeaders"]
             .as_object()
             .into_iter()
             .flatten()
+            .map(|(name, values)| (name, &values[0]));
+        let headers = single
+            .chain(multi)
             .map(|(name, value)| {
                 let value = value
                     .as_str()
@@ -348,6 +354,66 @@ fn json_body_and_refusals_through_the_emulator() {
         400,
         r#"{"error": "unsupported_grant_type"}"#,
     );
+}
+
+/// The answer to a caller whose address is locked for the username.
+const LOCKED: &str = r#"{"error": "invalid_grant", "error_description": "Too many failed attempts; try again later."}"#;
+
+/// Password attempts are counted by the address API Gateway saw, read from the event:
+/// `token-bad-credentials.json` and `token-password.json` come from 203.0.113.7 (HTTP API,
+/// `requestContext.http.sourceIp`), `token-password-rest-api.json` from 198.51.100.23 (REST
+/// API, `requestContext.identity.sourceIp`).
+#[test]
+fn guesses_from_one_source_ip_leave_another_free_through_the_emulator() {
+    support::require!(Moto, Emulator, Bootstrap);
+    let emulator = Emulator::start(&seeded_tables());
+    let guess = event("token-bad-credentials.json");
+    let wrong = r#"{"error": "invalid_grant", "error_description": "Invalid credentials given."}"#;
+    // Six checked failures lock the address for 1 s; two more after each lock has passed
+    // make it 4 s, long enough to look at it whatever second the clock is in.
+    for _ in 0..6 {
+        assert_error(&emulator.invoke(&guess), 400, wrong);
+    }
+    assert_error(&emulator.invoke(&guess), 400, LOCKED);
+    for pause in [1, 2] {
+        std::thread::sleep(Duration::from_millis(pause * 1000 + 100));
+        assert_error(&emulator.invoke(&guess), 400, wrong);
+    }
+    assert_error(&emulator.invoke(&event("token-password.json")), 400, LOCKED);
+    assert_issued(
+        &emulator.invoke(&event("token-password-rest-api.json")),
+        "read write",
+    );
+}
+
+/// At `RUST_LOG=trace` the Lambda runtime would log each raw event (the Authorization header
+/// and the body with the password) and the AWS SDK each response body (the password hash):
+/// neither may reach the log, nor may the tokens issued.
+#[test]
+fn no_secret_reaches_the_log_at_trace_level() {
+    support::require!(Moto, Emulator, Bootstrap);
+    let emulator = Emulator::start_with(&seeded_tables(), &[("RUST_LOG", "trace")]);
+    let password = event("token-password.json");
+    let (access, refresh) = assert_issued(&emulator.invoke(&password), "read write");
+    assert_issued(&emulator.invoke(&refresh_event(&refresh)), "read write");
+    let log = emulator.log();
+    assert!(
+        log.contains(r#""level":"DEBUG""#) || log.contains(r#""level":"TRACE""#),
+        "the function logged at a verbose level: {log}"
+    );
+    let authorization = password["headers"]["authorization"].as_str().unwrap();
+    let body = password["body"].as_str().unwrap();
+    for secret in [
+        startup::DEMO_PASSWORD,
+        startup::DEMO_CLIENT_SECRET,
+        authorization.trim_start_matches("Basic "),
+        body,
+        &access,
+        &refresh,
+        "$argon2id$",
+    ] {
+        assert!(!log.contains(secret), "{secret:?} is in the log");
+    }
 }
 
 #[test]

@@ -1,19 +1,16 @@
 //! The token endpoint end to end on a real DynamoDB-compatible server (moto): the grants
 //! through the router, the calls each grant makes, and concurrent use of one refresh token.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, IndexStatus, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use axum::http::StatusCode;
 use serde_json::Value;
 use support::http::{Auth, token_request};
+use support::operation_log::OperationLog;
 use token_endpoint::domain::model::{
     AccessTokenRecord, FamilyOwner, RefreshTokenRecord, TokenPair,
 };
@@ -22,39 +19,6 @@ use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{GrantType, Scope, TokenService};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::telemetry::StoreTime;
-use token_endpoint::telemetry::store_timing::DynamoTimer;
-
-/// Records the name of every DynamoDB request the SDK sends.
-#[derive(Debug, Default, Clone)]
-struct OperationLog(Arc<Mutex<Vec<String>>>);
-
-impl OperationLog {
-    fn take(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .map(|mut ops| std::mem::take(&mut *ops))
-            .unwrap_or_default()
-    }
-}
-
-impl Intercept for OperationLog {
-    fn name(&self) -> &'static str {
-        "OperationLog"
-    }
-
-    /// Once per attempt, so a retried call counts as the extra round trip it is.
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let (Some(metadata), Ok(mut ops)) = (cfg.load::<Metadata>(), self.0.lock()) {
-            ops.push(metadata.name().to_owned());
-        }
-        Ok(())
-    }
-}
 
 struct App {
     service: Arc<TokenService<DynamoStore>>,
@@ -64,18 +28,9 @@ struct App {
 const CLIENT_ID: &str = "app";
 const CLIENT_SECRET: &str = "app-secret-0123456789";
 
-/// A client for the moto server that records its requests in `operations`.
-fn logged_client(operations: &OperationLog) -> aws_sdk_dynamodb::Client {
-    let config = support::dynamodb_config(support::moto_endpoint())
-        .interceptor(operations.clone())
-        .interceptor(DynamoTimer)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
-}
-
 async fn spawn_app() -> App {
     let operations = OperationLog::default();
-    let store = DynamoStore::new(logged_client(&operations), support::unique_tables());
+    let store = DynamoStore::new(operations.client(), support::unique_tables());
     store.create_tables().await.expect("creating tables");
     let service = support::service(store, &support::test_config());
     support::add_client(
@@ -190,10 +145,20 @@ async fn the_access_token_issued_with_a_used_refresh_token_is_revoked() {
 async fn each_grant_makes_one_read_and_one_write() {
     support::require!(Moto);
     let app = spawn_app().await;
+    // The password grant takes its attempt beside the read, and clears it beside the write:
+    // four calls, two sequential round trips.
     let issued = app.password_grant().await;
     assert_eq!(
-        app.operations.take(),
-        ["BatchGetItem", "TransactWriteItems"]
+        app.operations.take_rounds(),
+        (
+            strings(&[
+                "BatchGetItem",
+                "DeleteItem",
+                "TransactWriteItems",
+                "UpdateItem"
+            ]),
+            2
+        )
     );
 
     let refresh = format!(
@@ -202,16 +167,30 @@ async fn each_grant_makes_one_read_and_one_write() {
     );
     assert_eq!(app.post(&refresh).await.0, StatusCode::OK);
     assert_eq!(
-        app.operations.take(),
-        ["BatchGetItem", "TransactWriteItems"]
+        app.operations.take_rounds(),
+        (strings(&["BatchGetItem", "TransactWriteItems"]), 2)
     );
 
-    // A wrong password issues nothing; the one extra call counts the failure for the lockout.
+    // A wrong password issues nothing; the second round locks the address (if due) and counts
+    // the failure against the username's ceiling.
     let (status, _) = app
         .post("grant_type=password&username=alice&password=wrong")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(app.operations.take(), ["BatchGetItem", "UpdateItem"]);
+    let wrong = app.operations.take_rounds();
+    assert_eq!(
+        wrong,
+        (
+            strings(&["BatchGetItem", "UpdateItem", "UpdateItem", "UpdateItem"]),
+            2
+        )
+    );
+    // An unknown user costs exactly the same.
+    let (status, _) = app
+        .post("grant_type=password&username=nobody&password=wrong")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.operations.take_rounds(), wrong);
 
     // Other refusals stop after the read.
     let (status, _) = app
@@ -219,6 +198,10 @@ async fn each_grant_makes_one_read_and_one_write() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(app.operations.take(), ["BatchGetItem"]);
+}
+
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| (*name).to_owned()).collect()
 }
 
 /// The tally behind each request's log line and metrics agrees with the calls DynamoDB saw.
@@ -252,9 +235,9 @@ async fn the_request_tally_counts_every_dynamodb_call() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(store.calls, 2);
+    assert_eq!(store.calls, 4);
     assert!(store.elapsed > Duration::ZERO);
-    assert_eq!(app.operations.take().len(), 2);
+    assert_eq!(app.operations.take().len(), 4);
 
     let refresh = format!(
         "grant_type=refresh_token&refresh_token={}",
@@ -403,11 +386,11 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
     assert_eq!(family_indexes(&tables.tokens).await, vec![]);
 
     let operations = OperationLog::default();
-    let store = DynamoStore::new(logged_client(&operations), tables.clone());
+    let store = DynamoStore::new(operations.client(), tables.clone());
     // A family written before the upgrade (by new code on the old table) is indexed too.
     let now = 1_800_000_000;
     let before = pair("app", "alice", now);
-    store.issue_token_pair(&before, false).await.unwrap();
+    store.issue_token_pair(&before, None).await.unwrap();
 
     store.create_tables().await.expect("upgrading the tables");
     let expected = vec![
@@ -449,7 +432,7 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
 
     // The indexes answer for families written before and after the upgrade.
     let after = pair("app", "alice", now + 1);
-    store.issue_token_pair(&after, false).await.unwrap();
+    store.issue_token_pair(&after, None).await.unwrap();
     let own = AccessTokenRecord {
         token_hash: TokenHash::of(&new_token().unwrap()),
         client_id: "app".into(),

@@ -10,7 +10,7 @@ use support::clock::ManualClock;
 use support::http::{Auth, token_request};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock};
-use token_endpoint::domain::grant::LockoutPolicy;
+use token_endpoint::domain::login_throttle::LockoutPolicy;
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, TokenService};
@@ -27,6 +27,7 @@ fn strict_config() -> Config {
         free_failures: 2,
         max_lock_seconds: 2,
         memory_seconds: 60,
+        ..LockoutPolicy::default()
     };
     config
 }
@@ -86,6 +87,13 @@ async fn refresh<S: Store>(service: &Arc<TokenService<S>>, token: &Value) -> (St
         &format!("grant_type=refresh_token&refresh_token={token}"),
     )
     .await
+}
+
+fn locked_out() -> (StatusCode, Value) {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid_grant", "error_description": "Too many failed attempts; try again later."}),
+    )
 }
 
 fn invalid_credentials() -> (StatusCode, Value) {
@@ -155,10 +163,11 @@ async fn repeated_failures_lock_the_username<S: Store>(service: App<S>) {
                 invalid_credentials()
             );
         }
-        // While locked even the right password is refused, with the very same answer.
+        // While locked even the right password is refused, unchecked, and the caller is told
+        // so: in the same words for a real and an unknown username.
         assert_eq!(
             login(&service, username, "correct+horse").await,
-            invalid_credentials()
+            locked_out()
         );
     }
     service.clock.advance(2);

@@ -119,10 +119,9 @@ async fn client(store: &MemoryStore, client_id: &str) -> Option<Client> {
 
 async fn stored_user(store: &MemoryStore, username: &str) -> Option<User> {
     store
-        .password_grant_context("", username, 0)
+        .user(username)
         .await
         .unwrap_or_else(|error| panic!("{error}"))
-        .user
 }
 
 const APP: &str = "oauth2_provider.application";

@@ -27,10 +27,6 @@ pub(super) fn family_key(family_id: &str) -> String {
     format!("FAMILY#{family_id}")
 }
 
-pub(super) fn login_failures_key(username: &str) -> String {
-    format!("LOGIN_FAILURES#{username}")
-}
-
 /// The key of the item whose partition key is `pk`, in either table.
 pub(super) fn key(pk: String) -> Item {
     HashMap::from([(PK.to_owned(), AttributeValue::S(pk))])

@@ -22,7 +22,6 @@ pub(super) const ACCESS: &str = "access";
 pub(super) const REFRESH: &str = "refresh";
 pub(super) const USED_REFRESH: &str = "used_refresh";
 const FAMILY: &str = "family";
-pub(super) const LOGIN_FAILURES: &str = "login_failures";
 
 /// A string attribute.
 pub(super) fn s(value: &str) -> AttributeValue {

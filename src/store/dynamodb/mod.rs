@@ -6,10 +6,12 @@
 //! - tokens: access and refresh tokens keyed by the SHA-256 of the token, with the TTL attribute
 //!   `expires_at` (epoch seconds). TTL deletion lags, so every read also compares `expires_at`
 //!   with now. Each grant also writes a family record (`FAMILY#<id>`) naming its current
-//!   tokens; two sparse indexes find a user's or a client's families.
+//!   tokens; two sparse indexes find a user's or a client's families. Password attempt
+//!   counters live there too, keyed by digests of the username and source address.
 //!
-//! A grant is two round trips: one `BatchGetItem` for everything it reads, one
-//! `TransactWriteItems` for everything it writes.
+//! A grant is two sequential round trips: one `BatchGetItem` for everything it reads (the
+//! password grant sends its attempt-taking `UpdateItem` beside it), one write for everything it
+//! writes.
 //!
 //! The files, by concern:
 //! - `keys`: the partition key and the key of each kind of item;
@@ -19,6 +21,7 @@
 //! - `reads`: the batched read of a grant, and single reads of the tokens table;
 //! - `transactions`: the grants' transactional writes, retries and the was-it-committed check;
 //! - `credential_writes`: conditional single-item writes to the credentials table;
+//! - `login_attempts`: the password attempt counters, one conditional update per decision;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
 
 use std::collections::HashMap;
@@ -31,6 +34,7 @@ use crate::domain::store::StoreError;
 
 mod credential_writes;
 mod keys;
+mod login_attempts;
 mod mapping;
 mod port;
 mod provisioning;

@@ -1,22 +1,23 @@
 //! The storage port implemented on DynamoDB: `impl Store for DynamoStore`.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
-use super::keys::{MAX_KEY_BYTES, PK, client_key, family_key, key, login_failures_key, user_key};
+use super::keys::{MAX_KEY_BYTES, client_key, family_key, key, user_key};
 use super::mapping::{
-    ACCESS, LOGIN_FAILURES, REFRESH, USED_REFRESH, access_family_item, access_from, access_item,
-    client_from, client_item, family_from, family_item, kind_of, n, number, optional_string, s,
-    stored_token_from, string, used_refresh_item, user_from, user_item,
+    ACCESS, REFRESH, USED_REFRESH, access_family_item, access_from, access_item, client_from,
+    client_item, family_from, family_item, kind_of, n, optional_string, s, stored_token_from,
+    string, used_refresh_item, user_from, user_item,
 };
-use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX, TTL_ATTRIBUTE};
+use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX};
 use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
-use super::{DynamoStore, built, unavailable, written};
+use super::{DynamoStore, built, login_attempts, unavailable};
 use crate::domain::clock::UnixSeconds;
+use crate::domain::login_throttle::{
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
+};
 use crate::domain::model::{
-    AccessTokenRecord, Client, FamilyOwner, LoginFailures, RefreshTokenRecord, TokenFamily,
-    TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, TokenFamily, TokenPair,
+    UsedRefreshToken, User,
 };
 use crate::domain::store::{
     HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
@@ -28,10 +29,11 @@ impl Store for DynamoStore {
         &self,
         client_id: &str,
         username: &str,
+        keys: &AttemptKeys,
         now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
         let (client_pk, user_pk) = (client_key(client_id), user_key(username));
-        let failures_pk = login_failures_key(username);
+        let failures_pk = login_attempts::username_key(keys);
         let mut found = self
             .batch_get(vec![
                 (&self.tables.credentials, client_pk.clone()),
@@ -39,68 +41,45 @@ impl Store for DynamoStore {
                 (&self.tables.tokens, failures_pk.clone()),
             ])
             .await?;
-        let failures = match found.remove(&failures_pk) {
-            Some(item) if number(&item, TTL_ATTRIBUTE)? > now => LoginFailures {
-                count: u32::try_from(number(&item, "failures")?).unwrap_or(u32::MAX),
-                locked_until: number(&item, "locked_until")?,
-            },
-            _ => LoginFailures::default(),
-        };
         Ok(PasswordGrantContext {
             client: found.remove(&client_pk).map(client_from).transpose()?,
             user: found.remove(&user_pk).map(user_from).transpose()?,
-            failures,
+            username_failures: login_attempts::username_failures_from(
+                found.remove(&failures_pk),
+                now,
+            )?,
         })
+    }
+
+    async fn take_login_attempt(&self, attempt: &AttemptRequest) -> Result<Admission, StoreError> {
+        self.take_attempt(attempt).await
     }
 
     async fn record_login_failure(
         &self,
-        username: &str,
-        now: UnixSeconds,
-        locked_until: UnixSeconds,
-        expires_at: UnixSeconds,
-    ) -> Result<(), StoreError> {
-        let pk = login_failures_key(username);
-        if pk.len() > MAX_KEY_BYTES {
-            // No such user can exist, and the key cannot be stored.
-            return Ok(());
-        }
-        // ADD counts atomically, so concurrent failures all count.
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.tables.tokens)
-            .set_key(Some(key(pk.clone())))
-            .update_expression(
-                "SET kind = :kind, locked_until = :locked_until, expires_at = :expires_at \
-                 ADD failures :one",
-            )
-            .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
-            .expression_attribute_values(":kind", s(LOGIN_FAILURES))
-            .expression_attribute_values(":locked_until", n(locked_until))
-            .expression_attribute_values(":expires_at", n(expires_at))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        if written(counted)? {
-            return Ok(());
-        }
-        // The record expired but TTL has not deleted it yet: start again from one.
-        self.client
-            .put_item()
-            .table_name(&self.tables.tokens)
-            .set_item(Some(HashMap::from([
-                (PK.to_owned(), s(&pk)),
-                ("kind".to_owned(), s(LOGIN_FAILURES)),
-                ("failures".to_owned(), n(1)),
-                ("locked_until".to_owned(), n(locked_until)),
-                (TTL_ATTRIBUTE.to_owned(), n(expires_at)),
-            ])))
-            .send()
+        failure: &FailureRecord,
+        username_ceiling: u32,
+        username_lock_ends: UnixSeconds,
+    ) -> Result<UsernameFailures, StoreError> {
+        self.record_failure(failure, username_ceiling, username_lock_ends)
             .await
-            .map(drop)
-            .map_err(unavailable)
+    }
+
+    async fn end_unchecked_login_attempt(
+        &self,
+        keys: &AttemptKeys,
+        admitted: bool,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.end_unchecked_attempt(keys, admitted, now).await
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let pk = user_key(username);
+        let mut found = self
+            .batch_get(vec![(&self.tables.credentials, pk.clone())])
+            .await?;
+        found.remove(&pk).map(user_from).transpose()
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
@@ -138,18 +117,27 @@ impl Store for DynamoStore {
     async fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        clear_login_failures: bool,
+        clear_login_attempts: Option<&AttemptKeys>,
     ) -> Result<(), StoreError> {
         let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
         items.push(self.put_new(family_item(pair))?);
-        if clear_login_failures {
-            items.push(self.delete_token_item(login_failures_key(&pair.refresh.username))?);
-        }
+        // Clearing the count is a plain delete beside the transaction, in the same round trip:
+        // one write unit instead of two, and if it fails the count just waits for its expiry.
+        let clear = async {
+            match clear_login_attempts {
+                Some(keys) => self.clear_attempts(keys).await,
+                None => Ok(()),
+            }
+        };
         let refresh = &pair.refresh;
-        match self
-            .transact_storing(items, &refresh.token_hash, &refresh.family_id)
-            .await?
-        {
+        let (transaction, cleared) = tokio::join!(
+            self.transact_storing(items, &refresh.token_hash, &refresh.family_id),
+            clear
+        );
+        if let Err(error) = cleared {
+            tracing::warn!(error = %error, "could not clear a source's password attempts after a login");
+        }
+        match transaction? {
             Transaction::Committed => Ok(()),
             Transaction::ConditionFailed(_) => Err(new_key_taken()),
         }

@@ -122,7 +122,12 @@ fn store(tables: &TableNames) -> DynamoStore {
 
 async fn stored(tables: &TableNames, client_id: &str, username: &str) -> PasswordGrantContext {
     store(tables)
-        .password_grant_context(client_id, username, 0)
+        .password_grant_context(
+            client_id,
+            username,
+            &token_endpoint::domain::login_throttle::AttemptKeys::new(username, Default::default()),
+            0,
+        )
         .await
         .expect("reading the store")
 }

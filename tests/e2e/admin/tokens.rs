@@ -48,6 +48,7 @@ async fn grant(tables: &TableNames, app: &App, grant: GrantRequest) -> Result<Lo
                 secret_candidates: vec![Secret::new(app.secret.as_str())],
             }),
             grant,
+            source: Default::default(),
         })
         .await
         .map(Login::from)

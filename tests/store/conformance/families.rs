@@ -9,7 +9,7 @@ pub(super) async fn revoking_a_family_removes_its_newest_pair_only<S: Store>(sto
         .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
         .await);
     let unrelated = pair("app", "alice", None);
-    ok(store.issue_token_pair(&unrelated, false).await);
+    ok(store.issue_token_pair(&unrelated, None).await);
 
     assert!(ok(store.revoke_family(&issued.refresh.family_id).await) > 0);
     assert_eq!(
@@ -58,10 +58,10 @@ pub(super) async fn families_are_listed_by_user_and_by_client_oldest_first<S: St
     let tool_own = client_token_at("tool", NOW + 5);
     // Stored newest first: the listing orders by creation, not by write.
     ok(store.issue_access_token(&tool_own).await);
-    ok(store.issue_token_pair(&bob_app, false).await);
-    ok(store.issue_token_pair(&alice_tool, false).await);
+    ok(store.issue_token_pair(&bob_app, None).await);
+    ok(store.issue_token_pair(&alice_tool, None).await);
     ok(store.issue_access_token(&app_own).await);
-    ok(store.issue_token_pair(&alice_app, false).await);
+    ok(store.issue_token_pair(&alice_app, None).await);
 
     let at = NOW + 10;
     assert_eq!(
@@ -110,7 +110,7 @@ pub(super) async fn revoked_and_expired_families_are_not_listed<S: Store>(store:
     let revoked = pair_at("app", "alice", NOW + 2, None);
     let own = client_token_at("app", NOW + 3);
     for issued in [&lasting, &expiring, &revoked] {
-        ok(store.issue_token_pair(issued, false).await);
+        ok(store.issue_token_pair(issued, None).await);
     }
     ok(store.issue_access_token(&own).await);
     let id = |issued: &TokenPair| issued.refresh.family_id.clone();
@@ -154,7 +154,7 @@ pub(super) async fn rotation_and_reissue_keep_the_family_and_move_refreshed_at<S
 ) {
     let first = with_issued_pair(&*store, Some(NOW + 1000)).await;
     let later = pair_at("app", "alice", NOW + 50, None);
-    ok(store.issue_token_pair(&later, false).await);
+    ok(store.issue_token_pair(&later, None).await);
 
     let rotated = successor_at(&first, NOW + 100, Some(NOW + 1100));
     assert_eq!(
@@ -244,7 +244,7 @@ pub(super) async fn revoke_all_of_a_user_spares_other_users<S: Store>(store: Arc
     let alice_second = pair_at("tool", "alice", NOW + 1, None);
     let bob = pair_at("app", "bob", NOW + 2, None);
     for issued in [&alice_first, &alice_second, &bob] {
-        ok(store.issue_token_pair(issued, false).await);
+        ok(store.issue_token_pair(issued, None).await);
     }
     let app_own = client_token_at("app", NOW + 3);
     ok(store.issue_access_token(&app_own).await);
@@ -347,7 +347,7 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
     let bob_app = pair_at("app", "bob", NOW + 1, None);
     let alice_tool = pair_at("tool", "alice", NOW + 3, None);
     for issued in [&alice_app, &bob_app, &alice_tool] {
-        ok(store.issue_token_pair(issued, false).await);
+        ok(store.issue_token_pair(issued, None).await);
     }
     let app_own = client_token_at("app", NOW + 2);
     let tool_own = client_token_at("tool", NOW + 4);

@@ -6,7 +6,7 @@ pub(super) async fn duplicate_token_writes_are_refused_whole<S: Store>(store: Ar
     let issued = with_issued_pair(&*store, None).await;
     let mut again = pair("app", "alice", None);
     again.refresh.token_hash = issued.refresh.token_hash.clone();
-    assert!(store.issue_token_pair(&again, false).await.is_err());
+    assert!(store.issue_token_pair(&again, None).await.is_err());
     assert_eq!(
         ok(store.access_token(&again.access.token_hash, NOW).await),
         None
@@ -72,7 +72,7 @@ pub(super) async fn a_pair_reusing_a_family_id_is_refused_whole<S: Store>(store:
     let mut reusing = pair_at("app", "alice", NOW + 5, None);
     reusing.access.family_id = issued.refresh.family_id.clone();
     reusing.refresh.family_id = issued.refresh.family_id.clone();
-    assert!(store.issue_token_pair(&reusing, false).await.is_err());
+    assert!(store.issue_token_pair(&reusing, None).await.is_err());
     assert_eq!(
         ok(store
             .access_token(&reusing.access.token_hash, NOW + 5)

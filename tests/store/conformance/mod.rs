@@ -15,8 +15,8 @@ use std::sync::Arc;
 use token_endpoint::domain::clock::UnixSeconds;
 use token_endpoint::domain::lifecycle::{Revoked, revoke_all};
 use token_endpoint::domain::model::{
-    AccessTokenRecord, FamilyOwner, LoginFailures, RefreshTokenRecord, StoredToken, TokenFamily,
-    TokenPair, UsedRefreshToken,
+    AccessTokenRecord, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily, TokenPair,
+    UsedRefreshToken,
 };
 use token_endpoint::domain::store::{HashReplacement, Rotation, Store, StoreError};
 use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
@@ -58,8 +58,14 @@ macro_rules! conformance_suite {
                 a_used_refresh_token_leaves_a_record_until_it_expires,
                 revoking_a_family_removes_its_newest_pair_only,
                 a_revoked_family_cannot_rotate,
-                login_failures_count_lock_and_expire,
-                a_successful_login_clears_failures,
+                free_attempts_then_one_at_a_time_after_each_lock,
+                a_lock_only_grows,
+                sources_and_usernames_are_counted_apart,
+                an_expired_record_starts_again,
+                unchecked_attempts_are_given_back,
+                a_successful_login_clears_its_source,
+                username_failures_count_across_sources_up_to_the_ceiling,
+                concurrent_attempts_are_admitted_as_the_policy_allows,
                 a_lost_successor_is_reissued_once,
                 a_used_successor_is_not_reissued,
                 reads_a_client_alone,
@@ -113,6 +119,11 @@ fn user(username: &str) -> User {
         username: username.into(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$cGFzc3dvcmQ".into(),
     }
+}
+
+/// The attempt keys of `username` from nowhere in particular, for reads that need some.
+fn keys_for(username: &str) -> token_endpoint::domain::login_throttle::AttemptKeys {
+    token_endpoint::domain::login_throttle::AttemptKeys::new(username, Default::default())
 }
 
 fn fresh_hash() -> TokenHash {
@@ -267,7 +278,7 @@ async fn with_issued_pair<S: Store>(
     ok(store.create_client(&client("app")).await);
     ok(store.create_user(&user("alice")).await);
     let issued = pair("app", "alice", refresh_expires_at);
-    ok(store.issue_token_pair(&issued, false).await);
+    ok(store.issue_token_pair(&issued, None).await);
     issued
 }
 

@@ -39,7 +39,9 @@ pub(super) async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
     ok(store
         .set_user_password_hash("alice", "new-password-hash")
         .await);
-    let context = ok(store.password_grant_context("app", "alice", NOW).await);
+    let context = ok(store
+        .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+        .await);
     assert_eq!(
         context.client.map(|c| c.secret_hash).as_deref(),
         Some("new-secret-hash")
@@ -50,7 +52,9 @@ pub(super) async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
     );
     ok(store.delete_client("app").await);
     ok(store.delete_user("alice").await);
-    let context = ok(store.password_grant_context("app", "alice", NOW).await);
+    let context = ok(store
+        .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+        .await);
     assert_eq!((context.client, context.user), (None, None));
 }
 
@@ -65,7 +69,9 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
     ok(store.create_client(&legacy_client).await);
     ok(store.create_user(&legacy_user).await);
     let stored = |store: Arc<S>| async move {
-        let context = ok(store.password_grant_context("app", "alice", NOW).await);
+        let context = ok(store
+            .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+            .await);
         (
             context.client.map(|c| c.secret_hash),
             context.user.map(|u| u.password_hash),
@@ -160,10 +166,15 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
         HashReplacement::Stale
     );
     assert_eq!(ok(store.client("nope").await), None);
-    let context = ok(store.password_grant_context("nope", "nobody", NOW).await);
+    let context = ok(store
+        .password_grant_context("nope", "nobody", &keys_for("nobody"), NOW)
+        .await);
     assert_eq!((context.client, context.user), (None, None));
     assert_eq!(
-        ok(store.password_grant_context("app", "alice", NOW).await).user,
+        ok(store
+            .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+            .await)
+        .user,
         None
     );
 }
@@ -195,9 +206,11 @@ pub(super) async fn concurrent_hash_replacements_have_one_winner<S: Store>(store
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
     assert_eq!(
-        ok(store.password_grant_context("", "alice", NOW).await)
-            .user
-            .map(|u| u.password_hash),
+        ok(store
+            .password_grant_context("", "alice", &keys_for("alice"), NOW)
+            .await)
+        .user
+        .map(|u| u.password_hash),
         winners.pop()
     );
 }

@@ -6,17 +6,23 @@ use super::*;
 pub(super) async fn reads_client_and_user_in_one_call<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
     ok(store.create_user(&user("alice")).await);
-    let context = ok(store.password_grant_context("app", "alice", NOW).await);
+    let context = ok(store
+        .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+        .await);
     assert_eq!(context.client, Some(client("app")));
     assert_eq!(context.user, Some(user("alice")));
 }
 
 pub(super) async fn absent_records_read_as_none<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
-    let context = ok(store.password_grant_context("app", "nobody", NOW).await);
+    let context = ok(store
+        .password_grant_context("app", "nobody", &keys_for("nobody"), NOW)
+        .await);
     assert_eq!(context.client, Some(client("app")));
     assert_eq!(context.user, None);
-    let context = ok(store.password_grant_context("other", "nobody", NOW).await);
+    let context = ok(store
+        .password_grant_context("other", "nobody", &keys_for("nobody"), NOW)
+        .await);
     assert_eq!((context.client, context.user), (None, None));
     let context = ok(store.token_context("other", &fresh_hash(), NOW).await);
     assert_eq!((context.client, context.token), (None, None));
@@ -76,7 +82,9 @@ pub(super) async fn access_tokens_are_not_refresh_tokens<S: Store>(store: Arc<S>
 
 pub(super) async fn oversized_keys_read_as_absent<S: Store>(store: Arc<S>) {
     let long = "x".repeat(4000);
-    let context = ok(store.password_grant_context(&long, &long, NOW).await);
+    let context = ok(store
+        .password_grant_context(&long, &long, &keys_for(&long), NOW)
+        .await);
     assert_eq!((context.client, context.user), (None, None));
     let context = ok(store.token_context(&long, &fresh_hash(), NOW).await);
     assert_eq!(context.client, None);

@@ -152,7 +152,7 @@ pub(super) async fn concurrent_rotations_have_exactly_one_winner<S: Store>(store
 pub(super) async fn a_failed_rotation_changes_nothing<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let other = pair("app", "alice", None);
-    ok(store.issue_token_pair(&other, false).await);
+    ok(store.issue_token_pair(&other, None).await);
     // The replacement's refresh token collides with a stored one: the write must fail whole.
     let mut colliding = successor(&issued);
     colliding.refresh.token_hash = other.refresh.token_hash.clone();

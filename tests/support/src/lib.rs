@@ -8,6 +8,7 @@ pub mod clock;
 pub mod events;
 pub mod fault_proxy;
 pub mod http;
+pub mod operation_log;
 pub mod process;
 pub mod skip;
 
