@@ -74,7 +74,7 @@ impl From<ServiceSettings> for Config {
                     .filter(|seconds| *seconds > 0),
                 used_refresh_token_record: settings.used_refresh_token_retention_seconds,
                 refresh_reuse_leeway: settings.refresh_reuse_leeway_seconds,
-                refresh_retry_grace: settings.refresh_retry_grace_seconds,
+                refresh_retry_window: settings.refresh_retry_window_seconds,
             },
             lockout: LockoutPolicy {
                 free_failures: settings.lockout_free_failures,

@@ -256,6 +256,7 @@ mod tests {
             },
             refresh: RefreshTokenRecord {
                 token_hash: TokenHash::of(&Secret::new(format!("{family_id}-refresh"))),
+                family_secret: None,
                 client_id: client_id.into(),
                 username: username.into(),
                 scope: Scope::default(),

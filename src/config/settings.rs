@@ -58,15 +58,17 @@ pub struct ServiceSettings {
     #[arg(long, env = "USED_REFRESH_TOKEN_RETENTION_SECONDS", value_parser = whole_number,
           default_value_t = Lifetimes::default().used_refresh_token_record)]
     pub used_refresh_token_retention_seconds: u64,
-    /// A replay this soon after the use is a concurrent duplicate: refused, family kept.
-    #[arg(long, env = "REFRESH_REUSE_LEEWAY_SECONDS", value_parser = whole_number,
+    /// A used refresh token presented this soon after its successor's use is a duplicate still
+    /// in flight: refused, family kept. At most 2.
+    #[arg(long, env = "REFRESH_REUSE_LEEWAY_SECONDS", value_parser = reuse_leeway,
           default_value_t = Lifetimes::default().refresh_reuse_leeway)]
     pub refresh_reuse_leeway_seconds: u64,
-    /// Within this many seconds of its use, a used refresh token may be presented once more
-    /// for a new pair in place of the lost one; 0: off.
-    #[arg(long, env = "REFRESH_RETRY_GRACE_SECONDS", value_parser = whole_number,
-          default_value_t = Lifetimes::default().refresh_retry_grace)]
-    pub refresh_retry_grace_seconds: u64,
+    /// Within this many seconds of its use, while its successor is unused, a used refresh
+    /// token gets the identical pair again: a retry after a lost answer, or a concurrent
+    /// duplicate. At least 10.
+    #[arg(long, env = "REFRESH_RETRY_WINDOW_SECONDS", value_parser = retry_window,
+          default_value_t = Lifetimes::default().refresh_retry_window)]
+    pub refresh_retry_window_seconds: u64,
     /// Password attempts per username and address before the first lock.
     #[arg(long, env = "LOCKOUT_FREE_FAILURES", value_parser = count,
           default_value_t = LockoutPolicy::default().free_failures)]
@@ -196,6 +198,20 @@ fn at_least_one(text: &str) -> Result<u64, String> {
 fn trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
     text.parse()
         .map_err(|error: InvalidProxy| error.to_string())
+}
+
+fn reuse_leeway(text: &str) -> Result<u64, String> {
+    match whole_number(text)? {
+        seconds if seconds > 2 => Err("must be at most 2 (longer hides a divergence)".into()),
+        seconds => Ok(seconds),
+    }
+}
+
+fn retry_window(text: &str) -> Result<u64, String> {
+    match whole_number(text)? {
+        seconds if seconds < 10 => Err("must be at least 10 (a client's retry needs time)".into()),
+        seconds => Ok(seconds),
+    }
 }
 
 fn count(text: &str) -> Result<u32, String> {

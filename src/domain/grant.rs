@@ -6,14 +6,11 @@ use super::clock::{Clock, UnixSeconds};
 use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
 use super::login_throttle::{Admission, AttemptKeys, LockoutPolicy, SourceAddress};
-use super::model::{
-    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, TokenPair,
-    UsedRefreshToken, User,
-};
+use super::model::{AccessTokenRecord, Client, GrantType, RefreshTokenRecord, TokenPair, User};
 use super::scope::Scope;
 use super::secret::Secret;
-use super::store::{HashReplacement, Rotation, Store, StoreError};
-use super::token::{TokenHash, new_token, random_alphanumeric};
+use super::store::{HashReplacement, Store, StoreError};
+use super::token::{FamilySecret, TokenHash, new_token, random_alphanumeric};
 
 /// Token lifetimes and windows, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,12 +21,13 @@ pub struct Lifetimes {
     /// How long a used refresh token is remembered, so that presenting it again is recognised
     /// as a replay and revokes its family. Later it reads as unknown.
     pub used_refresh_token_record: u64,
-    /// A used refresh token presented again within this many seconds of its use is taken for a
-    /// concurrent duplicate (refused, no revocation).
+    /// Presented again within this many seconds of its successor's use, a used refresh token
+    /// is taken for a duplicate still in flight (refused, no revocation). At most 2 s.
     pub refresh_reuse_leeway: u64,
-    /// Within this many seconds of its use, a used refresh token may be presented once more
-    /// to get a new pair in place of the one whose answer was lost. 0: off.
-    pub refresh_retry_grace: u64,
+    /// Presented again within this many seconds of its use, while its successor is unused, a
+    /// used refresh token gets the identical pair again (an answer that was lost, or a
+    /// concurrent duplicate). Later it is a replay. Capped at the access token's lifetime.
+    pub refresh_retry_window: u64,
 }
 
 impl Default for Lifetimes {
@@ -39,7 +37,7 @@ impl Default for Lifetimes {
             refresh_token: None,
             used_refresh_token_record: 30 * 24 * 3600,
             refresh_reuse_leeway: 2,
-            refresh_retry_grace: 0,
+            refresh_retry_window: 60,
         }
     }
 }
@@ -111,7 +109,7 @@ struct PasswordAttempt<'a> {
 pub struct TokenService<S> {
     pub(super) store: S,
     verifier: CredentialVerifier,
-    lifetimes: Lifetimes,
+    pub(super) lifetimes: Lifetimes,
     lockout: LockoutPolicy,
     pub(super) clock: Arc<dyn Clock>,
 }
@@ -295,14 +293,17 @@ impl<S: Store> TokenService<S> {
         let family_id = new_family_id()?;
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
+        let tokens = (new_token()?, new_token()?);
         let (issued, pair) = self.new_pair(
             &client,
             attempt.username,
             scope.clone(),
             scope,
             family_id,
+            tokens,
+            FamilySecret::generate()?,
             now,
-        )?;
+        );
         self.store.issue_token_pair(&pair, Some(&keys)).await?;
         Ok(issued)
     }
@@ -351,96 +352,6 @@ impl<S: Store> TokenService<S> {
             ),
             Ok(_) => {}
         }
-    }
-
-    /// RFC 6749 §6. Order of checks: client, grant permission, token, scope. A refused request
-    /// leaves the refresh token usable.
-    async fn refresh_grant(
-        &self,
-        credentials: &ClientCredentials,
-        refresh_token: &Secret,
-        requested_scope: Option<&str>,
-    ) -> Result<IssuedTokens, GrantError> {
-        let now = self.clock.now();
-        let context = self
-            .store
-            .token_context(&credentials.client_id, &TokenHash::of(refresh_token), now)
-            .await?;
-        let client = self.authenticate(context.client, credentials).await?;
-        if !client.allows(GrantType::RefreshToken) {
-            return Err(GrantError::UnauthorizedClient);
-        }
-        let used = match context.token {
-            // Another client's token is refused without being used up (RFC 6749 §6: the token
-            // must have been issued to the authenticated client).
-            Some(StoredToken::Refresh(token))
-                if token.client_id == client.client_id && token.is_live_at(now) =>
-            {
-                token
-            }
-            Some(StoredToken::UsedRefresh(used)) if used.client_id == client.client_id => {
-                return self.replayed(&client, &used, requested_scope, now).await;
-            }
-            _ => return Err(GrantError::InvalidRefreshToken),
-        };
-        let (issued, pair) = self.next_in_family(
-            &client,
-            &used.username,
-            &used.scope,
-            &used.family_id,
-            requested_scope,
-            now,
-        )?;
-        let keep_used_record_until = now + self.lifetimes.used_refresh_token_record;
-        match self
-            .store
-            .rotate_refresh_token(&used, &pair, now, keep_used_record_until)
-            .await?
-        {
-            Rotation::Rotated => Ok(issued),
-            Rotation::Refused => Err(GrantError::InvalidRefreshToken),
-        }
-    }
-
-    /// A refresh token presented again after it was used.
-    ///
-    /// Within the grace period (off by default), the first retry is a client whose refresh
-    /// answer was lost: the pair it never received is replaced by a new one in the same family.
-    /// Otherwise, concurrent duplicates of the request that used it (a client retrying in
-    /// parallel) arrive within the leeway and are only refused, and anything else means
-    /// someone holds a copy (RFC 9700 §4.14.2): the whole family is revoked.
-    async fn replayed(
-        &self,
-        client: &Client,
-        used: &UsedRefreshToken,
-        requested_scope: Option<&str>,
-        now: UnixSeconds,
-    ) -> Result<IssuedTokens, GrantError> {
-        let since_use = now.saturating_sub(used.used_at);
-        if since_use < self.lifetimes.refresh_retry_grace && !used.reissued {
-            let (issued, pair) = self.next_in_family(
-                client,
-                &used.username,
-                &used.scope,
-                &used.family_id,
-                requested_scope,
-                now,
-            )?;
-            if self.store.reissue_successor(used, &pair, now).await? == Rotation::Rotated {
-                tracing::info!(client_id = %used.client_id, "lost refresh answer re-issued within the grace period");
-                return Ok(issued);
-            }
-        } else if since_use < self.lifetimes.refresh_reuse_leeway {
-            return Err(GrantError::InvalidRefreshToken);
-        }
-        let revoked = self.store.revoke_family(&used.family_id).await?;
-        tracing::warn!(
-            client_id = %used.client_id,
-            family = %used.family_id,
-            revoked_tokens = revoked,
-            "used refresh token presented again: token family revoked"
-        );
-        Err(GrantError::InvalidRefreshToken)
     }
 
     /// Reads the client and authenticates it, for requests that need nothing else read with
@@ -492,41 +403,21 @@ impl<S: Store> TokenService<S> {
         log_upgrade(outcome, "password", None);
     }
 
-    /// The next pair of a family: the access token gets the requested scope if it lies within
-    /// the grant's (RFC 6749 §6), the refresh token keeps the grant's scope.
-    fn next_in_family(
-        &self,
-        client: &Client,
-        username: &str,
-        grant_scope: &Scope,
-        family_id: &str,
-        requested_scope: Option<&str>,
-        now: UnixSeconds,
-    ) -> Result<(IssuedTokens, TokenPair), GrantError> {
-        let scope = narrow(requested_scope, grant_scope)?;
-        self.new_pair(
-            client,
-            username,
-            scope,
-            grant_scope.clone(),
-            family_id.to_owned(),
-            now,
-        )
-    }
-
-    /// A new access token with `access_scope` and a refresh token that carries `grant_scope`,
-    /// the scope of the original grant.
-    fn new_pair(
+    /// The pair `(access_token, refresh_token)`: the access token with `access_scope`, the
+    /// refresh token carrying `grant_scope`, the scope of the original grant, and the family's
+    /// secret, which derives its successor.
+    #[allow(clippy::too_many_arguments)] // each is a distinct part of the pair's records
+    pub(super) fn new_pair(
         &self,
         client: &Client,
         username: &str,
         access_scope: Scope,
         grant_scope: Scope,
         family_id: String,
+        (access_token, refresh_token): (Secret, Secret),
+        family_secret: FamilySecret,
         now: UnixSeconds,
-    ) -> Result<(IssuedTokens, TokenPair), GrantError> {
-        let access_token = new_token()?;
-        let refresh_token = new_token()?;
+    ) -> (IssuedTokens, TokenPair) {
         let access = AccessTokenRecord {
             token_hash: TokenHash::of(&access_token),
             client_id: client.client_id.clone(),
@@ -543,6 +434,7 @@ impl<S: Store> TokenService<S> {
             scope: grant_scope,
             access_token_hash: access.token_hash.clone(),
             family_id,
+            family_secret: Some(family_secret),
             issued_at: now,
             expires_at: self.lifetimes.refresh_token.map(|lifetime| now + lifetime),
         };
@@ -552,7 +444,7 @@ impl<S: Store> TokenService<S> {
             expires_in: self.lifetimes.access_token,
             scope: access_scope,
         };
-        Ok((issued, TokenPair { access, refresh }))
+        (issued, TokenPair { access, refresh })
     }
 }
 
@@ -586,7 +478,7 @@ fn new_family_id() -> Result<String, GrantError> {
 
 /// The scope to grant: `requested` if it lies within `allowed`, or all of `allowed` if none was
 /// requested. An empty or all-space `scope` counts as none (RFC 6749 §3.1).
-fn narrow(requested: Option<&str>, allowed: &Scope) -> Result<Scope, GrantError> {
+pub(super) fn narrow(requested: Option<&str>, allowed: &Scope) -> Result<Scope, GrantError> {
     let requested = match requested {
         None => return Ok(allowed.clone()),
         Some(text) => Scope::parse(text).map_err(|_| GrantError::InvalidScope)?,

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod login_throttle;
 pub mod model;
 pub mod names;
+mod refresh;
 pub mod scope;
 pub mod secret;
 pub mod store;

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use super::clock::UnixSeconds;
 use super::scope::Scope;
-use super::token::TokenHash;
+use super::token::{FamilySecret, TokenHash};
 
 /// The grant types this server can issue tokens for (RFC 6749 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,6 +116,9 @@ pub struct RefreshTokenRecord {
     pub access_token_hash: TokenHash,
     /// Identifies every token descended from one password grant.
     pub family_id: String,
+    /// Derives this token's successor pair from it when it is used. `None` for tokens issued
+    /// before families had secrets; their rotation gives the family one.
+    pub family_secret: Option<FamilySecret>,
     pub issued_at: UnixSeconds,
     /// `None`: lasts until used.
     pub expires_at: Option<UnixSeconds>,
@@ -134,28 +137,31 @@ pub struct TokenPair {
     pub refresh: RefreshTokenRecord,
 }
 
-/// What remains of a refresh token after it was used: enough to recognise a replay and revoke
-/// the family it belongs to (RFC 9700 §4.14.2).
+/// What remains of a refresh token after it was used: enough to answer a retry with the pair
+/// it was exchanged for, and to recognise a replay and revoke the family it belongs to
+/// (RFC 9700 §4.14.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsedRefreshToken {
     pub token_hash: TokenHash,
     pub client_id: String,
     pub username: String,
-    /// The scope of the original grant, for a re-issue within the grace period.
+    /// The scope of the original grant.
     pub scope: Scope,
     pub family_id: String,
+    /// Derives the successor pair again from the token, for a retry. `None` for records left
+    /// before families had secrets.
+    pub family_secret: Option<FamilySecret>,
     pub used_at: UnixSeconds,
     /// The record is kept until then (DynamoDB TTL); a replay after that reads as unknown.
     pub expires_at: UnixSeconds,
-    /// The pair issued when this token was used (or re-issued in its place).
+    /// The pair issued when this token was used.
     pub successor_refresh: TokenHash,
     pub successor_access: TokenHash,
-    /// A retry within the grace period already replaced the successor pair; there is only one.
-    pub reissued: bool,
 }
 
 impl UsedRefreshToken {
-    /// The record a rotation leaves in place of `used`.
+    /// The record a rotation leaves in place of `used`; it keeps the secret the successor was
+    /// derived with.
     pub fn after_rotation(
         used: &RefreshTokenRecord,
         successor: &TokenPair,
@@ -168,11 +174,11 @@ impl UsedRefreshToken {
             username: used.username.clone(),
             scope: used.scope.clone(),
             family_id: used.family_id.clone(),
+            family_secret: successor.refresh.family_secret.clone(),
             used_at: now,
             expires_at,
             successor_refresh: successor.refresh.token_hash.clone(),
             successor_access: successor.access.token_hash.clone(),
-            reissued: false,
         }
     }
 }

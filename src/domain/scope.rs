@@ -44,6 +44,16 @@ impl Scope {
         self.tokens().all(|token| other.contains(token))
     }
 
+    /// The tokens of `self` that are also in `other`, in `self`'s order.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Self(
+            self.tokens()
+                .filter(|token| other.contains(token))
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
     pub fn contains(&self, token: &str) -> bool {
         self.0.iter().any(|known| known == token)
     }

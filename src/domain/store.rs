@@ -15,7 +15,7 @@ use super::login_throttle::{
 };
 use super::model::{
     AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
-    TokenPair, UsedRefreshToken, User,
+    TokenPair, User,
 };
 use super::token::TokenHash;
 
@@ -38,6 +38,10 @@ pub enum StoreError {
     /// this means a broken random source, never bad luck or a client's mistake.
     #[error("key collision: {0}")]
     KeyCollision(String),
+    /// The database refused the request as invalid: a fault of this service, not of the
+    /// database, and retrying will not help.
+    #[error("the store refused the request as invalid: {0}")]
+    Invalid(String),
 }
 
 /// What the password grant reads, in one round trip.
@@ -166,7 +170,8 @@ pub trait Store: Send + Sync + 'static {
     /// `used_record_expires_at`, deletes its access token and stores `replacement` in the same
     /// family, provided that `used` is still a live refresh token of `used.client_id` at `now`
     /// and its user still exists. Among concurrent calls with the same token exactly one
-    /// rotates. On any failure nothing changes, so the old refresh token still works.
+    /// rotates. On any failure nothing changes, so the old refresh token still works. After an
+    /// error the outcome is unknown: [`Store::read_tokens`] tells.
     fn rotate_refresh_token(
         &self,
         used: &RefreshTokenRecord,
@@ -175,16 +180,13 @@ pub trait Store: Send + Sync + 'static {
         used_record_expires_at: UnixSeconds,
     ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
 
-    /// Replaces the pair issued when `used` was used (its answer was lost, so the client never
-    /// received it) with `replacement`, once: provided the used-token record is unchanged and
-    /// not re-issued before, the successor refresh token is still unused, and the user still
-    /// exists. Atomically; on refusal nothing changes.
-    fn reissue_successor(
+    /// Reads tokens of any kind by hash, with strongly consistent reads, in the order given;
+    /// expired tokens and expired used-token records read as `None`.
+    fn read_tokens(
         &self,
-        used: &UsedRefreshToken,
-        replacement: &TokenPair,
+        tokens: &[&TokenHash],
         now: UnixSeconds,
-    ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Option<StoredToken>>, StoreError>> + Send;
 
     /// Revokes every live token of a family: its current refresh token and access token.
     /// Returns how many tokens the family named (an access token past its expiry but not yet

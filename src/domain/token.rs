@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -41,6 +42,72 @@ pub fn random_alphanumeric(length: usize) -> Result<String, RandomnessUnavailabl
 /// A new access or refresh token.
 pub fn new_token() -> Result<Secret, RandomnessUnavailable> {
     random_alphanumeric(TOKEN_LENGTH).map(Secret::new)
+}
+
+/// A token family's secret, from which each refresh derives its successor pair from the refresh
+/// token presented: HMAC-SHA-256 under the secret, so a retry of the same refresh gets the
+/// identical pair and any number of duplicates converge on one line of the login.
+///
+/// It is stored with the family's refresh tokens, but it is useless without a refresh token,
+/// which is never stored: a database leak yields no usable token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FamilySecret(String);
+
+impl FamilySecret {
+    /// A new secret of 256 random bits.
+    pub fn generate() -> Result<Self, RandomnessUnavailable> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(RandomnessUnavailable)?;
+        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// Rebuilds a secret read back from storage.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The access and refresh token that succeed `presented`, always the same for the same
+    /// secret and token, and indistinguishable from random ones without the secret.
+    pub fn successors(&self, presented: &Secret) -> (Secret, Secret) {
+        (
+            self.derive(b"access", presented),
+            self.derive(b"refresh", presented),
+        )
+    }
+
+    /// A token from the HMAC stream of `label` and `presented`, by the same rejection sampling
+    /// as [`random_alphanumeric`], so derived tokens look like any other.
+    fn derive(&self, label: &[u8], presented: &Secret) -> Secret {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_bytes());
+        let mut output = String::with_capacity(TOKEN_LENGTH);
+        for block in 0u8.. {
+            let mut context = hmac::Context::with_key(&key);
+            context.update(label);
+            context.update(&[0, block]);
+            context.update(presented.expose().as_bytes());
+            let tag = context.sign();
+            for &byte in tag.as_ref().iter().filter(|&&byte| byte < 248) {
+                if output.len() == TOKEN_LENGTH {
+                    return Secret::new(output);
+                }
+                output.push(char::from(ALPHABET[usize::from(byte % 62)]));
+            }
+            if output.len() == TOKEN_LENGTH {
+                break;
+            }
+        }
+        Secret::new(output)
+    }
+}
+
+impl fmt::Debug for FamilySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FamilySecret([redacted])")
+    }
 }
 
 /// The SHA-256 of a token, base64url-encoded: the only form in which tokens are stored.
@@ -98,6 +165,30 @@ mod tests {
             62,
             "all 62 characters should appear in 60,000 draws"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn successors_are_deterministic_per_secret_and_token() -> Result<(), RandomnessUnavailable> {
+        let secret = FamilySecret::generate()?;
+        let presented = new_token()?;
+        let (access, refresh) = secret.successors(&presented);
+        assert_eq!(
+            secret.successors(&presented),
+            (access.clone(), refresh.clone())
+        );
+        for token in [&access, &refresh] {
+            assert_eq!(token.expose().len(), TOKEN_LENGTH);
+            assert!(token.expose().bytes().all(|b| b.is_ascii_alphanumeric()));
+        }
+        assert_ne!(access, refresh);
+        let other_token = secret.successors(&new_token()?);
+        let other_secret = FamilySecret::generate()?.successors(&presented);
+        for other in [other_token, other_secret] {
+            assert_ne!(other.0, access);
+            assert_ne!(other.1, refresh);
+        }
+        assert!(!format!("{secret:?}").contains(secret.as_str()));
         Ok(())
     }
 

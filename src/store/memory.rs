@@ -308,40 +308,21 @@ impl Store for MemoryStore {
         Ok(Rotation::Rotated)
     }
 
-    async fn reissue_successor(
+    async fn read_tokens(
         &self,
-        used: &UsedRefreshToken,
-        replacement: &TokenPair,
+        tokens: &[&TokenHash],
         now: UnixSeconds,
-    ) -> Result<Rotation, StoreError> {
-        let mut data = self.lock()?;
-        let record_unchanged = matches!(
-            data.tokens.get(&used.token_hash),
-            Some(StoredToken::UsedRefresh(stored))
-                if !stored.reissued && stored.successor_refresh == used.successor_refresh
-                    && now < stored.expires_at
-        );
-        let successor_unused = matches!(
-            data.tokens.get(&used.successor_refresh),
-            Some(StoredToken::Refresh(_))
-        ) && data
-            .families
-            .get(&used.family_id)
-            .is_some_and(|family| family.current_refresh.as_ref() == Some(&used.successor_refresh));
-        if !(record_unchanged && successor_unused && data.users.contains_key(&used.username)) {
-            return Ok(Rotation::Refused);
-        }
-        ensure_unused(&data, replacement)?;
-        data.tokens.remove(&used.successor_refresh);
-        data.tokens.remove(&used.successor_access);
-        insert_pair(&mut data, replacement);
-        advance_family(&mut data, replacement);
-        if let Some(StoredToken::UsedRefresh(stored)) = data.tokens.get_mut(&used.token_hash) {
-            stored.reissued = true;
-            stored.successor_refresh = replacement.refresh.token_hash.clone();
-            stored.successor_access = replacement.access.token_hash.clone();
-        }
-        Ok(Rotation::Rotated)
+    ) -> Result<Vec<Option<StoredToken>>, StoreError> {
+        let data = self.lock()?;
+        Ok(tokens
+            .iter()
+            .map(|token| {
+                data.tokens
+                    .get(*token)
+                    .filter(|stored| is_live(stored, now))
+                    .cloned()
+            })
+            .collect())
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {

@@ -15,12 +15,14 @@ use crate::domain::model::{
 };
 use crate::domain::scope::Scope;
 use crate::domain::store::StoreError;
-use crate::domain::token::TokenHash;
+use crate::domain::token::{FamilySecret, TokenHash};
 
 // The `kind` of each item of the tokens table.
 pub(super) const ACCESS: &str = "access";
 pub(super) const REFRESH: &str = "refresh";
 pub(super) const USED_REFRESH: &str = "used_refresh";
+/// The attribute of refresh and used-refresh items that holds the family's secret.
+const FAMILY_SECRET: &str = "family_secret";
 const FAMILY: &str = "family";
 
 /// A string attribute.
@@ -88,11 +90,14 @@ pub(super) fn refresh_item(token: &RefreshTokenRecord) -> Item {
     if let Some(expires_at) = token.expires_at {
         item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
     }
+    if let Some(secret) = &token.family_secret {
+        item.insert(FAMILY_SECRET.to_owned(), s(secret.as_str()));
+    }
     item
 }
 
 pub(super) fn used_refresh_item(token: &UsedRefreshToken) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         (PK.to_owned(), s(token.token_hash.as_str())),
         ("kind".to_owned(), s(USED_REFRESH)),
         ("client_id".to_owned(), s(&token.client_id)),
@@ -109,8 +114,11 @@ pub(super) fn used_refresh_item(token: &UsedRefreshToken) -> Item {
             "successor_access".to_owned(),
             s(token.successor_access.as_str()),
         ),
-        ("reissued".to_owned(), AttributeValue::Bool(token.reissued)),
-    ])
+    ]);
+    if let Some(secret) = &token.family_secret {
+        item.insert(FAMILY_SECRET.to_owned(), s(secret.as_str()));
+    }
+    item
 }
 
 /// A family's record points at its newest pair; it lives as long as that refresh token.
@@ -286,9 +294,14 @@ fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
         scope: scope(&item)?,
         access_token_hash: TokenHash::from_stored(string(&item, "access_token_hash")?),
         family_id: string(&item, "family_id")?,
+        family_secret: family_secret(&item)?,
         issued_at: number(&item, "issued_at")?,
         expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
     })
+}
+
+fn family_secret(item: &Item) -> Result<Option<FamilySecret>, StoreError> {
+    Ok(optional_string(item, FAMILY_SECRET)?.map(FamilySecret::from_stored))
 }
 
 fn used_refresh_from(item: Item) -> Result<UsedRefreshToken, StoreError> {
@@ -298,11 +311,11 @@ fn used_refresh_from(item: Item) -> Result<UsedRefreshToken, StoreError> {
         username: string(&item, "username")?,
         scope: scope(&item)?,
         family_id: string(&item, "family_id")?,
+        family_secret: family_secret(&item)?,
         used_at: number(&item, "used_at")?,
         expires_at: number(&item, TTL_ATTRIBUTE)?,
         successor_refresh: TokenHash::from_stored(string(&item, "successor_refresh")?),
         successor_access: TokenHash::from_stored(string(&item, "successor_access")?),
-        reissued: matches!(item.get("reissued"), Some(AttributeValue::Bool(true))),
     })
 }
 

@@ -106,6 +106,11 @@ where
     }
 }
 
+/// DynamoDB refused a request as invalid: a fault of this service, logged as such.
+fn invalid(error: &(impl std::error::Error + ?Sized)) -> StoreError {
+    StoreError::Invalid(DisplayErrorContext(error).to_string())
+}
+
 fn unavailable(error: impl std::error::Error) -> StoreError {
     // `DisplayErrorContext` prints the whole cause chain; SdkError's own Display says only
     // "service error".

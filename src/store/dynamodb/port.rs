@@ -1,12 +1,12 @@
 //! The storage port implemented on DynamoDB: `impl Store for DynamoStore`.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::keys::{MAX_KEY_BYTES, client_key, family_key, key, user_key};
 use super::mapping::{
-    ACCESS, REFRESH, USED_REFRESH, access_family_item, access_from, access_item, client_from,
-    client_item, family_from, family_item, kind_of, n, optional_string, s, stored_token_from,
-    string, used_refresh_item, user_from, user_item,
+    ACCESS, REFRESH, access_family_item, access_from, access_item, client_from, client_item,
+    family_from, family_item, kind_of, n, optional_string, s, stored_token_from, string,
+    used_refresh_item, user_from, user_item,
 };
 use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX};
 use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
@@ -16,8 +16,8 @@ use crate::domain::login_throttle::{
     Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
 };
 use crate::domain::model::{
-    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, TokenFamily, TokenPair,
-    UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
+    TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::store::{
     HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
@@ -210,61 +210,23 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn reissue_successor(
+    async fn read_tokens(
         &self,
-        used: &UsedRefreshToken,
-        replacement: &TokenPair,
+        tokens: &[&TokenHash],
         now: UnixSeconds,
-    ) -> Result<Rotation, StoreError> {
-        let tokens = &self.tables.tokens;
-        // Once only: the record must be as read, and not re-issued before.
-        let mark_reissued = Update::builder()
-            .table_name(tokens)
-            .set_key(Some(key(used.token_hash.as_str().to_owned())))
-            .update_expression(
-                "SET reissued = :true, successor_refresh = :new_refresh, successor_access = :new_access",
-            )
-            .condition_expression(
-                "kind = :used AND reissued = :false AND successor_refresh = :successor \
-                 AND expires_at > :now",
-            )
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":used", s(USED_REFRESH))
-            .expression_attribute_values(":successor", s(used.successor_refresh.as_str()))
-            .expression_attribute_values(":new_refresh", s(replacement.refresh.token_hash.as_str()))
-            .expression_attribute_values(":new_access", s(replacement.access.token_hash.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .build();
-        // The lost successor must not have been used meanwhile.
-        let drop_successor_refresh = Delete::builder()
-            .table_name(tokens)
-            .set_key(Some(key(used.successor_refresh.as_str().to_owned())))
-            .condition_expression("kind = :refresh")
-            .expression_attribute_values(":refresh", s(REFRESH))
-            .build();
-        let [put_access, put_refresh] = self.pair_puts(replacement)?;
-        let items = vec![
-            TransactWriteItem::builder()
-                .update(built(mark_reissued)?)
-                .build(),
-            TransactWriteItem::builder()
-                .delete(built(drop_successor_refresh)?)
-                .build(),
-            self.delete_token_item(used.successor_access.as_str().to_owned())?,
-            put_access,
-            put_refresh,
-            self.advance_family(&used.family_id, &used.successor_refresh, replacement)?,
-            self.user_still_exists(&used.username)?,
-        ];
-        let refresh = &replacement.refresh;
-        match self
-            .transact_storing(items, &refresh.token_hash, &refresh.family_id)
-            .await?
-        {
-            Transaction::Committed => Ok(Rotation::Rotated),
-            Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
-        }
+    ) -> Result<Vec<Option<StoredToken>>, StoreError> {
+        let keys = tokens
+            .iter()
+            .map(|token| (self.tables.tokens.as_str(), token.as_str().to_owned()))
+            .collect();
+        let mut found = self.batch_get(keys).await?;
+        tokens
+            .iter()
+            .map(|token| match found.remove(token.as_str()) {
+                Some(item) => stored_token_from(item, now),
+                None => Ok(None),
+            })
+            .collect()
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
@@ -10,13 +11,14 @@ use aws_sdk_dynamodb::types::{
 
 use super::keys::{family_key, key, user_key};
 use super::mapping::{access_item, n, refresh_item, s};
-use super::{DynamoStore, Item, built, unavailable};
+use super::{DynamoStore, Item, built, invalid, unavailable};
 use crate::domain::model::TokenPair;
 use crate::domain::store::StoreError;
 use crate::domain::token::TokenHash;
 
-/// Attempts for a transaction that DynamoDB cancelled because another transaction held an item.
-pub(super) const TRANSACTION_ATTEMPTS: u32 = 4;
+/// Attempts for a transaction that DynamoDB cancelled for a conflict with another transaction
+/// or for throttling. The backoffs add up to under 2 s, well within a grant's deadline.
+pub(super) const TRANSACTION_ATTEMPTS: u32 = 5;
 
 pub(super) enum Transaction {
     Committed,
@@ -24,17 +26,75 @@ pub(super) enum Transaction {
     ConditionFailed(Vec<bool>),
 }
 
+/// Why DynamoDB cancelled a transaction, from its cancellation reasons.
+#[derive(Debug, PartialEq, Eq)]
+enum Cancellation {
+    /// Which items failed their condition: a verdict.
+    ConditionFailed(Vec<bool>),
+    /// Another transaction held an item, or the table was throttled: worth another attempt.
+    Retry {
+        throttled: bool,
+    },
+    /// The request itself was invalid: a fault of this service, not of the database.
+    Invalid,
+    Other,
+}
+
+fn cancellation(codes: &[&str]) -> Cancellation {
+    if codes.contains(&"ConditionalCheckFailed") {
+        Cancellation::ConditionFailed(
+            codes
+                .iter()
+                .map(|code| *code == "ConditionalCheckFailed")
+                .collect(),
+        )
+    } else if codes.contains(&"ValidationError") {
+        Cancellation::Invalid
+    } else if codes
+        .iter()
+        .any(|code| matches!(*code, "ThrottlingError" | "ProvisionedThroughputExceeded"))
+    {
+        Cancellation::Retry { throttled: true }
+    } else if codes.contains(&"TransactionConflict") {
+        Cancellation::Retry { throttled: false }
+    } else {
+        Cancellation::Other
+    }
+}
+
+/// The pause before attempt `attempt` (from 1): short for conflicts, which clear as soon as
+/// the other transaction ends; longer and jittered for throttling, so that the instances that
+/// were throttled together do not all come back together.
+fn backoff(attempt: u32, throttled: bool) -> Duration {
+    if throttled {
+        let ceiling = 50u64 << attempt.min(4);
+        Duration::from_millis(ceiling / 2 + jitter(ceiling / 2))
+    } else {
+        Duration::from_millis(10 << attempt.min(4))
+    }
+}
+
+/// A pseudo-random number below `bound`, from the clock: enough to spread retries.
+fn jitter(bound: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| u64::from(since.subsec_nanos()))
+        .unwrap_or_default();
+    nanos % bound.max(1)
+}
+
 impl DynamoStore {
     /// Runs a transaction, retrying while DynamoDB cancels it for a conflict with another
-    /// transaction on the same items. A conflict is not a verdict: the retry's conditions
-    /// decide.
+    /// transaction on the same items or for throttling. Neither is a verdict: the retry's
+    /// conditions decide.
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Transaction, StoreError> {
+        let mut throttled = false;
         for attempt in 0..TRANSACTION_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                tokio::time::sleep(backoff(attempt, throttled)).await;
             }
             let outcome = self
                 .client
@@ -46,30 +106,29 @@ impl DynamoStore {
                 Ok(_) => return Ok(Transaction::Committed),
                 Err(error) => error,
             };
-            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                error.as_service_error()
-            else {
-                return Err(unavailable(error));
+            let cancelled = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled,
+                Some(service_error) if service_error.code() == Some("ValidationException") => {
+                    return Err(invalid(&error));
+                }
+                _ => return Err(unavailable(error)),
             };
             let codes: Vec<&str> = cancelled
                 .cancellation_reasons()
                 .iter()
                 .map(|reason| reason.code().unwrap_or("None"))
                 .collect();
-            if codes.contains(&"ConditionalCheckFailed") {
-                return Ok(Transaction::ConditionFailed(
-                    codes
-                        .iter()
-                        .map(|code| *code == "ConditionalCheckFailed")
-                        .collect(),
-                ));
-            }
-            if !codes.contains(&"TransactionConflict") {
-                return Err(unavailable(error));
+            match cancellation(&codes) {
+                Cancellation::ConditionFailed(failed) => {
+                    return Ok(Transaction::ConditionFailed(failed));
+                }
+                Cancellation::Retry { throttled: now } => throttled |= now,
+                Cancellation::Invalid => return Err(invalid(&error)),
+                Cancellation::Other => return Err(unavailable(error)),
             }
         }
         Err(StoreError::Unavailable(
-            "transaction kept conflicting with concurrent transactions".into(),
+            "transaction kept being cancelled for conflicts or throttling".into(),
         ))
     }
 
@@ -179,5 +238,47 @@ impl DynamoStore {
             self.put_new(access_item(&pair.access))?,
             self.put_new(refresh_item(&pair.refresh))?,
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_reasons_decide_what_happens_next() {
+        assert_eq!(
+            cancellation(&["None", "ConditionalCheckFailed", "TransactionConflict"]),
+            Cancellation::ConditionFailed(vec![false, true, false])
+        );
+        assert_eq!(
+            cancellation(&["None", "ThrottlingError"]),
+            Cancellation::Retry { throttled: true }
+        );
+        assert_eq!(
+            cancellation(&["ProvisionedThroughputExceeded", "None"]),
+            Cancellation::Retry { throttled: true }
+        );
+        assert_eq!(
+            cancellation(&["TransactionConflict", "None"]),
+            Cancellation::Retry { throttled: false }
+        );
+        assert_eq!(
+            cancellation(&["ValidationError", "None"]),
+            Cancellation::Invalid
+        );
+        assert_eq!(
+            cancellation(&["ItemCollectionSizeLimitExceeded"]),
+            Cancellation::Other
+        );
+    }
+
+    #[test]
+    fn throttled_retries_back_off_longer_and_stay_within_the_deadline() {
+        let conflicts: Duration = (1..TRANSACTION_ATTEMPTS).map(|a| backoff(a, false)).sum();
+        let throttling: Duration = (1..TRANSACTION_ATTEMPTS).map(|a| backoff(a, true)).sum();
+        assert!(conflicts < Duration::from_millis(400), "{conflicts:?}");
+        assert!(throttling > conflicts, "{throttling:?}");
+        assert!(throttling < Duration::from_secs(2), "{throttling:?}");
     }
 }

@@ -525,7 +525,13 @@ async fn a_refused_upgrade_still_grants_and_a_later_use_upgrades() {
     let django_hash = password_hash(&tables, "alice").await;
     assert!(is_django(&django_hash, 1000));
 
-    proxy.fail_always(UPDATE_ITEM, Fault::Throttle("AccessDeniedException"));
+    // The upgrade's write to the credentials table fails; the grant's own attempt counting
+    // (the tokens table) goes through.
+    proxy.fail_always_containing(
+        UPDATE_ITEM,
+        &tables.credentials,
+        Fault::Throttle("AccessDeniedException"),
+    );
     let (status, body) = token_request_to(&service, credentials, &login).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(proxy.seen(UPDATE_ITEM) >= 1, "the upgrade was attempted");

@@ -200,87 +200,57 @@ pub(super) async fn a_used_refresh_token_leaves_a_record_until_it_expires<S: Sto
     assert_eq!(context.token, None);
 }
 
-pub(super) async fn a_lost_successor_is_reissued_once<S: Store>(store: Arc<S>) {
+/// A retry recomputes the successor from the used record: it must keep the secret the
+/// successor was derived with, and name the successor pair.
+pub(super) async fn a_used_record_remembers_the_successor_and_the_secret<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    let lost = successor(&issued);
+    let next = successor(&issued);
     ok(store
-        .rotate_refresh_token(&issued.refresh, &lost, NOW, KEEP_USED_UNTIL)
+        .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
         .await);
-    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
-    let used = used.expect("no used record");
-    assert_eq!(used.successor_refresh, lost.refresh.token_hash);
-    assert_eq!((used.username.as_str(), used.reissued), ("alice", false));
-
-    let replacement = successor(&issued);
-    assert_eq!(
-        ok(store.reissue_successor(&used, &replacement, NOW + 1).await),
-        Rotation::Rotated
-    );
-    // The pair nobody received is gone; the replacement is live and the record says so.
-    assert_eq!(
-        refresh_token_of(&*store, &lost.refresh.token_hash, NOW).await,
-        None
-    );
-    assert_eq!(
-        ok(store.access_token(&lost.access.token_hash, NOW).await),
-        None
-    );
-    assert!(
-        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW)
-            .await
-            .is_some()
-    );
-    let after = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
-    let after = after.expect("no used record");
-    assert!(after.reissued);
-    assert_eq!(after.successor_refresh, replacement.refresh.token_hash);
-    // Once only, whether presenting the old record or the new one.
-    let again = successor(&issued);
-    assert_eq!(
-        ok(store.reissue_successor(&used, &again, NOW + 2).await),
-        Rotation::Refused
-    );
-    assert_eq!(
-        ok(store.reissue_successor(&after, &again, NOW + 2).await),
-        Rotation::Refused
-    );
-    assert_eq!(
-        refresh_token_of(&*store, &again.refresh.token_hash, NOW).await,
-        None
-    );
-    // The family follows the replacement: revoking it reaches the replacement.
-    ok(store.revoke_family(&issued.refresh.family_id).await);
-    assert_eq!(
-        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW).await,
-        None
-    );
+    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW)
+        .await
+        .expect("no used record");
+    assert_eq!(used.successor_refresh, next.refresh.token_hash);
+    assert_eq!(used.successor_access, next.access.token_hash);
+    assert_eq!(used.family_secret, next.refresh.family_secret);
+    assert!(used.family_secret.is_some());
+    assert_eq!((used.username.as_str(), used.used_at), ("alice", NOW));
+    // The successor carries the secret on.
+    let found = ok(store.read_tokens(&[&next.refresh.token_hash], NOW).await);
+    match found.as_slice() {
+        [Some(StoredToken::Refresh(refresh))] => {
+            assert_eq!(refresh.family_secret, issued.refresh.family_secret);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
-pub(super) async fn a_used_successor_is_not_reissued<S: Store>(store: Arc<S>) {
+pub(super) async fn tokens_are_read_by_hash_in_order<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    let received = successor(&issued);
-    ok(store
-        .rotate_refresh_token(&issued.refresh, &received, NOW, KEEP_USED_UNTIL)
+    let unknown = fresh_hash();
+    let found = ok(store
+        .read_tokens(
+            &[
+                &issued.refresh.token_hash,
+                &unknown,
+                &issued.access.token_hash,
+            ],
+            NOW,
+        )
         .await);
-    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW).await;
-    let used = used.expect("no used record");
-    // The successor was received and used: the answer was not lost.
-    let third = successor(&received);
-    ok(store
-        .rotate_refresh_token(&received.refresh, &third, NOW, KEEP_USED_UNTIL)
+    assert!(matches!(
+        found.as_slice(),
+        [
+            Some(StoredToken::Refresh(_)),
+            None,
+            Some(StoredToken::Access(_))
+        ]
+    ));
+    // Expired tokens read as absent, as everywhere.
+    let later = ok(store
+        .read_tokens(&[&issued.access.token_hash], issued.access.expires_at)
         .await);
-    let replacement = successor(&issued);
-    assert_eq!(
-        ok(store.reissue_successor(&used, &replacement, NOW).await),
-        Rotation::Refused
-    );
-    assert!(
-        refresh_token_of(&*store, &third.refresh.token_hash, NOW)
-            .await
-            .is_some()
-    );
-    assert_eq!(
-        refresh_token_of(&*store, &replacement.refresh.token_hash, NOW).await,
-        None
-    );
+    assert_eq!(later, vec![None]);
+    assert_eq!(ok(store.read_tokens(&[], NOW).await), vec![]);
 }

@@ -55,6 +55,8 @@ pub enum Fault {
 
 struct Rule {
     target: &'static str,
+    /// Only requests whose body contains this (a table's name, say); `None`: any.
+    body_contains: Option<String>,
     fault: Fault,
     /// `None`: every matching request.
     remaining: Option<u32>,
@@ -116,6 +118,18 @@ impl FaultProxy {
     pub fn fail_always(&self, target: &'static str, fault: Fault) {
         self.state().rules.push(Rule {
             target,
+            body_contains: None,
+            fault,
+            remaining: None,
+        });
+    }
+
+    /// From now on every `target` request whose body contains `text` (a table's name, to tell
+    /// one table's writes from another's) meets `fault`.
+    pub fn fail_always_containing(&self, target: &'static str, text: &str, fault: Fault) {
+        self.state().rules.push(Rule {
+            target,
+            body_contains: Some(text.to_owned()),
             fault,
             remaining: None,
         });
@@ -125,6 +139,7 @@ impl FaultProxy {
     pub fn fail_times(&self, target: &'static str, fault: Fault, times: u32) {
         self.state().rules.push(Rule {
             target,
+            body_contains: None,
             fault,
             remaining: Some(times),
         });
@@ -172,13 +187,18 @@ impl FaultProxy {
     }
 
     /// Counts the request and picks the fault of the first rule that still applies.
-    fn plan(&self, target: &str) -> Option<Fault> {
+    fn plan(&self, target: &str, body: &[u8]) -> Option<Fault> {
         let mut state = self.state();
         *state.seen.entry(target.to_owned()).or_default() += 1;
-        let rule = state
-            .rules
-            .iter_mut()
-            .find(|rule| rule.target == target && rule.remaining != Some(0))?;
+        let body = String::from_utf8_lossy(body);
+        let rule = state.rules.iter_mut().find(|rule| {
+            rule.target == target
+                && rule.remaining != Some(0)
+                && rule
+                    .body_contains
+                    .as_deref()
+                    .is_none_or(|text| body.contains(text))
+        })?;
         if let Some(remaining) = &mut rule.remaining {
             *remaining -= 1;
         }
@@ -193,7 +213,7 @@ impl FaultProxy {
                 .header("x-amz-target")
                 .unwrap_or_default()
                 .to_owned();
-            let answer = match self.plan(&target) {
+            let answer = match self.plan(&target, &request.body) {
                 None => match self.forward(&request, &target).await {
                     Some(answer) => answer,
                     None => return,
