@@ -47,6 +47,8 @@ pub async fn seed_demo<S: Store>(service: &TokenService<S>) -> Result<(), SeedEr
             secret_hash: verifier.hash(&Secret::new(DEMO_CLIENT_SECRET))?,
             scope: Scope::parse(DEMO_SCOPE).unwrap_or_default(),
             grant_types: GrantType::ALL.to_vec(),
+            // Older than any token: nothing was issued before the store was seeded.
+            created_at: 0,
         })
         .await?;
     service
@@ -54,6 +56,7 @@ pub async fn seed_demo<S: Store>(service: &TokenService<S>) -> Result<(), SeedEr
         .create_user(&User {
             username: DEMO_USERNAME.into(),
             password_hash: verifier.hash(&Secret::new(DEMO_PASSWORD))?,
+            created_at: 0,
         })
         .await?;
     Ok(())

@@ -91,6 +91,7 @@ impl<S: Store> Admin<S> {
             secret_hash: verifier.hash(&secret)?,
             scope: new.scope,
             grant_types: new.grant_types,
+            created_at: SystemClock.now(),
         };
         self.store.create_client(&client).await?;
         Ok(CreatedClient {
@@ -122,6 +123,7 @@ impl<S: Store> Admin<S> {
         let user = User {
             password_hash: self.verifier()?.hash(password)?,
             username: username.to_owned(),
+            created_at: SystemClock.now(),
         };
         Ok(self.store.create_user(&user).await?)
     }

@@ -65,6 +65,9 @@ pub struct Client {
     /// The scopes the client may ask for; also its default scope when it asks for none.
     pub scope: Scope,
     pub grant_types: Vec<GrantType>,
+    /// When the client was registered. A refresh token issued before then belongs to a
+    /// deleted namesake and is refused. 0 for records from before this was kept.
+    pub created_at: UnixSeconds,
 }
 
 impl Client {
@@ -80,6 +83,9 @@ pub struct User {
     /// Argon2id PHC string of the password, or a Django PBKDF2-SHA256 hash imported from
     /// Django until its first successful use replaces it.
     pub password_hash: String,
+    /// When the user was created. A refresh token issued before then belongs to a deleted
+    /// namesake and is refused. 0 for records from before this was kept.
+    pub created_at: UnixSeconds,
 }
 
 /// A stored access token. The token itself is never stored, only its hash.

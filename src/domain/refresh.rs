@@ -38,12 +38,18 @@ impl<S: Store> TokenService<S> {
         let used = match context.token {
             // Another client's token is refused without being used up (RFC 6749 §6: the token
             // must have been issued to the authenticated client).
+            // A client registered after the token was issued is a namesake of the one it was
+            // issued to, which was deleted: the token is not its.
             Some(StoredToken::Refresh(token))
-                if token.client_id == client.client_id && token.is_live_at(now) =>
+                if token.client_id == client.client_id
+                    && token.is_live_at(now)
+                    && client.created_at <= token.issued_at =>
             {
                 token
             }
-            Some(StoredToken::UsedRefresh(used)) if used.client_id == client.client_id => {
+            Some(StoredToken::UsedRefresh(used))
+                if used.client_id == client.client_id && client.created_at <= used.used_at =>
+            {
                 return self
                     .presented_again(&used, refresh_token, requested_scope, now)
                     .await;

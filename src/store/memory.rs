@@ -1,7 +1,13 @@
 //! An in-memory [`Store`]: for `make run` and fast tests. One mutex makes every operation
 //! atomic, which gives the same single-use and all-or-nothing semantics as the DynamoDB adapter.
+//!
+//! It forgets what DynamoDB's TTL would delete: every so many writes, one sweep drops expired
+//! tokens, families and attempt counters. A long local run also holds at most
+//! [`USED_RECORDS_KEPT`] used-refresh-token records, the oldest going first: an older used token
+//! then reads as unknown, as it would after its retention in DynamoDB. So memory stays flat
+//! under any load.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::clock::UnixSeconds;
@@ -34,6 +40,10 @@ struct Data {
     login_attempts: HashMap<String, SourceAttempts>,
     /// Failures from every source by username (its digest).
     username_failures: HashMap<String, UsernameFailures>,
+    /// Used-refresh-token records, oldest first, to forget the oldest past the cap.
+    used_records: VecDeque<TokenHash>,
+    /// Writes since the last sweep.
+    writes_since_sweep: u32,
 }
 
 /// One username's password attempts from one source, as the DynamoDB adapter's item.
@@ -49,6 +59,46 @@ struct SourceAttempts {
 /// Past this many attempt records, taking one more first drops the expired ones, so a long
 /// local run does not grow without bound.
 const ATTEMPT_RECORDS_BEFORE_PURGE: usize = 10_000;
+
+/// Writes between two sweeps of what has expired: each sweep looks at everything, so this
+/// keeps its cost per write small.
+const WRITES_PER_SWEEP: u32 = 4096;
+
+/// The most used-refresh-token records kept (about 300 bytes each).
+pub const USED_RECORDS_KEPT: usize = 100_000;
+
+impl Data {
+    /// Counts a write at `now`, and every [`WRITES_PER_SWEEP`] writes drops what has expired.
+    fn wrote(&mut self, now: UnixSeconds) {
+        self.writes_since_sweep += 1;
+        if self.writes_since_sweep < WRITES_PER_SWEEP {
+            return;
+        }
+        self.writes_since_sweep = 0;
+        self.tokens.retain(|_, token| is_live(token, now));
+        self.families.retain(|_, family| family.is_live_at(now));
+        self.login_attempts
+            .retain(|_, record| now < record.expires_at);
+        self.username_failures
+            .retain(|_, failures| now < failures.expires_at);
+        let tokens = &self.tokens;
+        self.used_records.retain(|hash| tokens.contains_key(hash));
+    }
+
+    /// Keeps a used-refresh-token record, forgetting the oldest past [`USED_RECORDS_KEPT`].
+    fn remember_used(&mut self, used: UsedRefreshToken) {
+        self.used_records.push_back(used.token_hash.clone());
+        self.tokens
+            .insert(used.token_hash.clone(), StoredToken::UsedRefresh(used));
+        while self.used_records.len() > USED_RECORDS_KEPT {
+            if let Some(oldest) = self.used_records.pop_front()
+                && matches!(self.tokens.get(&oldest), Some(StoredToken::UsedRefresh(_)))
+            {
+                self.tokens.remove(&oldest);
+            }
+        }
+    }
+}
 
 /// A family and the tokens it currently has.
 struct FamilyRecord {
@@ -237,6 +287,7 @@ impl Store for MemoryStore {
         if let Some(keys) = clear_login_attempts {
             data.login_attempts.remove(&keys.per_source);
         }
+        data.wrote(pair.access.issued_at);
         Ok(())
     }
 
@@ -269,6 +320,7 @@ impl Store for MemoryStore {
                 current_refresh: None,
             },
         );
+        data.wrote(access.issued_at);
         Ok(())
     }
 
@@ -284,7 +336,10 @@ impl Store for MemoryStore {
             data.tokens.get(&used.token_hash),
             Some(StoredToken::Refresh(stored))
                 if stored.client_id == used.client_id && stored.is_live_at(now)
-        ) && data.users.contains_key(&used.username)
+        ) && data
+            .users
+            .get(&used.username)
+            .is_some_and(|user| user.created_at <= used.issued_at)
             && data
                 .families
                 .get(&used.family_id)
@@ -293,18 +348,16 @@ impl Store for MemoryStore {
             return Ok(Rotation::Refused);
         }
         ensure_unused(&data, replacement)?;
-        data.tokens.insert(
-            used.token_hash.clone(),
-            StoredToken::UsedRefresh(UsedRefreshToken::after_rotation(
-                used,
-                replacement,
-                now,
-                used_record_expires_at,
-            )),
-        );
+        data.remember_used(UsedRefreshToken::after_rotation(
+            used,
+            replacement,
+            now,
+            used_record_expires_at,
+        ));
         data.tokens.remove(&used.access_token_hash);
         insert_pair(&mut data, replacement);
         advance_family(&mut data, replacement);
+        data.wrote(now);
         Ok(Rotation::Rotated)
     }
 
@@ -524,5 +577,103 @@ fn is_live(token: &StoredToken, now: UnixSeconds) -> bool {
         StoredToken::Access(access) => access.is_live_at(now),
         StoredToken::Refresh(refresh) => refresh.is_live_at(now),
         StoredToken::UsedRefresh(used) => now < used.expires_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::scope::Scope;
+    use crate::domain::secret::Secret;
+    use crate::domain::token::new_token;
+
+    fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
+        let hash = || TokenHash::of(&new_token().unwrap_or_else(|_| Secret::new("x")));
+        let access = AccessTokenRecord {
+            token_hash: hash(),
+            client_id: "app".into(),
+            username: Some("alice".into()),
+            scope: Scope::default(),
+            family_id: family_id.into(),
+            issued_at,
+            expires_at: issued_at + 3600,
+        };
+        let refresh = RefreshTokenRecord {
+            token_hash: hash(),
+            client_id: "app".into(),
+            username: "alice".into(),
+            scope: Scope::default(),
+            access_token_hash: access.token_hash.clone(),
+            family_id: family_id.into(),
+            family_secret: None,
+            issued_at,
+            expires_at: None,
+        };
+        TokenPair { access, refresh }
+    }
+
+    /// A long chain of refreshes keeps memory flat: one live pair, and at most
+    /// [`USED_RECORDS_KEPT`] used records, the newest.
+    #[tokio::test]
+    async fn a_long_refresh_chain_keeps_a_bounded_number_of_records() {
+        let store = MemoryStore::new();
+        store
+            .create_user(&User {
+                username: "alice".into(),
+                password_hash: String::new(),
+                created_at: 0,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut current = pair("f", 0);
+        store
+            .issue_token_pair(&current, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let chain = USED_RECORDS_KEPT + 500;
+        let mut used = Vec::new();
+        for step in 1..=chain {
+            let next = pair("f", 0);
+            let rotated = store
+                .rotate_refresh_token(&current.refresh, &next, step as u64, u64::MAX)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(rotated, Rotation::Rotated);
+            used.push(current.refresh.token_hash.clone());
+            current = next;
+        }
+        let data = store.lock().unwrap_or_else(|e| panic!("{e}"));
+        // The live pair, and the newest used records only.
+        assert_eq!(data.tokens.len(), USED_RECORDS_KEPT + 2);
+        assert!(
+            !data.tokens.contains_key(&used[0]),
+            "the oldest is forgotten"
+        );
+        assert!(data.tokens.contains_key(&used[chain - 1]));
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_are_swept() {
+        let store = MemoryStore::new();
+        for _ in 1..WRITES_PER_SWEEP {
+            let mut access = pair("x", 0).access;
+            access.family_id = new_token()
+                .map(|t| t.expose().to_owned())
+                .unwrap_or_default();
+            store
+                .issue_access_token(&access)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // One more write an hour later sweeps every token issued at 0.
+        let mut late = pair("late", 3600).access;
+        late.family_id = "late".into();
+        store
+            .issue_access_token(&late)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let data = store.lock().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(data.tokens.len(), 1, "only the late token is live");
+        assert_eq!(data.families.len(), 1);
     }
 }

@@ -318,3 +318,32 @@ async fn refreshes_follow_the_client_on_dynamodb() {
     support::require!(Moto);
     refreshes_follow_the_client_as_it_is_now(dynamodb(&strict_config()).await).await;
 }
+
+/// A client id deleted and registered again is another client: the old one's refresh tokens do
+/// not work for it, even if the revocation never reached them.
+async fn a_client_registered_again_does_not_inherit_tokens<S: Store>(service: App<S>) {
+    let (_, first) = login(&service, "alice", "correct+horse").await;
+    let store = service.store();
+    let mut client = store.client(CLIENT).await.unwrap().unwrap();
+    store.delete_client(CLIENT).await.unwrap();
+    service.clock.advance(1);
+    client.created_at = service.clock.now();
+    store.create_client(&client).await.unwrap();
+    assert_eq!(
+        refresh(&service, &first).await,
+        (StatusCode::BAD_REQUEST, json!({"error": "invalid_grant"}))
+    );
+    let (_, fresh) = login(&service, "alice", "correct+horse").await;
+    assert_eq!(refresh(&service, &fresh).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_client_registered_again_does_not_inherit_tokens_on_the_memory_store() {
+    a_client_registered_again_does_not_inherit_tokens(memory(&strict_config()).await).await;
+}
+
+#[tokio::test]
+async fn a_client_registered_again_does_not_inherit_tokens_on_dynamodb() {
+    support::require!(Moto);
+    a_client_registered_again_does_not_inherit_tokens(dynamodb(&strict_config()).await).await;
+}

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::ImportOptions;
 use super::dumpdata::string_field;
 use super::report::{KeptAs, Refusal, skip};
+use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::CredentialVerifier;
 use crate::domain::credentials::django::{self as django_hash, DjangoPbkdf2Sha256, PBKDF2_SHA256};
 use crate::domain::names::{check_client_id, check_client_name, check_username};
@@ -83,6 +84,7 @@ pub(super) fn application_client(
         secret_hash,
         scope: options.scope.clone(),
         grant_types,
+        created_at: SystemClock.now(),
     };
     Ok((client, kept_as))
 }
@@ -125,5 +127,6 @@ pub(super) fn django_user(
     Ok(User {
         username: username.to_owned(),
         password_hash: password.to_owned(),
+        created_at: SystemClock.now(),
     })
 }

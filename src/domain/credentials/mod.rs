@@ -201,6 +201,7 @@ mod fixtures {
         User {
             username: "u".into(),
             password_hash: password_hash.into(),
+            created_at: 0,
         }
     }
 
@@ -212,6 +213,7 @@ mod fixtures {
             secret_hash: secret_hash.into(),
             scope: Scope::default(),
             grant_types: vec![GrantType::Password],
+            created_at: 0,
         }
     }
 

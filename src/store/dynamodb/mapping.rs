@@ -46,6 +46,7 @@ pub(super) fn client_item(client: &Client) -> Item {
             "grant_types".to_owned(),
             AttributeValue::L(client.grant_types.iter().map(|g| s(g.as_str())).collect()),
         ),
+        (CREATED_AT.to_owned(), n(client.created_at)),
     ])
 }
 
@@ -54,6 +55,7 @@ pub(super) fn user_item(user: &User) -> Item {
         (PK.to_owned(), s(&user_key(&user.username))),
         ("username".to_owned(), s(&user.username)),
         ("password_hash".to_owned(), s(&user.password_hash)),
+        (CREATED_AT.to_owned(), n(user.created_at)),
     ])
 }
 
@@ -245,6 +247,7 @@ pub(super) fn client_from(item: Item) -> Result<Client, StoreError> {
         secret_hash: string(&item, "secret_hash")?,
         scope: scope(&item)?,
         grant_types,
+        created_at: optional_number(&item, CREATED_AT)?.unwrap_or(0),
     })
 }
 
@@ -252,6 +255,7 @@ pub(super) fn user_from(item: Item) -> Result<User, StoreError> {
     Ok(User {
         username: string(&item, "username")?,
         password_hash: string(&item, "password_hash")?,
+        created_at: optional_number(&item, CREATED_AT)?.unwrap_or(0),
     })
 }
 

@@ -189,7 +189,7 @@ impl Store for DynamoStore {
             self.delete_token_item(used.access_token_hash.as_str().to_owned())?,
             put_access,
             put_refresh,
-            self.user_still_exists(&used.username)?,
+            self.user_still_exists(&used.username, used.issued_at)?,
             // A revoked family has no record, which refuses the rotation.
             self.advance_family(&used.family_id, &used.token_hash, replacement)?,
         ];

@@ -11,7 +11,9 @@ use aws_sdk_dynamodb::types::{
 
 use super::keys::{family_key, key, user_key};
 use super::mapping::{access_item, n, refresh_item, s};
+use super::schema::CREATED_AT;
 use super::{DynamoStore, Item, built, invalid, unavailable};
+use crate::domain::clock::UnixSeconds;
 use crate::domain::model::TokenPair;
 use crate::domain::store::StoreError;
 use crate::domain::token::TokenHash;
@@ -205,15 +207,22 @@ impl DynamoStore {
             .build())
     }
 
-    /// Refuses the transaction once the user is deleted: a deleted user's tokens stop working.
+    /// Refuses the transaction once the user is deleted, and if a user of the same name was
+    /// created after `issued_at`: a deleted user's tokens stop working, and creating the name
+    /// again does not revive them, whatever the revocation index has caught up with.
     pub(super) fn user_still_exists(
         &self,
         username: &str,
+        issued_at: UnixSeconds,
     ) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(&self.tables.credentials)
             .set_key(Some(key(user_key(username))))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#created) OR #created <= :issued_at)",
+            )
+            .expression_attribute_names("#created", CREATED_AT)
+            .expression_attribute_values(":issued_at", n(issued_at))
             .build();
         Ok(TransactWriteItem::builder()
             .condition_check(built(check)?)

@@ -209,6 +209,7 @@ async fn verifies_hashes_made_by_django_as_django_does() -> Result<(), Box<dyn s
         let user = User {
             username: "u".into(),
             password_hash: vector.encoded.clone(),
+            created_at: 0,
         };
         let right = verifier
             .verify_password(Some(&user), &Secret::new(vector.password.as_str()))

@@ -49,6 +49,7 @@ macro_rules! conformance_suite {
                 a_refresh_token_rotates_once,
                 rotation_refuses_another_clients_token,
                 rotation_refuses_a_deleted_users_token,
+                a_user_created_again_does_not_revive_old_tokens,
                 concurrent_rotations_have_exactly_one_winner,
                 a_failed_rotation_changes_nothing,
                 duplicate_token_writes_are_refused_whole,
@@ -111,6 +112,7 @@ fn client(client_id: &str) -> Client {
         secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
         scope: scope("read write"),
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        created_at: NOW - 86_400,
     }
 }
 
@@ -118,6 +120,7 @@ fn user(username: &str) -> User {
     User {
         username: username.into(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$cGFzc3dvcmQ".into(),
+        created_at: NOW - 86_400,
     }
 }
 

@@ -116,6 +116,41 @@ pub(super) async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<
     );
 }
 
+/// A user deleted and created again under the same name is someone else: the old user's
+/// refresh tokens stay dead, even before any revocation reached them.
+pub(super) async fn a_user_created_again_does_not_revive_old_tokens<S: Store>(store: Arc<S>) {
+    let issued = with_issued_pair(&*store, None).await;
+    ok(store.delete_user("alice").await);
+    ok(store
+        .create_user(&User {
+            created_at: NOW + 5,
+            ..user("alice")
+        })
+        .await);
+    let next = successor(&issued);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(&issued.refresh, &next, NOW + 10, KEEP_USED_UNTIL)
+            .await),
+        Rotation::Refused
+    );
+    // A token issued to the new alice rotates as usual.
+    let mut fresh = pair_at("app", "alice", NOW + 6, None);
+    fresh.refresh.issued_at = NOW + 6;
+    ok(store.issue_token_pair(&fresh, None).await);
+    assert_eq!(
+        ok(store
+            .rotate_refresh_token(
+                &fresh.refresh,
+                &successor(&fresh),
+                NOW + 10,
+                KEEP_USED_UNTIL
+            )
+            .await),
+        Rotation::Rotated
+    );
+}
+
 pub(super) async fn concurrent_rotations_have_exactly_one_winner<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let attempts: Vec<TokenPair> = (0..24).map(|_| successor(&issued)).collect();

@@ -186,6 +186,7 @@ pub async fn add_client<S: Store>(
         secret_hash: hash(service, secret),
         scope: Scope::parse(scope).unwrap_or_else(|_| panic!("bad scope {scope:?}")),
         grant_types: grant_types.to_vec(),
+        created_at: 0,
     };
     service.store().create_client(&client).await.unwrap();
 }
@@ -195,6 +196,7 @@ pub async fn add_user<S: Store>(service: &TokenService<S>, username: &str, passw
     let user = User {
         username: username.into(),
         password_hash: hash(service, password),
+        created_at: 0,
     };
     service.store().create_user(&user).await.unwrap();
 }
