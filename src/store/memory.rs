@@ -13,7 +13,7 @@ use crate::domain::model::{
     TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::store::{
-    HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
+    ClientChanges, HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
 };
 use crate::domain::token::TokenHash;
 
@@ -418,6 +418,32 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
         user.password_hash = password_hash.to_owned();
         Ok(())
+    }
+
+    async fn update_client(
+        &self,
+        client_id: &str,
+        changes: &ClientChanges,
+    ) -> Result<Client, StoreError> {
+        let mut data = self.lock()?;
+        let client = data
+            .clients
+            .get_mut(client_id)
+            .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
+        changes.apply_to(client);
+        Ok(client.clone())
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let mut clients: Vec<Client> = self.lock()?.clients.values().cloned().collect();
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(clients)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let mut users: Vec<User> = self.lock()?.users.values().cloned().collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
     }
 
     async fn replace_client_secret_hash(
