@@ -1,5 +1,5 @@
-//! `oauth-admin`'s use cases, apart from its terminal: provisioning clients and users, listing
-//! and revoking their tokens, and importing a django-oauth-toolkit deployment, all through the
+//! `oauth-admin`'s use cases, apart from its terminal: provisioning, showing and listing
+//! clients and users, listing and revoking their tokens, and importing a django-oauth-toolkit deployment, all through the
 //! [`crate::domain::store::Store`] port, so they run on any of its adapters.
 //!
 //! - `provisioning.rs`: [`Admin`], the use cases, with their typed results and [`AdminError`].
@@ -12,7 +12,8 @@ pub mod import;
 mod provisioning;
 
 pub use provisioning::{
-    Admin, AdminError, CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH, CreatedClient, NewClient,
+    Admin, AdminError, CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH, Change, ClientDetails,
+    CreatedClient, NewClient, Revocation, UserDetails,
 };
 
 /// Argon2 settings that make hashing instant: the tests here check logic, not cost.

@@ -6,9 +6,10 @@
 
 use super::import::{self, ExportError, ImportOptions, ImportReport};
 use crate::domain::clock::{Clock as _, SystemClock};
+use crate::domain::credentials::django::django_hasher;
 use crate::domain::credentials::{Argon2Settings, CredentialError, CredentialVerifier};
 use crate::domain::lifecycle::{Revoked, revoke_all};
-use crate::domain::store::{Store, StoreError};
+use crate::domain::store::{ClientChanges, Store, StoreError};
 use crate::domain::token::{RandomnessUnavailable, random_alphanumeric};
 use crate::domain::{Client, FamilyOwner, GrantType, Scope, Secret, TokenFamily, User};
 
@@ -31,13 +32,96 @@ pub enum AdminError {
     /// The export cannot be read as a dumpdata export; nothing was written.
     #[error(transparent)]
     UnreadableExport(#[from] ExportError),
-    /// The client or user is gone, but the tokens issued to it still work until revoked.
-    #[error("deleted, but revoking its tokens failed: {source}")]
-    DeletedButNotRevoked {
+    /// The change was made, but the tokens issued before it still work until revoked.
+    #[error("{change}, but revoking its tokens failed: {source}")]
+    NotRevoked {
+        change: Change,
         owner: FamilyOwner,
         #[source]
         source: StoreError,
     },
+}
+
+/// A change after which a client's or user's tokens are revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Change {
+    #[error("deleted")]
+    Deleted,
+    #[error("password replaced")]
+    PasswordReplaced,
+    #[error("secret replaced")]
+    SecretReplaced,
+}
+
+/// What `--revoke-tokens` did after a password or secret was replaced. The replacement
+/// stands in every case.
+#[derive(Debug)]
+pub enum Revocation {
+    /// Not asked for: logins made before go on.
+    NotAsked,
+    Done(Revoked),
+    /// [`AdminError::NotRevoked`]: the tokens issued before still work.
+    Failed(AdminError),
+}
+
+impl Revocation {
+    pub fn revoked(&self) -> Option<Revoked> {
+        match self {
+            Self::Done(revoked) => Some(*revoked),
+            Self::NotAsked | Self::Failed(_) => None,
+        }
+    }
+
+    /// The failure to report once the result is shown (a new secret must be shown even if
+    /// revoking failed: it is shown nowhere else).
+    pub fn finish(self) -> Result<(), AdminError> {
+        match self {
+            Self::Failed(error) => Err(error),
+            Self::NotAsked | Self::Done(_) => Ok(()),
+        }
+    }
+}
+
+/// A client as an operator sees it: never its secret or secret hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientDetails {
+    pub client_id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub grant_types: Vec<GrantType>,
+    /// The secret hash is one imported from django-oauth-toolkit, replaced with Argon2id at
+    /// the client's first successful authentication.
+    pub django_hash_pending_upgrade: bool,
+}
+
+impl From<Client> for ClientDetails {
+    fn from(client: Client) -> Self {
+        Self {
+            django_hash_pending_upgrade: django_hasher(&client.secret_hash).is_some(),
+            client_id: client.client_id,
+            name: client.name,
+            scope: client.scope,
+            grant_types: client.grant_types,
+        }
+    }
+}
+
+/// A user as an operator sees them: never their password or password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDetails {
+    pub username: String,
+    /// The password hash is one imported from Django, replaced with Argon2id at the user's
+    /// first successful login.
+    pub django_hash_pending_upgrade: bool,
+}
+
+impl From<User> for UserDetails {
+    fn from(user: User) -> Self {
+        Self {
+            django_hash_pending_upgrade: django_hasher(&user.password_hash).is_some(),
+            username: user.username,
+        }
+    }
 }
 
 /// A client to register.
@@ -101,21 +185,55 @@ impl<S: Store> Admin<S> {
     }
 
     /// Replaces a client's secret with a generated one and returns it; the old one stops
-    /// working. [`StoreError::NotFound`] if there is no such client.
-    pub async fn rotate_client_secret(&self, client_id: &str) -> Result<Secret, AdminError> {
+    /// working. [`StoreError::NotFound`] if there is no such client. With `revoke_tokens`,
+    /// then revokes every token issued to the client: after the replacement, so that the old
+    /// secret cannot start a login that the revocation misses.
+    pub async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        revoke_tokens: bool,
+    ) -> Result<(Secret, Revocation), AdminError> {
         let secret = generate_secret()?;
         let secret_hash = self.verifier()?.hash(&secret)?;
         self.store
             .set_client_secret_hash(client_id, &secret_hash)
             .await?;
-        Ok(secret)
+        let owner = FamilyOwner::Client(client_id.to_owned());
+        let revocation = self
+            .revoke_if(revoke_tokens, Change::SecretReplaced, owner)
+            .await;
+        Ok((secret, revocation))
+    }
+
+    /// Changes a client's name, scope or grant types and returns it as stored; its secret
+    /// stays. [`StoreError::NotFound`] if there is no such client.
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        changes: &ClientChanges,
+    ) -> Result<ClientDetails, AdminError> {
+        Ok(self.store.update_client(client_id, changes).await?.into())
+    }
+
+    /// A client; [`StoreError::NotFound`] if there is no such client.
+    pub async fn show_client(&self, client_id: &str) -> Result<ClientDetails, AdminError> {
+        match self.store.client(client_id).await? {
+            Some(client) => Ok(client.into()),
+            None => Err(StoreError::NotFound(format!("client {client_id}")).into()),
+        }
+    }
+
+    /// Every client, by client id.
+    pub async fn list_clients(&self) -> Result<Vec<ClientDetails>, AdminError> {
+        let clients = self.store.list_clients().await?;
+        Ok(clients.into_iter().map(ClientDetails::from).collect())
     }
 
     /// Removes a client and revokes every token issued to it.
     pub async fn delete_client(&self, client_id: &str) -> Result<Revoked, AdminError> {
         self.store.delete_client(client_id).await?;
-        self.revoke_after_deleting(FamilyOwner::Client(client_id.to_owned()))
-            .await
+        let owner = FamilyOwner::Client(client_id.to_owned());
+        self.revoke_after(Change::Deleted, owner).await
     }
 
     /// Adds a user; [`StoreError::AlreadyExists`] if the username is taken.
@@ -128,20 +246,44 @@ impl<S: Store> Admin<S> {
         Ok(self.store.create_user(&user).await?)
     }
 
-    /// Replaces a user's password; [`StoreError::NotFound`] if there is no such user.
-    pub async fn set_password(&self, username: &str, password: &Secret) -> Result<(), AdminError> {
+    /// Replaces a user's password; [`StoreError::NotFound`] if there is no such user. With
+    /// `revoke_tokens`, then revokes every token issued to the user: after the replacement,
+    /// so that the old password cannot start a login that the revocation misses.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &Secret,
+        revoke_tokens: bool,
+    ) -> Result<Revocation, AdminError> {
         let password_hash = self.verifier()?.hash(password)?;
-        Ok(self
-            .store
+        self.store
             .set_user_password_hash(username, &password_hash)
-            .await?)
+            .await?;
+        let owner = FamilyOwner::User(username.to_owned());
+        Ok(self
+            .revoke_if(revoke_tokens, Change::PasswordReplaced, owner)
+            .await)
+    }
+
+    /// A user; [`StoreError::NotFound`] if there is no such user.
+    pub async fn show_user(&self, username: &str) -> Result<UserDetails, AdminError> {
+        match self.store.user(username).await? {
+            Some(user) => Ok(user.into()),
+            None => Err(StoreError::NotFound(format!("user {username}")).into()),
+        }
+    }
+
+    /// Every user, by username.
+    pub async fn list_users(&self) -> Result<Vec<UserDetails>, AdminError> {
+        let users = self.store.list_users().await?;
+        Ok(users.into_iter().map(UserDetails::from).collect())
     }
 
     /// Removes a user and revokes every token issued to them.
     pub async fn delete_user(&self, username: &str) -> Result<Revoked, AdminError> {
         self.store.delete_user(username).await?;
-        self.revoke_after_deleting(FamilyOwner::User(username.to_owned()))
-            .await
+        let owner = FamilyOwner::User(username.to_owned());
+        self.revoke_after(Change::Deleted, owner).await
     }
 
     /// The live token families of a user or a client, oldest first.
@@ -177,10 +319,29 @@ impl<S: Store> Admin<S> {
         Ok(CredentialVerifier::new(self.argon2)?)
     }
 
-    async fn revoke_after_deleting(&self, owner: FamilyOwner) -> Result<Revoked, AdminError> {
+    /// Revokes every token of `owner` after `change`, which stands even if this fails.
+    async fn revoke_after(
+        &self,
+        change: Change,
+        owner: FamilyOwner,
+    ) -> Result<Revoked, AdminError> {
         match revoke_all(&self.store, &owner, SystemClock.now()).await {
             Ok(revoked) => Ok(revoked),
-            Err(source) => Err(AdminError::DeletedButNotRevoked { owner, source }),
+            Err(source) => Err(AdminError::NotRevoked {
+                change,
+                owner,
+                source,
+            }),
+        }
+    }
+
+    async fn revoke_if(&self, asked: bool, change: Change, owner: FamilyOwner) -> Revocation {
+        if !asked {
+            return Revocation::NotAsked;
+        }
+        match self.revoke_after(change, owner).await {
+            Ok(revoked) => Revocation::Done(revoked),
+            Err(error) => Revocation::Failed(error),
         }
     }
 }
@@ -307,15 +468,16 @@ mod tests {
             .create_client(new_client(Some("app-1"), Some("old-secret")))
             .await;
         assert!(created.is_ok());
-        let secret = admin
-            .rotate_client_secret("app-1")
+        let (secret, revocation) = admin
+            .rotate_client_secret("app-1", false)
             .await
             .unwrap_or_else(|error| panic!("{error}"));
+        assert!(matches!(revocation, Revocation::NotAsked));
         let stored = stored_client(&admin, "app-1").await;
         assert!(secret_works(&stored, secret.expose()).await);
         assert!(!secret_works(&stored, "old-secret").await);
         assert!(matches!(
-            admin.rotate_client_secret("nobody").await,
+            admin.rotate_client_secret("nobody", true).await,
             Err(AdminError::Store(StoreError::NotFound(_)))
         ));
     }
@@ -326,12 +488,14 @@ mod tests {
         let created = admin.create_user("alice", &Secret::new("first")).await;
         assert!(created.is_ok());
         assert!(password_works(&admin, "alice", "first").await);
-        let changed = admin.set_password("alice", &Secret::new("second")).await;
-        assert!(changed.is_ok());
+        let changed = admin
+            .set_password("alice", &Secret::new("second"), false)
+            .await;
+        assert!(matches!(changed, Ok(Revocation::NotAsked)));
         assert!(password_works(&admin, "alice", "second").await);
         assert!(!password_works(&admin, "alice", "first").await);
         assert!(matches!(
-            admin.set_password("bob", &Secret::new("pw")).await,
+            admin.set_password("bob", &Secret::new("pw"), true).await,
             Err(AdminError::Store(StoreError::NotFound(_)))
         ));
     }
@@ -401,6 +565,114 @@ mod tests {
             Err(AdminError::Store(StoreError::NotFound(_)))
         ));
         assert_eq!(admin.revoke_family("family3").await.ok(), Some(0));
+    }
+
+    #[tokio::test]
+    async fn replacing_a_secret_or_password_can_revoke_the_logins_made_before() {
+        let admin = admin();
+        let created = admin
+            .create_client(new_client(Some("app-1"), Some("secret")))
+            .await;
+        assert!(created.is_ok());
+        assert!(admin.create_user("alice", &Secret::new("pw")).await.is_ok());
+        for family_id in ["family1", "family2"] {
+            let issued = admin
+                .store
+                .issue_token_pair(&pair("app-1", "alice", family_id), None)
+                .await;
+            assert!(issued.is_ok());
+        }
+        let revocation = admin
+            .set_password("alice", &Secret::new("new"), true)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let both = Revoked {
+            families: 2,
+            tokens: 4,
+        };
+        assert_eq!(revocation.revoked(), Some(both));
+        assert!(password_works(&admin, "alice", "new").await);
+
+        let issued = admin
+            .store
+            .issue_token_pair(&pair("app-1", "alice", "family3"), None)
+            .await;
+        assert!(issued.is_ok());
+        let (secret, revocation) = admin
+            .rotate_client_secret("app-1", true)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let one = Revoked {
+            families: 1,
+            tokens: 2,
+        };
+        assert_eq!(revocation.revoked(), Some(one));
+        assert!(revocation.finish().is_ok());
+        assert!(secret_works(&stored_client(&admin, "app-1").await, secret.expose()).await);
+    }
+
+    #[tokio::test]
+    async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
+        let admin = admin();
+        let django = "pbkdf2_sha256$1000$salt$5VwgYKVgu0BDbJRRjYkMzENKzO1nKAIGJ93brUnGcB4=";
+        let imported = Client {
+            client_id: "b-app".into(),
+            name: "Imported".into(),
+            secret_hash: django.into(),
+            scope: Scope::default(),
+            grant_types: vec![GrantType::Password],
+            created_at: 0,
+        };
+        let stored = admin.store.create_client(&imported).await;
+        assert!(stored.is_ok());
+        let created = admin
+            .create_client(new_client(Some("a-app"), Some("secret")))
+            .await;
+        assert!(created.is_ok());
+        let stored = admin
+            .store
+            .create_user(&User {
+                username: "bob".into(),
+                password_hash: django.into(),
+                created_at: 0,
+            })
+            .await;
+        assert!(stored.is_ok());
+        assert!(admin.create_user("alice", &Secret::new("pw")).await.is_ok());
+
+        let clients = admin.list_clients().await.unwrap_or_default();
+        let flags: Vec<(&str, bool)> = clients
+            .iter()
+            .map(|c| (c.client_id.as_str(), c.django_hash_pending_upgrade))
+            .collect();
+        assert_eq!(flags, [("a-app", false), ("b-app", true)]);
+        let users = admin.list_users().await.unwrap_or_default();
+        let flags: Vec<(&str, bool)> = users
+            .iter()
+            .map(|u| (u.username.as_str(), u.django_hash_pending_upgrade))
+            .collect();
+        assert_eq!(flags, [("alice", false), ("bob", true)]);
+        assert_eq!(admin.show_user("bob").await.ok(), users.get(1).cloned());
+        assert!(matches!(
+            admin.show_client("nobody").await,
+            Err(AdminError::Store(StoreError::NotFound(_)))
+        ));
+
+        let changes = ClientChanges {
+            name: Some("Renamed".into()),
+            ..ClientChanges::default()
+        };
+        let updated = admin
+            .update_client("b-app", &changes)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(updated.name, "Renamed");
+        assert_eq!(admin.show_client("b-app").await.ok(), Some(updated));
+        assert_eq!(stored_client(&admin, "b-app").await.secret_hash, django);
+        assert!(matches!(
+            admin.update_client("nobody", &changes).await,
+            Err(AdminError::Store(StoreError::NotFound(_)))
+        ));
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
-//! `oauth-admin`: provisions the token endpoint's DynamoDB tables, clients and users, imports
-//! them from django-oauth-toolkit, and lists and revokes their tokens.
+//! `oauth-admin`: provisions, shows and lists the token endpoint's DynamoDB tables, clients
+//! and users, imports them from django-oauth-toolkit, and lists and revokes their tokens.
 //!
 //! It reads the same environment as the token endpoint (`CREDENTIALS_TABLE`, `TOKENS_TABLE`,
 //! `ARGON2_*`, and the AWS SDK's usual variables) and writes through the same store code, so
@@ -51,11 +51,28 @@ async fn run(command: Command) -> Result<(), Failure> {
             let created = admin().await?.create_client(new_client).await?;
             output::client_created(&created).print()
         }
-        Command::RotateClientSecret { client_id } => {
+        Command::RotateClientSecret {
+            client_id,
+            revoke_tokens,
+        } => {
             let client_id = valid_client_id(&client_id)?;
-            let secret = admin().await?.rotate_client_secret(&client_id).await?;
-            output::client_secret_rotated(&client_id, &secret).print()
+            let admin = admin().await?;
+            let (secret, revocation) = admin
+                .rotate_client_secret(&client_id, revoke_tokens)
+                .await?;
+            output::client_secret_rotated(&client_id, &secret, &revocation).print()?;
+            Ok(revocation.finish()?)
         }
+        Command::UpdateClient(args) => {
+            let (client_id, changes) = args.checked()?;
+            let client = admin().await?.update_client(&client_id, &changes).await?;
+            output::client(&client).print()
+        }
+        Command::ShowClient { client_id } => {
+            let client_id = valid_client_id(&client_id)?;
+            output::client(&admin().await?.show_client(&client_id).await?).print()
+        }
+        Command::ListClients => output::clients(&admin().await?.list_clients().await?).print(),
         Command::DeleteClient { client_id } => {
             let client_id = valid_client_id(&client_id)?;
             let revoked = admin().await?.delete_client(&client_id).await?;
@@ -67,12 +84,25 @@ async fn run(command: Command) -> Result<(), Failure> {
             admin().await?.create_user(&username, &password).await?;
             output::user_created(&username).print()
         }
-        Command::SetPassword { username, .. } => {
+        Command::SetPassword {
+            username,
+            revoke_tokens,
+            ..
+        } => {
             let username = valid_username(&username)?;
             let password = secret_from_stdin("password")?;
-            admin().await?.set_password(&username, &password).await?;
-            output::password_changed(&username).print()
+            let admin = admin().await?;
+            let revocation = admin
+                .set_password(&username, &password, revoke_tokens)
+                .await?;
+            output::password_changed(&username, &revocation).print()?;
+            Ok(revocation.finish()?)
         }
+        Command::ShowUser { username } => {
+            let username = valid_username(&username)?;
+            output::user(&admin().await?.show_user(&username).await?).print()
+        }
+        Command::ListUsers => output::users(&admin().await?.list_users().await?).print(),
         Command::DeleteUser { username } => {
             let username = valid_username(&username)?;
             let revoked = admin().await?.delete_user(&username).await?;

@@ -14,9 +14,10 @@ use super::login_throttle::{
     Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
 };
 use super::model::{
-    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
-    TokenPair, User,
+    AccessTokenRecord, Client, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
+    TokenFamily, TokenPair, User,
 };
+use super::scope::Scope;
 use super::token::TokenHash;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,34 @@ pub enum HashReplacement {
     /// Nothing changed: the record is gone or holds another hash than the one expected (a
     /// concurrent replacement won, or an operator set a new secret meanwhile).
     Stale,
+}
+
+/// What [`Store::update_client`] changes: each field given replaces the stored one, `None`
+/// keeps it. A client's id and secret hash are not among them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub scope: Option<Scope>,
+    pub grant_types: Option<Vec<GrantType>>,
+}
+
+impl ClientChanges {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.scope.is_none() && self.grant_types.is_none()
+    }
+
+    /// Makes these changes to `client`, as the store does.
+    pub fn apply_to(&self, client: &mut Client) {
+        if let Some(name) = &self.name {
+            client.name.clone_from(name);
+        }
+        if let Some(scope) = &self.scope {
+            client.scope.clone_from(scope);
+        }
+        if let Some(grant_types) = &self.grant_types {
+            client.grant_types.clone_from(grant_types);
+        }
+    }
 }
 
 /// The storage port. Futures are `Send` so the router can run on a multi-threaded runtime.
@@ -233,6 +262,25 @@ pub trait Store: Send + Sync + 'static {
         username: &str,
         password_hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Changes a client's name, scope or grant types in one atomic write and returns the
+    /// client as stored afterwards. Only the attributes given are written, so a concurrent
+    /// secret change (a rotation, a hash upgrade) is kept. [`StoreError::NotFound`] if there
+    /// is no such client: the write is conditional on the client existing and never creates
+    /// one. With no changes, the client is only read.
+    fn update_client(
+        &self,
+        client_id: &str,
+        changes: &ClientChanges,
+    ) -> impl Future<Output = Result<Client, StoreError>> + Send;
+
+    /// Every client, ordered by client id, read consistently (one created a moment ago is
+    /// listed). The DynamoDB adapter scans the whole credentials table, page after page: this
+    /// is for operators, never for a request.
+    fn list_clients(&self) -> impl Future<Output = Result<Vec<Client>, StoreError>> + Send;
+
+    /// Every user, ordered by username, read as [`Store::list_clients`] reads clients.
+    fn list_users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
 
     // Upgrading imported Django hashes, used by the grants.
 

@@ -6,10 +6,11 @@ use std::io::{self, BufRead as _, IsTerminal as _, Read as _};
 use std::path::Path;
 use std::str::FromStr as _;
 
-use super::{CreateClientArgs, Failure, ImportArgs, OwnerArgs};
+use super::{CreateClientArgs, Failure, ImportArgs, OwnerArgs, UpdateClientArgs};
 use crate::admin::NewClient;
 use crate::admin::import::ImportOptions;
 use crate::domain::names::{NameError, check_client_id, check_client_name, check_username};
+use crate::domain::store::ClientChanges;
 use crate::domain::{FamilyOwner, GrantType, Scope, Secret};
 
 impl CreateClientArgs {
@@ -31,6 +32,22 @@ impl CreateClientArgs {
             grant_types,
             secret,
         })
+    }
+}
+
+impl UpdateClientArgs {
+    /// The client to change and the changes, each checked as create-client checks it.
+    pub fn checked(&self) -> Result<(String, ClientChanges), Failure> {
+        let client_id = valid_client_id(&self.client_id)?;
+        let changes = &self.changes;
+        let changes = ClientChanges {
+            name: changes.name.as_deref().map(valid_client_name).transpose()?,
+            scope: changes.scope.as_deref().map(valid_scope).transpose()?,
+            grant_types: (changes.grant_types.as_deref())
+                .map(valid_grant_types)
+                .transpose()?,
+        };
+        Ok((client_id, changes))
     }
 }
 

@@ -83,12 +83,31 @@ pub enum Command {
     CreateClient(CreateClientArgs),
 
     /// Replaces a client's secret with a new generated one and prints it, once. The old
-    /// secret stops working.
+    /// secret stops working; tokens issued before keep working unless --revoke-tokens.
     RotateClientSecret {
         /// The client whose secret to replace.
         #[arg(long)]
         client_id: String,
+        #[arg(long, help = REVOKE_TOKENS_HELP)]
+        revoke_tokens: bool,
     },
+
+    /// Changes a client's name, scope or grant types (at least one); its id and secret stay.
+    /// Prints the client as show-client does. Its refresh tokens follow the new scope and
+    /// grant types from their next use.
+    UpdateClient(UpdateClientArgs),
+
+    /// Shows a client: its id, name, scope, grant types, and whether its secret hash is an
+    /// imported Django one not yet replaced by Argon2id. Never the secret or its hash.
+    ShowClient {
+        /// The client to show.
+        #[arg(long)]
+        client_id: String,
+    },
+
+    /// Lists every client, by client id, as show-client shows them. Reads the whole
+    /// credentials table.
+    ListClients,
 
     /// Removes a client and revokes every token issued to it.
     DeleteClient {
@@ -109,7 +128,8 @@ pub enum Command {
         password_stdin: bool,
     },
 
-    /// Replaces a user's password. The old password stops working.
+    /// Replaces a user's password. The old password stops working; logins made with it go
+    /// on unless --revoke-tokens.
     SetPassword {
         /// The user whose password to replace.
         #[arg(long)]
@@ -117,7 +137,21 @@ pub enum Command {
         /// Read the new password from the first line of standard input (required).
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[arg(long, help = REVOKE_TOKENS_HELP)]
+        revoke_tokens: bool,
     },
+
+    /// Shows a user: the username, and whether the password hash is an imported Django one
+    /// not yet replaced by Argon2id. Never the password or its hash.
+    ShowUser {
+        /// The user to show.
+        #[arg(long)]
+        username: String,
+    },
+
+    /// Lists every user, by username, as show-user shows them. Reads the whole credentials
+    /// table.
+    ListUsers,
 
     /// Removes a user and revokes every token issued to them.
     DeleteUser {
@@ -155,6 +189,11 @@ pub enum Command {
     Import(ImportArgs),
 }
 
+/// The help of --revoke-tokens, for both commands that take it.
+const REVOKE_TOKENS_HELP: &str = "Also revoke every access and refresh token issued before, \
+    as revoke-tokens does, ending every login (e.g. after a leak). Prints how many were \
+    revoked; if revoking fails, the change stands and the exit status is 1.";
+
 // No doc comments on these structs: clap may show them as the command's description.
 
 #[derive(Debug, Args)]
@@ -179,6 +218,30 @@ pub struct CreateClientArgs {
     /// --client-id.
     #[arg(long, requires = "client_id")]
     client_secret_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateClientArgs {
+    /// The client to change.
+    #[arg(long)]
+    client_id: String,
+    #[command(flatten)]
+    changes: ClientChangeArgs,
+}
+
+// At least one change; each flag as create-client takes it.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct ClientChangeArgs {
+    /// The new name.
+    #[arg(long)]
+    name: Option<String>,
+    /// The new space-separated scopes the client may ask for, e.g. "read write".
+    #[arg(long)]
+    scope: Option<String>,
+    /// The new comma-separated grant types: password, refresh_token, client_credentials.
+    #[arg(long, value_name = "GRANT_TYPES")]
+    grant_types: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -242,13 +305,17 @@ impl From<AdminError> for Failure {
         match error {
             AdminError::UnreadableExport(error) => Self::InvalidInput(format!("--file: {error}")),
             // The record is gone but its tokens may still work: say so, and how to finish.
-            AdminError::DeletedButNotRevoked { owner, source } => {
+            AdminError::NotRevoked {
+                change,
+                owner,
+                source,
+            } => {
                 let (what, flag, name) = match &owner {
                     FamilyOwner::Client(client_id) => ("client", "--client-id", client_id),
                     FamilyOwner::User(username) => ("user", "--username", username),
                 };
                 Self::Operation(format!(
-                    "{what} {name} was deleted, but revoking its tokens failed ({source}); \
+                    "{what} {name}: {change}, but revoking its tokens failed ({source}); \
                      run oauth-admin revoke-tokens {flag} {name}"
                 ))
             }

@@ -6,11 +6,14 @@ use std::io::{self, Write as _};
 use serde_json::{Value, json};
 
 use super::Failure;
-use crate::admin::CreatedClient;
 use crate::admin::import::ImportReport;
+use crate::admin::{ClientDetails, CreatedClient, Revocation, UserDetails};
 use crate::domain::lifecycle::Revoked;
-use crate::domain::{FamilyOwner, Secret, TokenFamily};
+use crate::domain::{FamilyOwner, GrantType, Scope, Secret, TokenFamily};
 use crate::store::dynamodb::TableNames;
+
+/// Whether a stored hash is still the one imported from Django: a boolean, never the hash.
+const DJANGO_HASH_PENDING_UPGRADE: &str = "django_hash_pending_upgrade";
 
 /// A command's result, ready to print.
 #[derive(Debug)]
@@ -52,18 +55,16 @@ pub fn tables_created(tables: &TableNames) -> Output {
 
 pub fn client_created(created: &CreatedClient) -> Output {
     let client = &created.client;
-    let mut result = json!({
-        "client_id": client.client_id,
-        "name": client.name,
-        "scope": client.scope.to_string(),
-        "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-    });
+    let mut result = client_json(
+        &client.client_id,
+        &client.name,
+        &client.scope,
+        &client.grant_types,
+    );
     let Some(secret) = &created.generated_secret else {
         return Output::new(result);
     };
-    if let Some(fields) = result.as_object_mut() {
-        fields.insert("client_secret".into(), secret.expose().into());
-    }
+    insert(&mut result, [("client_secret", secret.expose().into())]);
     Output {
         result,
         if_lost: Some(format!(
@@ -74,9 +75,12 @@ pub fn client_created(created: &CreatedClient) -> Output {
     }
 }
 
-pub fn client_secret_rotated(client_id: &str, secret: &Secret) -> Output {
+/// With --revoke-tokens, the counts of what was revoked too.
+pub fn client_secret_rotated(client_id: &str, secret: &Secret, revocation: &Revocation) -> Output {
+    let mut result = json!({ "client_id": client_id, "client_secret": secret.expose() });
+    insert_revoked(&mut result, revocation);
     Output {
-        result: json!({ "client_id": client_id, "client_secret": secret.expose() }),
+        result,
         if_lost: Some(format!(
             "the secret of client {client_id} was replaced but the new one could not \
              be shown; run rotate-client-secret again"
@@ -88,37 +92,51 @@ pub fn user_created(username: &str) -> Output {
     Output::new(json!({ "username": username }))
 }
 
-pub fn password_changed(username: &str) -> Output {
-    Output::new(json!({ "username": username, "password_changed": true }))
+/// With --revoke-tokens, the counts of what was revoked too.
+pub fn password_changed(username: &str, revocation: &Revocation) -> Output {
+    let mut result = json!({ "username": username, "password_changed": true });
+    insert_revoked(&mut result, revocation);
+    Output::new(result)
+}
+
+/// A client as show-client, list-clients and update-client show it.
+pub fn client(client: &ClientDetails) -> Output {
+    Output::new(client_details_json(client))
+}
+
+pub fn clients(clients: &[ClientDetails]) -> Output {
+    Output::new(json!({ "clients": clients.iter().map(client_details_json).collect::<Vec<_>>() }))
+}
+
+pub fn user(user: &UserDetails) -> Output {
+    Output::new(user_details_json(user))
+}
+
+pub fn users(users: &[UserDetails]) -> Output {
+    Output::new(json!({ "users": users.iter().map(user_details_json).collect::<Vec<_>>() }))
 }
 
 /// A deleted client or user, and the tokens revoked with it.
 pub fn deleted(owner: &FamilyOwner, revoked: Revoked) -> Output {
-    owner_with(
-        owner,
-        [
-            ("deleted", true.into()),
-            ("revoked_families", revoked.families.into()),
-            ("revoked_tokens", revoked.tokens.into()),
-        ],
-    )
+    let mut result = owner_json(owner);
+    insert(&mut result, [("deleted", true.into())]);
+    insert(&mut result, revoked_fields(revoked));
+    Output::new(result)
 }
 
 pub fn token_families(owner: &FamilyOwner, families: &[TokenFamily]) -> Output {
-    owner_with(
-        owner,
+    let mut result = owner_json(owner);
+    insert(
+        &mut result,
         [("families", families.iter().map(family_json).collect())],
-    )
+    );
+    Output::new(result)
 }
 
 pub fn tokens_revoked(owner: &FamilyOwner, revoked: Revoked) -> Output {
-    owner_with(
-        owner,
-        [
-            ("revoked_families", revoked.families.into()),
-            ("revoked_tokens", revoked.tokens.into()),
-        ],
-    )
+    let mut result = owner_json(owner);
+    insert(&mut result, revoked_fields(revoked));
+    Output::new(result)
 }
 
 pub fn family_revoked(family_id: &str, tokens: usize) -> Output {
@@ -131,18 +149,69 @@ pub fn import_report(report: &ImportReport) -> Result<Output, Failure> {
         .map_err(Failure::operation)
 }
 
-/// The owner's name under its own key, then `fields`.
-fn owner_with<const N: usize>(owner: &FamilyOwner, fields: [(&str, Value); N]) -> Output {
-    let mut result = match owner {
+/// The owner's name under its own key.
+fn owner_json(owner: &FamilyOwner) -> Value {
+    match owner {
         FamilyOwner::User(username) => json!({ "username": username }),
         FamilyOwner::Client(client_id) => json!({ "client_id": client_id }),
-    };
+    }
+}
+
+/// Adds `fields` to the object `result`.
+fn insert<const N: usize>(result: &mut Value, fields: [(&str, Value); N]) {
     if let Some(result) = result.as_object_mut() {
         for (name, value) in fields {
             result.insert(name.into(), value);
         }
     }
-    Output::new(result)
+}
+
+fn revoked_fields(revoked: Revoked) -> [(&'static str, Value); 2] {
+    [
+        ("revoked_families", revoked.families.into()),
+        ("revoked_tokens", revoked.tokens.into()),
+    ]
+}
+
+/// The counts, if --revoke-tokens revoked; nothing if it was not asked for or failed (the
+/// failure is reported after the result).
+fn insert_revoked(result: &mut Value, revocation: &Revocation) {
+    if let Some(revoked) = revocation.revoked() {
+        insert(result, revoked_fields(revoked));
+    }
+}
+
+fn client_json(client_id: &str, name: &str, scope: &Scope, grant_types: &[GrantType]) -> Value {
+    json!({
+        "client_id": client_id,
+        "name": name,
+        "scope": scope.to_string(),
+        "grant_types": grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+fn client_details_json(client: &ClientDetails) -> Value {
+    let mut result = client_json(
+        &client.client_id,
+        &client.name,
+        &client.scope,
+        &client.grant_types,
+    );
+    insert(
+        &mut result,
+        [(
+            DJANGO_HASH_PENDING_UPGRADE,
+            client.django_hash_pending_upgrade.into(),
+        )],
+    );
+    result
+}
+
+fn user_details_json(user: &UserDetails) -> Value {
+    json!({
+        "username": user.username,
+        DJANGO_HASH_PENDING_UPGRADE: user.django_hash_pending_upgrade,
+    })
 }
 
 fn family_json(family: &TokenFamily) -> Value {

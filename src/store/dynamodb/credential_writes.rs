@@ -2,9 +2,11 @@
 //! and replacing an imported Django hash, each refused rather than creating or overwriting the
 //! wrong item.
 
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
 use super::keys::key;
 use super::mapping::s;
-use super::{DynamoStore, Item, written};
+use super::{DynamoStore, Item, conditional, written};
 use crate::domain::store::{HashReplacement, StoreError};
 
 impl DynamoStore {
@@ -49,6 +51,41 @@ impl DynamoStore {
             Ok(())
         } else {
             Err(StoreError::NotFound(what))
+        }
+    }
+
+    /// Sets attributes of a credentials item in one write and returns the whole item as it
+    /// is afterwards; [`StoreError::NotFound`] if there is none (the condition keeps the write
+    /// from creating one). `values` must not be empty: `SET` needs an attribute.
+    pub(super) async fn update_if_present(
+        &self,
+        pk: String,
+        values: Vec<(&str, AttributeValue)>,
+        what: String,
+    ) -> Result<Item, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(pk)))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllNew);
+        let mut assignments = Vec::with_capacity(values.len());
+        for (index, (attribute, value)) in values.into_iter().enumerate() {
+            assignments.push(format!("#a{index} = :v{index}"));
+            update = update
+                .expression_attribute_names(format!("#a{index}"), attribute)
+                .expression_attribute_values(format!(":v{index}"), value);
+        }
+        let outcome = update
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .send()
+            .await;
+        match conditional(outcome)? {
+            Some(output) => output.attributes.ok_or_else(|| {
+                StoreError::Malformed(format!("the update of {what} returned no item"))
+            }),
+            None => Err(StoreError::NotFound(what)),
         }
     }
 

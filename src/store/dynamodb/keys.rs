@@ -13,12 +13,16 @@ pub(super) const PK: &str = "pk";
 /// looked up.
 pub(super) const MAX_KEY_BYTES: usize = 2048;
 
+/// The key prefixes of the two kinds of item in the credentials table.
+pub(super) const CLIENT_PREFIX: &str = "CLIENT#";
+pub(super) const USER_PREFIX: &str = "USER#";
+
 pub(super) fn client_key(client_id: &str) -> String {
-    format!("CLIENT#{client_id}")
+    format!("{CLIENT_PREFIX}{client_id}")
 }
 
 pub(super) fn user_key(username: &str) -> String {
-    format!("USER#{username}")
+    format!("{USER_PREFIX}{username}")
 }
 
 /// Token items are keyed by a token hash (43 base64url characters, never a `#`), so these

@@ -14,7 +14,7 @@ use crate::domain::model::{
     UsedRefreshToken, User,
 };
 use crate::domain::scope::Scope;
-use crate::domain::store::StoreError;
+use crate::domain::store::{ClientChanges, StoreError};
 use crate::domain::token::{FamilySecret, TokenHash};
 
 // The `kind` of each item of the tokens table.
@@ -42,12 +42,28 @@ pub(super) fn client_item(client: &Client) -> Item {
         ("name".to_owned(), s(&client.name)),
         ("secret_hash".to_owned(), s(&client.secret_hash)),
         ("scope".to_owned(), s(&client.scope.to_string())),
-        (
-            "grant_types".to_owned(),
-            AttributeValue::L(client.grant_types.iter().map(|g| s(g.as_str())).collect()),
-        ),
+        ("grant_types".to_owned(), grant_types(&client.grant_types)),
         (CREATED_AT.to_owned(), n(client.created_at)),
     ])
+}
+
+/// The attributes of a client item that `changes` sets, under the names of [`client_item`].
+pub(super) fn client_changes(changes: &ClientChanges) -> Vec<(&'static str, AttributeValue)> {
+    let mut values = Vec::new();
+    if let Some(name) = &changes.name {
+        values.push(("name", s(name)));
+    }
+    if let Some(scope) = &changes.scope {
+        values.push(("scope", s(&scope.to_string())));
+    }
+    if let Some(list) = &changes.grant_types {
+        values.push(("grant_types", grant_types(list)));
+    }
+    values
+}
+
+fn grant_types(grant_types: &[GrantType]) -> AttributeValue {
+    AttributeValue::L(grant_types.iter().map(|g| s(g.as_str())).collect())
 }
 
 pub(super) fn user_item(user: &User) -> Item {

@@ -18,9 +18,11 @@
 //! - `mapping`: records to items and back;
 //! - `schema`: the tables as data (keys, indexes, TTL, billing), checked against template.yaml;
 //! - `provisioning`: `create_tables`, which makes the tables of `schema` exist;
-//! - `reads`: the batched read of a grant, and single reads of the tokens table;
+//! - `reads`: the batched read of a grant, single reads of the tokens table, and the scan that
+//!   lists clients or users;
 //! - `transactions`: the grants' transactional writes, retries and the was-it-committed check;
-//! - `credential_writes`: conditional single-item writes to the credentials table;
+//! - `credential_writes`: conditional single-item writes to the credentials table (creating,
+//!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
 
@@ -59,11 +61,25 @@ pub struct TableNames {
 pub struct DynamoStore {
     client: DynamoClient,
     tables: TableNames,
+    /// The most items one page of a listing's `Scan` evaluates; `None`: DynamoDB's own limit
+    /// of 1 MB a page.
+    scan_page_items: Option<i32>,
 }
 
 impl DynamoStore {
     pub fn new(client: DynamoClient, tables: TableNames) -> Self {
-        Self { client, tables }
+        Self {
+            client,
+            tables,
+            scan_page_items: None,
+        }
+    }
+
+    /// Makes each page of a listing evaluate at most `items` items, so that tests can make
+    /// a listing span many pages without writing megabytes.
+    pub fn with_scan_page_items(mut self, items: i32) -> Self {
+        self.scan_page_items = Some(items);
+        self
     }
 
     pub fn tables(&self) -> &TableNames {
@@ -93,14 +109,23 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    conditional(outcome).map(|output| output.is_some())
+}
+
+/// The output of a single-item conditional write, or `None` if its condition refused it.
+fn conditional<O, E, R>(outcome: Result<O, SdkError<E, R>>) -> Result<Option<O>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     match outcome {
-        Ok(_) => Ok(true),
+        Ok(output) => Ok(Some(output)),
         Err(error)
             if error
                 .as_service_error()
                 .is_some_and(|e| e.code() == Some("ConditionalCheckFailedException")) =>
         {
-            Ok(false)
+            Ok(None)
         }
         Err(error) => Err(unavailable(error)),
     }

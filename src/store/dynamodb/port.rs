@@ -2,15 +2,17 @@
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
-use super::keys::{MAX_KEY_BYTES, client_key, family_key, key, user_key};
+use super::keys::{
+    CLIENT_PREFIX, MAX_KEY_BYTES, USER_PREFIX, client_key, family_key, key, user_key,
+};
 use super::mapping::{
-    ACCESS, REFRESH, access_family_item, access_from, access_item, client_from, client_item,
-    family_from, family_item, kind_of, n, optional_string, s, stored_token_from, string,
-    used_refresh_item, user_from, user_item,
+    ACCESS, REFRESH, access_family_item, access_from, access_item, client_changes, client_from,
+    client_item, family_from, family_item, kind_of, n, optional_string, s, stored_token_from,
+    string, used_refresh_item, user_from, user_item,
 };
 use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX};
 use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
-use super::{DynamoStore, built, login_attempts, unavailable};
+use super::{DynamoStore, Item, built, login_attempts, unavailable};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
     Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
@@ -20,7 +22,7 @@ use crate::domain::model::{
     TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::store::{
-    HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
+    ClientChanges, HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
 };
 use crate::domain::token::TokenHash;
 
@@ -350,6 +352,34 @@ impl Store for DynamoStore {
         .await
     }
 
+    async fn update_client(
+        &self,
+        client_id: &str,
+        changes: &ClientChanges,
+    ) -> Result<Client, StoreError> {
+        let what = format!("client {client_id}");
+        if changes.is_empty() {
+            return self
+                .client(client_id)
+                .await?
+                .ok_or(StoreError::NotFound(what));
+        }
+        let item = self
+            .update_if_present(client_key(client_id), client_changes(changes), what)
+            .await?;
+        client_from(item)
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        self.list_credentials(CLIENT_PREFIX, client_from, |client| &client.client_id)
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.list_credentials(USER_PREFIX, user_from, |user| &user.username)
+            .await
+    }
+
     async fn replace_client_secret_hash(
         &self,
         client_id: &str,
@@ -378,6 +408,22 @@ impl Store for DynamoStore {
     async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
         self.delete_if_present(user_key(username), format!("user {username}"))
             .await
+    }
+}
+
+impl DynamoStore {
+    /// The records under `prefix` in the credentials table, read with `from`, ordered by `id`
+    /// (a scan returns them in hash order).
+    async fn list_credentials<T>(
+        &self,
+        prefix: &str,
+        from: fn(Item) -> Result<T, StoreError>,
+        id: fn(&T) -> &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let items = self.credentials_with_prefix(prefix).await?;
+        let mut records = items.into_iter().map(from).collect::<Result<Vec<_>, _>>()?;
+        records.sort_by(|a, b| id(a).cmp(id(b)));
+        Ok(records)
     }
 }
 

@@ -1,6 +1,6 @@
-//! The adapter's reads: a grant's single batched read of everything it needs, and the read of
-//! one item of the tokens table. Both are strongly consistent, so a token issued a moment ago
-//! is seen.
+//! The adapter's reads: a grant's single batched read of everything it needs, the read of one
+//! item of the tokens table, and the scan that lists clients or users. All are strongly
+//! consistent, so a token issued or a client created a moment ago is seen.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::keys::{MAX_KEY_BYTES, PK, key};
+use super::mapping::s;
 use super::{DynamoStore, Item, built, unavailable};
 use crate::domain::store::StoreError;
 
@@ -82,5 +83,31 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(output.item)
+    }
+
+    /// Every item of the credentials table whose key starts with `prefix`. A `Scan` reads one
+    /// page at a time (at most 1 MB, or `scan_page_items` items, before the filter), and the
+    /// paginator asks for the next page from each page's `LastEvaluatedKey` until there is
+    /// none; a page may hold no match at all.
+    pub(super) async fn credentials_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.tables.credentials)
+            .filter_expression("begins_with(pk, :prefix)")
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .set_limit(self.scan_page_items)
+            .into_paginator()
+            .items()
+            .send();
+        let mut items = Vec::new();
+        while let Some(item) = pages.next().await {
+            items.push(item.map_err(unavailable)?);
+        }
+        Ok(items)
     }
 }

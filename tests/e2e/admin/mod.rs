@@ -1,9 +1,11 @@
 //! Black-box tests of `oauth-admin`: the real binary against a real (moto) DynamoDB, checked
 //! through the store and through the real router's password grant. Here the account commands
 //! (tables, clients, users) and the binary's refusals; the token commands in [`tokens`], the
-//! import from django-oauth-toolkit in [`migration`].
+//! import from django-oauth-toolkit in [`migration`], showing, listing and updating clients
+//! and users and `--revoke-tokens` in [`operators`].
 
 mod migration;
+mod operators;
 mod tokens;
 
 use std::io::Write as _;
@@ -760,7 +762,7 @@ async fn an_unreachable_store_or_bad_configuration_fails_with_status_1() {
 #[test]
 fn every_command_has_help() {
     let tables = support::unique_tables();
-    let commands: [(&str, &[&str]); 10] = [
+    let commands: [(&str, &[&str]); 15] = [
         ("create-tables", &[]),
         (
             "create-client",
@@ -772,10 +774,21 @@ fn every_command_has_help() {
                 "--client-secret-stdin",
             ],
         ),
-        ("rotate-client-secret", &["--client-id"]),
+        ("rotate-client-secret", &["--client-id", "--revoke-tokens"]),
+        (
+            "update-client",
+            &["--client-id", "--name", "--scope", "--grant-types"],
+        ),
+        ("show-client", &["--client-id"]),
+        ("list-clients", &[]),
         ("delete-client", &["--client-id"]),
         ("create-user", &["--username", "--password-stdin"]),
-        ("set-password", &["--username", "--password-stdin"]),
+        (
+            "set-password",
+            &["--username", "--password-stdin", "--revoke-tokens"],
+        ),
+        ("show-user", &["--username"]),
+        ("list-users", &[]),
         ("delete-user", &["--username"]),
         ("list-tokens", &["--username", "--client-id"]),
         ("revoke-tokens", &["--username", "--client-id"]),

@@ -14,15 +14,15 @@ use token_endpoint::store::dynamodb::TableNames;
 use super::{App, admin, admin_with_env, create_app, create_user, provisioned_tables, store, text};
 
 /// What one grant issued.
-struct Login {
-    access: String,
+pub(super) struct Login {
+    pub(super) access: String,
     /// `None` for the client credentials grant.
-    refresh: Option<String>,
+    pub(super) refresh: Option<String>,
 }
 
 impl Login {
     /// The token strings, which no command may print.
-    fn tokens(&self) -> impl Iterator<Item = &str> {
+    pub(super) fn tokens(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.access.as_str()).chain(self.refresh.as_deref())
     }
 }
@@ -55,7 +55,7 @@ async fn grant(tables: &TableNames, app: &App, grant: GrantRequest) -> Result<Lo
 }
 
 /// A password grant (a login) with the client's default scope or `scope`.
-async fn log_in(
+pub(super) async fn log_in(
     tables: &TableNames,
     app: &App,
     username: &str,
@@ -77,7 +77,7 @@ async fn log_in(
     login
 }
 
-async fn client_credentials_grant(tables: &TableNames, app: &App) -> Login {
+pub(super) async fn client_credentials_grant(tables: &TableNames, app: &App) -> Login {
     let login = grant(tables, app, GrantRequest::ClientCredentials { scope: None })
         .await
         .unwrap_or_else(|error| panic!("client credentials grant for {}: {error:?}", app.id));
@@ -86,7 +86,11 @@ async fn client_credentials_grant(tables: &TableNames, app: &App) -> Login {
 }
 
 /// Uses `login`'s refresh token (which rotates it).
-async fn refresh_grant(tables: &TableNames, app: &App, login: &Login) -> Result<Login, GrantError> {
+pub(super) async fn refresh_grant(
+    tables: &TableNames,
+    app: &App,
+    login: &Login,
+) -> Result<Login, GrantError> {
     let refresh_token = login.refresh.as_deref().expect("no refresh token to use");
     let request = GrantRequest::RefreshToken {
         refresh_token: Secret::new(refresh_token),
@@ -100,7 +104,7 @@ fn hash(token: &str) -> TokenHash {
 }
 
 /// Whether `access` is a live access token, as a protected API would see it.
-async fn access_is_live(tables: &TableNames, access: &str) -> bool {
+pub(super) async fn access_is_live(tables: &TableNames, access: &str) -> bool {
     store(tables)
         .access_token(&hash(access), SystemClock.now())
         .await
@@ -134,7 +138,7 @@ async fn assert_live(tables: &TableNames, client_id: &str, login: &Login, live: 
 }
 
 /// Asserts that presenting `login`'s refresh token is refused as revoked.
-async fn assert_refresh_refused(tables: &TableNames, app: &App, login: &Login) {
+pub(super) async fn assert_refresh_refused(tables: &TableNames, app: &App, login: &Login) {
     match refresh_grant(tables, app, login).await {
         Err(GrantError::InvalidRefreshToken) => {}
         Err(error) => panic!("expected invalid_grant, got {error:?}"),

@@ -1,5 +1,5 @@
-//! Clients and users: created once, updated and deleted, and their hashes replaced only
-//! while they are the one that was verified.
+//! Clients and users: created once, updated and deleted, listed, and their hashes replaced
+//! only while they are the one that was verified.
 
 use super::*;
 
@@ -213,4 +213,104 @@ pub(super) async fn concurrent_hash_replacements_have_one_winner<S: Store>(store
         .map(|u| u.password_hash),
         winners.pop()
     );
+}
+
+/// `update_client` changes only the attributes given, returns the client as stored, and
+/// never creates one.
+pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    // A secret replaced before the update stays: the update writes only what it changes.
+    ok(store.set_client_secret_hash("app", "rotated-hash").await);
+    let renamed = ok(store
+        .update_client(
+            "app",
+            &ClientChanges {
+                name: Some("Renamed".into()),
+                ..ClientChanges::default()
+            },
+        )
+        .await);
+    let mut expected = client("app");
+    expected.name = "Renamed".into();
+    expected.secret_hash = "rotated-hash".into();
+    assert_eq!(renamed, expected);
+    assert_eq!(ok(store.client("app").await), Some(expected.clone()));
+
+    let changes = ClientChanges {
+        name: None,
+        scope: Some(scope("read admin")),
+        grant_types: Some(vec![GrantType::ClientCredentials]),
+    };
+    let changed = ok(store.update_client("app", &changes).await);
+    expected.scope = scope("read admin");
+    expected.grant_types = vec![GrantType::ClientCredentials];
+    assert_eq!(changed, expected);
+    assert_eq!(ok(store.client("app").await), Some(expected.clone()));
+    // No changes: the client as it is.
+    assert_eq!(
+        ok(store.update_client("app", &ClientChanges::default()).await),
+        expected
+    );
+
+    for changes in [changes, ClientChanges::default()] {
+        assert!(matches!(
+            store.update_client("nope", &changes).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+    assert_eq!(ok(store.client("nope").await), None);
+    ok(store.delete_client("app").await);
+    assert!(matches!(
+        store
+            .update_client(
+                "app",
+                &ClientChanges {
+                    name: Some("Back".into()),
+                    ..ClientChanges::default()
+                }
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(ok(store.client("app").await), None);
+}
+
+/// Lists hold every client or user, in id or username order, whatever else is stored; on
+/// DynamoDB they span many scan pages, some of them with no match.
+pub(super) async fn clients_and_users_are_listed_in_order_across_pages<S: Store>(store: Arc<S>) {
+    assert_eq!(ok(store.list_clients().await), []);
+    assert_eq!(ok(store.list_users().await), []);
+    let client_ids = ["m-app", "a-app", "z.app", "b-app", "A-app", "c-app", "app"];
+    let usernames = [
+        "mallory",
+        "alice@example.com",
+        "bob",
+        "Zed",
+        "carol",
+        "dave",
+    ];
+    for client_id in client_ids {
+        ok(store.create_client(&client(client_id)).await);
+    }
+    for username in usernames {
+        ok(store.create_user(&user(username)).await);
+    }
+    // Tokens live in the other table and are never listed.
+    ok(store
+        .issue_token_pair(&pair("app", "bob", None), None)
+        .await);
+
+    let mut expected_clients: Vec<Client> = client_ids.into_iter().map(client).collect();
+    expected_clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    let mut expected_users: Vec<User> = usernames.into_iter().map(user).collect();
+    expected_users.sort_by(|a, b| a.username.cmp(&b.username));
+    assert_eq!(ok(store.list_clients().await), expected_clients);
+    assert_eq!(ok(store.list_users().await), expected_users);
+
+    ok(store.delete_client("b-app").await);
+    ok(store.delete_user("Zed").await);
+    expected_clients.retain(|c| c.client_id != "b-app");
+    expected_users.retain(|u| u.username != "Zed");
+    assert_eq!(ok(store.list_clients().await), expected_clients);
+    assert_eq!(ok(store.list_users().await), expected_users);
 }

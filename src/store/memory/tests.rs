@@ -1,0 +1,95 @@
+//! The memory store's own behaviour: what it forgets, and when.
+use super::*;
+use crate::domain::scope::Scope;
+use crate::domain::secret::Secret;
+use crate::domain::token::new_token;
+
+fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
+    let hash = || TokenHash::of(&new_token().unwrap_or_else(|_| Secret::new("x")));
+    let access = AccessTokenRecord {
+        token_hash: hash(),
+        client_id: "app".into(),
+        username: Some("alice".into()),
+        scope: Scope::default(),
+        family_id: family_id.into(),
+        issued_at,
+        expires_at: issued_at + 3600,
+    };
+    let refresh = RefreshTokenRecord {
+        token_hash: hash(),
+        client_id: "app".into(),
+        username: "alice".into(),
+        scope: Scope::default(),
+        access_token_hash: access.token_hash.clone(),
+        family_id: family_id.into(),
+        family_secret: None,
+        issued_at,
+        expires_at: None,
+    };
+    TokenPair { access, refresh }
+}
+
+/// A long chain of refreshes keeps memory flat: one live pair, and at most
+/// [`USED_RECORDS_KEPT`] used records, the newest.
+#[tokio::test]
+async fn a_long_refresh_chain_keeps_a_bounded_number_of_records() {
+    let store = MemoryStore::new();
+    store
+        .create_user(&User {
+            username: "alice".into(),
+            password_hash: String::new(),
+            created_at: 0,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut current = pair("f", 0);
+    store
+        .issue_token_pair(&current, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let chain = USED_RECORDS_KEPT + 500;
+    let mut used = Vec::new();
+    for step in 1..=chain {
+        let next = pair("f", 0);
+        let rotated = store
+            .rotate_refresh_token(&current.refresh, &next, step as u64, u64::MAX)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rotated, Rotation::Rotated);
+        used.push(current.refresh.token_hash.clone());
+        current = next;
+    }
+    let data = store.lock().unwrap_or_else(|e| panic!("{e}"));
+    // The live pair, and the newest used records only.
+    assert_eq!(data.tokens.len(), USED_RECORDS_KEPT + 2);
+    assert!(
+        !data.tokens.contains_key(&used[0]),
+        "the oldest is forgotten"
+    );
+    assert!(data.tokens.contains_key(&used[chain - 1]));
+}
+
+#[tokio::test]
+async fn expired_tokens_are_swept() {
+    let store = MemoryStore::new();
+    for _ in 1..WRITES_PER_SWEEP {
+        let mut access = pair("x", 0).access;
+        access.family_id = new_token()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        store
+            .issue_access_token(&access)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // One more write an hour later sweeps every token issued at 0.
+    let mut late = pair("late", 3600).access;
+    late.family_id = "late".into();
+    store
+        .issue_access_token(&late)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let data = store.lock().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(data.tokens.len(), 1, "only the late token is live");
+    assert_eq!(data.families.len(), 1);
+}
