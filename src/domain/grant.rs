@@ -5,7 +5,9 @@ use std::sync::Arc;
 use super::clock::{Clock, UnixSeconds};
 use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
-use super::login_throttle::{Admission, AttemptKeys, LockoutPolicy, SourceAddress};
+use super::login_throttle::{
+    Admission, AttemptKeys, LockoutPolicy, SourceAddress, UncheckedAttempt,
+};
 use super::model::{AccessTokenRecord, Client, GrantType, RefreshTokenRecord, TokenPair, User};
 use super::scope::Scope;
 use super::secret::Secret;
@@ -257,14 +259,11 @@ impl<S: Store> TokenService<S> {
             }
             Admission::Admitted { .. } | Admission::Refused => {
                 // No password is checked while locked, so guessing burns no CPU; the answer
-                // takes as long as a verification would, so the lock is not visible in the
-                // timing either.
+                // takes as long as a verification and the write after it would, as a wrong
+                // password's does, so the lock is not visible in the timing either.
                 let username_wide = matches!(admission, Admission::Admitted { .. });
-                let (imitated, ()) = tokio::join!(
-                    self.verifier.imitate_verification(),
-                    self.end_unchecked(&keys, admission, now)
-                );
-                imitated?;
+                self.verifier.imitate_verification().await?;
+                self.end_unchecked(&keys, admission, now).await;
                 return Err(GrantError::LockedOut { username_wide });
             }
         };
@@ -284,7 +283,8 @@ impl<S: Store> TokenService<S> {
         let scope = match narrow(requested_scope, &client.scope) {
             Ok(scope) => scope,
             Err(error) => {
-                // The password was right: this source's count starts again all the same.
+                // The password was right; the request fails on its scope, which is no guess:
+                // the attempt is given back.
                 self.end_unchecked(&keys, admission, now).await;
                 return Err(error);
             }
@@ -311,10 +311,15 @@ impl<S: Store> TokenService<S> {
     /// Gives back an attempt whose password was not checked. A failure to write is logged, not
     /// answered: the answer is decided already, and at worst the source waits for its hold.
     async fn end_unchecked(&self, keys: &AttemptKeys, admission: Admission, now: UnixSeconds) {
-        let admitted = matches!(admission, Admission::Admitted { .. });
+        let ended = match admission {
+            Admission::Refused => UncheckedAttempt::Refused,
+            Admission::Admitted { number } => UncheckedAttempt::Admitted {
+                held: self.lockout.holds_source(number),
+            },
+        };
         if let Err(error) = self
             .store
-            .end_unchecked_login_attempt(keys, admitted, now)
+            .end_unchecked_login_attempt(keys, ended, now)
             .await
         {
             tracing::error!(error = %error, "could not end a password attempt");

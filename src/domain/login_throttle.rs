@@ -13,8 +13,9 @@
 //! The client id is not part of either key: the password belongs to the user, not the client,
 //! and an attacker holding several client ids would otherwise get a budget for each.
 //!
-//! Records are keyed by SHA-256 digests, so the store holds neither usernames nor addresses
-//! for them, and unknown usernames are counted exactly like real ones.
+//! Records are keyed by SHA-256 digests, so the store holds no username or address in the
+//! clear for them (a dictionary could still test guesses against a digest), and unknown
+//! usernames are counted exactly like real ones.
 
 use std::net::IpAddr;
 
@@ -79,7 +80,8 @@ pub struct LockoutPolicy {
     pub free_failures: u32,
     /// The longest lock of one source.
     pub max_lock_seconds: u64,
-    /// How long a source's attempts are remembered after its last lock ends.
+    /// How long a source's attempts are remembered after its last lock ends. Long (a day), so
+    /// that pausing does not buy a guesser a fresh set of free attempts; a success clears them.
     pub memory_seconds: u64,
     /// Failures from all sources together that lock the username everywhere.
     pub username_ceiling: u32,
@@ -95,7 +97,7 @@ impl Default for LockoutPolicy {
         Self {
             free_failures: 5,
             max_lock_seconds: 900,
-            memory_seconds: 900,
+            memory_seconds: 86_400,
             username_ceiling: 100,
             username_window_seconds: 3600,
             username_lock_seconds: 900,
@@ -131,6 +133,17 @@ pub enum Admission {
     Refused,
 }
 
+/// An attempt that ends without its password checked (a wrong client, a username locked
+/// everywhere, a store failure), as [`crate::domain::store::Store::end_unchecked_login_attempt`]
+/// records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UncheckedAttempt {
+    /// It was refused: nothing was taken.
+    Refused,
+    /// It was admitted: it is given back, and (`held`) its hold released.
+    Admitted { held: bool },
+}
+
 /// A failed attempt, as [`crate::domain::store::Store::record_login_failure`] writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureRecord {
@@ -142,6 +155,9 @@ pub struct FailureRecord {
     pub expires_at: UnixSeconds,
     /// A new per-username window (when none is live) ends then.
     pub username_window_ends: UnixSeconds,
+    /// Whether this attempt held the source (it came past the free ones), so its end lets the
+    /// next one in. A free attempt's end must not release a hold another attempt took.
+    pub releases_hold: bool,
 }
 
 /// The username's failures from all sources in its current window.
@@ -185,7 +201,14 @@ impl LockoutPolicy {
                 .saturating_add(ATTEMPT_HOLD_SECONDS)
                 .saturating_add(self.memory_seconds),
             username_window_ends: now.saturating_add(self.username_window_seconds),
+            releases_hold: self.holds_source(number),
         }
+    }
+
+    /// Whether the `number`th attempt from a source holds it while its password is checked:
+    /// the free attempts do not (the next free one need not wait), the ones after them do.
+    pub fn holds_source(&self, number: u32) -> bool {
+        number >= self.free_failures
     }
 
     /// Whether failures from all sources lock the username at `now`.
@@ -234,6 +257,26 @@ mod tests {
             ..policy
         };
         assert_eq!(never.failure(keys(), 7, now).locked_until, 0);
+    }
+
+    #[test]
+    fn pausing_does_not_buy_a_guesser_fresh_free_attempts() {
+        // A guesser who stops after each lock and waits for the record to be forgotten gets
+        // the free attempts again, but only once a day.
+        let policy = LockoutPolicy::default();
+        let (mut now, mut number, mut checked) = (0u64, 0u32, 0u32);
+        while now < 86_400 {
+            number += 1;
+            checked += 1;
+            let failure = policy.failure(keys(), number, now);
+            now = failure.locked_until.max(now);
+            if failure.locked_until > 0 && failure.expires_at - failure.locked_until < 3_600 {
+                // Never: the record outlives any pause shorter than a day.
+                number = 0;
+            }
+        }
+        assert!(checked < 120, "{checked} guesses a day from one address");
+        assert!(policy.memory_seconds >= 86_400);
     }
 
     #[test]

@@ -74,7 +74,19 @@ impl Client {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
+
+    /// Whether this client was registered after `time`, beyond [`CREATION_CLOCK_SKEW`]: a
+    /// token issued then was issued to a deleted namesake.
+    pub fn registered_after(&self, time: UnixSeconds) -> bool {
+        self.created_at > time.saturating_add(CREATION_CLOCK_SKEW)
+    }
 }
+
+/// How far the clock of the machine that creates users and clients (an operator's, for
+/// `oauth-admin`) may run ahead of the token function's before tokens issued just after a
+/// creation are taken for a namesake's. A name deleted and created again within this long of a
+/// token's issue does not invalidate it.
+pub const CREATION_CLOCK_SKEW: UnixSeconds = 60;
 
 /// A resource owner who can log in with the password grant.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,12 +43,12 @@ impl<S: Store> TokenService<S> {
             Some(StoredToken::Refresh(token))
                 if token.client_id == client.client_id
                     && token.is_live_at(now)
-                    && client.created_at <= token.issued_at =>
+                    && !client.registered_after(token.issued_at) =>
             {
                 token
             }
             Some(StoredToken::UsedRefresh(used))
-                if used.client_id == client.client_id && client.created_at <= used.used_at =>
+                if used.client_id == client.client_id && !client.registered_after(used.used_at) =>
             {
                 return self
                     .presented_again(&used, refresh_token, requested_scope, now)
@@ -84,18 +84,22 @@ impl<S: Store> TokenService<S> {
         }
     }
 
-    /// Whether `used` is now a used refresh token whose successor is `pair`'s: the rotation
-    /// this request asked for happened, by this request or a duplicate of it.
+    /// Whether `used` is now a used refresh token whose successor is `pair`'s, still unused:
+    /// the rotation this request asked for happened, by this request or a duplicate of it, and
+    /// its pair is still the answer.
     async fn rotated_to(
         &self,
         used: &RefreshTokenRecord,
         pair: &TokenPair,
         now: UnixSeconds,
     ) -> Result<bool, StoreError> {
-        let found = self.store.read_tokens(&[&used.token_hash], now).await?;
+        let found = self
+            .store
+            .read_tokens(&[&used.token_hash, &pair.refresh.token_hash], now)
+            .await?;
         Ok(matches!(
-            found.first(),
-            Some(Some(StoredToken::UsedRefresh(record)))
+            found.as_slice(),
+            [Some(StoredToken::UsedRefresh(record)), Some(StoredToken::Refresh(_))]
                 if record.successor_refresh == pair.refresh.token_hash
         ))
     }

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use super::clock::UnixSeconds;
 use super::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
 };
 use super::model::{
     AccessTokenRecord, Client, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
@@ -136,9 +136,10 @@ pub trait Store: Send + Sync + 'static {
         attempt: &AttemptRequest,
     ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
 
-    /// Records that an admitted attempt's password was wrong: the source's lock grows to
-    /// `failure.locked_until` (never shrinks), its hold is released, and its record is kept
-    /// until at least `failure.expires_at`; the username's failures from every source count
+    /// Records that an admitted attempt's password was wrong: the live record of the source
+    /// (one a success deleted stays deleted) has its lock grow to `failure.locked_until` (never
+    /// shrink), its hold released if `failure.releases_hold`, and is kept until
+    /// `failure.expires_at`; the username's failures from every source count
     /// one more (a window that ended starts again, ending at `failure.username_window_ends`).
     /// When that count reaches `username_ceiling`, the window is extended to at least
     /// `username_lock_ends`. Returns the username's failures after this one.
@@ -150,13 +151,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<UsernameFailures, StoreError>> + Send;
 
     /// Ends an attempt whose password was not checked. If it was admitted, it is given back
-    /// (counted one less, hold released), since it tried no password; either way the source's
-    /// record notes one more refused attempt. The write keeps refused answers as slow as
-    /// checked ones.
+    /// (counted one less, and its hold released if it held the source), since it tried no
+    /// password; either way the source's live record notes one more refused attempt. The write
+    /// keeps refused answers as slow as checked ones.
     fn end_unchecked_login_attempt(
         &self,
         keys: &AttemptKeys,
-        admitted: bool,
+        ended: UncheckedAttempt,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 

@@ -74,7 +74,7 @@ impl TrustedProxies {
         let mut client = peer;
         for hop in hops.iter().rev() {
             // What an unparsable hop says, and everything left of it, is not believed.
-            let Ok(hop) = hop.trim().parse::<IpAddr>() else {
+            let Some(hop) = hop_address(hop) else {
                 break;
             };
             client = hop;
@@ -84,6 +84,15 @@ impl TrustedProxies {
         }
         SourceAddress(Some(client))
     }
+}
+
+/// An `X-Forwarded-For` hop's address: a bare address, or one with a port (`1.2.3.4:80`,
+/// `[2001:db8::1]:443`), which some proxies write.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|socket| socket.ip()))
 }
 
 /// Middleware that puts each request's [`SourceAddress`] in its extensions, from a
@@ -163,6 +172,11 @@ mod tests {
             trusted.resolve(peer, &HeaderMap::new()),
             SourceAddress(Some(ip("10.1.2.3"))),
             "no header: the proxy itself"
+        );
+        assert_eq!(
+            trusted.resolve(peer, &forwarded("198.51.100.9:4711, 192.0.2.1")),
+            SourceAddress(Some(ip("198.51.100.9"))),
+            "a hop with a port"
         );
         assert_eq!(
             trusted.resolve(peer, &forwarded("198.51.100.7, garbage")),

@@ -22,7 +22,7 @@ use super::mapping::{n, number, s};
 use super::{DynamoStore, Item, TTL_ATTRIBUTE, unavailable, written};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
 };
 use crate::domain::store::StoreError;
 
@@ -109,8 +109,11 @@ impl DynamoStore {
                 }
             }
         }
-        // Two lost races in a row: another attempt is resetting the record right now.
-        Ok(Admission::Refused)
+        // Two lost races in a row to replace an expired record: not a lock, so not answered as
+        // one.
+        Err(StoreError::Unavailable(
+            "a source's attempt record kept changing while it was taken".into(),
+        ))
     }
 
     pub(super) async fn record_failure(
@@ -127,18 +130,24 @@ impl DynamoStore {
         username
     }
 
-    /// Grows the source's lock and releases its hold. A record deleted meanwhile (a success)
-    /// or holding a longer lock (a slower request's) is left as it is.
+    /// Grows the source's lock and, if this attempt held the source, releases the hold. A
+    /// record deleted meanwhile (a success) or holding a longer lock (a slower request's) is
+    /// left as it is.
     async fn lock_source(&self, failure: &FailureRecord) -> Result<(), StoreError> {
-        let update = self
+        let expression = if failure.releases_hold {
+            "SET locked_until = :locked_until, held_until = :zero, expires_at = :expires_at"
+        } else {
+            "SET locked_until = :locked_until, expires_at = :expires_at"
+        };
+        let mut update = self
             .update_attempts(&source_key(&failure.keys))
-            .update_expression(
-                "SET locked_until = :locked_until, held_until = :zero, expires_at = :expires_at",
-            )
+            .update_expression(expression)
             .condition_expression("locked_until <= :locked_until")
             .expression_attribute_values(":locked_until", n(failure.locked_until))
-            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":expires_at", n(failure.expires_at));
+        if failure.releases_hold {
+            update = update.expression_attribute_values(":zero", n(0));
+        }
         updated(update.send().await).map(drop)
     }
 
@@ -205,14 +214,20 @@ impl DynamoStore {
     pub(super) async fn end_unchecked_attempt(
         &self,
         keys: &AttemptKeys,
-        admitted: bool,
+        ended: UncheckedAttempt,
         now: UnixSeconds,
     ) -> Result<(), StoreError> {
-        let expression = if admitted {
-            "SET held_until = :zero ADD taken :minus_one, refused :one"
-        } else {
-            "ADD refused :one"
+        let (expression, zero) = match ended {
+            UncheckedAttempt::Refused => ("ADD refused :one", false),
+            UncheckedAttempt::Admitted { held: false } => {
+                ("ADD taken :minus_one, refused :one", false)
+            }
+            UncheckedAttempt::Admitted { held: true } => (
+                "SET held_until = :zero ADD taken :minus_one, refused :one",
+                true,
+            ),
         };
+        let admitted = matches!(ended, UncheckedAttempt::Admitted { .. });
         let mut update = self
             .update_attempts(&source_key(keys))
             .update_expression(expression)
@@ -221,8 +236,10 @@ impl DynamoStore {
             .expression_attribute_values(":now", n(now));
         if admitted {
             update = update
-                .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":minus_one", AttributeValue::N("-1".to_owned()));
+        }
+        if zero {
+            update = update.expression_attribute_values(":zero", n(0));
         }
         updated(update.send().await).map(drop)
     }

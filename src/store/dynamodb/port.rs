@@ -15,11 +15,11 @@ use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
 use super::{DynamoStore, Item, built, login_attempts, unavailable};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
 };
 use crate::domain::model::{
-    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
-    TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
+    TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::store::{
     ClientChanges, HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
@@ -70,10 +70,10 @@ impl Store for DynamoStore {
     async fn end_unchecked_login_attempt(
         &self,
         keys: &AttemptKeys,
-        admitted: bool,
+        ended: UncheckedAttempt,
         now: UnixSeconds,
     ) -> Result<(), StoreError> {
-        self.end_unchecked_attempt(keys, admitted, now).await
+        self.end_unchecked_attempt(keys, ended, now).await
     }
 
     async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -191,7 +191,10 @@ impl Store for DynamoStore {
             self.delete_token_item(used.access_token_hash.as_str().to_owned())?,
             put_access,
             put_refresh,
-            self.user_still_exists(&used.username, used.issued_at)?,
+            self.user_still_exists(
+                &used.username,
+                used.issued_at.saturating_add(CREATION_CLOCK_SKEW),
+            )?,
             // A revoked family has no record, which refuses the rotation.
             self.advance_family(&used.family_id, &used.token_hash, replacement)?,
         ];

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::keys::{family_key, key, user_key};
-use super::mapping::{access_item, n, refresh_item, s};
+use super::mapping::{USED_REFRESH, access_item, kind_of, n, refresh_item, s};
 use super::schema::CREATED_AT;
 use super::{DynamoStore, Item, built, invalid, unavailable};
 use crate::domain::clock::UnixSeconds;
@@ -163,8 +163,10 @@ impl DynamoStore {
         family_id: &str,
     ) -> Result<bool, StoreError> {
         let item = self.token_item(new_token.as_str().to_owned()).await?;
+        // A used token is not one this request stored just now: a much later duplicate.
         Ok(item.is_some_and(|item| {
             matches!(item.get("family_id"), Some(AttributeValue::S(family)) if family == family_id)
+                && kind_of(&item) != Some(USED_REFRESH)
         }))
     }
 
@@ -208,8 +210,9 @@ impl DynamoStore {
     }
 
     /// Refuses the transaction once the user is deleted, and if a user of the same name was
-    /// created after `issued_at`: a deleted user's tokens stop working, and creating the name
-    /// again does not revive them, whatever the revocation index has caught up with.
+    /// created after `issued_at` (with the clock skew allowed already added): a deleted user's
+    /// tokens stop working, and creating the name again does not revive them, whatever the
+    /// revocation index has caught up with.
     pub(super) fn user_still_exists(
         &self,
         username: &str,

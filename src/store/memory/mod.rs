@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UsernameFailures,
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
 };
 use crate::domain::model::{
-    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
-    TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
+    TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::store::{
     ClientChanges, HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
@@ -184,13 +184,19 @@ impl Store for MemoryStore {
         username_lock_ends: UnixSeconds,
     ) -> Result<UsernameFailures, StoreError> {
         let mut data = self.lock()?;
-        let record = data
+        // As the DynamoDB adapter's conditional update: a record a success deleted stays
+        // deleted, and a longer lock stays.
+        if let Some(record) = data
             .login_attempts
-            .entry(failure.keys.per_source.clone())
-            .or_default();
-        record.locked_until = record.locked_until.max(failure.locked_until);
-        record.held_until = 0;
-        record.expires_at = record.expires_at.max(failure.expires_at);
+            .get_mut(&failure.keys.per_source)
+            .filter(|record| record.locked_until <= failure.locked_until)
+        {
+            record.locked_until = failure.locked_until;
+            if failure.releases_hold {
+                record.held_until = 0;
+            }
+            record.expires_at = failure.expires_at;
+        }
         let username = data
             .username_failures
             .entry(failure.keys.per_username.clone())
@@ -211,7 +217,7 @@ impl Store for MemoryStore {
     async fn end_unchecked_login_attempt(
         &self,
         keys: &AttemptKeys,
-        admitted: bool,
+        ended: UncheckedAttempt,
         now: UnixSeconds,
     ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
@@ -220,9 +226,11 @@ impl Store for MemoryStore {
             .get_mut(&keys.per_source)
             .filter(|record| now < record.expires_at)
         {
-            if admitted {
+            if let UncheckedAttempt::Admitted { held } = ended {
                 record.taken = record.taken.saturating_sub(1);
-                record.held_until = 0;
+                if held {
+                    record.held_until = 0;
+                }
             }
             record.refused = record.refused.saturating_add(1);
         }
@@ -336,14 +344,12 @@ impl Store for MemoryStore {
             data.tokens.get(&used.token_hash),
             Some(StoredToken::Refresh(stored))
                 if stored.client_id == used.client_id && stored.is_live_at(now)
-        ) && data
-            .users
-            .get(&used.username)
-            .is_some_and(|user| user.created_at <= used.issued_at)
-            && data
-                .families
-                .get(&used.family_id)
-                .is_some_and(|family| family.current_refresh.as_ref() == Some(&used.token_hash));
+        ) && data.users.get(&used.username).is_some_and(|user| {
+            user.created_at <= used.issued_at.saturating_add(CREATION_CLOCK_SKEW)
+        }) && data
+            .families
+            .get(&used.family_id)
+            .is_some_and(|family| family.current_refresh.as_ref() == Some(&used.token_hash));
         if !usable {
             return Ok(Rotation::Refused);
         }

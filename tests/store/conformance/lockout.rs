@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use token_endpoint::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, SourceAddress, UsernameFailures,
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, SourceAddress, UncheckedAttempt,
+    UsernameFailures,
 };
 
 use super::*;
@@ -36,6 +37,7 @@ fn failure(keys: &AttemptKeys, now: UnixSeconds, locked_until: UnixSeconds) -> F
         locked_until,
         expires_at: locked_until.max(now) + 110,
         username_window_ends: now + 1000,
+        releases_hold: true,
     }
 }
 
@@ -96,6 +98,26 @@ pub(super) async fn free_attempts_then_one_at_a_time_after_each_lock<S: Store>(s
     assert_eq!(
         take(&*store, &alice, NOW + 15).await,
         Admission::Admitted { number: FREE + 3 }
+    );
+}
+
+/// Only the attempt that holds the source (the one past the free ones) lets the next one in:
+/// a free attempt that fails late must not release it.
+pub(super) async fn only_the_holder_releases_the_hold<S: Store>(store: Arc<S>) {
+    let alice = keys("alice", 1);
+    for _ in 0..FREE {
+        take(&*store, &alice, NOW).await;
+    }
+    let late_free_failure = FailureRecord {
+        releases_hold: false,
+        ..failure(&alice, NOW, 0)
+    };
+    fail(&*store, late_free_failure).await;
+    assert_eq!(take(&*store, &alice, NOW).await, Admission::Refused);
+    fail(&*store, failure(&alice, NOW, 0)).await;
+    assert_eq!(
+        take(&*store, &alice, NOW).await,
+        Admission::Admitted { number: FREE + 1 }
     );
 }
 
@@ -161,7 +183,7 @@ pub(super) async fn unchecked_attempts_are_given_back<S: Store>(store: Arc<S>) {
     }
     // An attempt refused before its password (wrong client, say) costs nothing.
     store
-        .end_unchecked_login_attempt(&alice, true, NOW)
+        .end_unchecked_login_attempt(&alice, UncheckedAttempt::Admitted { held: true }, NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -171,13 +193,17 @@ pub(super) async fn unchecked_attempts_are_given_back<S: Store>(store: Arc<S>) {
     // A refused attempt was never taken, and ending it takes nothing back.
     assert_eq!(take(&*store, &alice, NOW).await, Admission::Refused);
     store
-        .end_unchecked_login_attempt(&alice, false, NOW)
+        .end_unchecked_login_attempt(&alice, UncheckedAttempt::Refused, NOW)
         .await
         .unwrap();
     assert_eq!(take(&*store, &alice, NOW).await, Admission::Refused);
     // Nothing to end is not an error.
     store
-        .end_unchecked_login_attempt(&keys("nobody", 9), true, NOW)
+        .end_unchecked_login_attempt(
+            &keys("nobody", 9),
+            UncheckedAttempt::Admitted { held: true },
+            NOW,
+        )
         .await
         .unwrap();
 }

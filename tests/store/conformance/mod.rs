@@ -15,8 +15,8 @@ use std::sync::Arc;
 use token_endpoint::domain::clock::UnixSeconds;
 use token_endpoint::domain::lifecycle::{Revoked, revoke_all};
 use token_endpoint::domain::model::{
-    AccessTokenRecord, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily, TokenPair,
-    UsedRefreshToken,
+    AccessTokenRecord, CREATION_CLOCK_SKEW, FamilyOwner, RefreshTokenRecord, StoredToken,
+    TokenFamily, TokenPair, UsedRefreshToken,
 };
 use token_endpoint::domain::store::{ClientChanges, HashReplacement, Rotation, Store, StoreError};
 use token_endpoint::domain::token::{FamilySecret, TokenHash, new_token, random_alphanumeric};
@@ -61,6 +61,7 @@ macro_rules! conformance_suite {
                 a_revoked_family_cannot_rotate,
                 free_attempts_then_one_at_a_time_after_each_lock,
                 a_lock_only_grows,
+                only_the_holder_releases_the_hold,
                 sources_and_usernames_are_counted_apart,
                 an_expired_record_starts_again,
                 unchecked_attempts_are_given_back,

@@ -121,29 +121,29 @@ pub(super) async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<
 pub(super) async fn a_user_created_again_does_not_revive_old_tokens<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     ok(store.delete_user("alice").await);
+    let recreated_at = NOW + CREATION_CLOCK_SKEW + 5;
     ok(store
         .create_user(&User {
-            created_at: NOW + 5,
+            created_at: recreated_at,
             ..user("alice")
         })
         .await);
     let next = successor(&issued);
     assert_eq!(
         ok(store
-            .rotate_refresh_token(&issued.refresh, &next, NOW + 10, KEEP_USED_UNTIL)
+            .rotate_refresh_token(&issued.refresh, &next, recreated_at + 10, KEEP_USED_UNTIL)
             .await),
         Rotation::Refused
     );
     // A token issued to the new alice rotates as usual.
-    let mut fresh = pair_at("app", "alice", NOW + 6, None);
-    fresh.refresh.issued_at = NOW + 6;
+    let fresh = pair_at("app", "alice", recreated_at + 1, None);
     ok(store.issue_token_pair(&fresh, None).await);
     assert_eq!(
         ok(store
             .rotate_refresh_token(
                 &fresh.refresh,
                 &successor(&fresh),
-                NOW + 10,
+                recreated_at + 10,
                 KEEP_USED_UNTIL
             )
             .await),
