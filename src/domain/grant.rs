@@ -6,7 +6,8 @@ use super::clock::{Clock, UnixSeconds};
 use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
 use super::login_throttle::{
-    Admission, AttemptKeys, LockoutPolicy, SourceAddress, UncheckedAttempt,
+    Admission, AttemptKeys, KNOWN_SOURCE_SECONDS, LockoutPolicy, SourceAddress, TakenAttempt,
+    UncheckedAttempt,
 };
 use super::model::{AccessTokenRecord, Client, GrantType, RefreshTokenRecord, TokenPair, User};
 use super::scope::Scope;
@@ -231,7 +232,10 @@ impl<S: Store> TokenService<S> {
         );
         // Store unavailable: nothing is checked. A failed attempt-taking may or may not have
         // counted; a failed read gives back the attempt it took.
-        let admission = admission?;
+        let TakenAttempt {
+            admission,
+            known_source,
+        } = admission?;
         let context = match context {
             Ok(context) => context,
             Err(error) => {
@@ -253,7 +257,8 @@ impl<S: Store> TokenService<S> {
         };
         let number = match admission {
             Admission::Admitted { number }
-                if !self.lockout.username_locked(context.username_failures, now) =>
+                if known_source
+                    || !self.lockout.username_locked(context.username_failures, now) =>
             {
                 number
             }
@@ -304,7 +309,10 @@ impl<S: Store> TokenService<S> {
             FamilySecret::generate()?,
             now,
         );
-        self.store.issue_token_pair(&pair, Some(&keys)).await?;
+        let known_until = now.saturating_add(KNOWN_SOURCE_SECONDS);
+        self.store
+            .issue_token_pair(&pair, Some((&keys, known_until)))
+            .await?;
         Ok(issued)
     }
 

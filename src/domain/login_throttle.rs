@@ -7,8 +7,9 @@
 //!   capped). So concurrent guesses cannot check more passwords than the policy allows, and
 //!   a stranger's guesses hold back only the stranger's own address.
 //! - **Per username, across addresses**: a ceiling on failures in a window, far above what one
-//!   address can reach, that locks the username everywhere. It stops guessing spread over many
-//!   addresses; crossing it is an incident an operator hears about.
+//!   address can reach, that locks the username everywhere but where it logged in before (its
+//!   known sources). It stops guessing spread over many addresses; crossing it is an incident
+//!   an operator hears about.
 //!
 //! The client id is not part of either key: the password belongs to the user, not the client,
 //! and an attacker holding several client ids would otherwise get a budget for each.
@@ -122,6 +123,20 @@ pub struct AttemptRequest {
     /// An admitted attempt keeps the record at least until then.
     pub expires_at: UnixSeconds,
 }
+
+/// What taking an attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakenAttempt {
+    pub admission: Admission,
+    /// The username logged in from this source before (within [`KNOWN_SOURCE_SECONDS`]): the
+    /// username-wide lock does not hold it back, so a stranger's guessing spread over many
+    /// addresses cannot lock the real user out where they usually log in.
+    pub known_source: bool,
+}
+
+/// How long a source where a username logged in stays known for it (OWASP: let known devices
+/// and sources in while an account is under attack).
+pub const KNOWN_SOURCE_SECONDS: u64 = 30 * 86_400;
 
 /// Whether an attempt may check its password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use super::clock::UnixSeconds;
 use super::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
+    AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,
 };
 use super::model::{
     AccessTokenRecord, Client, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
@@ -129,12 +129,13 @@ pub trait Store: Send + Sync + 'static {
     /// password is checked. Admitted if the source has no live record (none, or one that
     /// expired at `now`: counting starts again), has taken fewer than `free_attempts`, or its
     /// lock and hold have both passed; an admitted attempt counts one more, holds the source
-    /// until `hold_until` and keeps the record until at least `expires_at`. Among concurrent
-    /// calls exactly as many are admitted as these rules allow one at a time.
+    /// until `hold_until` and keeps the record until `expires_at` (or, for a known source, until
+    /// it stops being known). Among concurrent calls exactly as many are admitted as these
+    /// rules allow one at a time. Says too whether the source is known at `now`.
     fn take_login_attempt(
         &self,
         attempt: &AttemptRequest,
-    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
+    ) -> impl Future<Output = Result<TakenAttempt, StoreError>> + Send;
 
     /// Records that an admitted attempt's password was wrong: the live record of the source
     /// (one a success deleted stays deleted) has its lock grow to `failure.locked_until` (never
@@ -181,12 +182,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
 
     /// Stores a new token pair, which starts a new family: both tokens or neither. With
-    /// `clear_login_attempts`, that source's attempt record is removed in the same write (a
-    /// successful password clears its count).
+    /// `known_source`, that source's attempt record starts again (a successful password clears
+    /// its count), known until `known_until`.
     fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        clear_login_attempts: Option<&AttemptKeys>,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores an access token without a refresh token (client credentials grant); it starts

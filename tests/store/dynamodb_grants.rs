@@ -155,15 +155,15 @@ async fn the_access_token_issued_with_a_used_refresh_token_is_revoked() {
 async fn each_grant_makes_one_read_and_one_write() {
     support::require!(Moto);
     let app = spawn_app().await;
-    // The password grant takes its attempt beside the read, and clears it beside the write:
-    // four calls, two sequential round trips.
+    // The password grant takes its attempt beside the read, and clears it (marking the address
+    // known) beside the write: four calls, two sequential round trips.
     let issued = app.password_grant().await;
     assert_eq!(
         app.operations.take_rounds(),
         (
             strings(&[
                 "BatchGetItem",
-                "DeleteItem",
+                "PutItem",
                 "TransactWriteItems",
                 "UpdateItem"
             ]),
@@ -306,8 +306,9 @@ async fn concurrent_refreshes_of_one_token_converge_on_one_pair() {
         .send()
         .await
         .unwrap();
-    // One live pair, the used record and the family: the rotation happened once.
-    assert_eq!(stored.count(), 4);
+    // One live pair, the used record, the family and the login's address record: the rotation
+    // happened once.
+    assert_eq!(stored.count(), 5);
 
     // The pair's refresh token works.
     let next = format!("grant_type=refresh_token&refresh_token={}", answers[0].1);
@@ -326,8 +327,9 @@ async fn tokens_are_stored_only_as_hashes() {
         .await
         .unwrap();
     let dump = format!("{:?}", scan.items());
-    // The access token, the refresh token and the record of their family.
-    assert_eq!(scan.count(), 3);
+    // The access token, the refresh token, the record of their family, and the address the
+    // login came from (known now; its key is a digest).
+    assert_eq!(scan.count(), 4);
     for token in [
         field(&issued, "access_token"),
         field(&issued, "refresh_token"),

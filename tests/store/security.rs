@@ -14,6 +14,7 @@ use token_endpoint::domain::login_throttle::LockoutPolicy;
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, TokenService};
+use token_endpoint::http::source_address::PeerAddress;
 use token_endpoint::store::{DynamoStore, MemoryStore};
 
 const CLIENT: &str = "app";
@@ -349,4 +350,64 @@ async fn a_client_registered_again_does_not_inherit_tokens_on_the_memory_store()
 async fn a_client_registered_again_does_not_inherit_tokens_on_dynamodb() {
     support::require!(Moto);
     a_client_registered_again_does_not_inherit_tokens(dynamodb(&strict_config()).await).await;
+}
+
+/// A login from `address`, as the Lambda adapter or the local server tags the request.
+async fn login_from<S: Store>(
+    service: &Arc<TokenService<S>>,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Value) {
+    let form = format!("grant_type=password&username={username}&password={password}");
+    let mut request = token_request(&form, Auth::BasicRaw(CLIENT, SECRET));
+    request
+        .extensions_mut()
+        .insert(PeerAddress(address.parse().unwrap()));
+    support::serve_json(service, request).await
+}
+
+/// Guessing spread over many addresses locks the username everywhere, except where the user
+/// logged in before: a stranger cannot lock the real user out of their usual place.
+async fn a_username_locked_everywhere_still_lets_its_known_sources_in<S: Store>(service: App<S>) {
+    const HOME: &str = "198.51.100.10";
+    assert_eq!(
+        login_from(&service, HOME, "alice", "correct+horse").await.0,
+        StatusCode::OK
+    );
+    for stranger in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_eq!(
+            login_from(&service, stranger, "alice", "guess").await,
+            invalid_credentials()
+        );
+    }
+    // The ceiling (3 here) is reached: a new address is refused even the right password.
+    assert_eq!(
+        login_from(&service, "192.0.2.77", "alice", "correct+horse").await,
+        locked_out()
+    );
+    assert_eq!(
+        login_from(&service, HOME, "alice", "correct+horse").await.0,
+        StatusCode::OK,
+        "home is known"
+    );
+}
+
+fn ceiling_config() -> Config {
+    let mut config = strict_config();
+    config.lockout.username_ceiling = 3;
+    config
+}
+
+#[tokio::test]
+async fn known_sources_pass_a_username_lock_on_the_memory_store() {
+    a_username_locked_everywhere_still_lets_its_known_sources_in(memory(&ceiling_config()).await)
+        .await;
+}
+
+#[tokio::test]
+async fn known_sources_pass_a_username_lock_on_dynamodb() {
+    support::require!(Moto);
+    a_username_locked_everywhere_still_lets_its_known_sources_in(dynamodb(&ceiling_config()).await)
+        .await;
 }

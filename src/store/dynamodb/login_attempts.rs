@@ -1,7 +1,8 @@
 //! Password attempt counters in the tokens table, where TTL removes them once forgotten.
 //!
 //! - `LOGIN_SOURCE#<digest>`: one username's attempts from one source address: `taken`,
-//!   `locked_until`, `held_until`, `refused`, and the TTL attribute.
+//!   `locked_until`, `held_until`, `refused`, `known_until` (after a successful login), and the
+//!   TTL attribute.
 //! - `LOGIN_USERNAME#<digest>`: one username's failures from every source in a window:
 //!   `failures` and the TTL attribute.
 //!
@@ -22,7 +23,8 @@ use super::mapping::{n, number, s};
 use super::{DynamoStore, Item, TTL_ATTRIBUTE, unavailable, written};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt,
+    UsernameFailures,
 };
 use crate::domain::store::StoreError;
 
@@ -62,14 +64,16 @@ impl DynamoStore {
     pub(super) async fn take_attempt(
         &self,
         attempt: &AttemptRequest,
-    ) -> Result<Admission, StoreError> {
+    ) -> Result<TakenAttempt, StoreError> {
         let pk = source_key(&attempt.keys);
         // A second pass only follows a lost race to replace an expired record.
         for _ in 0..2 {
             let update = self
                 .update_attempts(&pk)
+                // A known source's record lives as long as it is known.
                 .update_expression(
-                    "SET kind = :kind, held_until = :hold, expires_at = :expires_at, \
+                    "SET kind = :kind, held_until = :hold, \
+                     expires_at = if_not_exists(known_until, :expires_at), \
                      locked_until = if_not_exists(locked_until, :zero) ADD taken :one",
                 )
                 // The lock only matters past the free attempts: a burst within them is
@@ -85,14 +89,20 @@ impl DynamoStore {
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":now", n(attempt.now))
                 .expression_attribute_values(":free", n(u64::from(attempt.free_attempts)))
-                .return_values(ReturnValue::UpdatedNew);
+                .return_values(ReturnValue::AllNew);
             match updated(update.send().await)? {
                 Updated::Done(item) => {
                     let number = u32::try_from(number(&item, "taken")?).unwrap_or(u32::MAX);
-                    return Ok(Admission::Admitted { number });
+                    return Ok(TakenAttempt {
+                        admission: Admission::Admitted { number },
+                        known_source: known(&item, attempt.now)?,
+                    });
                 }
                 Updated::Refused(old) if !expired(&old, attempt.now)? => {
-                    return Ok(Admission::Refused);
+                    return Ok(TakenAttempt {
+                        admission: Admission::Refused,
+                        known_source: known(&old, attempt.now)?,
+                    });
                 }
                 Updated::Refused(_) => {
                     let fresh = HashMap::from([
@@ -104,7 +114,10 @@ impl DynamoStore {
                         (TTL_ATTRIBUTE.to_owned(), n(attempt.expires_at)),
                     ]);
                     if self.replace_expired(&pk, fresh, attempt.now).await? {
-                        return Ok(Admission::Admitted { number: 1 });
+                        return Ok(TakenAttempt {
+                            admission: Admission::Admitted { number: 1 },
+                            known_source: false,
+                        });
                     }
                 }
             }
@@ -244,12 +257,27 @@ impl DynamoStore {
         updated(update.send().await).map(drop)
     }
 
-    /// Removes a source's record after a successful login, which clears its count.
-    pub(super) async fn clear_attempts(&self, keys: &AttemptKeys) -> Result<(), StoreError> {
+    /// Starts a source's record again after a successful login, which clears its count and
+    /// makes the source known until `known_until`.
+    pub(super) async fn mark_known(
+        &self,
+        keys: &AttemptKeys,
+        known_until: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let record = HashMap::from([
+            (PK.to_owned(), s(&source_key(keys))),
+            ("kind".to_owned(), s(LOGIN_SOURCE)),
+            ("taken".to_owned(), n(0)),
+            ("locked_until".to_owned(), n(0)),
+            ("held_until".to_owned(), n(0)),
+            ("refused".to_owned(), n(0)),
+            ("known_until".to_owned(), n(known_until)),
+            (TTL_ATTRIBUTE.to_owned(), n(known_until)),
+        ]);
         self.client
-            .delete_item()
+            .put_item()
             .table_name(&self.tables.tokens)
-            .key(PK, s(&source_key(keys)))
+            .set_item(Some(record))
             .send()
             .await
             .map(drop)
@@ -305,6 +333,11 @@ where
         },
         Err(error) => Err(unavailable(error)),
     }
+}
+
+/// Whether a source record says the username logged in from there recently.
+fn known(item: &Item, now: UnixSeconds) -> Result<bool, StoreError> {
+    Ok(item.contains_key("known_until") && number(item, "known_until")? > now)
 }
 
 /// Whether a record that failed a condition had expired (or was absent).

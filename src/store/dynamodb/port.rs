@@ -15,7 +15,7 @@ use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
 use super::{DynamoStore, Item, built, login_attempts, unavailable};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
+    AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,
 };
 use crate::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
@@ -53,7 +53,10 @@ impl Store for DynamoStore {
         })
     }
 
-    async fn take_login_attempt(&self, attempt: &AttemptRequest) -> Result<Admission, StoreError> {
+    async fn take_login_attempt(
+        &self,
+        attempt: &AttemptRequest,
+    ) -> Result<TakenAttempt, StoreError> {
         self.take_attempt(attempt).await
     }
 
@@ -119,15 +122,15 @@ impl Store for DynamoStore {
     async fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        clear_login_attempts: Option<&AttemptKeys>,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
     ) -> Result<(), StoreError> {
         let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
         items.push(self.put_new(family_item(pair))?);
-        // Clearing the count is a plain delete beside the transaction, in the same round trip:
+        // Clearing the count is a plain put beside the transaction, in the same round trip:
         // one write unit instead of two, and if it fails the count just waits for its expiry.
         let clear = async {
-            match clear_login_attempts {
-                Some(keys) => self.clear_attempts(keys).await,
+            match known_source {
+                Some((keys, known_until)) => self.mark_known(keys, known_until).await,
                 None => Ok(()),
             }
         };

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, UncheckedAttempt, UsernameFailures,
+    Admission, AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt,
+    UsernameFailures,
 };
 use crate::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
@@ -53,6 +54,7 @@ struct SourceAttempts {
     locked_until: UnixSeconds,
     held_until: UnixSeconds,
     refused: u64,
+    known_until: UnixSeconds,
     expires_at: UnixSeconds,
 }
 
@@ -150,7 +152,10 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn take_login_attempt(&self, attempt: &AttemptRequest) -> Result<Admission, StoreError> {
+    async fn take_login_attempt(
+        &self,
+        attempt: &AttemptRequest,
+    ) -> Result<TakenAttempt, StoreError> {
         let mut data = self.lock()?;
         if data.login_attempts.len() >= ATTEMPT_RECORDS_BEFORE_PURGE {
             data.login_attempts
@@ -164,16 +169,28 @@ impl Store for MemoryStore {
             // Absent or expired: counting starts again.
             *record = SourceAttempts::default();
         }
+        let known_source = attempt.now < record.known_until;
         let admitted = record.taken < attempt.free_attempts
             || (record.locked_until <= attempt.now && record.held_until <= attempt.now);
         if !admitted {
-            return Ok(Admission::Refused);
+            return Ok(TakenAttempt {
+                admission: Admission::Refused,
+                known_source,
+            });
         }
         record.taken = record.taken.saturating_add(1);
         record.held_until = attempt.hold_until;
-        record.expires_at = record.expires_at.max(attempt.expires_at);
-        Ok(Admission::Admitted {
-            number: record.taken,
+        // As the DynamoDB adapter: a known source's record lives as long as it is known.
+        record.expires_at = if record.known_until > 0 {
+            record.known_until
+        } else {
+            attempt.expires_at
+        };
+        Ok(TakenAttempt {
+            admission: Admission::Admitted {
+                number: record.taken,
+            },
+            known_source,
         })
     }
 
@@ -265,7 +282,7 @@ impl Store for MemoryStore {
     async fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        clear_login_attempts: Option<&AttemptKeys>,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
     ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         ensure_unused(&data, pair)?;
@@ -292,8 +309,15 @@ impl Store for MemoryStore {
                 current_refresh: Some(pair.refresh.token_hash.clone()),
             },
         );
-        if let Some(keys) = clear_login_attempts {
-            data.login_attempts.remove(&keys.per_source);
+        if let Some((keys, known_until)) = known_source {
+            data.login_attempts.insert(
+                keys.per_source.clone(),
+                SourceAttempts {
+                    known_until,
+                    expires_at: known_until,
+                    ..SourceAttempts::default()
+                },
+            );
         }
         data.wrote(pair.access.issued_at);
         Ok(())

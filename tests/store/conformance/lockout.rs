@@ -42,7 +42,11 @@ fn failure(keys: &AttemptKeys, now: UnixSeconds, locked_until: UnixSeconds) -> F
 }
 
 async fn take<S: Store>(store: &S, keys: &AttemptKeys, now: UnixSeconds) -> Admission {
-    store.take_login_attempt(&attempt(keys, now)).await.unwrap()
+    store
+        .take_login_attempt(&attempt(keys, now))
+        .await
+        .unwrap()
+        .admission
 }
 
 async fn fail<S: Store>(store: &S, failed: FailureRecord) -> UsernameFailures {
@@ -208,7 +212,9 @@ pub(super) async fn unchecked_attempts_are_given_back<S: Store>(store: Arc<S>) {
         .unwrap();
 }
 
-pub(super) async fn a_successful_login_clears_its_source<S: Store>(store: Arc<S>) {
+pub(super) async fn a_successful_login_clears_its_source_and_makes_it_known<S: Store>(
+    store: Arc<S>,
+) {
     ok(store.create_client(&client("app")).await);
     ok(store.create_user(&user("alice")).await);
     let alice = keys("alice", 1);
@@ -216,13 +222,33 @@ pub(super) async fn a_successful_login_clears_its_source<S: Store>(store: Arc<S>
         take(&*store, &alice, NOW).await;
     }
     fail(&*store, failure(&alice, NOW, 0)).await;
+    let known = store
+        .take_login_attempt(&attempt(&alice, NOW))
+        .await
+        .unwrap();
+    assert!(!known.known_source, "no login from here yet");
     ok(store
-        .issue_token_pair(&pair("app", "alice", None), Some(&alice))
+        .issue_token_pair(&pair("app", "alice", None), Some((&alice, NOW + 1000)))
         .await);
+    let taken = store
+        .take_login_attempt(&attempt(&alice, NOW))
+        .await
+        .unwrap();
     assert_eq!(
-        take(&*store, &alice, NOW).await,
-        Admission::Admitted { number: 1 }
+        (taken.admission, taken.known_source),
+        (Admission::Admitted { number: 1 }, true)
     );
+    // Known only where the login happened, and only for as long as it was said.
+    let elsewhere = store
+        .take_login_attempt(&attempt(&keys("alice", 2), NOW))
+        .await
+        .unwrap();
+    assert!(!elsewhere.known_source);
+    let later = store
+        .take_login_attempt(&attempt(&alice, NOW + 1000))
+        .await
+        .unwrap();
+    assert!(!later.known_source);
 }
 
 pub(super) async fn username_failures_count_across_sources_up_to_the_ceiling<S: Store>(
