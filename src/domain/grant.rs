@@ -238,22 +238,18 @@ impl<S: Store> TokenService<S> {
         } = admission?;
         let context = match context {
             Ok(context) => context,
-            Err(error) => {
-                self.end_unchecked(&keys, admission, now).await;
-                return Err(error.into());
-            }
+            Err(error) => return Err(self.unchecked(&keys, admission, now, error).await),
         };
-        let client = match self.authenticate(context.client, credentials).await {
-            Ok(client) if client.allows(GrantType::Password) => Ok(client),
-            Ok(_) => Err(GrantError::UnauthorizedClient),
-            Err(error) => Err(error),
-        };
+        let client = self
+            .authenticate(context.client, credentials)
+            .await
+            .and_then(|client| match client.allows(GrantType::Password) {
+                true => Ok(client),
+                false => Err(GrantError::UnauthorizedClient),
+            });
         let client = match client {
             Ok(client) => client,
-            Err(error) => {
-                self.end_unchecked(&keys, admission, now).await;
-                return Err(error);
-            }
+            Err(error) => return Err(self.unchecked(&keys, admission, now, error).await),
         };
         let number = match admission {
             Admission::Admitted { number }
@@ -287,12 +283,8 @@ impl<S: Store> TokenService<S> {
         }
         let scope = match narrow(requested_scope, &client.scope) {
             Ok(scope) => scope,
-            Err(error) => {
-                // The password was right; the request fails on its scope, which is no guess:
-                // the attempt is given back.
-                self.end_unchecked(&keys, admission, now).await;
-                return Err(error);
-            }
+            // The password was right; the request fails on its scope, which is no guess.
+            Err(error) => return Err(self.unchecked(&keys, admission, now, error).await),
         };
 
         let family_id = new_family_id()?;
@@ -314,6 +306,19 @@ impl<S: Store> TokenService<S> {
             .issue_token_pair(&pair, Some((&keys, known_until)))
             .await?;
         Ok(issued)
+    }
+
+    /// Ends an attempt that fails with `error` before its password counts as a guess, and
+    /// returns the error to answer.
+    async fn unchecked(
+        &self,
+        keys: &AttemptKeys,
+        admission: Admission,
+        now: UnixSeconds,
+        error: impl Into<GrantError>,
+    ) -> GrantError {
+        self.end_unchecked(keys, admission, now).await;
+        error.into()
     }
 
     /// Gives back an attempt whose password was not checked. A failure to write is logged, not

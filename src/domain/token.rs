@@ -29,14 +29,20 @@ pub fn random_alphanumeric(length: usize) -> Result<String, RandomnessUnavailabl
     let mut buffer = [0u8; 64];
     while output.len() < length {
         getrandom::fill(&mut buffer).map_err(RandomnessUnavailable)?;
-        for &byte in buffer.iter().filter(|&&byte| byte < 248) {
-            if output.len() == length {
-                break;
-            }
-            output.push(char::from(ALPHABET[usize::from(byte % 62)]));
-        }
+        push_alphanumerics(&mut output, length, &buffer);
     }
     Ok(output)
+}
+
+/// Appends a character of `[A-Za-z0-9]` for each byte of `bytes` below 248 = 4 × 62 (so every
+/// character is equally likely) until `output` holds `length` characters.
+fn push_alphanumerics(output: &mut String, length: usize, bytes: &[u8]) {
+    for &byte in bytes.iter().filter(|&&byte| byte < 248) {
+        if output.len() == length {
+            return;
+        }
+        output.push(char::from(ALPHABET[usize::from(byte % 62)]));
+    }
 }
 
 /// A new access or refresh token.
@@ -73,35 +79,28 @@ impl FamilySecret {
     /// The access and refresh token that succeed `presented`, always the same for the same
     /// secret and token, and indistinguishable from random ones without the secret.
     pub fn successors(&self, presented: &Secret) -> (Secret, Secret) {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_bytes());
         (
-            self.derive(b"access", presented),
-            self.derive(b"refresh", presented),
+            derive(&key, b"access", presented),
+            derive(&key, b"refresh", presented),
         )
     }
+}
 
-    /// A token from the HMAC stream of `label` and `presented`, by the same rejection sampling
-    /// as [`random_alphanumeric`], so derived tokens look like any other.
-    fn derive(&self, label: &[u8], presented: &Secret) -> Secret {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_bytes());
-        let mut output = String::with_capacity(TOKEN_LENGTH);
-        for block in 0u8.. {
-            let mut context = hmac::Context::with_key(&key);
-            context.update(label);
-            context.update(&[0, block]);
-            context.update(presented.expose().as_bytes());
-            let tag = context.sign();
-            for &byte in tag.as_ref().iter().filter(|&&byte| byte < 248) {
-                if output.len() == TOKEN_LENGTH {
-                    return Secret::new(output);
-                }
-                output.push(char::from(ALPHABET[usize::from(byte % 62)]));
-            }
-            if output.len() == TOKEN_LENGTH {
-                break;
-            }
-        }
-        Secret::new(output)
+/// A token from the HMAC stream of `label` and `presented` under `key`, drawn as
+/// [`random_alphanumeric`] draws from the OS, so derived tokens look like any other.
+fn derive(key: &hmac::Key, label: &[u8], presented: &Secret) -> Secret {
+    let mut output = String::with_capacity(TOKEN_LENGTH);
+    let mut block = 0u8;
+    while output.len() < TOKEN_LENGTH {
+        let mut context = hmac::Context::with_key(key);
+        context.update(label);
+        context.update(&[0, block]);
+        context.update(presented.expose().as_bytes());
+        push_alphanumerics(&mut output, TOKEN_LENGTH, context.sign().as_ref());
+        block = block.wrapping_add(1);
     }
+    Secret::new(output)
 }
 
 impl fmt::Debug for FamilySecret {

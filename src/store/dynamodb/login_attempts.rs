@@ -53,6 +53,16 @@ pub(super) fn username_failures_from(
     }
 }
 
+/// What [`DynamoStore::update_or_start_again`] did.
+enum Counted {
+    /// Updated the live record: its attributes now.
+    Updated(Item),
+    /// Replaced an expired record with the fresh one.
+    StartedAgain,
+    /// The condition refused the live record: its attributes.
+    Refused(Item),
+}
+
 /// What a conditional update found when its condition failed.
 enum Updated {
     Done(Item),
@@ -66,67 +76,57 @@ impl DynamoStore {
         attempt: &AttemptRequest,
     ) -> Result<TakenAttempt, StoreError> {
         let pk = source_key(&attempt.keys);
-        // A second pass only follows a lost race to replace an expired record.
-        for _ in 0..2 {
-            let update = self
-                .update_attempts(&pk)
-                // A known source's record lives as long as it is known.
-                .update_expression(
-                    "SET kind = :kind, held_until = :hold, \
-                     expires_at = if_not_exists(known_until, :expires_at), \
-                     locked_until = if_not_exists(locked_until, :zero) ADD taken :one",
-                )
-                // The lock only matters past the free attempts: a burst within them is
-                // admitted whole, and after them one attempt at a time.
-                .condition_expression(
-                    "attribute_not_exists(pk) OR (expires_at > :now AND (taken < :free OR \
-                     (locked_until <= :now AND held_until <= :now)))",
-                )
-                .expression_attribute_values(":kind", s(LOGIN_SOURCE))
-                .expression_attribute_values(":hold", n(attempt.hold_until))
-                .expression_attribute_values(":expires_at", n(attempt.expires_at))
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(attempt.now))
-                .expression_attribute_values(":free", n(u64::from(attempt.free_attempts)))
-                .return_values(ReturnValue::AllNew);
-            match updated(update.send().await)? {
-                Updated::Done(item) => {
-                    let number = u32::try_from(number(&item, "taken")?).unwrap_or(u32::MAX);
-                    return Ok(TakenAttempt {
-                        admission: Admission::Admitted { number },
-                        known_source: known(&item, attempt.now)?,
-                    });
-                }
-                Updated::Refused(old) if !expired(&old, attempt.now)? => {
-                    return Ok(TakenAttempt {
-                        admission: Admission::Refused,
-                        known_source: known(&old, attempt.now)?,
-                    });
-                }
-                Updated::Refused(_) => {
-                    let fresh = HashMap::from([
-                        ("kind".to_owned(), s(LOGIN_SOURCE)),
-                        ("taken".to_owned(), n(1)),
-                        ("locked_until".to_owned(), n(0)),
-                        ("held_until".to_owned(), n(attempt.hold_until)),
-                        ("refused".to_owned(), n(0)),
-                        (TTL_ATTRIBUTE.to_owned(), n(attempt.expires_at)),
-                    ]);
-                    if self.replace_expired(&pk, fresh, attempt.now).await? {
-                        return Ok(TakenAttempt {
-                            admission: Admission::Admitted { number: 1 },
-                            known_source: false,
-                        });
-                    }
-                }
-            }
-        }
-        // Two lost races in a row to replace an expired record: not a lock, so not answered as
-        // one.
-        Err(StoreError::Unavailable(
-            "a source's attempt record kept changing while it was taken".into(),
-        ))
+        let update = self
+            .update_attempts(&pk)
+            // A known source's record lives as long as it is known.
+            .update_expression(
+                "SET kind = :kind, held_until = :hold, \
+                 expires_at = if_not_exists(known_until, :expires_at), \
+                 locked_until = if_not_exists(locked_until, :zero) ADD taken :one",
+            )
+            // The lock only matters past the free attempts: a burst within them is admitted
+            // whole, and after them one attempt at a time.
+            .condition_expression(
+                "attribute_not_exists(pk) OR (expires_at > :now AND (taken < :free OR \
+                 (locked_until <= :now AND held_until <= :now)))",
+            )
+            .expression_attribute_values(":kind", s(LOGIN_SOURCE))
+            .expression_attribute_values(":hold", n(attempt.hold_until))
+            .expression_attribute_values(":expires_at", n(attempt.expires_at))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(attempt.now))
+            .expression_attribute_values(":free", n(u64::from(attempt.free_attempts)))
+            .return_values(ReturnValue::AllNew);
+        let fresh = HashMap::from([
+            ("kind".to_owned(), s(LOGIN_SOURCE)),
+            ("taken".to_owned(), n(1)),
+            ("locked_until".to_owned(), n(0)),
+            ("held_until".to_owned(), n(attempt.hold_until)),
+            ("refused".to_owned(), n(0)),
+            (TTL_ATTRIBUTE.to_owned(), n(attempt.expires_at)),
+        ]);
+        Ok(
+            match self
+                .update_or_start_again(&pk, update, fresh, attempt.now)
+                .await?
+            {
+                Counted::Updated(item) => TakenAttempt {
+                    admission: Admission::Admitted {
+                        number: u32::try_from(number(&item, "taken")?).unwrap_or(u32::MAX),
+                    },
+                    known_source: known(&item, attempt.now)?,
+                },
+                Counted::StartedAgain => TakenAttempt {
+                    admission: Admission::Admitted { number: 1 },
+                    known_source: false,
+                },
+                Counted::Refused(record) => TakenAttempt {
+                    admission: Admission::Refused,
+                    known_source: known(&record, attempt.now)?,
+                },
+            },
+        )
     }
 
     pub(super) async fn record_failure(
@@ -171,45 +171,38 @@ impl DynamoStore {
         lock_ends: UnixSeconds,
     ) -> Result<UsernameFailures, StoreError> {
         let pk = username_key(&failure.keys);
-        let mut counted = None;
-        for _ in 0..2 {
-            let update = self
-                .update_attempts(&pk)
-                .update_expression(
-                    "SET kind = :kind, expires_at = if_not_exists(expires_at, :window_ends) \
-                     ADD failures :one",
-                )
-                .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
-                .expression_attribute_values(":kind", s(LOGIN_USERNAME))
-                .expression_attribute_values(":window_ends", n(failure.username_window_ends))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(failure.now))
-                .return_values(ReturnValue::AllNew);
-            match updated(update.send().await)? {
-                Updated::Done(item) => {
-                    counted = Some(username_failures_from(Some(item), failure.now)?);
-                    break;
-                }
-                Updated::Refused(_) => {
-                    let fresh = HashMap::from([
-                        ("kind".to_owned(), s(LOGIN_USERNAME)),
-                        ("failures".to_owned(), n(1)),
-                        (TTL_ATTRIBUTE.to_owned(), n(failure.username_window_ends)),
-                    ]);
-                    if self.replace_expired(&pk, fresh, failure.now).await? {
-                        counted = Some(UsernameFailures {
-                            count: 1,
-                            expires_at: failure.username_window_ends,
-                        });
-                        break;
-                    }
-                }
+        let update = self
+            .update_attempts(&pk)
+            .update_expression(
+                "SET kind = :kind, expires_at = if_not_exists(expires_at, :window_ends) \
+                 ADD failures :one",
+            )
+            .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
+            .expression_attribute_values(":kind", s(LOGIN_USERNAME))
+            .expression_attribute_values(":window_ends", n(failure.username_window_ends))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(failure.now))
+            .return_values(ReturnValue::AllNew);
+        let fresh = HashMap::from([
+            ("kind".to_owned(), s(LOGIN_USERNAME)),
+            ("failures".to_owned(), n(1)),
+            (TTL_ATTRIBUTE.to_owned(), n(failure.username_window_ends)),
+        ]);
+        let mut failures = match self
+            .update_or_start_again(&pk, update, fresh, failure.now)
+            .await?
+        {
+            Counted::Updated(item) => username_failures_from(Some(item), failure.now)?,
+            Counted::StartedAgain => UsernameFailures {
+                count: 1,
+                expires_at: failure.username_window_ends,
+            },
+            // The condition refuses only a record that has expired.
+            Counted::Refused(_) => {
+                return Err(StoreError::Malformed(
+                    "a live username failure record refused a count".into(),
+                ));
             }
-        }
-        let Some(mut failures) = counted else {
-            return Err(StoreError::Unavailable(
-                "a username's failure record kept changing while it was counted".into(),
-            ));
         };
         // Exactly one failure reaches the ceiling; it makes the lock last long enough.
         if failures.count == ceiling && failures.expires_at < lock_ends {
@@ -290,6 +283,35 @@ impl DynamoStore {
             .table_name(&self.tables.tokens)
             .key(PK, s(pk))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
+    /// Applies `update` to record `pk`. If its condition refuses a record that expired at `now`
+    /// (TTL deletes late), puts `fresh` in its place instead; a lost race to do so tries the
+    /// update once more.
+    async fn update_or_start_again(
+        &self,
+        pk: &str,
+        update: UpdateItemFluentBuilder,
+        fresh: Item,
+        now: UnixSeconds,
+    ) -> Result<Counted, StoreError> {
+        for _ in 0..2 {
+            match updated(update.clone().send().await)? {
+                Updated::Done(item) => return Ok(Counted::Updated(item)),
+                Updated::Refused(record) if !expired(&record, now)? => {
+                    return Ok(Counted::Refused(record));
+                }
+                Updated::Refused(_) => {
+                    if self.replace_expired(pk, fresh.clone(), now).await? {
+                        return Ok(Counted::StartedAgain);
+                    }
+                }
+            }
+        }
+        // Two lost races in a row: not a refusal, so not answered as one.
+        Err(StoreError::Unavailable(
+            format!("record {pk} kept changing while it was counted").into(),
+        ))
     }
 
     /// Puts `fresh` in place of a record that expired at `now`; false if another writer

@@ -58,10 +58,6 @@ struct SourceAttempts {
     expires_at: UnixSeconds,
 }
 
-/// Past this many attempt records, taking one more first drops the expired ones, so a long
-/// local run does not grow without bound.
-const ATTEMPT_RECORDS_BEFORE_PURGE: usize = 10_000;
-
 /// Writes between two sweeps of what has expired: each sweep looks at everything, so this
 /// keeps its cost per write small.
 const WRITES_PER_SWEEP: u32 = 4096;
@@ -157,10 +153,7 @@ impl Store for MemoryStore {
         attempt: &AttemptRequest,
     ) -> Result<TakenAttempt, StoreError> {
         let mut data = self.lock()?;
-        if data.login_attempts.len() >= ATTEMPT_RECORDS_BEFORE_PURGE {
-            data.login_attempts
-                .retain(|_, record| attempt.now < record.expires_at);
-        }
+        data.wrote(attempt.now);
         let record = data
             .login_attempts
             .entry(attempt.keys.per_source.clone())
