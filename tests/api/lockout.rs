@@ -2,11 +2,8 @@
 //! stranger's guesses hold back only the stranger, and a locked caller is told so in words
 //! that do not reveal whether the username exists.
 
-use std::net::IpAddr;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use token_endpoint::http::source_address::PeerAddress;
 
 use crate::helpers::*;
 
@@ -18,7 +15,7 @@ const LOCKED_ERROR: &str = r#"{"error": "invalid_grant", "error_description": "T
 
 /// A password grant from `address`, as the Lambda adapter or the local server would tag it.
 fn login_from(address: &str, username: &str, password: &str) -> Request<Body> {
-    let mut request = post_request(
+    let request = post_request(
         TOKEN_PATH,
         Some(FORM),
         form(&[
@@ -28,9 +25,7 @@ fn login_from(address: &str, username: &str, password: &str) -> Request<Body> {
         ]),
         A,
     );
-    let address: IpAddr = address.parse().unwrap();
-    request.extensions_mut().insert(PeerAddress(address));
-    request
+    support::http::from_address(request, address)
 }
 
 #[tokio::test]

@@ -14,7 +14,6 @@ use token_endpoint::domain::login_throttle::LockoutPolicy;
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, TokenService};
-use token_endpoint::http::source_address::PeerAddress;
 use token_endpoint::store::{DynamoStore, MemoryStore};
 
 const CLIENT: &str = "app";
@@ -360,11 +359,8 @@ async fn login_from<S: Store>(
     password: &str,
 ) -> (StatusCode, Value) {
     let form = format!("grant_type=password&username={username}&password={password}");
-    let mut request = token_request(&form, Auth::BasicRaw(CLIENT, SECRET));
-    request
-        .extensions_mut()
-        .insert(PeerAddress(address.parse().unwrap()));
-    support::serve_json(service, request).await
+    let request = token_request(&form, Auth::BasicRaw(CLIENT, SECRET));
+    support::serve_json(service, support::http::from_address(request, address)).await
 }
 
 /// Guessing spread over many addresses locks the username everywhere, except where the user

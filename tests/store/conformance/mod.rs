@@ -266,15 +266,7 @@ async fn stored_token<S: Store>(
 
 /// The next pair of `previous`'s family, as a rotation would issue it.
 fn successor(previous: &TokenPair) -> TokenPair {
-    let mut next = pair(
-        &previous.refresh.client_id,
-        &previous.refresh.username,
-        previous.refresh.expires_at,
-    );
-    next.refresh.family_id = previous.refresh.family_id.clone();
-    next.refresh.family_secret = previous.refresh.family_secret.clone();
-    next.access.family_id = previous.refresh.family_id.clone();
-    next
+    successor_at(previous, NOW, previous.refresh.expires_at)
 }
 
 fn ok<T>(result: Result<T, StoreError>) -> T {

@@ -98,6 +98,16 @@ pub fn post_request(
     builder.body(body.into()).expect("building the request")
 }
 
+/// `request`, tagged as coming from `address`, as the Lambda adapter or the local server tags
+/// what it serves.
+pub fn from_address(mut request: Request<Body>, address: &str) -> Request<Body> {
+    let address: std::net::IpAddr = address.parse().expect("an IP address");
+    request
+        .extensions_mut()
+        .insert(token_endpoint::http::source_address::PeerAddress(address));
+    request
+}
+
 /// `POST /o/token/` with a form body, given already encoded.
 pub fn token_request(form: &str, auth: Auth<'_>) -> Request<Body> {
     post_request(TOKEN_PATH, Some(FORM), form.to_owned(), auth)
