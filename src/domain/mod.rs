@@ -16,6 +16,7 @@ pub mod names;
 mod refresh;
 pub mod scope;
 pub mod secret;
+pub mod signing;
 pub mod store;
 pub mod token;
 

@@ -1,0 +1,298 @@
+//! Each instance's copy of the key set, with the private keys it signs with unsealed.
+//!
+//! Requests never wait for the store while the copy is fresh: once it is older than
+//! [`KeyRingTiming::refresh_after`], the next request starts a reload beside itself and goes
+//! on with the copy it has, so a rotation reaches running instances without a restart and
+//! without a round trip on the hot path. Only a copy older than
+//! [`KeyRingTiming::stale_after`] (an instance idle that long) is reloaded before use. A key
+//! published ahead of its `signs_from` is unsealed by such a background reload too, so the
+//! switch to it costs no request a call to the vault.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use super::rsa::{SigningKey, VerifyingKey};
+use super::{
+    KeyError, KeySet, KeySetStore, KeyVault, PrivateKeyDer, SealedPrivateKey, SigningKeyRecord,
+    VaultError,
+};
+use crate::domain::clock::{Clock, UnixSeconds};
+use crate::domain::store::StoreError;
+
+/// How old an instance's copy of the key set may grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRingTiming {
+    /// From this age a request starts a reload in the background.
+    pub refresh_after: Duration,
+    /// From this age a request waits for a reload. Rotations must give verifiers longer than
+    /// this before the new key signs (the propagation delay is an hour by default).
+    pub stale_after: Duration,
+    /// A token signed by a key the copy does not know reloads it, at most this often.
+    pub unknown_key_reload: Duration,
+}
+
+impl Default for KeyRingTiming {
+    fn default() -> Self {
+        Self::refreshing_every(Duration::from_secs(60))
+    }
+}
+
+impl KeyRingTiming {
+    pub fn refreshing_every(refresh_after: Duration) -> Self {
+        Self {
+            refresh_after,
+            stale_after: refresh_after * 5,
+            unknown_key_reload: refresh_after / 6,
+        }
+    }
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`KeySetStore`] behind a pointer: the ring is built once, so its adapters are not type
+/// parameters of everything that holds it.
+trait DynKeySetStore: Send + Sync {
+    fn load(&self) -> BoxFuture<'_, Result<KeySet, StoreError>>;
+}
+
+impl<T: KeySetStore> DynKeySetStore for T {
+    fn load(&self) -> BoxFuture<'_, Result<KeySet, StoreError>> {
+        Box::pin(self.signing_keys())
+    }
+}
+
+trait DynKeyVault: Send + Sync {
+    fn unseal<'a>(
+        &'a self,
+        kid: &'a str,
+        sealed: &'a SealedPrivateKey,
+    ) -> BoxFuture<'a, Result<PrivateKeyDer, VaultError>>;
+}
+
+impl<T: KeyVault> DynKeyVault for T {
+    fn unseal<'a>(
+        &'a self,
+        kid: &'a str,
+        sealed: &'a SealedPrivateKey,
+    ) -> BoxFuture<'a, Result<PrivateKeyDer, VaultError>> {
+        Box::pin(KeyVault::unseal(self, kid, sealed))
+    }
+}
+
+/// Cheap to clone; clones share one copy.
+#[derive(Clone)]
+pub struct KeyRing {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Box<dyn DynKeySetStore>,
+    /// `None`: this instance only verifies (the authorizer).
+    vault: Option<Box<dyn DynKeyVault>>,
+    clock: Arc<dyn Clock>,
+    timing: KeyRingTiming,
+    copy: RwLock<Option<Arc<Copy>>>,
+    /// One reload at a time; the others wait for it and take its result.
+    reloading: tokio::sync::Mutex<()>,
+    background_reload: AtomicBool,
+}
+
+struct Copy {
+    keys: KeySet,
+    verifying: HashMap<String, VerifyingKey>,
+    /// Unsealed keys; one unsealed outside a reload is added, so it is unsealed only once.
+    signing: Mutex<HashMap<String, Arc<SigningKey>>>,
+    loaded: Instant,
+}
+
+impl Copy {
+    fn unsealed(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        self.signing.lock().ok()?.get(kid).cloned()
+    }
+}
+
+impl KeyRing {
+    /// A ring that signs: it unseals private keys with `vault`.
+    pub fn signing<S: KeySetStore, V: KeyVault>(
+        store: S,
+        vault: V,
+        clock: Arc<dyn Clock>,
+        timing: KeyRingTiming,
+    ) -> Self {
+        Self::new(Box::new(store), Some(Box::new(vault)), clock, timing)
+    }
+
+    /// A ring that only checks signatures.
+    pub fn verifying<S: KeySetStore>(
+        store: S,
+        clock: Arc<dyn Clock>,
+        timing: KeyRingTiming,
+    ) -> Self {
+        Self::new(Box::new(store), None, clock, timing)
+    }
+
+    fn new(
+        store: Box<dyn DynKeySetStore>,
+        vault: Option<Box<dyn DynKeyVault>>,
+        clock: Arc<dyn Clock>,
+        timing: KeyRingTiming,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                vault,
+                clock,
+                timing,
+                copy: RwLock::new(None),
+                reloading: tokio::sync::Mutex::new(()),
+                background_reload: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Loads the key set and unseals the key that signs now, so the first request does not
+    /// wait for it (called while a Lambda instance initialises).
+    pub async fn warm_up(&self) -> Result<(), KeyError> {
+        let copy = self.inner.reload(None).await?;
+        if self.inner.vault.is_some() {
+            let now = self.inner.clock.now();
+            if let Some(record) = copy.keys.signing_key_at(now) {
+                self.inner.signing_key(&copy, record).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The key that signs tokens issued at `time`.
+    pub async fn signing_key_at(&self, time: UnixSeconds) -> Result<Arc<SigningKey>, KeyError> {
+        if self.inner.vault.is_none() {
+            return Err(KeyError::NoVault);
+        }
+        let copy = self.current().await?;
+        let record = copy.keys.signing_key_at(time).ok_or(KeyError::NoSigningKey)?;
+        self.inner.signing_key(&copy, record).await
+    }
+
+    /// The published key `kid`, or `None` if the set has no such key, even after a reload
+    /// (at most one per [`KeyRingTiming::unknown_key_reload`]).
+    pub async fn verifying_key(&self, kid: &str) -> Result<Option<VerifyingKey>, KeyError> {
+        let copy = self.current().await?;
+        if let Some(key) = copy.verifying.get(kid) {
+            return Ok(Some(key.clone()));
+        }
+        if copy.loaded.elapsed() < self.inner.timing.unknown_key_reload {
+            return Ok(None);
+        }
+        let copy = self.inner.reload(Some(copy.loaded)).await?;
+        Ok(copy.verifying.get(kid).cloned())
+    }
+
+    /// The key set as this instance knows it, for publishing.
+    pub async fn key_set(&self) -> Result<KeySet, KeyError> {
+        Ok(self.current().await?.keys.clone())
+    }
+
+    /// The copy to use now: reloaded first if stale, reloaded beside the request if old.
+    async fn current(&self) -> Result<Arc<Copy>, KeyError> {
+        let copy = self.inner.copy.read().ok().and_then(|copy| copy.clone());
+        let Some(copy) = copy else {
+            return self.inner.reload(None).await;
+        };
+        let age = copy.loaded.elapsed();
+        if age >= self.inner.timing.stale_after {
+            return self.inner.reload(Some(copy.loaded)).await;
+        }
+        if age >= self.inner.timing.refresh_after
+            && !self.inner.background_reload.swap(true, Ordering::AcqRel)
+        {
+            let inner = Arc::clone(&self.inner);
+            let seen = copy.loaded;
+            tokio::spawn(async move {
+                if let Err(error) = inner.reload(Some(seen)).await {
+                    tracing::warn!(error = %error, "could not reload the signing key set");
+                }
+                inner.background_reload.store(false, Ordering::Release);
+            });
+        }
+        Ok(copy)
+    }
+}
+
+impl Inner {
+    /// Reads the key set again, unless another reload finished after `seen` (the load time of
+    /// the copy the caller found too old), whose result is then taken as it is.
+    async fn reload(&self, seen: Option<Instant>) -> Result<Arc<Copy>, KeyError> {
+        let _only_reload = self.reloading.lock().await;
+        let previous = self.copy.read().ok().and_then(|copy| copy.clone());
+        if let Some(previous) = &previous
+            && seen.is_none_or(|seen| previous.loaded > seen)
+        {
+            return Ok(Arc::clone(previous));
+        }
+        let keys = self.store.load().await?;
+        let verifying = keys
+            .keys
+            .iter()
+            .filter_map(|key| Some((key.kid.clone(), VerifyingKey::from_jwk(&key.public)?)))
+            .collect();
+        // Keys already unsealed stay so; the current and the next key are unsealed now, so a
+        // switch finds its key ready.
+        let mut signing: HashMap<String, Arc<SigningKey>> = previous
+            .and_then(|previous| previous.signing.lock().ok().map(|keys| keys.clone()))
+            .unwrap_or_default();
+        signing.retain(|kid, _| keys.find(kid).is_some());
+        if self.vault.is_some() {
+            let now = self.clock.now();
+            let current_from = keys.signing_key_at(now).map_or(0, |key| key.signs_from);
+            for record in keys.keys.iter().filter(|key| key.signs_from >= current_from) {
+                if !signing.contains_key(&record.kid) {
+                    signing.insert(record.kid.clone(), Arc::new(self.unseal(record).await?));
+                }
+            }
+        }
+        let copy = Arc::new(Copy {
+            keys,
+            verifying,
+            signing: Mutex::new(signing),
+            loaded: Instant::now(),
+        });
+        if let Ok(mut slot) = self.copy.write() {
+            *slot = Some(Arc::clone(&copy));
+        }
+        Ok(copy)
+    }
+
+    /// The unsealed key of `record`, unsealing it now if no reload did (a key that signs at a
+    /// time the copy did not expect, such as a retry's issue time).
+    async fn signing_key(
+        &self,
+        copy: &Copy,
+        record: &SigningKeyRecord,
+    ) -> Result<Arc<SigningKey>, KeyError> {
+        if let Some(key) = copy.unsealed(&record.kid) {
+            return Ok(key);
+        }
+        let key = Arc::new(self.unseal(record).await?);
+        if let Ok(mut signing) = copy.signing.lock() {
+            signing.insert(record.kid.clone(), Arc::clone(&key));
+        }
+        Ok(key)
+    }
+
+    async fn unseal(&self, record: &SigningKeyRecord) -> Result<SigningKey, KeyError> {
+        let vault = self.vault.as_ref().ok_or(KeyError::NoVault)?;
+        let started = Instant::now();
+        let der = vault.unseal(&record.kid, &record.sealed_private).await?;
+        let key = SigningKey::from_private_der(&record.kid, &der)?;
+        tracing::info!(
+            kid = %record.kid,
+            unseal_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "signing key unsealed"
+        );
+        Ok(key)
+    }
+}
