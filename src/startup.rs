@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::SystemClock;
 use crate::domain::credentials::{CredentialError, CredentialVerifier};
 use crate::domain::store::{Store, StoreError};
@@ -47,6 +48,7 @@ pub async fn seed_demo<S: Store>(service: &TokenService<S>) -> Result<(), SeedEr
             secret_hash: verifier.hash(&Secret::new(DEMO_CLIENT_SECRET))?,
             scope: Scope::parse(DEMO_SCOPE).unwrap_or_default(),
             grant_types: GrantType::ALL.to_vec(),
+            access_tokens: AccessTokenPolicy::default(),
             // Older than any token: nothing was issued before the store was seeded.
             created_at: 0,
         })

@@ -22,6 +22,8 @@ pub mod token;
 
 pub use error::GrantError;
 pub use grant::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
-pub use model::{Client, FamilyOwner, GrantType, TokenFamily, User};
+pub use model::{
+    AccessTokenPolicy, Client, FamilyOwner, GrantType, TokenFamily, TokenFormat, User,
+};
 pub use scope::Scope;
 pub use secret::Secret;

@@ -65,6 +65,8 @@ pub struct Client {
     /// The scopes the client may ask for; also its default scope when it asks for none.
     pub scope: Scope,
     pub grant_types: Vec<GrantType>,
+    /// The form and lifetime of the access tokens it gets.
+    pub access_tokens: AccessTokenPolicy,
     /// When the client was registered. A refresh token issued before then belongs to a
     /// deleted namesake and is refused. 0 for records from before this was kept.
     pub created_at: UnixSeconds,
@@ -79,6 +81,68 @@ impl Client {
     /// token issued then was issued to a deleted namesake.
     pub fn registered_after(&self, time: UnixSeconds) -> bool {
         self.created_at > time.saturating_add(CREATION_CLOCK_SKEW)
+    }
+}
+
+/// What a client's access tokens are (opaque by default, as django-oauth-toolkit issues them)
+/// and how long they live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccessTokenPolicy {
+    pub format: TokenFormat,
+    /// Shorter than the server's access token lifetime, for clients whose JWTs must stop
+    /// working sooner after a revocation; `None`: the server's.
+    pub lifetime: Option<u64>,
+}
+
+impl AccessTokenPolicy {
+    /// The lifetime of this client's access tokens, given the server's: never longer.
+    pub fn lifetime_within(&self, server_lifetime: u64) -> u64 {
+        self.lifetime
+            .map_or(server_lifetime, |lifetime| lifetime.min(server_lifetime))
+    }
+}
+
+/// The form of a client's access tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TokenFormat {
+    /// 30 random characters, meaningful only to this server (introspection, the authorizer).
+    #[default]
+    Opaque,
+    /// An RFC 9068 JWT, signed with the published key set: API Gateway's JWT authorizers and
+    /// any resource server can check it without calling this server.
+    Jwt,
+}
+
+impl TokenFormat {
+    pub const ALL: [TokenFormat; 2] = [TokenFormat::Opaque, TokenFormat::Jwt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenFormat::Opaque => "opaque",
+            TokenFormat::Jwt => "jwt",
+        }
+    }
+}
+
+impl fmt::Display for TokenFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The value is not a token format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown token format (expected opaque or jwt)")]
+pub struct UnknownTokenFormat;
+
+impl FromStr for TokenFormat {
+    type Err = UnknownTokenFormat;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        TokenFormat::ALL
+            .into_iter()
+            .find(|format| format.as_str() == value)
+            .ok_or(UnknownTokenFormat)
     }
 }
 

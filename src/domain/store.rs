@@ -15,7 +15,7 @@ use super::login_throttle::{
 };
 use super::model::{
     AccessTokenRecord, Client, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
-    TokenFamily, TokenPair, User,
+    TokenFamily, TokenFormat, TokenPair, User,
 };
 use super::scope::Scope;
 use super::token::TokenHash;
@@ -92,11 +92,18 @@ pub struct ClientChanges {
     pub name: Option<String>,
     pub scope: Option<Scope>,
     pub grant_types: Option<Vec<GrantType>>,
+    pub token_format: Option<TokenFormat>,
+    /// `Some(None)`: back to the server's lifetime.
+    pub access_token_lifetime: Option<Option<u64>>,
 }
 
 impl ClientChanges {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.scope.is_none() && self.grant_types.is_none()
+        self.name.is_none()
+            && self.scope.is_none()
+            && self.grant_types.is_none()
+            && self.token_format.is_none()
+            && self.access_token_lifetime.is_none()
     }
 
     /// Makes these changes to `client`, as the store does.
@@ -109,6 +116,12 @@ impl ClientChanges {
         }
         if let Some(grant_types) = &self.grant_types {
             client.grant_types.clone_from(grant_types);
+        }
+        if let Some(format) = self.token_format {
+            client.access_tokens.format = format;
+        }
+        if let Some(lifetime) = self.access_token_lifetime {
+            client.access_tokens.lifetime = lifetime;
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::admin::NewClient;
 use crate::admin::import::ImportOptions;
 use crate::domain::names::{NameError, check_client_id, check_client_name, check_username};
 use crate::domain::store::ClientChanges;
-use crate::domain::{FamilyOwner, GrantType, Scope, Secret};
+use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret};
 
 impl CreateClientArgs {
     /// The client to register. With --client-secret-stdin, its secret is read here.
@@ -30,6 +30,10 @@ impl CreateClientArgs {
             name,
             scope,
             grant_types,
+            access_tokens: AccessTokenPolicy {
+                format: self.token_format,
+                lifetime: self.access_token_lifetime,
+            },
             secret,
         })
     }
@@ -46,6 +50,10 @@ impl UpdateClientArgs {
             grant_types: (changes.grant_types.as_deref())
                 .map(valid_grant_types)
                 .transpose()?,
+            token_format: changes.token_format,
+            access_token_lifetime: changes
+                .access_token_lifetime
+                .map(|seconds| (seconds > 0).then_some(seconds)),
         };
         Ok((client_id, changes))
     }

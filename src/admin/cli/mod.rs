@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand};
 
 use super::AdminError;
 use super::import::{self, ImportReport};
-use crate::domain::FamilyOwner;
+use crate::domain::model::UnknownTokenFormat;
+use crate::domain::signing::MAX_ACCESS_TOKEN_LIFETIME;
+use crate::domain::{FamilyOwner, TokenFormat};
 
 pub use input::{secret_from_stdin, valid_client_id, valid_family_id, valid_username};
 
@@ -218,6 +220,14 @@ pub struct CreateClientArgs {
     /// --client-id.
     #[arg(long, requires = "client_id")]
     client_secret_stdin: bool,
+    /// The form of its access tokens: opaque (30 characters, checked by this server) or jwt
+    /// (RFC 9068, signed with the published keys; API Gateway JWT authorizers check them).
+    #[arg(long, value_name = "FORMAT", default_value = "opaque", value_parser = parse_token_format)]
+    token_format: TokenFormat,
+    /// Seconds its access tokens live, if shorter than the server's (ACCESS_TOKEN_LIFETIME_SECONDS):
+    /// a revoked JWT keeps passing gateway JWT authorizers until it expires.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_ACCESS_TOKEN_LIFETIME))]
+    access_token_lifetime: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -242,6 +252,18 @@ pub struct ClientChangeArgs {
     /// The new comma-separated grant types: password, refresh_token, client_credentials.
     #[arg(long, value_name = "GRANT_TYPES")]
     grant_types: Option<String>,
+    /// The new access token format: opaque or jwt. Tokens already issued keep theirs.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_token_format)]
+    token_format: Option<TokenFormat>,
+    /// The new access token lifetime in seconds; 0: the server's.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_ACCESS_TOKEN_LIFETIME))]
+    access_token_lifetime: Option<u64>,
+}
+
+fn parse_token_format(value: &str) -> Result<TokenFormat, String> {
+    value
+        .parse()
+        .map_err(|error: UnknownTokenFormat| error.to_string())
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::ImportOptions;
 use super::dumpdata::string_field;
 use super::report::{KeptAs, Refusal, skip};
+use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::CredentialVerifier;
 use crate::domain::credentials::django::{self as django_hash, DjangoPbkdf2Sha256, PBKDF2_SHA256};
@@ -84,6 +85,7 @@ pub(super) fn application_client(
         secret_hash,
         scope: options.scope.clone(),
         grant_types,
+        access_tokens: AccessTokenPolicy::default(),
         created_at: SystemClock.now(),
     };
     Ok((client, kept_as))

@@ -5,6 +5,7 @@
 //! own terms. New secrets and passwords are hashed here with Argon2id.
 
 use super::import::{self, ExportError, ImportOptions, ImportReport};
+use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::django::django_hasher;
 use crate::domain::credentials::{Argon2Settings, CredentialError, CredentialVerifier};
@@ -132,6 +133,7 @@ pub struct NewClient {
     pub name: String,
     pub scope: Scope,
     pub grant_types: Vec<GrantType>,
+    pub access_tokens: AccessTokenPolicy,
     /// The client's existing secret, so a client moving over keeps its credentials. `None`:
     /// generate one.
     pub secret: Option<Secret>,
@@ -175,6 +177,7 @@ impl<S: Store> Admin<S> {
             secret_hash: verifier.hash(&secret)?,
             scope: new.scope,
             grant_types: new.grant_types,
+            access_tokens: new.access_tokens,
             created_at: SystemClock.now(),
         };
         self.store.create_client(&client).await?;

@@ -19,6 +19,7 @@ fn new_client(client_id: Option<&str>, secret: Option<&str>) -> NewClient {
         name: "App".into(),
         scope: Scope::parse("read write").unwrap_or_default(),
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        access_tokens: Default::default(),
         secret: secret.map(Secret::new),
     }
 }
@@ -268,6 +269,7 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
         secret_hash: django.into(),
         scope: Scope::default(),
         grant_types: vec![GrantType::Password],
+        access_tokens: Default::default(),
         created_at: 0,
     };
     let stored = admin.store.create_client(&imported).await;

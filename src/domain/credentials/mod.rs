@@ -213,6 +213,7 @@ mod fixtures {
             secret_hash: secret_hash.into(),
             scope: Scope::default(),
             grant_types: vec![GrantType::Password],
+            access_tokens: Default::default(),
             created_at: 0,
         }
     }

@@ -5,8 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::rsa::{SigningKey, VerifyingKey};
 use super::KeyError;
+use super::rsa::{SigningKey, VerifyingKey};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::secret::Secret;
 
@@ -117,7 +117,10 @@ impl<'a> UnverifiedJwt<'a> {
         if !typ.eq_ignore_ascii_case(TOKEN_TYPE) {
             return Err(JwtRejection::WrongType);
         }
-        let kid = header_fields.kid.ok_or(JwtRejection::UnknownKey)?.to_owned();
+        let kid = header_fields
+            .kid
+            .ok_or(JwtRejection::UnknownKey)?
+            .to_owned();
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| JwtRejection::Malformed)?;

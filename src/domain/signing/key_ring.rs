@@ -173,7 +173,10 @@ impl KeyRing {
             return Err(KeyError::NoVault);
         }
         let copy = self.current().await?;
-        let record = copy.keys.signing_key_at(time).ok_or(KeyError::NoSigningKey)?;
+        let record = copy
+            .keys
+            .signing_key_at(time)
+            .ok_or(KeyError::NoSigningKey)?;
         self.inner.signing_key(&copy, record).await
     }
 
@@ -248,7 +251,11 @@ impl Inner {
         if self.vault.is_some() {
             let now = self.clock.now();
             let current_from = keys.signing_key_at(now).map_or(0, |key| key.signs_from);
-            for record in keys.keys.iter().filter(|key| key.signs_from >= current_from) {
+            for record in keys
+                .keys
+                .iter()
+                .filter(|key| key.signs_from >= current_from)
+            {
                 if !signing.contains_key(&record.kid) {
                     signing.insert(record.kid.clone(), Arc::new(self.unseal(record).await?));
                 }

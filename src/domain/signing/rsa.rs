@@ -64,7 +64,9 @@ impl SigningKey {
             KeyPair::from_pkcs8(der.expose()).map_err(|_| unusable("not an RSA PKCS#8 key"))?;
         let key = Self::from_pair(pair);
         if key.kid != kid {
-            return Err(unusable("the unsealed key is not the one the key set names"));
+            return Err(unusable(
+                "the unsealed key is not the one the key set names",
+            ));
         }
         Ok(key)
     }
@@ -94,7 +96,12 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
             .map_err(|_| KeyError::Unusable {
                 kid: self.kid.clone(),
                 reason: "signing failed".into(),

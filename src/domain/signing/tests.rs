@@ -24,8 +24,14 @@ fn the_latest_key_whose_time_has_come_signs() {
         .with_key(record("b", 1000), 100);
     assert_eq!(set.version, 2);
     assert_eq!(set.signing_key_at(99), None);
-    assert_eq!(set.signing_key_at(999).map(|key| key.kid.as_str()), Some("a"));
-    assert_eq!(set.signing_key_at(1000).map(|key| key.kid.as_str()), Some("b"));
+    assert_eq!(
+        set.signing_key_at(999).map(|key| key.kid.as_str()),
+        Some("a")
+    );
+    assert_eq!(
+        set.signing_key_at(1000).map(|key| key.kid.as_str()),
+        Some("b")
+    );
 }
 
 #[test]
@@ -80,7 +86,9 @@ fn signed_tokens_verify_only_with_their_key_and_issuer() {
     assert!(looks_like_jwt(token));
     // Deterministic: a retried refresh gets the identical token.
     assert_eq!(
-        encode_access_token(&key, &claims).map(|again| again.expose() == token).ok(),
+        encode_access_token(&key, &claims)
+            .map(|again| again.expose() == token)
+            .ok(),
         Some(true)
     );
     let verifying = VerifyingKey::from_jwk(&key.public_jwk());
@@ -115,15 +123,26 @@ fn signed_tokens_verify_only_with_their_key_and_issuer() {
 fn headers_other_than_rs256_at_jwt_are_refused_before_any_key_is_tried() {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let with_header = |header: &str| {
-        format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header.as_bytes()))
-    };
+    let with_header =
+        |header: &str| format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header.as_bytes()));
     let cases = [
-        (r#"{"alg":"none","typ":"at+jwt","kid":"k"}"#, JwtRejection::UnsupportedAlgorithm),
-        (r#"{"alg":"HS256","typ":"at+jwt","kid":"k"}"#, JwtRejection::UnsupportedAlgorithm),
-        (r#"{"alg":"RS256","typ":"JWT","kid":"k"}"#, JwtRejection::WrongType),
+        (
+            r#"{"alg":"none","typ":"at+jwt","kid":"k"}"#,
+            JwtRejection::UnsupportedAlgorithm,
+        ),
+        (
+            r#"{"alg":"HS256","typ":"at+jwt","kid":"k"}"#,
+            JwtRejection::UnsupportedAlgorithm,
+        ),
+        (
+            r#"{"alg":"RS256","typ":"JWT","kid":"k"}"#,
+            JwtRejection::WrongType,
+        ),
         (r#"{"alg":"RS256","kid":"k"}"#, JwtRejection::WrongType),
-        (r#"{"alg":"RS256","typ":"at+jwt"}"#, JwtRejection::UnknownKey),
+        (
+            r#"{"alg":"RS256","typ":"at+jwt"}"#,
+            JwtRejection::UnknownKey,
+        ),
         ("not json", JwtRejection::Malformed),
     ];
     for (header, rejection) in cases {

@@ -10,8 +10,8 @@ use super::keys::{PK, client_key, family_key, user_key};
 use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
-    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, TokenFamily, TokenPair,
-    UsedRefreshToken, User,
+    AccessTokenPolicy, AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken,
+    TokenFamily, TokenFormat, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::scope::Scope;
 use crate::domain::store::{ClientChanges, StoreError};
@@ -35,6 +35,11 @@ pub(super) fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// Absent from clients registered before token formats: they are opaque.
+const TOKEN_FORMAT: &str = "token_format";
+/// 0 (or absent): the server's lifetime.
+const ACCESS_TOKEN_LIFETIME: &str = "access_token_lifetime";
+
 pub(super) fn client_item(client: &Client) -> Item {
     HashMap::from([
         (PK.to_owned(), s(&client_key(&client.client_id))),
@@ -43,6 +48,14 @@ pub(super) fn client_item(client: &Client) -> Item {
         ("secret_hash".to_owned(), s(&client.secret_hash)),
         ("scope".to_owned(), s(&client.scope.to_string())),
         ("grant_types".to_owned(), grant_types(&client.grant_types)),
+        (
+            TOKEN_FORMAT.to_owned(),
+            s(client.access_tokens.format.as_str()),
+        ),
+        (
+            ACCESS_TOKEN_LIFETIME.to_owned(),
+            n(client.access_tokens.lifetime.unwrap_or(0)),
+        ),
         (CREATED_AT.to_owned(), n(client.created_at)),
     ])
 }
@@ -58,6 +71,12 @@ pub(super) fn client_changes(changes: &ClientChanges) -> Vec<(&'static str, Attr
     }
     if let Some(list) = &changes.grant_types {
         values.push(("grant_types", grant_types(list)));
+    }
+    if let Some(format) = changes.token_format {
+        values.push((TOKEN_FORMAT, s(format.as_str())));
+    }
+    if let Some(lifetime) = changes.access_token_lifetime {
+        values.push((ACCESS_TOKEN_LIFETIME, n(lifetime.unwrap_or(0))));
     }
     values
 }
@@ -263,8 +282,25 @@ pub(super) fn client_from(item: Item) -> Result<Client, StoreError> {
         secret_hash: string(&item, "secret_hash")?,
         scope: scope(&item)?,
         grant_types,
+        access_tokens: access_token_policy(&item)?,
         created_at: optional_number(&item, CREATED_AT)?.unwrap_or(0),
     })
+}
+
+fn access_token_policy(item: &Item) -> Result<AccessTokenPolicy, StoreError> {
+    let format = match item.get(TOKEN_FORMAT) {
+        None => TokenFormat::Opaque,
+        Some(AttributeValue::S(format)) => format.parse().map_err(|_| {
+            StoreError::Malformed(format!("attribute {TOKEN_FORMAT} is not a token format"))
+        })?,
+        Some(_) => {
+            return Err(StoreError::Malformed(format!(
+                "attribute {TOKEN_FORMAT} is not a string"
+            )));
+        }
+    };
+    let lifetime = optional_number(item, ACCESS_TOKEN_LIFETIME)?.filter(|&seconds| seconds > 0);
+    Ok(AccessTokenPolicy { format, lifetime })
 }
 
 pub(super) fn user_from(item: Item) -> Result<User, StoreError> {

@@ -65,6 +65,7 @@ async fn clients_and_users_are_shown_and_listed_without_secrets_or_hashes() {
         secret_hash: DJANGO_HASH.into(),
         scope: Scope::parse("read").expect("scope"),
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        access_tokens: Default::default(),
         created_at: 0,
     };
     let dynamo = store(&tables);

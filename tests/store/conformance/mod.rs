@@ -117,6 +117,7 @@ fn client(client_id: &str) -> Client {
         secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
         scope: scope("read write"),
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        access_tokens: Default::default(),
         created_at: NOW - 86_400,
     }
 }

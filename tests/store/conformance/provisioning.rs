@@ -2,6 +2,7 @@
 //! only while they are the one that was verified.
 
 use super::*;
+use token_endpoint::domain::{AccessTokenPolicy, TokenFormat};
 
 pub(super) async fn provisioning_refuses_duplicates_and_missing_records<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
@@ -240,10 +241,16 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
         name: None,
         scope: Some(scope("read admin")),
         grant_types: Some(vec![GrantType::ClientCredentials]),
+        token_format: Some(TokenFormat::Jwt),
+        access_token_lifetime: Some(Some(300)),
     };
     let changed = ok(store.update_client("app", &changes).await);
     expected.scope = scope("read admin");
     expected.grant_types = vec![GrantType::ClientCredentials];
+    expected.access_tokens = AccessTokenPolicy {
+        format: TokenFormat::Jwt,
+        lifetime: Some(300),
+    };
     assert_eq!(changed, expected);
     assert_eq!(ok(store.client("app").await), Some(expected.clone()));
     // No changes: the client as it is.

@@ -23,7 +23,9 @@ use token_endpoint::config::Config;
 use token_endpoint::domain::clock::Clock;
 use token_endpoint::domain::credentials::{Argon2Settings, CredentialVerifier};
 use token_endpoint::domain::store::Store;
-use token_endpoint::domain::{Client, GrantType, Scope, Secret, TokenService, User};
+use token_endpoint::domain::{
+    AccessTokenPolicy, Client, GrantType, Scope, Secret, TokenService, User,
+};
 use token_endpoint::startup;
 use token_endpoint::store::dynamodb::TableNames;
 use token_endpoint::store::{DynamoStore, MemoryStore};
@@ -186,6 +188,7 @@ pub async fn add_client<S: Store>(
         secret_hash: hash(service, secret),
         scope: Scope::parse(scope).unwrap_or_else(|_| panic!("bad scope {scope:?}")),
         grant_types: grant_types.to_vec(),
+        access_tokens: AccessTokenPolicy::default(),
         created_at: 0,
     };
     service.store().create_client(&client).await.unwrap();
