@@ -11,6 +11,7 @@ use aws_config::timeout::TimeoutConfig;
 use crate::domain::credentials::Argon2Settings;
 use crate::domain::grant::Lifetimes;
 use crate::domain::login_throttle::LockoutPolicy;
+use crate::domain::signing::KeyRingTiming;
 use crate::http::Discovery;
 use crate::http::source_address::TrustedProxies;
 use crate::store::dynamodb::TableNames;
@@ -26,6 +27,8 @@ pub use settings::{
 
 pub const DEFAULT_CREDENTIALS_TABLE: &str = "oauth-credentials";
 pub const DEFAULT_TOKENS_TABLE: &str = "oauth-tokens";
+/// The alias `oauth-admin create-tables` gives the KMS key it creates.
+pub const DEFAULT_SIGNING_KEY_KMS_KEY: &str = "alias/token-endpoint-signing-keys";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -45,6 +48,18 @@ pub struct Config {
     pub argon2: Argon2Settings,
     pub discovery: Discovery,
     pub trusted_proxies: TrustedProxies,
+    pub signing: SigningConfig,
+}
+
+/// How JWT access tokens are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningConfig {
+    /// The KMS key that seals private keys (DynamoDB store; the memory store seals them in
+    /// process).
+    pub kms_key: String,
+    pub key_ring: KeyRingTiming,
+    /// How long a rotated-in key is published before it signs.
+    pub propagation_delay: u64,
 }
 
 impl Config {
@@ -92,8 +107,16 @@ impl From<ServiceSettings> for Config {
             discovery: Discovery {
                 issuer: settings.issuer,
                 scopes_supported: settings.scopes_supported,
+                audiences: settings.access_token_audiences.unwrap_or_default(),
             },
             trusted_proxies: settings.trusted_proxies,
+            signing: SigningConfig {
+                kms_key: settings.signing_key_kms_key,
+                key_ring: KeyRingTiming::refreshing_every(Duration::from_secs(
+                    settings.signing_keys_refresh_seconds,
+                )),
+                propagation_delay: settings.signing_key_propagation_seconds,
+            },
         }
     }
 }

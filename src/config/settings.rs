@@ -10,10 +10,12 @@ use crate::domain::Scope;
 use crate::domain::credentials::Argon2Settings;
 use crate::domain::grant::Lifetimes;
 use crate::domain::login_throttle::LockoutPolicy;
+use crate::domain::signing::MAX_ACCESS_TOKEN_LIFETIME;
+use crate::http::Audiences;
 use crate::http::source_address::{InvalidProxy, TrustedProxies};
 use crate::lambda::FunctionKind;
 
-use super::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_TOKENS_TABLE};
+use super::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_SIGNING_KEY_KMS_KEY, DEFAULT_TOKENS_TABLE};
 
 /// Each variable is also a flag of the local server; a flag wins over its variable. An empty
 /// variable counts as unset (`template.yaml` passes empty parameters as empty strings).
@@ -48,7 +50,7 @@ pub struct ServiceSettings {
     #[arg(long, env = "TOKENS_TABLE", default_value = DEFAULT_TOKENS_TABLE)]
     pub tokens_table: String,
     /// Access token lifetime, also `expires_in`.
-    #[arg(long, env = "ACCESS_TOKEN_LIFETIME_SECONDS", value_parser = at_least_one,
+    #[arg(long, env = "ACCESS_TOKEN_LIFETIME_SECONDS", value_parser = access_token_lifetime,
           default_value_t = Lifetimes::default().access_token)]
     pub access_token_lifetime_seconds: u64,
     /// Refresh token lifetime; unset or 0: until used.
@@ -116,6 +118,24 @@ pub struct ServiceSettings {
     /// Space-separated scopes published as `scopes_supported`; unset: left out.
     #[arg(long, env = "SCOPES_SUPPORTED", value_parser = scopes)]
     pub scopes_supported: Option<Scope>,
+    /// Space-separated absolute URIs a JWT access token may be for: the first is its `aud`
+    /// unless the request names another of them as its `resource` (RFC 8707). Unset: the
+    /// issuer, and no other.
+    #[arg(long, env = "ACCESS_TOKEN_AUDIENCES", value_parser = audiences)]
+    pub access_token_audiences: Option<Audiences>,
+    /// KMS key (id, ARN or alias) that seals the JWT signing keys at rest.
+    #[arg(long, env = "SIGNING_KEY_KMS_KEY", default_value = DEFAULT_SIGNING_KEY_KMS_KEY)]
+    pub signing_key_kms_key: String,
+    /// How often an instance re-reads the signing key set, beside a request; a rotation
+    /// reaches every instance within this (at most 5 times this for an idle one).
+    #[arg(long, env = "SIGNING_KEYS_REFRESH_SECONDS", value_parser = at_least_one,
+          default_value_t = 60)]
+    pub signing_keys_refresh_seconds: u64,
+    /// `oauth-admin rotate-signing-key`: how long a new key is published before it signs,
+    /// so verifiers (API Gateway caches keys for up to an hour) have it first.
+    #[arg(long, env = "SIGNING_KEY_PROPAGATION_SECONDS", value_parser = whole_number,
+          default_value_t = 3600)]
+    pub signing_key_propagation_seconds: u64,
 }
 
 /// The SDK's standard endpoint override, read here because an empty one makes the SDK panic.
@@ -125,12 +145,22 @@ pub struct DynamoDbSettings {
     /// DynamoDB endpoint, for a local DynamoDB-compatible server; unset: AWS.
     #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", value_parser = trimmed)]
     pub aws_endpoint_url_dynamodb: Option<String>,
-    /// Endpoint of every AWS service, used for DynamoDB when the above is unset.
+    /// Endpoint of every AWS service, used for DynamoDB and KMS when theirs are unset.
     #[arg(long, env = "AWS_ENDPOINT_URL", value_parser = trimmed)]
     pub aws_endpoint_url: Option<String>,
+    /// KMS endpoint, for a local KMS-compatible server; unset: AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL_KMS", value_parser = trimmed)]
+    pub aws_endpoint_url_kms: Option<String>,
 }
 
 impl DynamoDbSettings {
+    /// KMS's endpoint; `None`: the SDK's regional endpoint.
+    pub fn kms_endpoint(&self) -> Option<&str> {
+        self.aws_endpoint_url_kms
+            .as_deref()
+            .or(self.aws_endpoint_url.as_deref())
+    }
+
     /// `None`: the SDK's regional endpoint.
     pub fn endpoint(&self) -> Option<&str> {
         self.aws_endpoint_url_dynamodb
@@ -186,6 +216,19 @@ fn whole_number(text: &str) -> Result<u64, String> {
     text.trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a whole number"))
+}
+
+fn access_token_lifetime(text: &str) -> Result<u64, String> {
+    match at_least_one(text)? {
+        seconds if seconds > MAX_ACCESS_TOKEN_LIFETIME => Err(format!(
+            "must be at most {MAX_ACCESS_TOKEN_LIFETIME} (a day)"
+        )),
+        seconds => Ok(seconds),
+    }
+}
+
+fn audiences(text: &str) -> Result<Audiences, String> {
+    text.parse()
 }
 
 fn at_least_one(text: &str) -> Result<u64, String> {

@@ -6,41 +6,25 @@
 //! is served at `https://host/stage/.well-known/oauth-authorization-server`, with the stage in
 //! every URL, because API Gateway cannot route RFC 8414's `/.well-known/…/stage` form.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::request::Parts;
-use axum::http::uri::Authority;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::error::OAuthError;
+use super::discovery::{Discovery, issuer_of};
 use super::json::python_style_json;
 use super::observe::Outcome;
 use super::response::refused;
 use super::router::{INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH};
-use crate::domain::{GrantType, Scope};
+use crate::domain::GrantType;
 
 const ENDPOINT: &str = "metadata";
 
 /// Client authentication methods every endpoint accepts (RFC 8414 §2, RFC 7591 §2).
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
-
-/// How the metadata names the server.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Discovery {
-    /// The issuer URL, without a trailing slash; `None`: derived from each request.
-    pub issuer: Option<String>,
-    /// Published as `scopes_supported`; `None`: left out (each client's scopes are its own).
-    pub scopes_supported: Option<Scope>,
-}
-
-/// The path prefix in front of the service's routes (an API Gateway stage such as `/prod`),
-/// put into the request's extensions by the Lambda adapter after it removed it from the path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BasePath(pub String);
 
 /// RFC 8414 §2, with the fields that apply to a server without an authorization endpoint.
 #[derive(Serialize)]
@@ -114,34 +98,4 @@ pub(super) async fn metadata_endpoint(
         );
     }
     Outcome::new(ENDPOINT, "served").on(response)
-}
-
-/// `scheme://host[/stage]` of the request.
-fn issuer_of(parts: &Parts) -> Result<String, OAuthError> {
-    let forwarded_proto = parts
-        .headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .map(|value| value.trim().to_ascii_lowercase());
-    let scheme = match forwarded_proto.as_deref() {
-        Some("https") => "https",
-        Some("http") => "http",
-        _ => parts.uri.scheme_str().unwrap_or("http"),
-    };
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .or_else(|| parts.uri.authority().map(Authority::as_str))
-        .and_then(|host| Authority::from_str(host).ok())
-        // An authority with user information is not a server's name.
-        .filter(|authority| !authority.as_str().contains('@'))
-        .ok_or_else(|| OAuthError::invalid_request("The Host header is missing or malformed."))?;
-    let base_path = parts
-        .extensions
-        .get::<BasePath>()
-        .map(|base| base.0.as_str())
-        .unwrap_or_default();
-    Ok(format!("{scheme}://{}{base_path}", host.as_str()))
 }

@@ -13,6 +13,7 @@
 
 pub mod client_auth;
 mod deadline;
+pub mod discovery;
 pub mod error;
 pub mod introspection;
 pub mod json;
@@ -27,8 +28,8 @@ pub mod token;
 mod token_operation;
 
 pub use deadline::GRANT_DEADLINE;
+pub use discovery::{Audiences, Discovery};
 pub use error::{ErrorCode, OAuthError};
-pub use metadata::Discovery;
 pub use observe::{Outcome, RequestIds};
 pub use params::MAX_BODY_BYTES;
 pub use router::{

@@ -8,8 +8,9 @@ use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
 
+use super::discovery::Discovery;
 use super::error::OAuthError;
-use super::metadata::{self, Discovery};
+use super::metadata;
 use super::observe::observe;
 use super::source_address::{self, TrustedProxies};
 use super::{introspection, revocation, token};

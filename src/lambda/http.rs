@@ -6,7 +6,7 @@ use lambda_http::tower::ServiceBuilder;
 use lambda_http::{Request, RequestExt};
 
 use crate::http::RequestIds;
-use crate::http::metadata::BasePath;
+use crate::http::discovery::BasePath;
 use crate::http::source_address::PeerAddress;
 
 /// Serves `router` to the Lambda runtime until the runtime stops.

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::Value;
 use token_endpoint::domain::Scope;
 use token_endpoint::http::Discovery;
-use token_endpoint::http::metadata::BasePath;
+use token_endpoint::http::discovery::BasePath;
 
 use crate::helpers::*;
 
@@ -47,6 +47,7 @@ fn configured(issuer: Option<&str>, scopes: Option<&str>) -> Discovery {
         issuer: issuer.map(str::to_owned),
         scopes_supported: scopes
             .map(|scopes| Scope::parse(scopes).unwrap_or_else(|_| panic!("bad scope {scopes}"))),
+        ..Discovery::default()
     }
 }
 
