@@ -31,6 +31,13 @@ pub(super) fn family_key(family_id: &str) -> String {
     format!("FAMILY#{family_id}")
 }
 
+/// The one credentials item that holds the JWT signing key set. It starts with neither
+/// [`CLIENT_PREFIX`] nor [`USER_PREFIX`], so no client or user can be keyed so, and the
+/// listings, which scan by those prefixes, skip it.
+pub(super) fn signing_keys_key() -> String {
+    "SIGNING_KEYS".to_owned()
+}
+
 /// The key of the item whose partition key is `pk`, in either table.
 pub(super) fn key(pk: String) -> Item {
     HashMap::from([(PK.to_owned(), AttributeValue::S(pk))])

@@ -2,7 +2,8 @@
 //!
 //! Two tables, both keyed by a string `pk`:
 //! - credentials: clients (`CLIENT#<client_id>`) and users (`USER#<username>`); the token
-//!   function only reads them, except to replace an imported Django hash with Argon2id;
+//!   function only reads them, except to replace an imported Django hash with Argon2id. One
+//!   more item, `SIGNING_KEYS`, holds the JWT signing key set;
 //! - tokens: access and refresh tokens keyed by the SHA-256 of the token, with the TTL attribute
 //!   `expires_at` (epoch seconds). TTL deletion lags, so every read also compares `expires_at`
 //!   with now. Each grant also writes a family record (`FAMILY#<id>`) naming its current
@@ -24,6 +25,7 @@
 //! - `credential_writes`: conditional single-item writes to the credentials table (creating,
 //!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
+//! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
 
 use std::collections::HashMap;
@@ -42,6 +44,7 @@ mod port;
 mod provisioning;
 mod reads;
 mod schema;
+mod signing_keys;
 mod transactions;
 
 use keys::key;

@@ -1,5 +1,6 @@
-//! An in-memory [`Store`]: for `make run` and fast tests. One mutex makes every operation
-//! atomic, which gives the same single-use and all-or-nothing semantics as the DynamoDB adapter.
+//! An in-memory [`Store`] and [`KeySetStore`]: for `make run` and fast tests. One mutex makes
+//! every operation atomic, which gives the same single-use and all-or-nothing semantics as the
+//! DynamoDB adapter.
 //!
 //! It forgets what DynamoDB's TTL would delete: every so many writes, one sweep drops expired
 //! tokens, families and attempt counters. A long local run also holds at most
@@ -19,6 +20,7 @@ use crate::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenPair, UsedRefreshToken, User,
 };
+use crate::domain::signing::{KeySet, KeySetSaved, KeySetStore};
 use crate::domain::store::{
     ClientChanges, HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
 };
@@ -45,6 +47,8 @@ struct Data {
     used_records: VecDeque<TokenHash>,
     /// Writes since the last sweep.
     writes_since_sweep: u32,
+    /// The JWT signing key set; version 0 until saved.
+    signing_keys: KeySet,
 }
 
 /// One username's password attempts from one source, as the DynamoDB adapter's item.
@@ -568,6 +572,22 @@ impl Store for MemoryStore {
             .remove(username)
             .map(drop)
             .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+    }
+}
+
+impl KeySetStore for MemoryStore {
+    async fn signing_keys(&self) -> Result<KeySet, StoreError> {
+        Ok(self.lock()?.signing_keys.clone())
+    }
+
+    async fn save_signing_keys(&self, keys: &KeySet) -> Result<KeySetSaved, StoreError> {
+        let mut data = self.lock()?;
+        // As the DynamoDB adapter's conditional put: only over the version it follows.
+        if keys.version.checked_sub(1) != Some(data.signing_keys.version) {
+            return Ok(KeySetSaved::Conflict);
+        }
+        data.signing_keys = keys.clone();
+        Ok(KeySetSaved::Saved)
     }
 }
 

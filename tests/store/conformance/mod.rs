@@ -9,6 +9,7 @@ mod lockout;
 mod provisioning;
 mod reads;
 mod rotation;
+mod signing_keys;
 
 use std::sync::Arc;
 
@@ -22,7 +23,9 @@ use token_endpoint::domain::store::{ClientChanges, HashReplacement, Rotation, St
 use token_endpoint::domain::token::{FamilySecret, TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{Client, GrantType, Scope, User};
 
-use self::{families::*, issuance::*, lockout::*, provisioning::*, reads::*, rotation::*};
+use self::{
+    families::*, issuance::*, lockout::*, provisioning::*, reads::*, rotation::*, signing_keys::*,
+};
 
 const NOW: UnixSeconds = 1_800_000_000;
 /// How long rotations keep the used-token record.
@@ -85,6 +88,10 @@ macro_rules! conformance_suite {
                 concurrent_hash_replacements_have_one_winner,
                 clients_are_updated_in_place_and_never_created,
                 clients_and_users_are_listed_in_order_across_pages,
+                an_empty_key_set_reads_as_version_zero,
+                a_saved_key_set_reads_back_and_is_not_listed,
+                a_stale_key_set_save_conflicts_and_changes_nothing,
+                concurrent_key_set_saves_have_one_winner,
             );
         }
     };
