@@ -142,6 +142,21 @@ impl DynamoDbSettings {
         dynamodb = dynamodb.interceptor(crate::telemetry::store_timing::DynamoTimer);
         aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
     }
+
+    /// The KMS client that seals and unseals the JWT signing keys, built once per process, as
+    /// [`Self::client`] builds DynamoDB's: the SDK's region and credentials, this endpoint
+    /// override if any (empty means unset here too), and the same retries and timeouts (KMS
+    /// answers in milliseconds as well).
+    pub async fn kms_client(&self) -> aws_sdk_kms::Client {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(dynamodb_retry_config())
+            .timeout_config(dynamodb_timeout_config())
+            .load()
+            .await;
+        let mut kms = aws_sdk_kms::config::Builder::from(&shared);
+        kms.set_endpoint_url(self.kms_endpoint().map(str::to_owned));
+        aws_sdk_kms::Client::from_conf(kms.build())
+    }
 }
 
 /// The DynamoDB client at the process environment's endpoint override (`oauth-admin`).

@@ -4,6 +4,7 @@
 //! - [`domain`]: the grant rules, scopes, token issuing, credential checks and the storage port
 //!   they need ([`domain::store::Store`]). It knows nothing of HTTP, AWS or the layers above.
 //! - [`store`]: the port's two adapters, DynamoDB and in-memory.
+//! - [`vault`]: the key vault's adapters (AWS KMS, in-process), which seal JWT signing keys.
 //! - [`http`]: the one router that parses requests into domain calls and maps domain errors to
 //!   RFC 6749 §5.2 responses. The Lambda, the local server and the tests all serve it.
 //! - [`lambda`]: the Lambda entry points: the router behind API Gateway, and an API Gateway
@@ -21,3 +22,4 @@ pub mod lambda;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod vault;

@@ -1,6 +1,7 @@
 //! The stores: one conformance suite run on the memory store and on DynamoDB (moto), the
 //! router's defences on both, and what only DynamoDB shows: the calls each grant makes,
 //! concurrency on a real server, the table layout, and faults injected between the SDK and moto.
+//! Beside them, the key vaults that seal the JWT signing keys, KMS on moto and in-process.
 //!
 //! The DynamoDB tests need moto (`make test` installs it into .venv; `MOTO_PYTHON` names
 //! another Python); without it they are skipped, see `support::skip`.
@@ -9,4 +10,5 @@
 mod conformance;
 mod dynamodb_faults;
 mod dynamodb_grants;
+mod kms_vault;
 mod security;

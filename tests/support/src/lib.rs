@@ -113,6 +113,23 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// SDK settings for a KMS-compatible server at `endpoint`, with throwaway credentials.
+pub fn kms_config(endpoint: &str) -> aws_sdk_kms::config::Builder {
+    aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+}
+
+/// A KMS client for the moto server, which serves KMS beside DynamoDB (one set of keys for the
+/// whole test binary: each test names its own alias).
+pub fn kms_client() -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::from_conf(kms_config(moto_endpoint()).build())
+}
+
 /// Table names no other test uses.
 pub fn unique_tables() -> TableNames {
     static NEXT: AtomicU32 = AtomicU32::new(0);
