@@ -10,13 +10,16 @@ Also validates every example in the spec against its own schema.
     check_responses.py --spec openapi.yaml --base-url http://127.0.0.1:9000
 
 Prints one line per case and a closing `N passed, N failed`; exits 1 on any failure.
-Standard library plus jsonschema and PyYAML only.
+Standard library plus jsonschema and PyYAML only (JWT signatures are checked with a few lines
+of RSA arithmetic against the published key set).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import sys
@@ -31,6 +34,8 @@ from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:token-endpoint:openapi"
 CLIENT = ("demo-client", "demo-secret")
+# The memory store's client of JWT access tokens.
+JWT_CLIENT = ("demo-jwt-client", "demo-jwt-secret")
 USER = ("demo", "demo-password")
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -652,6 +657,158 @@ def metadata_cases(run: Run, base_url: str) -> None:
     run.check(Case("DELETE is not allowed", "DELETE", M, 405, basic=None, error="invalid_request", then=allow_is("GET, HEAD, OPTIONS")))
 
 
+def discovery_cases(run: Run, base_url: str) -> list[dict[str, Any]]:
+    """The OpenID discovery document and the key set; answers the published keys."""
+    O = "/.well-known/openid-configuration"
+    K = "/.well-known/jwks.json"
+    origin = base_url.rstrip("/")
+    metadata = run.client.send(Case("", "GET", "/.well-known/oauth-authorization-server", 200, basic=None))
+
+    def same_document(reply: Reply) -> list[str]:
+        body = reply.json()
+        problems = expect(body.get("issuer") == origin, f"issuer {body.get('issuer')!r} is not {origin!r}")
+        problems += expect(body.get("jwks_uri") == origin + K, f"jwks_uri {body.get('jwks_uri')!r}")
+        problems += expect(reply.body == metadata.body, "not the RFC 8414 document, byte for byte")
+        return problems
+
+    run.check(Case("the document, as at oauth-authorization-server", "GET", O, 200, basic=None, then=same_document))
+    run.check(Case("HEAD", "HEAD", O, 200, basic=None))
+    run.check(Case("OPTIONS", "OPTIONS", O, 200, basic=None, then=allow_is("GET, HEAD, OPTIONS")))
+    run.check(Case("POST is not allowed", "POST", O, 405, basic=None, body=b"", error="invalid_request", then=allow_is("GET, HEAD, OPTIONS")))
+
+    def has_keys(reply: Reply) -> list[str]:
+        return expect(len(reply.json().get("keys", [])) > 0, "no key published (make run signs JWTs for demo-jwt-client)")
+
+    reply = run.check(Case("the key set", "GET", K, 200, basic=None, then=has_keys))
+    run.check(Case("HEAD", "HEAD", K, 200, basic=None))
+    run.check(Case("OPTIONS", "OPTIONS", K, 200, basic=None, then=allow_is("GET, HEAD, OPTIONS")))
+    run.check(Case("DELETE is not allowed", "DELETE", K, 405, basic=None, error="invalid_request", then=allow_is("GET, HEAD, OPTIONS")))
+    if reply is None or reply.status != 200:
+        return []
+    return list(reply.json().get("keys", []))
+
+
+# ---- JWT access tokens -----------------------------------------------------------------------
+
+# RFC 8017 §9.2: the DER prefix of a SHA-256 DigestInfo.
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def rs256_verifies(signing_input: bytes, signature: bytes, jwk: dict[str, Any]) -> bool:
+    """RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2.2), with the standard library only."""
+    n = int.from_bytes(b64url_decode(jwk["n"]), "big")
+    e = int.from_bytes(b64url_decode(jwk["e"]), "big")
+    size = (n.bit_length() + 7) // 8
+    value = int.from_bytes(signature, "big")
+    if len(signature) != size or value >= n:
+        return False
+    digest_info = SHA256_DIGEST_INFO + hashlib.sha256(signing_input).digest()
+    expected = b"\x00\x01" + b"\xff" * (size - len(digest_info) - 3) + b"\x00" + digest_info
+    return hmac.compare_digest(pow(value, e, n).to_bytes(size, "big"), expected)
+
+
+def jwt_is(keys: list[dict[str, Any]], claims: dict[str, Any]) -> Callable[[Reply], list[str]]:
+    """The answer's access token is an RFC 9068 JWT, signed by a published key, with `claims`;
+    its refresh token (if any) stays opaque."""
+
+    def check(reply: Reply) -> list[str]:
+        body = reply.json()
+        token = body.get("access_token", "")
+        parts = token.split(".")
+        if len(parts) != 3:
+            return [f"access_token is not a JWT: {token[:40]!r}"]
+        try:
+            header = json.loads(b64url_decode(parts[0]))
+            payload = json.loads(b64url_decode(parts[1]))
+            signature = b64url_decode(parts[2])
+        except ValueError as error:
+            return [f"the JWT does not decode: {error}"]
+        problems = expect(header.get("alg") == "RS256" and header.get("typ") == "at+jwt", f"header {header!r}")
+        key = next((key for key in keys if key.get("kid") == header.get("kid")), None)
+        if key is None:
+            return problems + [f"kid {header.get('kid')!r} is not in /.well-known/jwks.json"]
+        signing_input = f"{parts[0]}.{parts[1]}".encode()
+        problems += expect(rs256_verifies(signing_input, signature, key), "the signature does not verify under the published key")
+        for name, value in claims.items():
+            problems += expect(payload.get(name) == value, f"claim {name} {payload.get(name)!r} is not {value!r}")
+        for name in ("exp", "iat", "jti"):
+            problems += expect(name in payload, f"no {name} claim: {payload!r}")
+        if isinstance(payload.get("exp"), int) and isinstance(payload.get("iat"), int):
+            lifetime = payload["exp"] - payload["iat"]
+            problems += expect(lifetime == body.get("expires_in"), f"exp - iat = {lifetime}, expires_in {body.get('expires_in')}")
+        if "refresh_token" in body:
+            problems += expect(len(body["refresh_token"]) == 30 and body["refresh_token"].isalnum(), "the refresh token is not opaque")
+        return problems
+
+    return check
+
+
+def jwt_cases(run: Run, base_url: str, keys: list[dict[str, Any]]) -> None:
+    T, I, R = "/o/token/", "/o/introspect/", "/o/revoke_token/"
+    origin = base_url.rstrip("/")
+    password = {"grant_type": "password", "username": USER[0], "password": USER[1]}
+    user_claims = {"iss": origin, "aud": origin, "sub": USER[0], "client_id": JWT_CLIENT[0], "scope": "read write"}
+    login = run.token(form_case("JWT client: password grant", T, password, 200, basic=JWT_CLIENT, then=jwt_is(keys, user_claims)))
+    run.check(
+        json_case(
+            "JWT client: client credentials, JSON, client_secret_post",
+            T,
+            {"grant_type": "client_credentials", "scope": "read", "client_id": JWT_CLIENT[0], "client_secret": JWT_CLIENT[1]},
+            200,
+            basic=None,
+            then=jwt_is(keys, {"iss": origin, "aud": origin, "sub": JWT_CLIENT[0], "client_id": JWT_CLIENT[0], "scope": "read"}),
+        )
+    )
+    run.check(form_case("JWT client: resource naming the default audience", T, {**password, "resource": origin}, 200, basic=JWT_CLIENT, then=jwt_is(keys, user_claims)))
+    run.check(form_case("JWT client: an unknown resource", T, {**password, "resource": "https://elsewhere.example"}, 400, basic=JWT_CLIENT, error="invalid_target", valid_request=True))
+    run.check(form_case("opaque client: an unknown resource", T, {**password, "resource": "https://elsewhere.example"}, 400, error="invalid_target", valid_request=True))
+    run.check(
+        Case(
+            "two resources",
+            "POST",
+            T,
+            400,
+            body=urllib.parse.urlencode([*password.items(), ("resource", origin), ("resource", origin)]).encode(),
+            content_type=FORM,
+            basic=JWT_CLIENT,
+            error="invalid_target",
+        )
+    )
+    refreshed = run.token(
+        form_case(
+            "JWT client: refresh grant",
+            T,
+            {"grant_type": "refresh_token", "refresh_token": login.get("refresh_token", "x")},
+            200,
+            basic=JWT_CLIENT,
+            then=jwt_is(keys, user_claims),
+        )
+    )
+    access = refreshed.get("access_token", "missing")
+
+    def active(reply: Reply) -> list[str]:
+        body = reply.json()
+        return expect(
+            body.get("active") is True and body.get("client_id") == JWT_CLIENT[0] and body.get("username") == USER[0],
+            f"not the JWT client's live token: {body!r}",
+        )
+
+    inactive = body_equals({"active": False})
+    run.check(form_case("a live JWT access token", I, {"token": access}, 200, then=active))
+    run.check(form_case("the JWT its refresh replaced", I, {"token": login.get("access_token", "x")}, 200, then=inactive))
+    parts = access.split(".") if access.count(".") == 2 else ["e30", "e30", "x"]
+    claims = b64url_decode(parts[1]).replace(b'"read write"', b'"read write admin"')
+    widened = base64.urlsafe_b64encode(claims).rstrip(b"=").decode()
+    run.check(form_case("a JWT whose claims were changed", I, {"token": f"{parts[0]}.{widened}.{parts[2]}"}, 200, then=inactive))
+    run.check(form_case("a token string over 4 KiB", I, {"token": "a" * 5000}, 200, then=inactive))
+    run.check(form_case("revoking the JWT login", R, {"token": access, "token_type_hint": "access_token"}, 200, basic=JWT_CLIENT))
+    run.check(form_case("a revoked login's JWT, whose signature still verifies", I, {"token": access}, 200, then=inactive))
+
+
 # ---- the spec's own examples ------------------------------------------------------------
 
 
@@ -705,6 +862,8 @@ def main() -> int:
     introspection_cases(run, issued)
     revocation_cases(run, issued)
     metadata_cases(run, args.base_url)
+    keys = discovery_cases(run, args.base_url)
+    jwt_cases(run, args.base_url, keys)
 
     print(f"{run.passed} passed, {run.failed} failed")
     return 1 if run.failed else 0
