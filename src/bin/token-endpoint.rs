@@ -5,19 +5,22 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use token_endpoint::config::{
     Config, ConfigError, DynamoDbSettings, LocalServerSettings, Settings, StoreKind,
 };
 use token_endpoint::domain::TokenService;
 use token_endpoint::domain::clock::SystemClock;
+use token_endpoint::domain::signing::KeyRing;
 use token_endpoint::domain::store::Store;
+use token_endpoint::lambda::authorizer::Authorizer;
 use token_endpoint::lambda::{self, FunctionKind};
 use token_endpoint::startup::{
-    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
+    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_JWT_CLIENT_ID, DEMO_JWT_CLIENT_SECRET,
+    DEMO_PASSWORD, DEMO_USERNAME,
 };
-use token_endpoint::store::{DynamoStore, MemoryStore};
+use token_endpoint::store::DynamoStore;
+use token_endpoint::vault::KmsVault;
 use token_endpoint::{http, telemetry};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -63,19 +66,27 @@ async fn run_lambda(
     kind: FunctionKind,
 ) -> Result<(), BoxError> {
     let store = DynamoStore::new(dynamodb.client().await, config.tables.clone());
-    // Bounded, so a DynamoDB outage delays init by at most this much.
-    match tokio::time::timeout(Duration::from_secs(2), store.warm_up()).await {
-        Ok(Ok(())) => tracing::debug!("DynamoDB connection warmed"),
-        Ok(Err(error)) => tracing::warn!(error = %error, "DynamoDB warm-up failed"),
-        Err(_) => tracing::warn!("DynamoDB warm-up timed out"),
-    }
     match kind {
         FunctionKind::Token => {
-            let service = startup::token_service(store, &config)?;
+            let vault = KmsVault::new(dynamodb.kms_client().await, &config.signing.kms_key);
+            let service = startup::signing_token_service(store.clone(), vault, &config)?;
+            lambda::warm_up(&store, service.signing_keys()).await;
             let router = http::router_behind(service, config.discovery, config.trusted_proxies);
             lambda::http::run(router).await
         }
-        FunctionKind::Authorizer => lambda::authorizer::run(store, Arc::new(SystemClock)).await,
+        FunctionKind::Authorizer => {
+            let clock = Arc::new(SystemClock);
+            let keys = KeyRing::verifying(store.clone(), clock.clone(), config.signing.key_ring);
+            lambda::warm_up(&store, Some(&keys)).await;
+            let issuer = config.discovery.issuer;
+            let authorizer = Authorizer {
+                store,
+                keys,
+                issuer,
+                clock,
+            };
+            lambda::authorizer::run(authorizer).await
+        }
     }
 }
 
@@ -86,13 +97,13 @@ async fn run_local(
 ) -> Result<(), BoxError> {
     match local.store {
         StoreKind::Memory => {
-            let service = startup::token_service(MemoryStore::new(), &config)?;
-            startup::seed_demo(&service).await?;
+            let service = startup::demo_service(&config).await?;
             serve(service, config, local.port, true).await
         }
         StoreKind::Dynamodb => {
             let store = DynamoStore::new(dynamodb.client().await, config.tables.clone());
-            let service = startup::token_service(store, &config)?;
+            let vault = KmsVault::new(dynamodb.kms_client().await, &config.signing.kms_key);
+            let service = startup::signing_token_service(store, vault, &config)?;
             serve(service, config, local.port, false).await
         }
     }
@@ -116,9 +127,10 @@ async fn serve<S: Store>(
     );
     if demo {
         println!(
-            "memory store seeded with client {DEMO_CLIENT_ID} (secret {DEMO_CLIENT_SECRET}) and user {DEMO_USERNAME} (password {DEMO_PASSWORD}). Try:\n\n  \
+            "memory store seeded with client {DEMO_CLIENT_ID} (secret {DEMO_CLIENT_SECRET}), JWT client {DEMO_JWT_CLIENT_ID} (secret {DEMO_JWT_CLIENT_SECRET}; keys at {}) and user {DEMO_USERNAME} (password {DEMO_PASSWORD}). Try:\n\n  \
              curl -i -X POST -H 'Content-Type: application/x-www-form-urlencoded' -u {DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET} \
-             -d 'grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}' http://{address}/o/token/\n"
+             -d 'grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}' http://{address}/o/token/\n",
+            format!("http://{address}{}", http::JWKS_PATH)
         );
     }
     let router = http::router_behind(service, config.discovery, config.trusted_proxies);

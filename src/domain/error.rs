@@ -1,6 +1,8 @@
 //! Why a grant was refused. `http::error` maps each variant to its RFC 6749 §5.2 response.
 
 use super::credentials::CredentialError;
+use super::minting::IssuanceRefused;
+use super::signing::KeyError;
 use super::store::StoreError;
 use super::token::RandomnessUnavailable;
 
@@ -29,8 +31,13 @@ pub enum GrantError {
     /// The requested scope is malformed, unknown, or wider than allowed.
     #[error("invalid scope")]
     InvalidScope,
+    /// A JWT access token was due but its issuer or audience could not be named.
+    #[error(transparent)]
+    Issuance(#[from] IssuanceRefused),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Signing(#[from] KeyError),
     #[error(transparent)]
     Credentials(#[from] CredentialError),
     #[error(transparent)]

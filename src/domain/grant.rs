@@ -9,9 +9,11 @@ use super::login_throttle::{
     Admission, AttemptKeys, KNOWN_SOURCE_SECONDS, LockoutPolicy, SourceAddress, TakenAttempt,
     UncheckedAttempt,
 };
+use super::minting::{AccessGrant, Issuance, IssuanceRefused};
 use super::model::{AccessTokenRecord, Client, GrantType, RefreshTokenRecord, TokenPair, User};
 use super::scope::Scope;
 use super::secret::Secret;
+use super::signing::KeyRing;
 use super::store::{HashReplacement, Store, StoreError};
 use super::token::{FamilySecret, TokenHash, new_token, random_alphanumeric};
 
@@ -62,6 +64,9 @@ pub struct TokenRequest {
     pub grant: GrantRequest,
     /// Where the request came from; password attempts are counted per username and source.
     pub source: SourceAddress,
+    /// Who issues the tokens and for whom, for JWT access tokens, or why that could not be
+    /// told, which only a JWT client's request fails for.
+    pub issuance: Result<Issuance, IssuanceRefused>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +120,8 @@ pub struct TokenService<S> {
     pub(super) lifetimes: Lifetimes,
     lockout: LockoutPolicy,
     pub(super) clock: Arc<dyn Clock>,
+    /// Signs JWT access tokens; `None`: JWT clients get a server error.
+    pub(super) signing: Option<KeyRing>,
 }
 
 impl<S: Store> TokenService<S> {
@@ -130,7 +137,19 @@ impl<S: Store> TokenService<S> {
             lifetimes,
             lockout: LockoutPolicy::default(),
             clock,
+            signing: None,
         }
+    }
+
+    /// Signs JWT access tokens with the keys of `key_ring`.
+    pub fn with_signing_keys(mut self, key_ring: KeyRing) -> Self {
+        self.signing = Some(key_ring);
+        self
+    }
+
+    /// The key ring JWT access tokens are signed with, if any.
+    pub fn signing_keys(&self) -> Option<&KeyRing> {
+        self.signing.as_ref()
     }
 
     pub fn with_lockout(mut self, lockout: LockoutPolicy) -> Self {
@@ -148,6 +167,7 @@ impl<S: Store> TokenService<S> {
 
     pub async fn grant(&self, request: TokenRequest) -> Result<IssuedTokens, GrantError> {
         let credentials = request.client.ok_or(GrantError::InvalidClient)?;
+        let issuance = request.issuance.as_ref().map_err(|refused| *refused);
         match request.grant {
             GrantRequest::Password {
                 username,
@@ -159,18 +179,18 @@ impl<S: Store> TokenService<S> {
                     password: &password,
                     source: request.source,
                 };
-                self.password_grant(&credentials, attempt, scope.as_deref())
+                self.password_grant(&credentials, attempt, scope.as_deref(), issuance)
                     .await
             }
             GrantRequest::RefreshToken {
                 refresh_token,
                 scope,
             } => {
-                self.refresh_grant(&credentials, &refresh_token, scope.as_deref())
+                self.refresh_grant(&credentials, &refresh_token, scope.as_deref(), issuance)
                     .await
             }
             GrantRequest::ClientCredentials { scope } => {
-                self.client_credentials_grant(&credentials, scope.as_deref())
+                self.client_credentials_grant(&credentials, scope.as_deref(), issuance)
                     .await
             }
         }
@@ -182,6 +202,7 @@ impl<S: Store> TokenService<S> {
         &self,
         credentials: &ClientCredentials,
         requested_scope: Option<&str>,
+        issuance: Result<&Issuance, IssuanceRefused>,
     ) -> Result<IssuedTokens, GrantError> {
         let now = self.clock.now();
         let client = self.authenticate_client(credentials).await?;
@@ -189,7 +210,15 @@ impl<S: Store> TokenService<S> {
             return Err(GrantError::UnauthorizedClient);
         }
         let scope = narrow(requested_scope, &client.scope)?;
-        let access_token = new_token()?;
+        let lifetime = self.access_lifetime(&client);
+        let grant = AccessGrant {
+            client: &client,
+            username: None,
+            scope: &scope,
+            issued_at: now,
+            expires_at: now + lifetime,
+        };
+        let access_token = self.access_token(&grant, new_token()?, issuance).await?;
         let access = AccessTokenRecord {
             token_hash: TokenHash::of(&access_token),
             client_id: client.client_id.clone(),
@@ -197,13 +226,13 @@ impl<S: Store> TokenService<S> {
             scope: scope.clone(),
             family_id: new_family_id()?,
             issued_at: now,
-            expires_at: now + self.lifetimes.access_token,
+            expires_at: grant.expires_at,
         };
         self.store.issue_access_token(&access).await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token: None,
-            expires_in: self.lifetimes.access_token,
+            expires_in: lifetime,
             scope,
         })
     }
@@ -221,6 +250,7 @@ impl<S: Store> TokenService<S> {
         credentials: &ClientCredentials,
         attempt: PasswordAttempt<'_>,
         requested_scope: Option<&str>,
+        issuance: Result<&Issuance, IssuanceRefused>,
     ) -> Result<IssuedTokens, GrantError> {
         let now = self.clock.now();
         let keys = AttemptKeys::new(attempt.username, attempt.source);
@@ -291,16 +321,16 @@ impl<S: Store> TokenService<S> {
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
         let tokens = (new_token()?, new_token()?);
-        let (issued, pair) = self.new_pair(
-            &client,
-            attempt.username,
-            scope.clone(),
-            scope,
+        let new_pair = NewPair {
+            client: &client,
+            username: attempt.username,
+            access_scope: scope.clone(),
+            grant_scope: scope,
             family_id,
-            tokens,
-            FamilySecret::generate()?,
-            now,
-        );
+            family_secret: FamilySecret::generate()?,
+            issued_at: now,
+        };
+        let (issued, pair) = self.new_pair(new_pair, tokens, issuance).await?;
         let known_until = now.saturating_add(KNOWN_SOURCE_SECONDS);
         self.store
             .issue_token_pair(&pair, Some((&keys, known_until)))
@@ -421,49 +451,64 @@ impl<S: Store> TokenService<S> {
         log_upgrade(outcome, "password", None);
     }
 
-    /// The pair `(access_token, refresh_token)`: the access token with `access_scope`, the
-    /// refresh token carrying `grant_scope`, the scope of the original grant, and the family's
-    /// secret, which derives its successor.
-    #[allow(clippy::too_many_arguments)] // each is a distinct part of the pair's records
-    pub(super) fn new_pair(
+    /// The pair `(access_token, refresh_token)` from their unique values: the access token
+    /// in the client's format with `access_scope`, the refresh token carrying `grant_scope`,
+    /// the scope of the original grant, and the family's secret, which derives its successor.
+    pub(super) async fn new_pair(
         &self,
-        client: &Client,
-        username: &str,
-        access_scope: Scope,
-        grant_scope: Scope,
-        family_id: String,
-        (access_token, refresh_token): (Secret, Secret),
-        family_secret: FamilySecret,
-        now: UnixSeconds,
-    ) -> (IssuedTokens, TokenPair) {
+        new: NewPair<'_>,
+        (access_value, refresh_token): (Secret, Secret),
+        issuance: Result<&Issuance, IssuanceRefused>,
+    ) -> Result<(IssuedTokens, TokenPair), GrantError> {
+        let lifetime = self.access_lifetime(new.client);
+        let grant = AccessGrant {
+            client: new.client,
+            username: Some(new.username),
+            scope: &new.access_scope,
+            issued_at: new.issued_at,
+            expires_at: new.issued_at + lifetime,
+        };
+        let access_token = self.access_token(&grant, access_value, issuance).await?;
+        let client_id = &new.client.client_id;
         let access = AccessTokenRecord {
             token_hash: TokenHash::of(&access_token),
-            client_id: client.client_id.clone(),
-            username: Some(username.to_owned()),
-            scope: access_scope.clone(),
-            family_id: family_id.clone(),
-            issued_at: now,
-            expires_at: now + self.lifetimes.access_token,
+            client_id: client_id.clone(),
+            username: Some(new.username.to_owned()),
+            scope: new.access_scope.clone(),
+            family_id: new.family_id.clone(),
+            issued_at: new.issued_at,
+            expires_at: grant.expires_at,
         };
         let refresh = RefreshTokenRecord {
             token_hash: TokenHash::of(&refresh_token),
-            client_id: client.client_id.clone(),
-            username: username.to_owned(),
-            scope: grant_scope,
+            client_id: client_id.clone(),
+            username: new.username.to_owned(),
+            scope: new.grant_scope,
             access_token_hash: access.token_hash.clone(),
-            family_id,
-            family_secret: Some(family_secret),
-            issued_at: now,
-            expires_at: self.lifetimes.refresh_token.map(|lifetime| now + lifetime),
+            family_id: new.family_id,
+            family_secret: Some(new.family_secret),
+            issued_at: new.issued_at,
+            expires_at: (self.lifetimes.refresh_token).map(|lifetime| new.issued_at + lifetime),
         };
         let issued = IssuedTokens {
             access_token,
             refresh_token: Some(refresh_token),
-            expires_in: self.lifetimes.access_token,
-            scope: access_scope,
+            expires_in: lifetime,
+            scope: new.access_scope,
         };
-        (issued, TokenPair { access, refresh })
+        Ok((issued, TokenPair { access, refresh }))
     }
+}
+
+/// What a new pair is issued for: everything but the tokens' values.
+pub(super) struct NewPair<'a> {
+    pub client: &'a Client,
+    pub username: &'a str,
+    pub access_scope: Scope,
+    pub grant_scope: Scope,
+    pub family_id: String,
+    pub family_secret: FamilySecret,
+    pub issued_at: UnixSeconds,
 }
 
 /// The end of a hash upgrade. A failure is logged, not answered: the secret was right, and the

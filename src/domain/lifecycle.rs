@@ -7,12 +7,16 @@ use super::error::GrantError;
 use super::grant::{ClientCredentials, TokenService};
 use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
+use super::signing::{
+    AccessTokenClaims, JwtRejection, KeyError, KeyRing, SigningKeyRecord, UnverifiedJwt,
+    looks_like_jwt,
+};
 use super::store::{Store, StoreError};
 use super::token::TokenHash;
 
-/// Longer than any token this server issues, with room for tokens of other formats; a longer
-/// value is not looked up.
-pub const MAX_TOKEN_BYTES: usize = 512;
+/// Longer than any token this server issues (a JWT access token is about 800 bytes), with room
+/// for tokens of other formats; a longer value is not looked up.
+pub const MAX_TOKEN_BYTES: usize = 2048;
 
 /// What an operator's revocation removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,17 +48,44 @@ impl<S: Store> TokenService<S> {
     }
 
     /// RFC 7662 §2: the live access token `token` names, or `None` for anything else
-    /// (expired, revoked, unknown, malformed, or a refresh token). Any authenticated client
-    /// may ask: resource servers are registered as clients.
+    /// (expired, revoked, unknown, malformed, or a refresh token). A JWT must also verify
+    /// under the published keys as a token of `issuer`. Any authenticated client may ask:
+    /// resource servers are registered as clients.
     pub async fn introspect(
         &self,
         credentials: &ClientCredentials,
         token: &Secret,
+        issuer: Option<&str>,
     ) -> Result<Option<AccessTokenRecord>, GrantError> {
-        Ok(match self.presented_token(credentials, token).await?.1 {
-            Some(StoredToken::Access(access)) => Some(access),
-            _ => None,
-        })
+        let (_, stored) = self.presented_token(credentials, token).await?;
+        let Some(StoredToken::Access(access)) = stored else {
+            return Ok(None);
+        };
+        if looks_like_jwt(token.expose()) {
+            let Some(key_ring) = &self.signing else {
+                return Ok(None);
+            };
+            let checked = match issuer {
+                Some(issuer) => check_jwt(key_ring, token, issuer, self.clock.now()).await?,
+                None => Err(JwtRejection::WrongIssuer),
+            };
+            if let Err(rejection) = checked {
+                tracing::info!(%rejection, "introspected JWT refused");
+                return Ok(None);
+            }
+        }
+        Ok(Some(access))
+    }
+
+    /// The keys a verifier needs now (RFC 7517 JWK Set): those that sign or will, and those
+    /// whose tokens may still be live. Empty where JWTs are not signed.
+    pub async fn published_keys(&self) -> Result<Vec<SigningKeyRecord>, GrantError> {
+        let Some(key_ring) = &self.signing else {
+            return Ok(Vec::new());
+        };
+        let keys = key_ring.key_set().await?;
+        let published = keys.published_at(self.clock.now(), self.lifetimes.access_token);
+        Ok(published.into_iter().cloned().collect())
     }
 
     /// Authenticates the client and finds the live token it presents, in one store read. A
@@ -77,16 +108,47 @@ impl<S: Store> TokenService<S> {
 }
 
 /// The live access token a bearer presents (RFC 6750), or `None`. Expiry is checked here, not
-/// left to DynamoDB's TTL, which deletes late.
+/// left to DynamoDB's TTL, which deletes late. A JWT is checked first (signature, `typ`,
+/// `iss`, `exp`) without a read, then looked up like any token, so a revoked login's JWTs are
+/// refused at once.
 pub async fn validate_bearer<S: Store>(
     store: &S,
+    keys: &KeyRing,
     token: &Secret,
+    issuer: Option<&str>,
     now: UnixSeconds,
-) -> Result<Option<AccessTokenRecord>, StoreError> {
+) -> Result<Option<AccessTokenRecord>, KeyError> {
+    if looks_like_jwt(token.expose()) {
+        let checked = match issuer {
+            Some(issuer) => check_jwt(keys, token, issuer, now).await?,
+            None => Err(JwtRejection::WrongIssuer),
+        };
+        if let Err(rejection) = checked {
+            tracing::info!(%rejection, "bearer JWT refused");
+            return Ok(None);
+        }
+    }
     match lookup_key(token) {
-        Some(token_hash) => store.access_token(&token_hash, now).await,
+        Some(token_hash) => Ok(store.access_token(&token_hash, now).await?),
         None => Ok(None),
     }
+}
+
+/// Whether `token` is a JWT access token `issuer` signed with a published key, live at `now`.
+async fn check_jwt(
+    keys: &KeyRing,
+    token: &Secret,
+    issuer: &str,
+    now: UnixSeconds,
+) -> Result<Result<AccessTokenClaims, JwtRejection>, KeyError> {
+    let jwt = match UnverifiedJwt::parse(token.expose()) {
+        Ok(jwt) => jwt,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
+    Ok(match keys.verifying_key(jwt.kid()).await? {
+        Some(key) => jwt.verify(&key, issuer, now),
+        None => Err(JwtRejection::UnknownKey),
+    })
 }
 
 /// Revokes every live family of a user or a client: for a user who left or whose password
@@ -123,14 +185,14 @@ mod tests {
 
     #[test]
     fn implausible_tokens_are_not_looked_up() {
-        for value in ["", "has space", "quote\"", "ünïcode", &"a".repeat(513)] {
+        for value in ["", "has space", "quote\"", "ünïcode", &"a".repeat(2049)] {
             assert_eq!(lookup_key(&Secret::new(value)), None, "{value:?}");
         }
         for value in [
             "abcDEF123",
             "b64/token+with=",
             "a-b.c_d~e",
-            &"a".repeat(512),
+            &"a".repeat(2048),
         ] {
             assert!(lookup_key(&Secret::new(value)).is_some(), "{value:?}");
         }

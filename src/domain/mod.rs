@@ -11,6 +11,7 @@ pub mod error;
 pub mod grant;
 pub mod lifecycle;
 pub mod login_throttle;
+pub mod minting;
 pub mod model;
 pub mod names;
 mod refresh;

@@ -6,7 +6,8 @@
 
 use super::clock::UnixSeconds;
 use super::error::GrantError;
-use super::grant::{ClientCredentials, IssuedTokens, TokenService, narrow};
+use super::grant::{ClientCredentials, IssuedTokens, NewPair, TokenService, narrow};
+use super::minting::{AccessGrant, Issuance, IssuanceRefused};
 use super::model::{
     AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, TokenPair,
     UsedRefreshToken,
@@ -25,6 +26,7 @@ impl<S: Store> TokenService<S> {
         credentials: &ClientCredentials,
         refresh_token: &Secret,
         requested_scope: Option<&str>,
+        issuance: Result<&Issuance, IssuanceRefused>,
     ) -> Result<IssuedTokens, GrantError> {
         let now = self.clock.now();
         let context = self
@@ -50,14 +52,25 @@ impl<S: Store> TokenService<S> {
             Some(StoredToken::UsedRefresh(used))
                 if used.client_id == client.client_id && !client.registered_after(used.used_at) =>
             {
-                return self
-                    .presented_again(&used, refresh_token, requested_scope, now)
-                    .await;
+                let presented = Presentation {
+                    client: &client,
+                    token: refresh_token,
+                    requested_scope,
+                    issuance,
+                };
+                return self.presented_again(&used, presented, now).await;
             }
             _ => return Err(GrantError::InvalidRefreshToken),
         };
         let scope = refreshed_scope(requested_scope, &used.scope, &client)?;
-        let (issued, pair) = self.successor_pair(&client, &used, refresh_token, scope, now)?;
+        let successor = Successor {
+            client: &client,
+            used: &used,
+            presented: refresh_token,
+            scope,
+            issuance,
+        };
+        let (issued, pair) = self.successor_pair(&successor, now).await?;
         let keep_used_record_until = now + self.lifetimes.used_refresh_token_record;
         let rotated = self
             .store
@@ -68,40 +81,60 @@ impl<S: Store> TokenService<S> {
             // Refused: a concurrent duplicate may have rotated it first, to the same pair.
             // Failed: the write may have committed all the same. Either way the store says.
             Ok(Rotation::Refused) => match self.rotated_to(&used, &pair, now).await? {
-                true => Ok(issued),
-                false => Err(GrantError::InvalidRefreshToken),
+                Some(rotated_at) => self.as_rotated(&successor, rotated_at, issued, now).await,
+                None => Err(GrantError::InvalidRefreshToken),
             },
             Err(error) => match self.rotated_to(&used, &pair, now).await {
-                Ok(true) => {
+                Ok(Some(rotated_at)) => {
                     tracing::info!(
                         client_id = %used.client_id,
                         "a refresh whose outcome was unknown had committed"
                     );
-                    Ok(issued)
+                    self.as_rotated(&successor, rotated_at, issued, now).await
                 }
-                Ok(false) | Err(_) => Err(error.into()),
+                Ok(None) | Err(_) => Err(error.into()),
             },
         }
     }
 
-    /// Whether `used` is now a used refresh token whose successor is `pair`'s, still unused:
-    /// the rotation this request asked for happened, by this request or a duplicate of it, and
-    /// its pair is still the answer.
+    /// The answer of a rotation that happened at `rotated_at`, by this request or a duplicate
+    /// of it: `issued`, or, if a duplicate rotated at another second, the same pair issued
+    /// then (a JWT's `iat` and `exp` are the rotation's).
+    async fn as_rotated(
+        &self,
+        successor: &Successor<'_>,
+        rotated_at: UnixSeconds,
+        issued: IssuedTokens,
+        now: UnixSeconds,
+    ) -> Result<IssuedTokens, GrantError> {
+        if rotated_at == now {
+            return Ok(issued);
+        }
+        let (mut issued, pair) = self.successor_pair(successor, rotated_at).await?;
+        issued.expires_in = pair.access.expires_at.saturating_sub(now);
+        Ok(issued)
+    }
+
+    /// When `used` was used, if it is now a used refresh token whose successor is `pair`'s,
+    /// still unused: the rotation this request asked for happened, by this request or a
+    /// duplicate of it, and its pair is still the answer.
     async fn rotated_to(
         &self,
         used: &RefreshTokenRecord,
         pair: &TokenPair,
         now: UnixSeconds,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<UnixSeconds>, StoreError> {
         let found = self
             .store
             .read_tokens(&[&used.token_hash, &pair.refresh.token_hash], now)
             .await?;
-        Ok(matches!(
-            found.as_slice(),
-            [Some(StoredToken::UsedRefresh(record)), Some(StoredToken::Refresh(_))]
-                if record.successor_refresh == pair.refresh.token_hash
-        ))
+        Ok(match found.as_slice() {
+            [
+                Some(StoredToken::UsedRefresh(record)),
+                Some(StoredToken::Refresh(_)),
+            ] if record.successor_refresh == pair.refresh.token_hash => Some(record.used_at),
+            _ => None,
+        })
     }
 
     /// A refresh token presented again after it was used.
@@ -114,8 +147,7 @@ impl<S: Store> TokenService<S> {
     async fn presented_again(
         &self,
         used: &UsedRefreshToken,
-        presented: &Secret,
-        requested_scope: Option<&str>,
+        presented: Presentation<'_>,
         now: UnixSeconds,
     ) -> Result<IssuedTokens, GrantError> {
         let since_use = now.saturating_sub(used.used_at);
@@ -127,12 +159,12 @@ impl<S: Store> TokenService<S> {
         let successors = used
             .family_secret
             .as_ref()
-            .map(|secret| secret.successors(presented))
+            .map(|secret| secret.successors(presented.token))
             .filter(|(_, refresh)| TokenHash::of(refresh) == used.successor_refresh);
         match successors {
             Some((access, refresh)) if since_use < window => {
                 // A retry may not ask for more than the grant; it gets the pair as first issued.
-                narrow(requested_scope, &used.scope)?;
+                narrow(presented.requested_scope, &used.scope)?;
                 let found = self
                     .store
                     .read_tokens(&[&used.successor_refresh, &used.successor_access], now)
@@ -142,7 +174,9 @@ impl<S: Store> TokenService<S> {
                         Some(StoredToken::Refresh(_)),
                         Some(StoredToken::Access(record)),
                     ] => {
-                        return Ok(retried_answer(access, refresh, record, now));
+                        return self
+                            .retried_answer(&presented, (access, refresh), record, now)
+                            .await;
                     }
                     [Some(StoredToken::UsedRefresh(successor)), _]
                         if now.saturating_sub(successor.used_at)
@@ -173,33 +207,81 @@ impl<S: Store> TokenService<S> {
         Err(GrantError::InvalidRefreshToken)
     }
 
-    /// The pair that succeeds `used`, derived from the presented token under the family's
-    /// secret (a family from before secrets gets one now). The access token gets `scope`; the
-    /// refresh token keeps the grant's scope, so a later refresh may ask for it again.
-    fn successor_pair(
+    /// The pair that succeeds `successor.used`, issued at `issued_at`, derived from the
+    /// presented token under the family's secret (a family from before secrets gets one now).
+    /// The access token gets the successor's scope; the refresh token keeps the grant's, so a
+    /// later refresh may ask for it again.
+    async fn successor_pair(
         &self,
-        client: &Client,
-        used: &RefreshTokenRecord,
-        presented: &Secret,
-        scope: Scope,
-        now: UnixSeconds,
+        successor: &Successor<'_>,
+        issued_at: UnixSeconds,
     ) -> Result<(IssuedTokens, TokenPair), GrantError> {
-        let secret = match &used.family_secret {
+        let used = successor.used;
+        let family_secret = match &used.family_secret {
             Some(secret) => secret.clone(),
             None => FamilySecret::generate()?,
         };
-        let tokens = secret.successors(presented);
-        Ok(self.new_pair(
-            client,
-            &used.username,
-            scope,
-            used.scope.clone(),
-            used.family_id.clone(),
-            tokens,
-            secret,
-            now,
-        ))
+        let tokens = family_secret.successors(successor.presented);
+        let new_pair = NewPair {
+            client: successor.client,
+            username: &used.username,
+            access_scope: successor.scope.clone(),
+            grant_scope: used.scope.clone(),
+            family_id: used.family_id.clone(),
+            family_secret,
+            issued_at,
+        };
+        self.new_pair(new_pair, tokens, successor.issuance).await
     }
+
+    /// The answer to a retry: the identical tokens, with the access token's remaining lifetime
+    /// and its scope as first issued. A JWT is signed again from the stored record, as it was
+    /// first; if that does not give the stored token (the client's format changed since, or
+    /// the retry asks for another audience), there is no identical answer to give.
+    async fn retried_answer(
+        &self,
+        presented: &Presentation<'_>,
+        (access_value, refresh): (Secret, Secret),
+        record: &AccessTokenRecord,
+        now: UnixSeconds,
+    ) -> Result<IssuedTokens, GrantError> {
+        let grant = AccessGrant {
+            client: presented.client,
+            username: record.username.as_deref(),
+            scope: &record.scope,
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+        };
+        let access_token = self
+            .access_token(&grant, access_value, presented.issuance)
+            .await?;
+        if TokenHash::of(&access_token) != record.token_hash {
+            return Err(GrantError::InvalidRefreshToken);
+        }
+        Ok(IssuedTokens {
+            access_token,
+            refresh_token: Some(refresh),
+            expires_in: record.expires_at.saturating_sub(now),
+            scope: record.scope.clone(),
+        })
+    }
+}
+
+/// A used refresh token presented again, and by whom.
+struct Presentation<'a> {
+    client: &'a Client,
+    token: &'a Secret,
+    requested_scope: Option<&'a str>,
+    issuance: Result<&'a Issuance, IssuanceRefused>,
+}
+
+/// What a refresh's successor pair is derived from.
+struct Successor<'a> {
+    client: &'a Client,
+    used: &'a RefreshTokenRecord,
+    presented: &'a Secret,
+    scope: Scope,
+    issuance: Result<&'a Issuance, IssuanceRefused>,
 }
 
 /// The scope of a refreshed access token: the one requested, which must lie within the
@@ -215,20 +297,4 @@ fn refreshed_scope(
         return Err(GrantError::InvalidScope);
     }
     Ok(scope)
-}
-
-/// The answer to a retry: the identical tokens, with the access token's remaining lifetime
-/// and its scope as first issued.
-fn retried_answer(
-    access: Secret,
-    refresh: Secret,
-    record: &AccessTokenRecord,
-    now: UnixSeconds,
-) -> IssuedTokens {
-    IssuedTokens {
-        access_token: access,
-        refresh_token: Some(refresh),
-        expires_in: record.expires_at.saturating_sub(now),
-        scope: record.scope.clone(),
-    }
 }

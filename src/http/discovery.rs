@@ -2,6 +2,7 @@
 //! derived from each request) and the audiences a JWT access token may name.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
@@ -25,6 +26,15 @@ pub struct Discovery {
 /// put into the request's extensions by the Lambda adapter after it removed it from the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BasePath(pub String);
+
+/// The router's [`Discovery`] (a request that did not come through it gets the default one).
+pub(super) fn discovery_of(parts: &Parts) -> Arc<Discovery> {
+    parts
+        .extensions
+        .get::<Arc<Discovery>>()
+        .cloned()
+        .unwrap_or_default()
+}
 
 impl Discovery {
     /// The issuer of a request: the configured one, or `scheme://host[/stage]` of the request.

@@ -12,7 +12,9 @@ use super::deadline::GRANT_DEADLINE;
 use super::json::python_style_json;
 use super::response::no_store_json_headers;
 use crate::domain::GrantError;
+use crate::domain::minting::IssuanceRefused;
 use crate::domain::model::UnsupportedGrantType;
+use crate::domain::signing::{KeyError, VaultError};
 use crate::domain::store::StoreError;
 
 /// The `error` member of an error response, serialised as its registered name.
@@ -33,6 +35,8 @@ pub enum ErrorCode {
     /// RFC 7009 §2.2.1. Never sent: one lookup finds every kind of token, so every
     /// `token_type_hint` is supported.
     UnsupportedTokenType,
+    /// RFC 8707 §2: a `resource` that is malformed or not one this server issues tokens for.
+    InvalidTarget,
     /// RFC 6749 §4.1.2.1 defines it for the authorization endpoint; here, a 500.
     ServerError,
     /// RFC 6749 §4.1.2.1 defines it for the authorization endpoint; here, a 503.
@@ -50,6 +54,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -95,6 +100,14 @@ impl OAuthError {
         Self::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidRequest,
+            Some(description.into()),
+        )
+    }
+
+    pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidTarget,
             Some(description.into()),
         )
     }
@@ -151,10 +164,19 @@ pub fn reason(failure: &Failure) -> Option<&'static str> {
         }) => Some("username_locked"),
         Failure::Grant(GrantError::InvalidCredentials) => Some("invalid_credentials"),
         // Counted with the store's failures: what runs out of time is waiting on DynamoDB.
-        Failure::Grant(GrantError::Store(StoreError::Unavailable(_)))
-        | Failure::DeadlineExceeded => Some("store_unavailable"),
         Failure::Grant(
-            GrantError::Store(_) | GrantError::Credentials(_) | GrantError::Randomness(_),
+            GrantError::Store(StoreError::Unavailable(_))
+            | GrantError::Signing(KeyError::Store(StoreError::Unavailable(_))),
+        )
+        | Failure::DeadlineExceeded => Some("store_unavailable"),
+        Failure::Grant(GrantError::Signing(KeyError::Vault(VaultError::Unavailable(_)))) => {
+            Some("vault_unavailable")
+        }
+        Failure::Grant(
+            GrantError::Store(_)
+            | GrantError::Credentials(_)
+            | GrantError::Randomness(_)
+            | GrantError::Signing(_),
         ) => Some("internal"),
         Failure::Grant(_) => None,
     }
@@ -212,8 +234,19 @@ impl From<GrantError> for OAuthError {
                 ErrorCode::UnauthorizedClient,
                 Some("The token was not issued to this client.".into()),
             ),
-            E::Store(StoreError::Unavailable(source)) => {
+            E::Issuance(IssuanceRefused::NoIssuer) => {
+                Self::invalid_request("The Host header is missing or malformed.")
+            }
+            E::Issuance(IssuanceRefused::InvalidTarget) => {
+                Self::invalid_target("Unknown resource, or more than one.")
+            }
+            E::Store(StoreError::Unavailable(source))
+            | E::Signing(KeyError::Store(StoreError::Unavailable(source))) => {
                 tracing::error!(error = %source, "store unavailable");
+                Self::temporarily_unavailable()
+            }
+            E::Signing(KeyError::Vault(VaultError::Unavailable(source))) => {
+                tracing::error!(error = %source, "key vault unavailable");
                 Self::temporarily_unavailable()
             }
             internal => {

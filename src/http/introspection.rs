@@ -25,7 +25,13 @@ pub(super) async fn introspection_endpoint<S: Store>(
         Ok(operation) => operation,
         Err(response) => return response,
     };
-    match within_deadline(service.introspect(&operation.client, &operation.token)).await {
+    match within_deadline(service.introspect(
+        &operation.client,
+        &operation.token,
+        operation.issuer.as_deref(),
+    ))
+    .await
+    {
         Ok(Some(access)) => operation
             .outcome("active")
             .on(answer(&Introspection::active(&access))),

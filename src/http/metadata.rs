@@ -18,7 +18,7 @@ use super::discovery::{Discovery, issuer_of};
 use super::json::python_style_json;
 use super::observe::Outcome;
 use super::response::refused;
-use super::router::{INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH};
+use super::router::{INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
 use crate::domain::GrantType;
 
 const ENDPOINT: &str = "metadata";
@@ -33,6 +33,8 @@ struct Metadata<'a> {
     token_endpoint: String,
     revocation_endpoint: String,
     introspection_endpoint: String,
+    /// Where the keys of JWT access tokens are (RFC 8414 §2; OpenID Connect discovery).
+    jwks_uri: String,
     grant_types_supported: Vec<&'static str>,
     /// Required by RFC 8414; empty because there is no authorization endpoint.
     response_types_supported: [&'static str; 0],
@@ -59,6 +61,7 @@ pub(super) async fn metadata_endpoint(
         token_endpoint: format!("{issuer}{TOKEN_PATH}"),
         revocation_endpoint: format!("{issuer}{REVOCATION_PATH}"),
         introspection_endpoint: format!("{issuer}{INTROSPECTION_PATH}"),
+        jwks_uri: format!("{issuer}{JWKS_PATH}"),
         grant_types_supported: GrantType::ALL.iter().map(|grant| grant.as_str()).collect(),
         response_types_supported: [],
         token_endpoint_auth_methods_supported: AUTH_METHODS,

@@ -4,7 +4,9 @@
 //! - `POST /o/token/`: grants (RFC 6749), in [`token`];
 //! - `POST /o/revoke_token/`: revocation (RFC 7009), in [`revocation`];
 //! - `POST /o/introspect/`: introspection (RFC 7662), in [`introspection`];
-//! - `GET /.well-known/oauth-authorization-server`: metadata (RFC 8414), in [`metadata`].
+//! - `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`:
+//!   metadata (RFC 8414), in [`metadata`];
+//! - `GET /.well-known/jwks.json`: the keys JWT access tokens are signed with, in `keys`.
 //!
 //! What they share: the routes and method handling (`router`), reading parameters
 //! ([`params`], [`client_auth`]), the revocation and introspection request
@@ -17,6 +19,7 @@ pub mod discovery;
 pub mod error;
 pub mod introspection;
 pub mod json;
+mod keys;
 pub mod metadata;
 mod observe;
 pub mod params;
@@ -33,7 +36,7 @@ pub use error::{ErrorCode, OAuthError};
 pub use observe::{Outcome, RequestIds};
 pub use params::MAX_BODY_BYTES;
 pub use router::{
-    INTROSPECTION_PATH, METADATA_METHODS, METADATA_PATH, POST_METHODS, REVOCATION_PATH, TOKEN_PATH,
-    router, router_behind,
+    INTROSPECTION_PATH, JWKS_PATH, METADATA_METHODS, METADATA_PATH, OPENID_CONFIGURATION_PATH,
+    POST_METHODS, REVOCATION_PATH, TOKEN_PATH, router, router_behind,
 };
 pub use token::parse_token_request;

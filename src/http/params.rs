@@ -43,6 +43,14 @@ impl Params {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every non-empty value of `name`, for the parameters that may repeat.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.as_str())
+    }
+
     /// Reads the parameters of a POST to an OAuth endpoint. Parameters in the query string are
     /// refused before the body is read: credentials in a URL end up in access logs, and the
     /// documented endpoint refuses them too.
@@ -90,7 +98,9 @@ impl Params {
                         "Duplicate {name} parameter."
                     )));
                 }
-                if value.len() > MAX_VALUE_BYTES {
+                // A token of any length is only looked up (and not found): introspection
+                // answers every unknown token inactive (RFC 7662 §2.2), however long.
+                if value.len() > MAX_VALUE_BYTES && name != "token" {
                     return Err(OAuthError::invalid_request(format!(
                         "The {name} parameter is too long."
                     )));

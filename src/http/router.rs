@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
+use axum::{Extension, Router};
 
 use super::discovery::Discovery;
 use super::error::OAuthError;
 use super::metadata;
 use super::observe::observe;
 use super::source_address::{self, TrustedProxies};
-use super::{introspection, revocation, token};
+use super::{introspection, keys, revocation, token};
 use crate::domain::TokenService;
 use crate::domain::store::Store;
 
@@ -22,6 +22,9 @@ pub const TOKEN_PATH: &str = "/o/token/";
 pub const REVOCATION_PATH: &str = "/o/revoke_token/";
 pub const INTROSPECTION_PATH: &str = "/o/introspect/";
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// The same document where OpenID Connect discovery (and API Gateway's JWT authorizers) look.
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// What the POST endpoints allow.
 pub const POST_METHODS: &str = "POST, OPTIONS";
@@ -47,8 +50,9 @@ pub fn router_behind<S: Store>(
         post(introspection::introspection_endpoint::<S>),
         POST_METHODS,
     );
+    let discovery = Arc::new(discovery);
     let metadata = allowing(get(metadata::metadata_endpoint), METADATA_METHODS)
-        .with_state(Arc::new(discovery));
+        .with_state(Arc::clone(&discovery));
     // With and without the trailing slash: a redirect would turn a client's POST into a GET
     // and lose the body.
     Router::new()
@@ -58,9 +62,16 @@ pub fn router_behind<S: Store>(
         .route(REVOCATION_PATH.trim_end_matches('/'), revocation)
         .route(INTROSPECTION_PATH, introspection.clone())
         .route(INTROSPECTION_PATH.trim_end_matches('/'), introspection)
-        .route_service(METADATA_PATH, metadata)
+        .route_service(METADATA_PATH, metadata.clone())
+        .route_service(OPENID_CONFIGURATION_PATH, metadata)
+        .route(
+            JWKS_PATH,
+            allowing(get(keys::jwks_endpoint::<S>), METADATA_METHODS),
+        )
         .fallback(not_found)
         .with_state(service)
+        // The token endpoint names the issuer and audience of JWT access tokens with it.
+        .layer(Extension(discovery))
         .layer(middleware::from_fn(observe))
         .layer(middleware::from_fn_with_state(
             Arc::new(trusted),

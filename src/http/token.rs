@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::client_auth;
 use super::deadline::within_deadline;
+use super::discovery::discovery_of;
 use super::error::OAuthError;
 use super::json::python_style_json;
 use super::observe::Outcome;
@@ -17,6 +18,7 @@ use super::params::Params;
 use super::response::{failed, no_store_json_headers, refused};
 use super::source_address::source_of;
 use crate::domain::login_throttle::SourceAddress;
+use crate::domain::minting::{Issuance, IssuanceRefused};
 use crate::domain::store::Store;
 use crate::domain::{GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService};
 
@@ -28,11 +30,18 @@ pub(super) async fn token_endpoint<S: Store>(
 ) -> Response {
     let source = source_of(&request);
     let (parts, body) = request.into_parts();
-    let token_request = match read_token_request(&parts.uri, &parts.headers, body).await {
-        Ok(token_request) => TokenRequest {
+    let read = async {
+        let params = Params::read(&parts.uri, &parts.headers, body).await?;
+        let token_request = token_request(&parts.headers, &params)?;
+        let issuance = issuance(&parts, &params);
+        Ok(TokenRequest {
             source,
+            issuance,
             ..token_request
-        },
+        })
+    };
+    let token_request = match read.await {
+        Ok(token_request) => token_request,
         Err(error) => return refused(ENDPOINT, error),
     };
     let outcome = Outcome {
@@ -46,13 +55,23 @@ pub(super) async fn token_endpoint<S: Store>(
     }
 }
 
-async fn read_token_request(
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<TokenRequest, OAuthError> {
-    let params = Params::read(uri, headers, body).await?;
-    token_request(headers, &params)
+/// Who issues the request's tokens (the configured issuer, or the request's own) and for whom:
+/// the `resource` it names (RFC 8707), one of the configured audiences, or the default one.
+fn issuance(parts: &Parts, params: &Params) -> Result<Issuance, IssuanceRefused> {
+    let discovery = discovery_of(parts);
+    let mut resources = params.all("resource");
+    let resource = resources.next();
+    if resources.next().is_some() {
+        return Err(IssuanceRefused::InvalidTarget);
+    }
+    let issuer = discovery
+        .issuer(parts)
+        .map_err(|_| IssuanceRefused::NoIssuer)?;
+    let audience = discovery
+        .audiences
+        .audience_for(resource, &issuer)
+        .map_err(|_| IssuanceRefused::InvalidTarget)?;
+    Ok(Issuance { issuer, audience })
 }
 
 /// Turns a token request's headers and body into a [`TokenRequest`], or the OAuth error the
@@ -97,8 +116,9 @@ fn token_request(headers: &HeaderMap, params: &Params) -> Result<TokenRequest, O
     Ok(TokenRequest {
         client: client_auth::client_credentials(headers, params)?,
         grant,
-        // The router fills it in from the request's extensions.
+        // The endpoint fills these in from the request's extensions.
         source: SourceAddress::default(),
+        issuance: Err(IssuanceRefused::NoIssuer),
     })
 }
 

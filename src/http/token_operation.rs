@@ -5,6 +5,7 @@ use axum::extract::Request;
 use axum::response::Response;
 
 use super::client_auth;
+use super::discovery::discovery_of;
 use super::error::OAuthError;
 use super::observe::Outcome;
 use super::params::Params;
@@ -17,6 +18,8 @@ pub(super) struct TokenOperation {
     endpoint: &'static str,
     pub(super) client: ClientCredentials,
     pub(super) token: Secret,
+    /// The issuer a JWT must name; `None` if it cannot be told.
+    pub(super) issuer: Option<String>,
 }
 
 impl TokenOperation {
@@ -24,6 +27,7 @@ impl TokenOperation {
     /// check, the token parameter, then the client's credentials, which are required.
     pub(super) async fn read(endpoint: &'static str, request: Request) -> Result<Self, Response> {
         let (parts, body) = request.into_parts();
+        let issuer = discovery_of(&parts).issuer(&parts).ok();
         let read = async {
             let params = Params::read(&parts.uri, &parts.headers, body).await?;
             let token = params
@@ -38,6 +42,7 @@ impl TokenOperation {
                 endpoint,
                 client,
                 token,
+                issuer,
             }),
             Err(error) => Err(refused(endpoint, error)),
         }

@@ -31,28 +31,40 @@ use crate::domain::Secret;
 use crate::domain::clock::{Clock, UnixSeconds};
 use crate::domain::lifecycle::validate_bearer;
 use crate::domain::model::AccessTokenRecord;
+use crate::domain::signing::KeyRing;
 use crate::domain::store::Store;
 
+/// What the authorizer checks tokens against.
+pub struct Authorizer<S> {
+    pub store: S,
+    /// The published keys JWTs are checked with (public keys only: no vault).
+    pub keys: KeyRing,
+    /// The issuer a JWT must name; `None`: the one the event's API and stage make, as the
+    /// token endpoint derives it from the request.
+    pub issuer: Option<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
 /// Serves authorizer events until the runtime stops.
-pub async fn run<S: Store>(store: S, clock: Arc<dyn Clock>) -> Result<(), Error> {
-    let store = Arc::new(store);
+pub async fn run<S: Store>(authorizer: Authorizer<S>) -> Result<(), Error> {
+    let authorizer = Arc::new(authorizer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
-        async move { authorize(store.as_ref(), clock.as_ref(), event.payload).await }
+        let authorizer = Arc::clone(&authorizer);
+        async move { authorize(&authorizer, event.payload).await }
     }))
     .await
 }
 
 /// Decides one authorizer event.
-pub async fn authorize<S: Store>(
-    store: &S,
-    clock: &dyn Clock,
-    event: Value,
-) -> Result<Value, Error> {
+pub async fn authorize<S: Store>(authorizer: &Authorizer<S>, event: Value) -> Result<Value, Error> {
     let request = AuthorizerRequest::from_event(event)?;
     let token = request.authorization.as_deref().and_then(bearer_token);
+    let issuer = authorizer.issuer.as_deref().or(request.issuer.as_deref());
+    let now = authorizer.clock.now();
     let access = match token {
-        Some(token) => validate_bearer(store, &token, clock.now()).await?,
+        Some(token) => {
+            validate_bearer(&authorizer.store, &authorizer.keys, &token, issuer, now).await?
+        }
         None => None,
     };
     tracing::info!(
@@ -88,6 +100,8 @@ struct AuthorizerRequest {
     authorization: Option<String>,
     /// The invoked method's ARN, which a policy names; absent in payload format 2.0.
     method_arn: Option<String>,
+    /// The issuer the token endpoint would name behind the invoked API and stage.
+    issuer: Option<String>,
 }
 
 impl AuthorizerRequest {
@@ -102,25 +116,34 @@ impl AuthorizerRequest {
         );
         if is_token_event {
             let token: ApiGatewayCustomAuthorizerRequest = serde_json::from_value(event)?;
+            let method_arn = token.method_arn.ok_or(NO_METHOD_ARN)?;
             return Ok(Self {
                 kind: AuthorizerKind::Policy,
                 authorization: token.authorization_token,
-                method_arn: Some(token.method_arn.ok_or(NO_METHOD_ARN)?),
+                issuer: issuer_of_method(&method_arn),
+                method_arn: Some(method_arn),
             });
         }
         if is_v2 {
             let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event)?;
+            let context = &request.request_context;
+            let issuer = context.domain_name.as_deref().map(|domain| {
+                issuer_behind(domain, context.stage.as_deref().unwrap_or(DEFAULT_STAGE))
+            });
             return Ok(Self {
                 kind: AuthorizerKind::HttpApiSimple,
                 authorization: authorization_header(&request.headers),
                 method_arn: None,
+                issuer,
             });
         }
         let request: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_value(event)?;
+        let method_arn = request.method_arn.ok_or(NO_METHOD_ARN)?;
         Ok(Self {
             kind: AuthorizerKind::Policy,
             authorization: authorization_header(&request.headers),
-            method_arn: Some(request.method_arn.ok_or(NO_METHOD_ARN)?),
+            issuer: issuer_of_method(&method_arn),
+            method_arn: Some(method_arn),
         })
     }
 
@@ -153,6 +176,28 @@ impl AuthorizerRequest {
 }
 
 const NO_METHOD_ARN: &str = "the event has no methodArn";
+
+/// An HTTP API's default stage, which is not part of its URLs.
+const DEFAULT_STAGE: &str = "$default";
+
+/// `https://domain[/stage]`: the issuer the token endpoint derives behind `domain` and `stage`.
+fn issuer_behind(domain: &str, stage: &str) -> String {
+    match stage {
+        DEFAULT_STAGE | "" => format!("https://{domain}"),
+        stage => format!("https://{domain}/{stage}"),
+    }
+}
+
+/// The issuer behind the API's own domain, from
+/// `arn:aws:execute-api:region:account:api-id/stage/…` (a custom domain needs `ISSUER`).
+fn issuer_of_method(method_arn: &str) -> Option<String> {
+    let mut fields = method_arn.splitn(6, ':');
+    let region = fields.nth(3)?;
+    let mut path = fields.nth(1)?.split('/');
+    let (api_id, stage) = (path.next()?, path.next()?);
+    let domain = format!("{api_id}.execute-api.{region}.amazonaws.com");
+    Some(issuer_behind(&domain, stage))
+}
 
 /// Header names are case-insensitive; payload format 2.0 lowercases them.
 fn authorization_header(headers: &HeaderMap) -> Option<String> {
@@ -278,6 +323,23 @@ mod tests {
         assert_eq!(read("Bearer"), None);
         assert_eq!(read("Bearer "), None);
         assert_eq!(read("abc"), None);
+    }
+
+    #[test]
+    fn the_issuer_is_the_invoked_apis_own() {
+        assert_eq!(
+            issuer_of_method("arn:aws:execute-api:eu-west-1:123:abc/prod/GET/things/1").as_deref(),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com/prod")
+        );
+        assert_eq!(
+            issuer_of_method("arn:aws:execute-api:eu-west-1:123:abc/$default/GET/x").as_deref(),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(issuer_of_method("not-an-arn"), None);
+        assert_eq!(
+            issuer_behind("auth.example.com", "$default"),
+            "https://auth.example.com"
+        );
     }
 
     #[test]

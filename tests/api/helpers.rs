@@ -12,7 +12,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use token_endpoint::domain::clock::Clock;
-use token_endpoint::domain::{GrantType, TokenService};
+use token_endpoint::domain::store::{ClientChanges, Store as _};
+use token_endpoint::domain::{GrantType, TokenFormat, TokenService};
 use token_endpoint::http::Discovery;
 use token_endpoint::store::MemoryStore;
 
@@ -85,6 +86,37 @@ pub async fn spawn_app_with_clock() -> (TestApp, Arc<ManualClock>) {
     };
     (app, clock)
 }
+
+/// A fresh app whose clients A and E get JWT access tokens, signed with the test key, whose
+/// metadata follows `discovery` and whose service reads the time from the returned clock.
+pub async fn spawn_jwt_app(discovery: Discovery) -> (TestApp, App, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::default());
+    let service = support::service_with_clock(
+        MemoryStore::new(),
+        &support::test_config(),
+        clock.clone() as Arc<dyn Clock>,
+    );
+    seed(&service).await;
+    let to_jwt = ClientChanges {
+        token_format: Some(TokenFormat::Jwt),
+        ..ClientChanges::default()
+    };
+    for client in [CLIENT_A, CLIENT_E] {
+        service
+            .store()
+            .update_client(client, &to_jwt)
+            .await
+            .unwrap();
+    }
+    support::signing::publish_signing_key(service.store()).await;
+    let app = TestApp {
+        router: token_endpoint::http::router(Arc::clone(&service), discovery),
+    };
+    (app, service, clock)
+}
+
+/// The service behind a test app.
+pub type App = Arc<TokenService<MemoryStore>>;
 
 /// The test identities.
 async fn seed(service: &TokenService<MemoryStore>) {
@@ -334,6 +366,15 @@ pub fn assert_inactive(reply: &Reply) {
 }
 
 /// What introspection says of a live access token.
+/// Alice's token from client A with `scope`, as introspection describes it.
+pub fn alice_a(scope: &str) -> Active<'_> {
+    Active {
+        scope,
+        client_id: CLIENT_A,
+        username: Some(ALICE),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Active<'a> {
     pub scope: &'a str,

@@ -13,6 +13,7 @@ mod client_credentials;
 mod events;
 mod hostile_input;
 mod introspection;
+mod jwt;
 mod lockout;
 mod metadata;
 mod password_grant;

@@ -23,6 +23,7 @@ fn document(issuer: &str, scopes: Option<&str>) -> String {
             r#"{{"issuer": "{issuer}", "token_endpoint": "{issuer}/o/token/", "#,
             r#""revocation_endpoint": "{issuer}/o/revoke_token/", "#,
             r#""introspection_endpoint": "{issuer}/o/introspect/", "#,
+            r#""jwks_uri": "{issuer}/.well-known/jwks.json", "#,
             r#""grant_types_supported": ["password", "refresh_token", "client_credentials"], "#,
             r#""response_types_supported": [], "#,
             r#""token_endpoint_auth_methods_supported": {methods}, "#,
@@ -337,11 +338,21 @@ async fn without_a_host_header_the_request_target_authority_is_used() {
 }
 
 #[tokio::test]
+async fn openid_configuration_is_the_same_document() {
+    let app = spawn_app().await;
+    let headers = [("host", API_HOST), ("x-forwarded-proto", "https")];
+
+    let reply = app.get("/.well-known/openid-configuration", &headers).await;
+
+    // Where API Gateway's JWT authorizers read the issuer and the key set's address.
+    assert_document(&reply, &format!("https://{API_HOST}"), None);
+}
+
+#[tokio::test]
 async fn other_well_known_paths_are_not_found() {
     let app = spawn_app().await;
 
     for path in [
-        "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server/prod",
         "/prod/.well-known/oauth-authorization-server",
     ] {

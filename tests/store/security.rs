@@ -11,6 +11,7 @@ use support::http::{Auth, token_request};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock};
 use token_endpoint::domain::login_throttle::LockoutPolicy;
+use token_endpoint::domain::signing::KeySetStore;
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, TokenService};
@@ -45,7 +46,7 @@ impl<S> std::ops::Deref for App<S> {
     }
 }
 
-async fn seeded<S: Store>(store: S, config: &Config) -> App<S> {
+async fn seeded<S: Store + KeySetStore + Clone>(store: S, config: &Config) -> App<S> {
     let clock = Arc::new(ManualClock::default());
     let service = support::service_with_clock(store, config, clock.clone() as Arc<dyn Clock>);
     support::add_client(&service, CLIENT, SECRET, "read write", &GrantType::ALL).await;

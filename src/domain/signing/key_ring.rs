@@ -154,10 +154,11 @@ impl KeyRing {
         }
     }
 
-    /// Loads the key set and unseals the key that signs now, so the first request does not
-    /// wait for it (called while a Lambda instance initialises).
+    /// Reads the key set (again, if it was read before) and unseals the key that signs now,
+    /// so the first request does not wait for it (called while a Lambda instance
+    /// initialises).
     pub async fn warm_up(&self) -> Result<(), KeyError> {
-        let copy = self.inner.reload(None).await?;
+        let copy = self.inner.reload(Some(Instant::now())).await?;
         if self.inner.vault.is_some() {
             let now = self.inner.clock.now();
             if let Some(record) = copy.keys.signing_key_at(now) {

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use token_endpoint::domain::clock::{Clock as _, SystemClock, UnixSeconds};
 use token_endpoint::domain::grant::ClientCredentials;
+use token_endpoint::domain::minting::IssuanceRefused;
 use token_endpoint::domain::model::StoredToken;
 use token_endpoint::domain::store::Store as _;
 use token_endpoint::domain::token::TokenHash;
@@ -49,6 +50,7 @@ async fn grant(tables: &TableNames, app: &App, grant: GrantRequest) -> Result<Lo
             }),
             grant,
             source: Default::default(),
+            issuance: Err(IssuanceRefused::NoIssuer),
         })
         .await
         .map(Login::from)

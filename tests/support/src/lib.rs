@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod operation_log;
 pub mod process;
+pub mod signing;
 pub mod skip;
 
 use std::io::{BufRead, BufReader};
@@ -22,6 +23,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::Clock;
 use token_endpoint::domain::credentials::{Argon2Settings, CredentialVerifier};
+use token_endpoint::domain::signing::{KeyRing, KeySetStore};
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::{
     AccessTokenPolicy, Client, GrantType, Scope, Secret, TokenService, User,
@@ -171,19 +173,27 @@ pub fn cheap_config() -> Config {
     }
 }
 
-pub fn service<S: Store>(store: S, config: &Config) -> Arc<TokenService<S>> {
-    startup::token_service(store, config).unwrap()
+pub fn service<S: Store + KeySetStore + Clone>(store: S, config: &Config) -> Arc<TokenService<S>> {
+    startup::signing_token_service(store, signing::vault(), config).unwrap()
 }
 
 /// The service over `store` as `config` sets it up, reading the time from `clock`.
-pub fn service_with_clock<S: Store>(
+pub fn service_with_clock<S: Store + KeySetStore + Clone>(
     store: S,
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Arc<TokenService<S>> {
     let verifier = CredentialVerifier::new(config.argon2).expect("building the verifier");
+    let keys = KeyRing::signing(
+        store.clone(),
+        signing::vault(),
+        Arc::clone(&clock),
+        config.signing.key_ring,
+    );
     Arc::new(
-        TokenService::new(store, verifier, config.lifetimes, clock).with_lockout(config.lockout),
+        TokenService::new(store, verifier, config.lifetimes, clock)
+            .with_lockout(config.lockout)
+            .with_signing_keys(keys),
     )
 }
 
