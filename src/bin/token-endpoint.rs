@@ -127,10 +127,10 @@ async fn serve<S: Store>(
     );
     if demo {
         println!(
-            "memory store seeded with client {DEMO_CLIENT_ID} (secret {DEMO_CLIENT_SECRET}), JWT client {DEMO_JWT_CLIENT_ID} (secret {DEMO_JWT_CLIENT_SECRET}; keys at {}) and user {DEMO_USERNAME} (password {DEMO_PASSWORD}). Try:\n\n  \
+            "memory store seeded with client {DEMO_CLIENT_ID} (secret {DEMO_CLIENT_SECRET}), JWT client {DEMO_JWT_CLIENT_ID} (secret {DEMO_JWT_CLIENT_SECRET}; keys at http://{address}{}) and user {DEMO_USERNAME} (password {DEMO_PASSWORD}). Try:\n\n  \
              curl -i -X POST -H 'Content-Type: application/x-www-form-urlencoded' -u {DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET} \
              -d 'grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}' http://{address}/o/token/\n",
-            format!("http://{address}{}", http::JWKS_PATH)
+            http::JWKS_PATH
         );
     }
     let router = http::router_behind(service, config.discovery, config.trusted_proxies);

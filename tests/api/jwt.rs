@@ -258,8 +258,5 @@ async fn a_rotation_publishes_the_new_key_first_and_keeps_the_old_until_its_toke
     clock.advance(3600 + PUBLICATION_MARGIN - 1);
     assert_eq!(published(&app.get(JWKS_PATH, &[]).await).len(), 2);
     clock.advance(1);
-    assert_eq!(
-        published(&app.get(JWKS_PATH, &[]).await),
-        [new_key.kid.clone()]
-    );
+    assert_eq!(published(&app.get(JWKS_PATH, &[]).await), [new_key.kid]);
 }

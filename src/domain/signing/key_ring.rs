@@ -304,3 +304,136 @@ impl Inner {
         Ok(key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::domain::clock::SystemClock;
+    use crate::domain::signing::{KeySetSaved, new_signing_key};
+
+    /// A key set in memory that counts its reads.
+    #[derive(Clone, Default)]
+    struct CountingStore {
+        keys: Arc<Mutex<KeySet>>,
+        reads: Arc<AtomicUsize>,
+    }
+
+    impl KeySetStore for CountingStore {
+        async fn signing_keys(&self) -> Result<KeySet, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(self
+                .keys
+                .lock()
+                .map(|keys| keys.clone())
+                .unwrap_or_default())
+        }
+
+        async fn save_signing_keys(&self, keys: &KeySet) -> Result<KeySetSaved, StoreError> {
+            if let Ok(mut stored) = self.keys.lock() {
+                *stored = keys.clone();
+            }
+            Ok(KeySetSaved::Saved)
+        }
+    }
+
+    /// Seals nothing: the domain's rules are under test here, not a vault's.
+    struct PlainVault;
+
+    impl KeyVault for PlainVault {
+        async fn seal(&self, _: &str, key: &PrivateKeyDer) -> Result<SealedPrivateKey, VaultError> {
+            Ok(SealedPrivateKey(key.expose().to_vec()))
+        }
+
+        async fn unseal(
+            &self,
+            _: &str,
+            sealed: &SealedPrivateKey,
+        ) -> Result<PrivateKeyDer, VaultError> {
+            Ok(PrivateKeyDer::new(sealed.0.clone()))
+        }
+    }
+
+    async fn add_key(store: &CountingStore, signs_from: UnixSeconds) -> String {
+        let key = new_signing_key(&PlainVault, signs_from, signs_from).await;
+        let key = key.unwrap_or_else(|error| panic!("{error}"));
+        let kid = key.kid.clone();
+        let keys = store
+            .keys
+            .lock()
+            .map(|keys| keys.clone())
+            .unwrap_or_default();
+        let saved = store
+            .save_signing_keys(&keys.with_key(key, signs_from))
+            .await;
+        assert!(saved.is_ok());
+        kid
+    }
+
+    #[tokio::test]
+    async fn a_rotation_reaches_a_running_ring_beside_requests_not_in_front_of_them() {
+        let store = CountingStore::default();
+        let now = SystemClock.now();
+        let old = add_key(&store, now - 10).await;
+        // Margins of a second or more against a busy machine.
+        let timing = KeyRingTiming::refreshing_every(Duration::from_millis(250));
+        let ring = KeyRing::signing(store.clone(), PlainVault, Arc::new(SystemClock), timing);
+        let signer = |ring: KeyRing| async move {
+            let key = ring.signing_key_at(now).await;
+            key.map(|key| key.kid().to_owned())
+                .unwrap_or_else(|error| panic!("{error}"))
+        };
+        let reads = || store.reads.load(Ordering::SeqCst);
+
+        assert_eq!(signer(ring.clone()).await, old);
+        assert_eq!(signer(ring.clone()).await, old);
+        assert_eq!(reads(), 1, "a fresh copy is used as it is");
+
+        let new = add_key(&store, now - 5).await;
+        tokio::time::sleep(timing.refresh_after).await;
+        // Old enough to reload: the request goes on with the copy it has...
+        assert_eq!(signer(ring.clone()).await, old);
+        // ...while the reload runs beside it, and the next request has the new key.
+        for _ in 0..100 {
+            if reads() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(signer(ring.clone()).await, new);
+        assert_eq!(reads(), 2);
+        // The retired key still verifies the tokens it signed.
+        assert!(matches!(ring.verifying_key(&old).await, Ok(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_reloads_at_most_once_per_interval_and_a_stale_copy_first() {
+        let store = CountingStore::default();
+        add_key(&store, SystemClock.now()).await;
+        let timing = KeyRingTiming {
+            refresh_after: Duration::from_secs(60),
+            stale_after: Duration::from_millis(600),
+            unknown_key_reload: Duration::from_millis(200),
+        };
+        let ring = KeyRing::verifying(store.clone(), Arc::new(SystemClock), timing);
+        let reads = || store.reads.load(Ordering::SeqCst);
+
+        assert!(matches!(ring.verifying_key("unknown").await, Ok(None)));
+        assert!(matches!(ring.verifying_key("unknown").await, Ok(None)));
+        assert_eq!(reads(), 1, "a flood of unknown kids costs no reads");
+        tokio::time::sleep(timing.unknown_key_reload).await;
+        assert!(matches!(ring.verifying_key("unknown").await, Ok(None)));
+        assert_eq!(reads(), 2);
+        // A copy past stale_after is read again before it is used.
+        tokio::time::sleep(timing.stale_after).await;
+        assert!(ring.key_set().await.is_ok());
+        assert_eq!(reads(), 3);
+        // A ring that only verifies cannot sign.
+        assert!(matches!(
+            ring.signing_key_at(SystemClock.now()).await,
+            Err(KeyError::NoVault)
+        ));
+    }
+}
