@@ -74,13 +74,7 @@ pub async fn spawn_app_with(discovery: Discovery) -> TestApp {
 /// A fresh app whose service reads the time from the returned clock (production lifetimes
 /// and Argon2 settings otherwise).
 pub async fn spawn_app_with_clock() -> (TestApp, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::default());
-    let service = support::service_with_clock(
-        MemoryStore::new(),
-        &support::test_config(),
-        clock.clone() as Arc<dyn Clock>,
-    );
-    seed(&service).await;
+    let (service, clock) = seeded_service_with_clock().await;
     let app = TestApp {
         router: token_endpoint::http::router(service, Discovery::default()),
     };
@@ -90,6 +84,24 @@ pub async fn spawn_app_with_clock() -> (TestApp, Arc<ManualClock>) {
 /// A fresh app whose clients A and E get JWT access tokens, signed with the test key, whose
 /// metadata follows `discovery` and whose service reads the time from the returned clock.
 pub async fn spawn_jwt_app(discovery: Discovery) -> (TestApp, App, Arc<ManualClock>) {
+    let (service, clock) = seeded_service_with_clock().await;
+    let to_jwt = ClientChanges {
+        token_format: Some(TokenFormat::Jwt),
+        ..ClientChanges::default()
+    };
+    for client in [CLIENT_A, CLIENT_E] {
+        let store = service.store();
+        store.update_client(client, &to_jwt).await.unwrap();
+    }
+    support::signing::publish_signing_key(service.store()).await;
+    let app = TestApp {
+        router: token_endpoint::http::router(Arc::clone(&service), discovery),
+    };
+    (app, service, clock)
+}
+
+/// The service with the test identities, reading the time from the returned clock.
+async fn seeded_service_with_clock() -> (App, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
     let service = support::service_with_clock(
         MemoryStore::new(),
@@ -97,22 +109,7 @@ pub async fn spawn_jwt_app(discovery: Discovery) -> (TestApp, App, Arc<ManualClo
         clock.clone() as Arc<dyn Clock>,
     );
     seed(&service).await;
-    let to_jwt = ClientChanges {
-        token_format: Some(TokenFormat::Jwt),
-        ..ClientChanges::default()
-    };
-    for client in [CLIENT_A, CLIENT_E] {
-        service
-            .store()
-            .update_client(client, &to_jwt)
-            .await
-            .unwrap();
-    }
-    support::signing::publish_signing_key(service.store()).await;
-    let app = TestApp {
-        router: token_endpoint::http::router(Arc::clone(&service), discovery),
-    };
-    (app, service, clock)
+    (service, clock)
 }
 
 /// The service behind a test app.
