@@ -1,11 +1,15 @@
 //! `oauth-admin`'s use cases, apart from its terminal: provisioning, showing and listing
-//! clients and users, listing and revoking their tokens, and importing a django-oauth-toolkit deployment, all through the
-//! [`crate::domain::store::Store`] port, so they run on any of its adapters.
+//! clients and users, listing and revoking their tokens, importing a django-oauth-toolkit
+//! deployment, and creating, rotating and listing the JWT signing keys, all through the
+//! [`crate::domain::store::Store`] and [`crate::domain::signing`] ports, so they run on any of
+//! their adapters.
 //!
-//! - `provisioning.rs`: [`Admin`], the use cases, with their typed results and [`AdminError`].
+//! - `provisioning`: [`Admin`], the use cases, with their typed results and [`AdminError`]; the
+//!   signing key ones in `provisioning/signing_keys.rs`.
 //! - [`import`]: the django-oauth-toolkit import: reading a `dumpdata` export and applying it.
-//! - [`cli`]: the command line: clap's definitions, checking the operator's input, and the JSON
-//!   line each command prints. `src/bin/oauth-admin.rs` wires it to the DynamoDB adapter.
+//! - [`cli`]: the command line: clap's definitions, checking the operator's input, the JSON
+//!   line each command prints, and running each command on the DynamoDB store and the KMS
+//!   vault; `src/bin/oauth-admin.rs` only starts it.
 
 pub mod cli;
 pub mod import;
@@ -13,7 +17,8 @@ mod provisioning;
 
 pub use provisioning::{
     Admin, AdminError, CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH, Change, ClientDetails,
-    CreatedClient, NewClient, Revocation, UserDetails,
+    CreatedClient, EnsuredSigningKey, KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, NewClient,
+    Revocation, RotatedSigningKey, SigningKeyDetails, UserDetails,
 };
 
 /// Argon2 settings that make hashing instant: the tests here check logic, not cost.

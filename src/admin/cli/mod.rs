@@ -1,10 +1,12 @@
 //! `oauth-admin`'s command line: its commands and flags (clap), and [`Failure`], the error a
 //! command ends with and the exit status that goes with it. `input.rs` turns flags and
 //! standard input into the typed requests of [`super::Admin`], checked before anything reaches
-//! the store; `output.rs` renders results as the one JSON line a command prints.
+//! the store; `output.rs` renders results as the one JSON line a command prints; `run.rs` runs
+//! a command on the DynamoDB tables and the KMS key the environment names.
 
 mod input;
 pub mod output;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,7 @@ use crate::domain::signing::MAX_ACCESS_TOKEN_LIFETIME;
 use crate::domain::{FamilyOwner, TokenFormat};
 
 pub use input::{secret_from_stdin, valid_client_id, valid_family_id, valid_username};
+pub use run::run;
 
 /// Invalid input: the same exit code as clap's usage errors.
 const EXIT_INVALID_INPUT: u8 = 2;
@@ -27,7 +30,10 @@ Environment:
   CREDENTIALS_TABLE, TOKENS_TABLE       table names (default oauth-credentials, oauth-tokens)
   ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM
                                         cost of new password and secret hashes
-  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, ...
+  SIGNING_KEY_KMS_KEY                   KMS key (id, ARN or alias) sealing the JWT signing keys
+                                        (default alias/token-endpoint-signing-keys)
+  SIGNING_KEY_PROPAGATION_SECONDS       rotate-signing-key's default --propagation-delay (3600)
+  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_KMS, ...
                                         the AWS SDK's usual settings
 
 Stdout carries only the JSON result. Exit status: 0 on success, 1 when the operation failed
@@ -66,7 +72,7 @@ again retries it), 2 if the file cannot be read as a dumpdata export (nothing is
 #[command(
     name = "oauth-admin",
     version,
-    about = "Provisions the OAuth 2.0 token endpoint (its DynamoDB tables, clients and users) and revokes tokens",
+    about = "Provisions the OAuth 2.0 token endpoint (its DynamoDB tables, clients, users and JWT signing keys) and revokes tokens",
     after_help = AFTER_HELP
 )]
 pub struct Cli {
@@ -76,12 +82,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Creates the credentials and tokens tables, with TTL on the tokens table. Safe to run
-    /// again: existing tables are left as they are.
+    /// Creates the credentials and tokens tables, with TTL on the tokens table; the KMS key
+    /// that seals the JWT signing keys, if SIGNING_KEY_KMS_KEY is an alias of none; and a first
+    /// signing key, if there is none. Safe to run again: what exists is left as it is.
     CreateTables,
 
     /// Registers a client. Prints its client_id and, if generated here, its client_secret:
-    /// the secret is shown only this once.
+    /// the secret is shown only this once. With --token-format jwt, also creates a first JWT
+    /// signing key if there is none.
     CreateClient(CreateClientArgs),
 
     /// Replaces a client's secret with a new generated one and prints it, once. The old
@@ -94,13 +102,15 @@ pub enum Command {
         revoke_tokens: bool,
     },
 
-    /// Changes a client's name, scope or grant types (at least one); its id and secret stay.
-    /// Prints the client as show-client does. Its refresh tokens follow the new scope and
-    /// grant types from their next use.
+    /// Changes a client's name, scope, grant types or access tokens (at least one); its id and
+    /// secret stay. Prints the client as show-client does. Its refresh tokens follow the new
+    /// scope and grant types from their next use. With --token-format jwt, also creates a
+    /// first JWT signing key if there is none.
     UpdateClient(UpdateClientArgs),
 
-    /// Shows a client: its id, name, scope, grant types, and whether its secret hash is an
-    /// imported Django one not yet replaced by Argon2id. Never the secret or its hash.
+    /// Shows a client: its id, name, scope, grant types, token format, access token lifetime
+    /// (null: the server's), and whether its secret hash is an imported Django one not yet
+    /// replaced by Argon2id. Never the secret or its hash.
     ShowClient {
         /// The client to show.
         #[arg(long)]
@@ -189,6 +199,23 @@ pub enum Command {
     /// dumpdata` export, keeping client ids, client secrets and passwords.
     #[command(after_help = IMPORT_HELP)]
     Import(ImportArgs),
+
+    /// Adds a JWT signing key: published at once, signing from now plus the propagation delay,
+    /// so that every verifier has it before its first token; the current key signs until then,
+    /// and keys retired more than two days ago are dropped. Prints the new kid and signs_from
+    /// (Unix seconds). Two rotations at once are saved one after the other.
+    RotateSigningKey {
+        /// Seconds the new key is published before it signs; default
+        /// SIGNING_KEY_PROPAGATION_SECONDS (3600: API Gateway caches keys for up to an hour).
+        /// 0 signs with it at once (a leaked key): verifiers that cached the key set refuse
+        /// its tokens until they fetch it again.
+        #[arg(long, value_name = "SECONDS")]
+        propagation_delay: Option<u64>,
+    },
+
+    /// Lists the JWT signing keys, by when each starts signing: kid, created_at, signs_from
+    /// and status (pending, signing, or retired with retired_at). Never a private key.
+    ListSigningKeys,
 }
 
 /// The help of --revoke-tokens, for both commands that take it.

@@ -7,9 +7,12 @@ use serde_json::{Value, json};
 
 use super::Failure;
 use crate::admin::import::ImportReport;
-use crate::admin::{ClientDetails, CreatedClient, Revocation, UserDetails};
+use crate::admin::{
+    ClientDetails, CreatedClient, EnsuredSigningKey, KeySetDetails, KeyState, Revocation,
+    RotatedSigningKey, SigningKeyDetails, UserDetails,
+};
 use crate::domain::lifecycle::Revoked;
-use crate::domain::{FamilyOwner, GrantType, Scope, Secret, TokenFamily};
+use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret, TokenFamily};
 use crate::store::dynamodb::TableNames;
 
 /// Whether a stored hash is still the one imported from Django: a boolean, never the hash.
@@ -46,11 +49,58 @@ impl Output {
     }
 }
 
-pub fn tables_created(tables: &TableNames) -> Output {
+/// The tables, the KMS key that seals the signing keys, and the key that signs now: the same
+/// each time it runs.
+pub fn tables_created(
+    tables: &TableNames,
+    kms_key_id: &str,
+    signing_key: &EnsuredSigningKey,
+) -> Output {
     Output::new(json!({
         "credentials_table": tables.credentials,
         "tokens_table": tables.tokens,
+        "kms_key_id": kms_key_id,
+        "signing_key": signing_key.kid,
     }))
+}
+
+/// `signs_from` and the other times: Unix seconds, as everywhere in these results.
+pub fn signing_key_rotated(rotated: &RotatedSigningKey) -> Output {
+    Output::new(json!({
+        "kid": rotated.kid,
+        "signs_from": rotated.signs_from,
+        "version": rotated.version,
+        "kept": rotated.kept,
+        "pruned": rotated.pruned,
+        "superseded": rotated.superseded,
+        "retries": rotated.retries,
+    }))
+}
+
+/// Every stored key, by when it starts signing; never a private key, sealed or not.
+pub fn signing_keys(keys: &KeySetDetails) -> Output {
+    Output::new(json!({
+        "version": keys.version,
+        "keys": keys.keys.iter().map(signing_key_json).collect::<Vec<_>>(),
+    }))
+}
+
+fn signing_key_json(key: &SigningKeyDetails) -> Value {
+    let mut result = json!({
+        "kid": key.kid,
+        "created_at": key.created_at,
+        "signs_from": key.signs_from,
+    });
+    let status = match key.state {
+        KeyState::Pending => "pending",
+        KeyState::Signing => "signing",
+        KeyState::Retired { at } => {
+            insert(&mut result, [("retired_at", at.into())]);
+            "retired"
+        }
+    };
+    insert(&mut result, [("status", status.into())]);
+    result
 }
 
 pub fn client_created(created: &CreatedClient) -> Output {
@@ -60,6 +110,7 @@ pub fn client_created(created: &CreatedClient) -> Output {
         &client.name,
         &client.scope,
         &client.grant_types,
+        &client.access_tokens,
     );
     let Some(secret) = &created.generated_secret else {
         return Output::new(result);
@@ -181,12 +232,21 @@ fn insert_revoked(result: &mut Value, revocation: &Revocation) {
     }
 }
 
-fn client_json(client_id: &str, name: &str, scope: &Scope, grant_types: &[GrantType]) -> Value {
+/// `access_token_lifetime` is `null` when the client's tokens live as long as the server's.
+fn client_json(
+    client_id: &str,
+    name: &str,
+    scope: &Scope,
+    grant_types: &[GrantType],
+    access_tokens: &AccessTokenPolicy,
+) -> Value {
     json!({
         "client_id": client_id,
         "name": name,
         "scope": scope.to_string(),
         "grant_types": grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "token_format": access_tokens.format.as_str(),
+        "access_token_lifetime": access_tokens.lifetime,
     })
 }
 
@@ -196,6 +256,7 @@ fn client_details_json(client: &ClientDetails) -> Value {
         &client.name,
         &client.scope,
         &client.grant_types,
+        &client.access_tokens,
     );
     insert(
         &mut result,

@@ -2,7 +2,15 @@
 //!
 //! Names, scopes and grant types arrive checked (`crate::domain::names`, [`Scope::parse`]):
 //! the caller checks them before anything reaches the store, and says what was wrong in its
-//! own terms. New secrets and passwords are hashed here with Argon2id.
+//! own terms. New secrets and passwords are hashed here with Argon2id. The JWT signing key use
+//! cases are in `signing_keys.rs`.
+
+mod signing_keys;
+
+pub use signing_keys::{
+    EnsuredSigningKey, KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, RotatedSigningKey,
+    SigningKeyDetails,
+};
 
 use super::import::{self, ExportError, ImportOptions, ImportReport};
 use crate::domain::AccessTokenPolicy;
@@ -10,6 +18,7 @@ use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::django::django_hasher;
 use crate::domain::credentials::{Argon2Settings, CredentialError, CredentialVerifier};
 use crate::domain::lifecycle::{Revoked, revoke_all};
+use crate::domain::signing::KeyError;
 use crate::domain::store::{ClientChanges, Store, StoreError};
 use crate::domain::token::{RandomnessUnavailable, random_alphanumeric};
 use crate::domain::{Client, FamilyOwner, GrantType, Scope, Secret, TokenFamily, User};
@@ -33,6 +42,14 @@ pub enum AdminError {
     /// The export cannot be read as a dumpdata export; nothing was written.
     #[error(transparent)]
     UnreadableExport(#[from] ExportError),
+    /// A signing key could not be made: generating it or sealing it (the vault) failed.
+    #[error(transparent)]
+    SigningKey(#[from] KeyError),
+    /// Another change to the signing key set was saved before each attempt to save this one.
+    #[error(
+        "the signing key set changed under each of {attempts} attempt(s) to save it; run the command again"
+    )]
+    KeySetContended { attempts: u32 },
     /// The change was made, but the tokens issued before it still work until revoked.
     #[error("{change}, but revoking its tokens failed: {source}")]
     NotRevoked {
@@ -90,6 +107,7 @@ pub struct ClientDetails {
     pub name: String,
     pub scope: Scope,
     pub grant_types: Vec<GrantType>,
+    pub access_tokens: AccessTokenPolicy,
     /// The secret hash is one imported from django-oauth-toolkit, replaced with Argon2id at
     /// the client's first successful authentication.
     pub django_hash_pending_upgrade: bool,
@@ -103,6 +121,7 @@ impl From<Client> for ClientDetails {
             name: client.name,
             scope: client.scope,
             grant_types: client.grant_types,
+            access_tokens: client.access_tokens,
         }
     }
 }

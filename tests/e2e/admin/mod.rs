@@ -2,14 +2,15 @@
 //! through the store and through the real router's password grant. Here the account commands
 //! (tables, clients, users) and the binary's refusals; the token commands in [`tokens`], the
 //! import from django-oauth-toolkit in [`migration`], showing, listing and updating clients
-//! and users and `--revoke-tokens` in [`operators`].
+//! and users and `--revoke-tokens` in [`operators`], the JWT signing keys in [`signing_keys`].
 
 mod migration;
 mod operators;
+mod signing_keys;
 mod tokens;
 
 use std::io::Write as _;
-use std::process::{Output, Stdio};
+use std::process::{Child, Output, Stdio};
 
 use axum::http::StatusCode;
 use serde_json::Value;
@@ -75,8 +76,13 @@ fn text(value: &Value, field: &str) -> String {
 }
 
 /// Runs `oauth-admin` with `args`, `stdin`, and a clean environment naming `tables` on the
-/// DynamoDB at `endpoint`.
+/// DynamoDB (and KMS) at `endpoint`.
 fn admin_with_env(tables: &TableNames, endpoint: &str, args: &[&str], stdin: Option<&str>) -> Run {
+    finished(start_admin(tables, endpoint, args, stdin))
+}
+
+/// Starts `oauth-admin` as [`admin_with_env`] runs it, without waiting for it.
+fn start_admin(tables: &TableNames, endpoint: &str, args: &[&str], stdin: Option<&str>) -> Child {
     let mut child = clean_command(env!("CARGO_BIN_EXE_oauth-admin"))
         .args(args)
         .envs(dynamodb_env(endpoint, tables))
@@ -95,6 +101,10 @@ fn admin_with_env(tables: &TableNames, endpoint: &str, args: &[&str], stdin: Opt
         // The binary may exit before reading (invalid arguments): a broken pipe is expected.
         let _ = pipe.write_all(input.as_bytes());
     }
+    child
+}
+
+fn finished(child: Child) -> Run {
     let Output {
         status,
         stdout,
@@ -244,16 +254,12 @@ fn create_user(tables: &TableNames, username: &str, password: &str) {
 async fn create_tables_is_idempotent_and_enables_ttl() {
     support::require!(Moto);
     let tables = support::unique_tables();
-    for _ in 0..2 {
-        let created = admin(&tables, &["create-tables"], None).json();
-        assert_eq!(
-            created,
-            serde_json::json!({
-                "credentials_table": tables.credentials,
-                "tokens_table": tables.tokens,
-            })
-        );
-    }
+    let first = admin(&tables, &["create-tables"], None).json();
+    assert_eq!(first["credentials_table"], tables.credentials.as_str());
+    assert_eq!(first["tokens_table"], tables.tokens.as_str());
+    // The KMS key and the first signing key, made once.
+    assert!(first["kms_key_id"].is_string() && first["signing_key"].is_string());
+    assert_eq!(admin(&tables, &["create-tables"], None).json(), first);
     let dynamodb = support::dynamodb_client();
     for table in [&tables.credentials, &tables.tokens] {
         dynamodb
@@ -385,6 +391,8 @@ async fn an_imported_client_keeps_its_id_and_secret() {
             "name": "Legacy app",
             "scope": "read",
             "grant_types": ["password"],
+            "token_format": "opaque",
+            "access_token_lifetime": null,
         })
     );
     assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
@@ -762,7 +770,7 @@ async fn an_unreachable_store_or_bad_configuration_fails_with_status_1() {
 #[test]
 fn every_command_has_help() {
     let tables = support::unique_tables();
-    let commands: [(&str, &[&str]); 15] = [
+    let commands: [(&str, &[&str]); 17] = [
         ("create-tables", &[]),
         (
             "create-client",
@@ -777,7 +785,14 @@ fn every_command_has_help() {
         ("rotate-client-secret", &["--client-id", "--revoke-tokens"]),
         (
             "update-client",
-            &["--client-id", "--name", "--scope", "--grant-types"],
+            &[
+                "--client-id",
+                "--name",
+                "--scope",
+                "--grant-types",
+                "--token-format",
+                "--access-token-lifetime",
+            ],
         ),
         ("show-client", &["--client-id"]),
         ("list-clients", &[]),
@@ -793,6 +808,8 @@ fn every_command_has_help() {
         ("list-tokens", &["--username", "--client-id"]),
         ("revoke-tokens", &["--username", "--client-id"]),
         ("revoke-family", &["--family-id"]),
+        ("rotate-signing-key", &["--propagation-delay"]),
+        ("list-signing-keys", &[]),
     ];
     let top = admin_with_env(&tables, "http://127.0.0.1:1", &["--help"], None);
     assert_eq!(top.code, Some(0));

@@ -90,6 +90,8 @@ async fn clients_and_users_are_shown_and_listed_without_secrets_or_hashes() {
             "name": "Test app",
             "scope": "read write",
             "grant_types": ["password", "refresh_token"],
+            "token_format": "opaque",
+            "access_token_lifetime": null,
             "django_hash_pending_upgrade": false,
         })
     );
@@ -103,6 +105,8 @@ async fn clients_and_users_are_shown_and_listed_without_secrets_or_hashes() {
             "name": "Legacy app",
             "scope": "read",
             "grant_types": ["password", "refresh_token"],
+            "token_format": "opaque",
+            "access_token_lifetime": null,
             "django_hash_pending_upgrade": true,
         })
     );
@@ -158,6 +162,8 @@ async fn update_client_changes_only_what_is_given() {
             "name": "Renamed",
             "scope": "read write",
             "grant_types": ["password", "refresh_token"],
+            "token_format": "opaque",
+            "access_token_lifetime": null,
             "django_hash_pending_upgrade": false,
         })
     );
@@ -181,6 +187,8 @@ async fn update_client_changes_only_what_is_given() {
             "name": "Renamed",
             "scope": "read admin",
             "grant_types": ["password", "client_credentials"],
+            "token_format": "opaque",
+            "access_token_lifetime": null,
             "django_hash_pending_upgrade": false,
         })
     );

@@ -18,10 +18,12 @@ pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
 }
 
 /// The environment that points the crate's binaries at `tables` on the DynamoDB at
-/// `endpoint` (moto), with throwaway credentials and no instance metadata lookups.
-pub fn dynamodb_env(endpoint: &str, tables: &TableNames) -> [(&'static str, String); 7] {
+/// `endpoint` (moto), and at the KMS there too, with throwaway credentials and no instance
+/// metadata lookups.
+pub fn dynamodb_env(endpoint: &str, tables: &TableNames) -> [(&'static str, String); 8] {
     [
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_owned()),
+        ("AWS_ENDPOINT_URL_KMS", endpoint.to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),

@@ -1,0 +1,202 @@
+//! The JWT signing key use cases, over any [`KeySetStore`] and [`KeyVault`]: making sure a key
+//! exists, rotating, and listing the keys for operators (never their sealed private halves).
+//!
+//! Every change is a conditional save of the whole set over the version it read, so two
+//! administrators (or two deployments) acting at once cannot lose one another's key: the one
+//! whose save finds the set changed reads it again and decides again.
+
+use super::{Admin, AdminError};
+use crate::domain::clock::UnixSeconds;
+use crate::domain::signing::{
+    KeyId, KeySet, KeySetSaved, KeySetStore, KeyVault, SigningKeyRecord, new_signing_key,
+};
+
+/// Reads and saves of one rotation before it gives up on a set that keeps changing.
+pub const KEY_SET_SAVE_ATTEMPTS: u32 = 3;
+
+/// What [`Admin::ensure_signing_key`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsuredSigningKey {
+    /// The key that signs now (or, if none does yet, the newest).
+    pub kid: KeyId,
+    /// `false`: the set had keys already.
+    pub created: bool,
+}
+
+/// What [`Admin::rotate_signing_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotatedSigningKey {
+    pub kid: KeyId,
+    /// From then on it signs; it is published at once.
+    pub signs_from: UnixSeconds,
+    /// The version of the set saved.
+    pub version: u64,
+    /// The other keys of the saved set, by `signs_from`.
+    pub kept: Vec<KeyId>,
+    /// Dropped from the set: retired long enough ago that no token they signed is live.
+    pub pruned: Vec<KeyId>,
+    /// Dropped from the set before they ever signed: an earlier rotation's keys, pending to
+    /// sign no earlier than the new key, which takes their place (a rotation with a shorter
+    /// delay, or two rotations within the same second).
+    pub superseded: Vec<KeyId>,
+    /// How many times the save found the set changed by someone else and was made again.
+    pub retries: u32,
+}
+
+/// Where a key is in its life at some time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, not signing yet.
+    Pending,
+    Signing,
+    /// Signed until `at`, when the next key started; published while its tokens may live.
+    Retired {
+        at: UnixSeconds,
+    },
+}
+
+/// A signing key as an operator sees it: never its private half, sealed or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyDetails {
+    pub kid: KeyId,
+    pub created_at: UnixSeconds,
+    pub signs_from: UnixSeconds,
+    pub state: KeyState,
+}
+
+/// The stored key set, by `signs_from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySetDetails {
+    pub version: u64,
+    pub keys: Vec<SigningKeyDetails>,
+}
+
+impl<S: KeySetStore> Admin<S> {
+    /// Creates a signing key if the set has none, signing at once: nothing can have cached an
+    /// empty set, so there is nothing to wait for. Safe to run again and at once with others:
+    /// if another run saves first, its key is the one.
+    pub async fn ensure_signing_key<V: KeyVault>(
+        &self,
+        vault: &V,
+        now: UnixSeconds,
+    ) -> Result<EnsuredSigningKey, AdminError> {
+        let current = self.store.signing_keys().await?;
+        if let Some(existing) = current_kid(&current, now) {
+            return Ok(existing);
+        }
+        let key = new_signing_key(vault, now, now).await?;
+        let kid = key.kid.clone();
+        match self
+            .store
+            .save_signing_keys(&current.with_key(key, now))
+            .await?
+        {
+            KeySetSaved::Saved => Ok(EnsuredSigningKey { kid, created: true }),
+            KeySetSaved::Conflict => {
+                let current = self.store.signing_keys().await?;
+                current_kid(&current, now).ok_or(AdminError::KeySetContended { attempts: 1 })
+            }
+        }
+    }
+
+    /// Adds a new key that signs from `now + propagation_delay`, published at once so that
+    /// verifiers have it before it signs; the current key signs until then. Keys retired long
+    /// ago are pruned. In an empty set the key signs at once, as
+    /// [`Self::ensure_signing_key`] makes it. If the set changed since it was read (another
+    /// rotation), reads it again, up to [`KEY_SET_SAVE_ATTEMPTS`] times.
+    pub async fn rotate_signing_key<V: KeyVault>(
+        &self,
+        vault: &V,
+        now: UnixSeconds,
+        propagation_delay: u64,
+    ) -> Result<RotatedSigningKey, AdminError> {
+        let publish_first = now.saturating_add(propagation_delay);
+        // Generated and sealed once: only when it starts signing depends on what is read.
+        let mut key = new_signing_key(vault, now, publish_first).await?;
+        for retries in 0..KEY_SET_SAVE_ATTEMPTS {
+            let current = self.store.signing_keys().await?;
+            key.signs_from = if current.keys.is_empty() {
+                now
+            } else {
+                publish_first
+            };
+            let next = current.with_key(key.clone(), now);
+            if self.store.save_signing_keys(&next).await? == KeySetSaved::Saved {
+                return Ok(rotated(&key, &current, &next, retries));
+            }
+        }
+        Err(AdminError::KeySetContended {
+            attempts: KEY_SET_SAVE_ATTEMPTS,
+        })
+    }
+
+    /// The stored keys and the state of each at `now`.
+    pub async fn signing_keys(&self, now: UnixSeconds) -> Result<KeySetDetails, AdminError> {
+        let set = self.store.signing_keys().await?;
+        let nexts = set.keys.iter().skip(1).map(Some).chain([None]);
+        let keys = set
+            .keys
+            .iter()
+            .zip(nexts)
+            .map(|(key, next)| SigningKeyDetails {
+                kid: key.kid.clone(),
+                created_at: key.created_at,
+                signs_from: key.signs_from,
+                // A key signs from its start until the next one's.
+                state: match next {
+                    _ if now < key.signs_from => KeyState::Pending,
+                    Some(next) if next.signs_from <= now => KeyState::Retired {
+                        at: next.signs_from,
+                    },
+                    _ => KeyState::Signing,
+                },
+            })
+            .collect();
+        Ok(KeySetDetails {
+            version: set.version,
+            keys,
+        })
+    }
+}
+
+/// The key that signs at `now`, or the newest if none does yet; `None` for an empty set.
+fn current_kid(set: &KeySet, now: UnixSeconds) -> Option<EnsuredSigningKey> {
+    set.signing_key_at(now)
+        .or(set.keys.last())
+        .map(|key| EnsuredSigningKey {
+            kid: key.kid.clone(),
+            created: false,
+        })
+}
+
+fn rotated(
+    key: &SigningKeyRecord,
+    before: &KeySet,
+    after: &KeySet,
+    retries: u32,
+) -> RotatedSigningKey {
+    let kept: Vec<KeyId> = after
+        .keys
+        .iter()
+        .filter(|kept| kept.kid != key.kid)
+        .map(|kept| kept.kid.clone())
+        .collect();
+    let (superseded, pruned): (Vec<&SigningKeyRecord>, Vec<&SigningKeyRecord>) = before
+        .keys
+        .iter()
+        .filter(|old| !kept.contains(&old.kid))
+        .partition(|dropped| dropped.signs_from >= key.signs_from);
+    let kids = |keys: Vec<&SigningKeyRecord>| keys.into_iter().map(|k| k.kid.clone()).collect();
+    RotatedSigningKey {
+        kid: key.kid.clone(),
+        signs_from: key.signs_from,
+        version: after.version,
+        kept,
+        pruned: kids(pruned),
+        superseded: kids(superseded),
+        retries,
+    }
+}
+
+#[cfg(test)]
+mod tests;
