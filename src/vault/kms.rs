@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::error::Error;
 
 use aws_sdk_kms::config::http::HttpResponse;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType};
 
@@ -137,7 +137,11 @@ pub async fn ensure_kms_key(client: &aws_sdk_kms::Client, key: &str) -> Result<S
                 .send()
                 .await
             {
-                tracing::warn!(key_id = %key_id, error = %DisplayErrorContext(deletion), "could not schedule the deletion of an unused KMS key");
+                tracing::warn!(
+                    key_id = %key_id,
+                    error = %error_text(&deletion),
+                    "could not schedule the deletion of an unused KMS key"
+                );
             }
             if error_code(&error) != Some("AlreadyExistsException") {
                 return Err(vault_error("CreateAlias", key, error));
@@ -199,16 +203,12 @@ const TRANSIENT_CODES: [&str; 4] = [
     "KeyUnavailableException",
 ];
 
-/// The error of `operation` on `key`. Neither requests nor KMS's error messages hold key
-/// material, so the message can say all that KMS said.
+/// The error of `operation` on `key`.
 fn vault_error<E>(operation: &str, key: &str, error: SdkError<E, HttpResponse>) -> VaultError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
 {
-    let described = format!(
-        "KMS {operation} with key {key}: {}",
-        DisplayErrorContext(&error)
-    );
+    let described = format!("KMS {operation} with key {key}: {}", error_text(&error));
     match &error {
         SdkError::ServiceError(service)
             if service
@@ -226,4 +226,28 @@ where
         // Timeouts, connection failures, answers that were not KMS's.
         _ => VaultError::Unavailable(described.into()),
     }
+}
+
+/// What went wrong, from KMS's error code and message or the chain of causes, never from the
+/// response itself (SDK errors print it in full when debug-formatted, as `DisplayErrorContext`
+/// does): the body of a `Decrypt` answer that failed to parse is a private key.
+fn error_text<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + Error + 'static,
+{
+    if let Some(service) = error.as_service_error() {
+        let code = service.code().unwrap_or("an unnamed error");
+        return match service.message() {
+            Some(message) => format!("{code}: {message}"),
+            None => code.to_owned(),
+        };
+    }
+    let mut described = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        described.push_str(": ");
+        described.push_str(&current.to_string());
+        cause = current.source();
+    }
+    described
 }

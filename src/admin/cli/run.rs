@@ -135,8 +135,8 @@ pub async fn run(command: Command) -> Result<(), Failure> {
             output::signing_key_rotated(&rotated).print()?;
             for kid in &rotated.superseded {
                 eprintln!(
-                    "oauth-admin: note: key {kid}, from an earlier rotation, was to sign no \
-                     earlier than this one, and is replaced by it"
+                    "oauth-admin: note: key {kid}, of an earlier rotation, was to start signing \
+                     no earlier than the new key, which replaces it"
                 );
             }
             // Version 1: the set was empty, so no verifier can hold a copy without the key.

@@ -99,9 +99,10 @@ impl<S: KeySetStore> Admin<S> {
         }
     }
 
-    /// Adds a new key that signs from `now + propagation_delay`, published at once so that
-    /// verifiers have it before it signs; the current key signs until then. Keys retired long
-    /// ago are pruned. In an empty set the key signs at once, as
+    /// Adds a new key that signs from `now + propagation_delay` (but never from the start of a
+    /// key that has signed), published at once so that verifiers have it before it signs; the
+    /// current key signs until then. Keys retired long ago are pruned, and pending keys that would start no
+    /// earlier are superseded. In an empty set the key signs at once, as
     /// [`Self::ensure_signing_key`] makes it. If the set changed since it was read (another
     /// rotation), reads it again, up to [`KEY_SET_SAVE_ATTEMPTS`] times.
     pub async fn rotate_signing_key<V: KeyVault>(
@@ -115,11 +116,7 @@ impl<S: KeySetStore> Admin<S> {
         let mut key = new_signing_key(vault, now, publish_first).await?;
         for retries in 0..KEY_SET_SAVE_ATTEMPTS {
             let current = self.store.signing_keys().await?;
-            key.signs_from = if current.keys.is_empty() {
-                now
-            } else {
-                publish_first
-            };
+            key.signs_from = signs_from(&current, now, publish_first);
             let next = current.with_key(key.clone(), now);
             if self.store.save_signing_keys(&next).await? == KeySetSaved::Saved {
                 return Ok(rotated(&key, &current, &next, retries));
@@ -156,6 +153,23 @@ impl<S: KeySetStore> Admin<S> {
             version: set.version,
             keys,
         })
+    }
+}
+
+/// When a key rotated in at `now` starts signing: at `publish_first`, or at once in an empty
+/// set. Never at the start of a key that has started signing already, which would drop that
+/// key and the tokens it signed (a rotation without delay within the same second).
+fn signs_from(set: &KeySet, now: UnixSeconds, publish_first: UnixSeconds) -> UnixSeconds {
+    let last_started = set
+        .keys
+        .iter()
+        .map(|key| key.signs_from)
+        .filter(|&signs_from| signs_from <= now)
+        .max();
+    match last_started {
+        _ if set.keys.is_empty() => now,
+        Some(last_started) => publish_first.max(last_started.saturating_add(1)),
+        None => publish_first,
     }
 }
 

@@ -135,10 +135,14 @@ async fn a_rotation_of_an_empty_set_signs_at_once_and_later_ones_prune_old_keys(
     let (admin, vault) = (admin(MemoryStore::new()), vault());
     let first = ok(admin.rotate_signing_key(&vault, NOW, HOUR).await);
     assert_eq!((first.signs_from, first.version), (NOW, 1));
-    let second = ok(admin.rotate_signing_key(&vault, NOW + 10, 0).await);
-    assert_eq!(second.signs_from, NOW + 10);
+    // Within the same second, the key that signs now stays: the new one signs a second later.
+    let second = ok(admin.rotate_signing_key(&vault, NOW, 0).await);
+    assert_eq!(
+        (second.signs_from, &second.kept),
+        (NOW + 1, &vec![first.kid.clone()])
+    );
     // Retired for longer than any token it signed can live: dropped by the next rotation.
-    let later = NOW + 10 + RETIRED_KEY_RETENTION;
+    let later = NOW + 1 + RETIRED_KEY_RETENTION;
     let third = ok(admin.rotate_signing_key(&vault, later, HOUR).await);
     assert_eq!(
         (third.kept, third.pruned, third.version),
