@@ -6,6 +6,8 @@
 //! `cargo lambda build --release`); `AWS_LAMBDA_RIE` and `LAMBDA_BOOTSTRAP` point elsewhere.
 //! Without them (or moto) the tests are skipped, see `support::skip`.
 
+mod jwt;
+
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};

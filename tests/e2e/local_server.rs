@@ -1,9 +1,13 @@
 //! The first five minutes of a new user: start the local server as `make run` does, paste the
-//! curl line it prints, then refresh with the documentation's curl sample, verbatim.
+//! curl line it prints, then refresh with the documentation's curl sample, verbatim; the same
+//! line for the demo JWT client gets a JWT that verifies against the published keys.
 
 use std::process::Command;
 
 use serde_json::Value;
+use token_endpoint::startup::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_JWT_CLIENT_ID, DEMO_JWT_CLIENT_SECRET, DEMO_USERNAME,
+};
 
 use crate::server::LocalServer;
 
@@ -46,16 +50,48 @@ fn printed_curl_line_then_documented_refresh_sample() {
             -d \"grant_type=refresh_token&refresh_token={REFRESH TOKEN}\" \\
             {ENV}/o/token/";
     let refresh = documented
-        .replace("{CLIENT_ID}", token_endpoint::startup::DEMO_CLIENT_ID)
-        .replace(
-            "{CLIENT_SECRET}",
-            token_endpoint::startup::DEMO_CLIENT_SECRET,
-        )
+        .replace("{CLIENT_ID}", DEMO_CLIENT_ID)
+        .replace("{CLIENT_SECRET}", DEMO_CLIENT_SECRET)
         .replace("{REFRESH TOKEN}", refresh_token)
         .replace("{ENV}/o/token/", url);
     let refreshed = run_curl(&refresh);
     assert_ne!(refreshed["access_token"], issued["access_token"]);
     assert_eq!(refreshed["scope"], issued["scope"]);
+
+    // The demo JWT client, the same way: a JWT that verifies against the keys the metadata
+    // names, signed with the key made in memory at start-up.
+    let jwt = run_curl(&curl_line.replace(
+        &format!("-u {DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"),
+        &format!("-u {DEMO_JWT_CLIENT_ID}:{DEMO_JWT_CLIENT_SECRET}"),
+    ));
+    let metadata: Value = serde_json::from_str(&curl_get(&server.metadata_url))
+        .unwrap_or_else(|e| panic!("the metadata is not JSON: {e}"));
+    let (Some(issuer), Some(jwks_uri)) =
+        (metadata["issuer"].as_str(), metadata["jwks_uri"].as_str())
+    else {
+        panic!("{metadata}");
+    };
+    let access = jwt["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{jwt}"));
+    let claims = crate::jwt::verify(access, &curl_get(jwks_uri), issuer, false).claims;
+    assert_eq!(claims["sub"], DEMO_USERNAME, "{claims}");
+    assert_eq!(claims["client_id"], DEMO_JWT_CLIENT_ID, "{claims}");
+    assert_eq!(
+        jwt["refresh_token"].as_str().map(str::len),
+        Some(30),
+        "{jwt}"
+    );
+}
+
+/// `curl -s URL`: the body.
+fn curl_get(url: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-s", "--fail", url])
+        .output()
+        .expect("running curl");
+    assert!(output.status.success(), "curl {url} failed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Secrets hygiene: every log line of a full session at the most verbose level, searched for

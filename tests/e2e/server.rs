@@ -1,7 +1,8 @@
 //! The real local server, started as `make run` starts it (`token-endpoint --store memory
 //! --port 0`: the memory store seeded with the demo client and user, on a free port), for tests
-//! that talk to it over HTTP. The endpoints' URLs and the curl line to try are read from its
-//! start-up banner; everything it prints is kept, for the tests that read its logs.
+//! that talk to it over HTTP, or on the DynamoDB store in moto. The endpoints' URLs and the curl
+//! line to try are read from its start-up banner; everything it prints is kept, for the tests
+//! that read its logs.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
@@ -9,7 +10,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use support::process::clean_command;
+use support::process::{clean_command, dynamodb_env};
+use token_endpoint::store::dynamodb::TableNames;
 
 /// How long the server may take to print its banner (it hashes the demo password first).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,7 +27,7 @@ pub struct LocalServer {
     pub introspection_url: String,
     /// `http://127.0.0.1:PORT/.well-known/oauth-authorization-server`
     pub metadata_url: String,
-    /// The `curl …` line the banner suggests, as printed.
+    /// The `curl …` line the banner suggests, as printed (none on the DynamoDB store: empty).
     pub curl_line: String,
     /// Everything the server printed, stdout then stderr line by line as they came.
     output: Arc<Mutex<String>>,
@@ -39,6 +41,8 @@ struct Banner {
     introspection: Option<String>,
     metadata: Option<String>,
     curl: Option<String>,
+    /// The DynamoDB store has no demo data, and no curl line to try it with.
+    no_curl_line: bool,
 }
 
 impl Banner {
@@ -56,6 +60,9 @@ impl Banner {
             self.metadata = Some(u);
         } else if text.starts_with("curl ") {
             self.curl = Some(text.to_owned());
+        }
+        if self.no_curl_line {
+            self.curl.get_or_insert_with(String::new);
         }
         Some([
             self.token.clone()?,
@@ -76,9 +83,25 @@ impl LocalServer {
     /// Starts the server logging at `level` and waits for its banner. Its output is read to the
     /// end and kept, so the server never blocks on, or writes into, a closed pipe.
     pub fn start_logging(level: &str) -> Self {
+        Self::start_with("memory", &[("RUST_LOG", level.to_owned())])
+    }
+
+    /// Starts the server on the DynamoDB store (and the KMS) in moto, on `tables`, with `env`
+    /// besides, and waits for its banner (which has no curl line: there is no demo data).
+    pub fn start_on_dynamodb(tables: &TableNames, env: &[(&str, String)]) -> Self {
+        let mut all: Vec<(&str, String)> = dynamodb_env(support::moto_endpoint(), tables).into();
+        all.push(("RUST_LOG", "warn".to_owned()));
+        all.extend(env.iter().cloned());
+        Self::start_with("dynamodb", &all)
+    }
+
+    /// Starts `token-endpoint --store <store> --port 0` with `env` on a clean environment.
+    fn start_with(store: &str, env: &[(&str, String)]) -> Self {
+        // Only the memory store is seeded with the demo data the curl line uses.
+        let no_curl_line = store != "memory";
         let mut child = clean_command(env!("CARGO_BIN_EXE_token-endpoint"))
-            .args(["--store", "memory", "--port", "0"])
-            .env("RUST_LOG", level)
+            .args(["--store", store, "--port", "0"])
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -102,7 +125,10 @@ impl LocalServer {
         let output = Arc::clone(&server.output);
         server.readers.push(std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            let mut banner = Banner::default();
+            let mut banner = Banner {
+                no_curl_line,
+                ..Banner::default()
+            };
             let mut line = String::new();
             loop {
                 line.clear();

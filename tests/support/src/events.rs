@@ -44,6 +44,37 @@ pub fn event_json_with_token(name: &str, token: &str) -> Value {
     parse(&event_with_token(name, token))
 }
 
+/// `event` as sent by another client: `Authorization: Basic` with its id and secret (both
+/// free of characters that RFC 6749 §2.3.1 would have form-encoded first).
+pub fn from_client(mut event: Value, client_id: &str, secret: &str) -> Value {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+    event["headers"]["authorization"] = format!("Basic {credentials}").into();
+    event
+}
+
+/// `event` carrying `body` (form-encoded, not base64), with its `content-length`: for a token
+/// of any length, such as a JWT, in the revocation and introspection events.
+pub fn with_form_body(mut event: Value, body: &str) -> Value {
+    event["body"] = body.into();
+    event["isBase64Encoded"] = false.into();
+    event["headers"]["content-length"] = body.len().to_string().into();
+    event
+}
+
+/// A GET of `path` on the API's `$default` stage, where the token events are:
+/// `events/metadata.json` (which asks behind the `prod` stage) asking for `path` instead.
+pub fn get_event(path: &str) -> Value {
+    let mut event = event("metadata.json");
+    event["rawPath"] = path.into();
+    event["routeKey"] = format!("ANY {path}").into();
+    event["requestContext"]["routeKey"] = format!("ANY {path}").into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]["stage"] = "$default".into();
+    event
+}
+
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
