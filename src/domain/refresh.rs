@@ -81,49 +81,67 @@ impl<S: Store> TokenService<S> {
             // Refused: a concurrent duplicate may have rotated it first, to the same pair.
             // Failed: the write may have committed all the same. Either way the store says.
             Ok(Rotation::Refused) => match self.rotated_to(&used, &pair, now).await? {
-                Some(rotated_at) => self.as_rotated(&successor, rotated_at, issued, now).await,
+                Some(access) => {
+                    self.as_rotated(&successor, &access, (issued, pair), now)
+                        .await
+                }
                 None => Err(GrantError::InvalidRefreshToken),
             },
             Err(error) => match self.rotated_to(&used, &pair, now).await {
-                Ok(Some(rotated_at)) => {
+                Ok(Some(access)) => {
                     tracing::info!(
                         client_id = %used.client_id,
                         "a refresh whose outcome was unknown had committed"
                     );
-                    self.as_rotated(&successor, rotated_at, issued, now).await
+                    self.as_rotated(&successor, &access, (issued, pair), now)
+                        .await
                 }
                 Ok(None) | Err(_) => Err(error.into()),
             },
         }
     }
 
-    /// The answer of a rotation that happened at `rotated_at`, by this request or a duplicate
-    /// of it: `issued`, or, if a duplicate rotated at another second, the same pair issued
-    /// then (a JWT's `iat` and `exp` are the rotation's).
+    /// The answer of a rotation that stored the access token `stored_access`, by this request
+    /// or a duplicate of it: this request's pair if that is what was stored, or else the
+    /// stored pair, signed again from its record. A duplicate may have rotated at another
+    /// second (a JWT's `iat` and `exp` are the rotation's), or for another scope or audience;
+    /// the answer is the token that was stored, or none.
     async fn as_rotated(
         &self,
         successor: &Successor<'_>,
-        rotated_at: UnixSeconds,
-        issued: IssuedTokens,
+        stored_access: &TokenHash,
+        (issued, pair): (IssuedTokens, TokenPair),
         now: UnixSeconds,
     ) -> Result<IssuedTokens, GrantError> {
-        if rotated_at == now {
+        if *stored_access == pair.access.token_hash {
             return Ok(issued);
         }
-        let (mut issued, pair) = self.successor_pair(successor, rotated_at).await?;
-        issued.expires_in = pair.access.expires_at.saturating_sub(now);
-        Ok(issued)
+        let found = self.store.read_tokens(&[stored_access], now).await?;
+        let (Some(family_secret), [Some(StoredToken::Access(record))]) =
+            (&successor.used.family_secret, found.as_slice())
+        else {
+            return Err(GrantError::InvalidRefreshToken);
+        };
+        let presentation = Presentation {
+            client: successor.client,
+            token: successor.presented,
+            requested_scope: None,
+            issuance: successor.issuance,
+        };
+        let values = family_secret.successors(successor.presented);
+        self.retried_answer(&presentation, values, record, now)
+            .await
     }
 
-    /// When `used` was used, if it is now a used refresh token whose successor is `pair`'s,
-    /// still unused: the rotation this request asked for happened, by this request or a
-    /// duplicate of it, and its pair is still the answer.
+    /// The access token stored by the rotation of `used`, if `used` is now a used refresh
+    /// token whose successor is `pair`'s, still unused: the rotation this request asked for
+    /// happened, by this request or a duplicate of it, and its pair is still the answer.
     async fn rotated_to(
         &self,
         used: &RefreshTokenRecord,
         pair: &TokenPair,
         now: UnixSeconds,
-    ) -> Result<Option<UnixSeconds>, StoreError> {
+    ) -> Result<Option<TokenHash>, StoreError> {
         let found = self
             .store
             .read_tokens(&[&used.token_hash, &pair.refresh.token_hash], now)
@@ -132,7 +150,9 @@ impl<S: Store> TokenService<S> {
             [
                 Some(StoredToken::UsedRefresh(record)),
                 Some(StoredToken::Refresh(_)),
-            ] if record.successor_refresh == pair.refresh.token_hash => Some(record.used_at),
+            ] if record.successor_refresh == pair.refresh.token_hash => {
+                Some(record.successor_access.clone())
+            }
             _ => None,
         })
     }

@@ -260,3 +260,41 @@ async fn a_rotation_publishes_the_new_key_first_and_keeps_the_old_until_its_toke
     clock.advance(1);
     assert_eq!(published(&app.get(JWKS_PATH, &[]).await), [new_key.kid]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_asking_for_different_scopes_all_get_the_stored_token_or_none() {
+    let (app, _, _) = spawn_jwt_app(discovery()).await;
+    let app = std::sync::Arc::new(app);
+    let tokens = alice_tokens(&app).await;
+
+    // Duplicates that lose the rotation to another one are answered with what it stored.
+    let duplicates: Vec<_> = [Some("read"), None, Some("write"), None]
+        .into_iter()
+        .cycle()
+        .take(24)
+        .map(|scope| {
+            let (app, refresh) = (std::sync::Arc::clone(&app), tokens.refresh.clone());
+            tokio::spawn(async move { app.refresh(A, &refresh, scope).await })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for duplicate in duplicates {
+        let reply = duplicate.await.unwrap();
+        match reply.status {
+            StatusCode::OK => {
+                issued.push((access_of(&reply), reply.json()["refresh_token"].clone()));
+            }
+            _ => assert_eq!(reply.json()["error"], "invalid_grant", "{}", reply.text()),
+        }
+    }
+    assert!(!issued.is_empty(), "one of them rotated the token");
+    issued.dedup();
+    assert_eq!(issued.len(), 1, "every answer is the one stored pair");
+    let introspected = app.introspect(A, &issued[0].0).await;
+    assert_eq!(
+        introspected.json()["active"],
+        true,
+        "{}",
+        introspected.text()
+    );
+}

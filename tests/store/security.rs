@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use support::clock::ManualClock;
 use support::http::{Auth, token_request};
@@ -12,9 +12,9 @@ use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock};
 use token_endpoint::domain::login_throttle::LockoutPolicy;
 use token_endpoint::domain::signing::KeySetStore;
-use token_endpoint::domain::store::Store;
+use token_endpoint::domain::store::{ClientChanges, Store};
 use token_endpoint::domain::token::TokenHash;
-use token_endpoint::domain::{GrantType, TokenService};
+use token_endpoint::domain::{GrantType, TokenFormat, TokenService};
 use token_endpoint::store::{DynamoStore, MemoryStore};
 
 const CLIENT: &str = "app";
@@ -268,6 +268,76 @@ async fn concurrent_duplicates_converge_on_the_memory_store() {
 async fn concurrent_duplicates_converge_on_dynamodb() {
     support::require!(Moto);
     concurrent_duplicates_converge_on_one_pair(dynamodb(&strict_config()).await).await;
+}
+
+/// A JWT client's duplicates of one refresh, asking for different scopes: each is answered
+/// with the one pair that was stored, or refused. A JWT signed for another scope than the
+/// stored one would pass a gateway's JWT authorizer yet be unknown here.
+async fn concurrent_jwt_duplicates_get_the_stored_token<S: Store + KeySetStore>(service: App<S>) {
+    let to_jwt = ClientChanges {
+        token_format: Some(TokenFormat::Jwt),
+        ..ClientChanges::default()
+    };
+    service
+        .store()
+        .update_client(CLIENT, &to_jwt)
+        .await
+        .unwrap();
+    support::signing::publish_signing_key(service.store()).await;
+    let post = |form: String| {
+        let service = Arc::clone(&service.service);
+        async move {
+            let mut request = token_request(&form, Auth::BasicRaw(CLIENT, SECRET));
+            let host = HeaderValue::from_static("auth.example.com");
+            request.headers_mut().insert(header::HOST, host);
+            support::serve_json(&service, request).await
+        }
+    };
+    let (status, first) =
+        post("grant_type=password&username=alice&password=correct+horse".into()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let refresh = first["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let duplicates: Vec<_> = ["&scope=read", "", "&scope=write", ""]
+        .into_iter()
+        .cycle()
+        .take(16)
+        .map(|scope| {
+            tokio::spawn(post(format!(
+                "grant_type=refresh_token&refresh_token={refresh}{scope}"
+            )))
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for duplicate in duplicates {
+        match duplicate.await.unwrap() {
+            (StatusCode::OK, body) => {
+                answers.push((body["access_token"].clone(), body["refresh_token"].clone()));
+            }
+            (_, body) => assert_eq!(body, json!({"error": "invalid_grant"})),
+        }
+    }
+    answers.sort_by_key(|(access, _)| access.to_string());
+    answers.dedup();
+    assert_eq!(
+        answers.len(),
+        1,
+        "distinct answers to duplicates of one refresh"
+    );
+    assert!(access_token_is_live(&service, &json!({"access_token": answers[0].0})).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_jwt_duplicates_get_the_stored_token_on_the_memory_store() {
+    concurrent_jwt_duplicates_get_the_stored_token(memory(&strict_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_jwt_duplicates_get_the_stored_token_on_dynamodb() {
+    support::require!(Moto);
+    concurrent_jwt_duplicates_get_the_stored_token(dynamodb(&strict_config()).await).await;
 }
 
 #[tokio::test]

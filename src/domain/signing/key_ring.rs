@@ -99,6 +99,9 @@ struct Inner {
     /// One reload at a time; the others wait for it and take its result.
     reloading: tokio::sync::Mutex<()>,
     background_reload: AtomicBool,
+    /// When a reload last failed: a stale copy is then used as it is for a while, rather than
+    /// every request waiting on a store that is down.
+    last_failure: Mutex<Option<Instant>>,
 }
 
 struct Copy {
@@ -150,6 +153,7 @@ impl KeyRing {
                 copy: RwLock::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 background_reload: AtomicBool::new(false),
+                last_failure: Mutex::new(None),
             }),
         }
     }
@@ -173,7 +177,13 @@ impl KeyRing {
         if self.inner.vault.is_none() {
             return Err(KeyError::NoVault);
         }
-        let copy = self.current().await?;
+        let mut copy = self.current().await?;
+        // A first key may have been created since this copy was read.
+        if copy.keys.signing_key_at(time).is_none()
+            && copy.loaded.elapsed() >= self.inner.timing.unknown_key_reload
+        {
+            copy = self.inner.reload(Some(copy.loaded)).await?;
+        }
         let record = copy
             .keys
             .signing_key_at(time)
@@ -200,33 +210,56 @@ impl KeyRing {
         Ok(self.current().await?.keys.clone())
     }
 
-    /// The copy to use now: reloaded first if stale, reloaded beside the request if old.
+    /// The copy to use now: reloaded first if stale, reloaded beside the request if old. A
+    /// stale copy whose reload fails is used all the same: checking signatures and publishing
+    /// keys need only its public keys, and a set changes rarely.
     async fn current(&self) -> Result<Arc<Copy>, KeyError> {
         let copy = self.inner.copy.read().ok().and_then(|copy| copy.clone());
         let Some(copy) = copy else {
             return self.inner.reload(None).await;
         };
         let age = copy.loaded.elapsed();
-        if age >= self.inner.timing.stale_after {
-            return self.inner.reload(Some(copy.loaded)).await;
+        if age >= self.inner.timing.stale_after && !self.inner.failed_recently() {
+            match self.inner.reload(Some(copy.loaded)).await {
+                Ok(fresh) => return Ok(fresh),
+                Err(error) => {
+                    tracing::warn!(error = %error, "signing key set not reloaded; using the copy");
+                    return Ok(copy);
+                }
+            }
         }
         if age >= self.inner.timing.refresh_after
             && !self.inner.background_reload.swap(true, Ordering::AcqRel)
         {
-            let inner = Arc::clone(&self.inner);
+            let reset = BackgroundReloadDone(Arc::clone(&self.inner));
             let seen = copy.loaded;
             tokio::spawn(async move {
-                if let Err(error) = inner.reload(Some(seen)).await {
+                if let Err(error) = reset.0.reload(Some(seen)).await {
                     tracing::warn!(error = %error, "could not reload the signing key set");
                 }
-                inner.background_reload.store(false, Ordering::Release);
+                drop(reset);
             });
         }
         Ok(copy)
     }
 }
 
+/// Lets the next background reload start when this one ends, even by a panic.
+struct BackgroundReloadDone(Arc<Inner>);
+
+impl Drop for BackgroundReloadDone {
+    fn drop(&mut self) {
+        self.0.background_reload.store(false, Ordering::Release);
+    }
+}
+
 impl Inner {
+    /// Whether a reload failed within the last [`KeyRingTiming::unknown_key_reload`].
+    fn failed_recently(&self) -> bool {
+        let failed = self.last_failure.lock().ok().and_then(|failed| *failed);
+        failed.is_some_and(|failed| failed.elapsed() < self.timing.unknown_key_reload)
+    }
+
     /// Reads the key set again, unless another reload finished after `seen` (the load time of
     /// the copy the caller found too old), whose result is then taken as it is.
     async fn reload(&self, seen: Option<Instant>) -> Result<Arc<Copy>, KeyError> {
@@ -237,14 +270,23 @@ impl Inner {
         {
             return Ok(Arc::clone(previous));
         }
-        let keys = self.store.load().await?;
+        let keys = match self.store.load().await {
+            Ok(keys) => keys,
+            Err(error) => {
+                if let Ok(mut failed) = self.last_failure.lock() {
+                    *failed = Some(Instant::now());
+                }
+                return Err(error.into());
+            }
+        };
         let verifying = keys
             .keys
             .iter()
             .filter_map(|key| Some((key.kid.clone(), VerifyingKey::from_jwk(&key.public)?)))
             .collect();
         // Keys already unsealed stay so; the current and the next key are unsealed now, so a
-        // switch finds its key ready.
+        // switch finds its key ready. One that will not unseal is left for signing to try
+        // again (and fail on its own): the copy's public keys are good all the same.
         let mut signing: HashMap<String, Arc<SigningKey>> = previous
             .and_then(|previous| previous.signing.lock().ok().map(|keys| keys.clone()))
             .unwrap_or_default();
@@ -257,8 +299,16 @@ impl Inner {
                 .iter()
                 .filter(|key| key.signs_from >= current_from)
             {
-                if !signing.contains_key(&record.kid) {
-                    signing.insert(record.kid.clone(), Arc::new(self.unseal(record).await?));
+                if signing.contains_key(&record.kid) {
+                    continue;
+                }
+                match self.unseal(record).await {
+                    Ok(key) => {
+                        signing.insert(record.kid.clone(), Arc::new(key));
+                    }
+                    Err(error) => {
+                        tracing::error!(kid = %record.kid, error = %error, "signing key not unsealed");
+                    }
                 }
             }
         }
@@ -318,11 +368,15 @@ mod tests {
     struct CountingStore {
         keys: Arc<Mutex<KeySet>>,
         reads: Arc<AtomicUsize>,
+        down: Arc<AtomicBool>,
     }
 
     impl KeySetStore for CountingStore {
         async fn signing_keys(&self) -> Result<KeySet, StoreError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
             Ok(self
                 .keys
                 .lock()
@@ -430,6 +484,19 @@ mod tests {
         tokio::time::sleep(timing.stale_after).await;
         assert!(ring.key_set().await.is_ok());
         assert_eq!(reads(), 3);
+        // If that read fails, the stale copy still verifies, and requests do not queue on a
+        // store that is down.
+        store.down.store(true, Ordering::SeqCst);
+        tokio::time::sleep(timing.stale_after).await;
+        assert_eq!(
+            ring.key_set().await.map(|keys| keys.keys.len()).ok(),
+            Some(1)
+        );
+        assert_eq!(
+            ring.key_set().await.map(|keys| keys.keys.len()).ok(),
+            Some(1)
+        );
+        assert_eq!(reads(), 4);
         // A ring that only verifies cannot sign.
         assert!(matches!(
             ring.signing_key_at(SystemClock.now()).await,

@@ -201,12 +201,19 @@ impl Store for DynamoStore {
             // A revoked family has no record, which refuses the rotation.
             self.advance_family(&used.family_id, &used.token_hash, replacement)?,
         ];
-        let refresh = &replacement.refresh;
+        // The access token tells this request's write from a duplicate's: a duplicate derives
+        // the same refresh token, but a JWT access token differs with its scope, audience and
+        // issue time.
+        let access = &replacement.access;
         match self
-            .transact_storing(items, &refresh.token_hash, &refresh.family_id)
+            .transact_storing(items, &access.token_hash, &access.family_id)
             .await?
         {
             Transaction::Committed => Ok(Rotation::Rotated),
+            // Item 0 claims the used token: refused, someone used it first.
+            Transaction::ConditionFailed(failed) if failed.first().copied().unwrap_or(false) => {
+                Ok(Rotation::Refused)
+            }
             // Items 2 and 3 put the new pair.
             Transaction::ConditionFailed(failed)
                 if failed.get(2).copied().unwrap_or(false)
