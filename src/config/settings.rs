@@ -10,7 +10,7 @@ use crate::domain::Scope;
 use crate::domain::credentials::Argon2Settings;
 use crate::domain::grant::Lifetimes;
 use crate::domain::login_throttle::LockoutPolicy;
-use crate::domain::signing::MAX_ACCESS_TOKEN_LIFETIME;
+use crate::domain::signing::{MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN};
 use crate::http::Audiences;
 use crate::http::source_address::{InvalidProxy, TrustedProxies};
 use crate::lambda::FunctionKind;
@@ -128,7 +128,7 @@ pub struct ServiceSettings {
     pub signing_key_kms_key: String,
     /// How often an instance re-reads the signing key set, beside a request; a rotation
     /// reaches every instance within this (at most 5 times this for an idle one).
-    #[arg(long, env = "SIGNING_KEYS_REFRESH_SECONDS", value_parser = at_least_one,
+    #[arg(long, env = "SIGNING_KEYS_REFRESH_SECONDS", value_parser = key_set_refresh,
           default_value_t = 60)]
     pub signing_keys_refresh_seconds: u64,
     /// `oauth-admin rotate-signing-key`: how long a new key is published before it signs,
@@ -223,6 +223,16 @@ fn access_token_lifetime(text: &str) -> Result<u64, String> {
         seconds if seconds > MAX_ACCESS_TOKEN_LIFETIME => Err(format!(
             "must be at most {MAX_ACCESS_TOKEN_LIFETIME} (a day)"
         )),
+        seconds => Ok(seconds),
+    }
+}
+
+/// An instance may sign with a retired key until its copy of the key set is 5 refreshes old:
+/// that must stay within the margin a retired key is published for.
+fn key_set_refresh(text: &str) -> Result<u64, String> {
+    const LONGEST: u64 = PUBLICATION_MARGIN / 5;
+    match at_least_one(text)? {
+        seconds if seconds > LONGEST => Err(format!("must be at most {LONGEST}")),
         seconds => Ok(seconds),
     }
 }

@@ -8,15 +8,16 @@ use super::grant::{ClientCredentials, TokenService};
 use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
 use super::signing::{
-    AccessTokenClaims, JwtRejection, KeyError, KeyRing, SigningKeyRecord, UnverifiedJwt,
-    looks_like_jwt,
+    AccessTokenClaims, JwtRejection, KeyError, KeyRing, MAX_ACCESS_TOKEN_LIFETIME,
+    SigningKeyRecord, UnverifiedJwt, looks_like_jwt,
 };
 use super::store::{Store, StoreError};
 use super::token::TokenHash;
 
-/// Longer than any token this server issues (a JWT access token is about 800 bytes), with room
-/// for tokens of other formats; a longer value is not looked up.
-pub const MAX_TOKEN_BYTES: usize = 2048;
+/// Longer than any token this server issues (a JWT access token is about 800 bytes, more with
+/// long usernames and many scopes), and than API Gateway passes in a header; a longer value is
+/// not looked up.
+pub const MAX_TOKEN_BYTES: usize = 10 * 1024;
 
 /// What an operator's revocation removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,7 +85,9 @@ impl<S: Store> TokenService<S> {
             return Ok(Vec::new());
         };
         let keys = key_ring.key_set().await?;
-        let published = keys.published_at(self.clock.now(), self.lifetimes.access_token);
+        // The longest lifetime any token can have had, not today's: a retired key stays
+        // published for tokens issued before the lifetime was shortened.
+        let published = keys.published_at(self.clock.now(), MAX_ACCESS_TOKEN_LIFETIME);
         Ok(published.into_iter().cloned().collect())
     }
 
@@ -185,14 +188,20 @@ mod tests {
 
     #[test]
     fn implausible_tokens_are_not_looked_up() {
-        for value in ["", "has space", "quote\"", "ünïcode", &"a".repeat(2049)] {
+        for value in [
+            "",
+            "has space",
+            "quote\"",
+            "ünïcode",
+            &"a".repeat(MAX_TOKEN_BYTES + 1),
+        ] {
             assert_eq!(lookup_key(&Secret::new(value)), None, "{value:?}");
         }
         for value in [
             "abcDEF123",
             "b64/token+with=",
             "a-b.c_d~e",
-            &"a".repeat(2048),
+            &"a".repeat(MAX_TOKEN_BYTES),
         ] {
             assert!(lookup_key(&Secret::new(value)).is_some(), "{value:?}");
         }

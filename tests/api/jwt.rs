@@ -8,7 +8,9 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Value, json};
 use token_endpoint::domain::clock::Clock as _;
-use token_endpoint::domain::signing::{KeySetStore as _, PUBLICATION_MARGIN, new_signing_key};
+use token_endpoint::domain::signing::{
+    KeySetStore as _, MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN, new_signing_key,
+};
 use token_endpoint::domain::store::{ClientChanges, Store as _};
 use token_endpoint::http::{Audiences, Discovery, JWKS_PATH};
 
@@ -254,8 +256,9 @@ async fn a_rotation_publishes_the_new_key_first_and_keeps_the_old_until_its_toke
     assert_eq!(kid(&signed_by_new), new_key.kid);
     verified(&app, &signed_by_new, API).await;
 
-    // The old key's last tokens expire an hour after it retired; it goes a margin later.
-    clock.advance(3600 + PUBLICATION_MARGIN - 1);
+    // The old key's last tokens expire at most a day (the longest lifetime a deployment may
+    // have set) after it retired; it goes a margin later.
+    clock.advance(MAX_ACCESS_TOKEN_LIFETIME + PUBLICATION_MARGIN - 1);
     assert_eq!(published(&app.get(JWKS_PATH, &[]).await).len(), 2);
     clock.advance(1);
     assert_eq!(published(&app.get(JWKS_PATH, &[]).await), [new_key.kid]);
