@@ -7,84 +7,29 @@
 //! `cargo bench --bench moto` (needs `.venv` with moto: `make dev-deps`)
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use test_support::operation_log::OperationLog;
 use token_endpoint::domain::TokenService;
-use token_endpoint::http::router;
+use token_endpoint::http::Discovery;
 use token_endpoint::startup::{self, DEMO_PASSWORD, DEMO_USERNAME};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::telemetry::StoreTime;
-use tower::ServiceExt as _;
 
 mod support;
 use ::support as test_support;
+use support::moto::Series;
 
 const GRANTS: usize = 200;
 
-/// One request through the router: its status, body, latency and DynamoDB tally.
+/// A token request from the opaque demo client, through the router.
 async fn send(
     service: &Arc<TokenService<DynamoStore>>,
     form: &str,
 ) -> (StatusCode, Value, Duration, StoreTime) {
-    let started = Instant::now();
-    let response = router(Arc::clone(service), Default::default())
-        .oneshot(support::token_request(form))
-        .await
-        .unwrap_or_else(|e| match e {});
-    let elapsed = started.elapsed();
-    let status = response.status();
-    // The router's own tally, as its log line reports it.
-    let store = response
-        .extensions()
-        .get::<StoreTime>()
-        .copied()
-        .unwrap_or_default();
-    let body = test_support::json_body(response.into_body()).await;
-    (status, body, elapsed, store)
-}
-
-struct Series {
-    latencies: Vec<Duration>,
-    calls: Vec<u32>,
-    /// The last request's operations (sorted) and sequential round trips.
-    operations: (Vec<String>, usize),
-}
-
-impl Series {
-    fn new() -> Self {
-        Self {
-            latencies: Vec::new(),
-            calls: Vec::new(),
-            operations: (Vec::new(), 0),
-        }
-    }
-
-    fn add(&mut self, status: StatusCode, elapsed: Duration, store: StoreTime, log: &OperationLog) {
-        assert_eq!(status, StatusCode::OK);
-        self.latencies.push(elapsed);
-        self.calls.push(store.calls);
-        self.operations = log.take_rounds();
-    }
-
-    fn summary(mut self) -> Value {
-        self.latencies.sort_unstable();
-        let at = |quantile: f64| {
-            let index = ((self.latencies.len() as f64 - 1.0) * quantile).round() as usize;
-            self.latencies[index].as_secs_f64() * 1000.0
-        };
-        json!({
-            "requests": self.latencies.len(),
-            "p50_ms": at(0.5),
-            "p99_ms": at(0.99),
-            "calls_min": self.calls.iter().min(),
-            "calls_max": self.calls.iter().max(),
-            "operations": self.operations.0,
-            "round_trips": self.operations.1,
-        })
-    }
+    support::moto::send(service, &Discovery::default(), support::token_request(form)).await
 }
 
 fn main() {
@@ -119,7 +64,7 @@ fn main() {
         }
         log.take();
 
-        let mut password = Series::new();
+        let mut password = Series::default();
         let mut refresh_token = String::new();
         for _ in 0..grants {
             let (status, body, elapsed, store) = send(&service, &password_form).await;
@@ -129,7 +74,7 @@ fn main() {
                 .unwrap_or_default()
                 .to_owned();
         }
-        let mut refresh = Series::new();
+        let mut refresh = Series::default();
         for _ in 0..grants {
             let form = format!("grant_type=refresh_token&refresh_token={refresh_token}");
             let (status, body, elapsed, store) = send(&service, &form).await;
@@ -139,7 +84,7 @@ fn main() {
                 .unwrap_or_default()
                 .to_owned();
         }
-        let mut client_credentials = Series::new();
+        let mut client_credentials = Series::default();
         for _ in 0..grants {
             let (status, _, elapsed, store) = send(&service, "grant_type=client_credentials").await;
             client_credentials.add(status, elapsed, store, &log);

@@ -1,11 +1,20 @@
--- Shared by the wrk scripts of `make bench`: the demo client's Basic credentials and a JSON
+-- Shared by the wrk scripts of `make bench`: a demo client's Basic credentials and a JSON
 -- summary line that scripts/bench.sh reads ("WRK_RESULT {...}").
 local common = {}
 
+-- WRK_CLIENT=jwt: the demo client whose access tokens are JWTs, otherwise the opaque one.
+local basic = {
+    -- base64("demo-client:demo-secret")
+    opaque = "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ=",
+    -- base64("demo-jwt-client:demo-jwt-secret")
+    jwt = "Basic ZGVtby1qd3QtY2xpZW50OmRlbW8tand0LXNlY3JldA==",
+}
+local client = os.getenv("WRK_CLIENT") or "opaque"
+assert(basic[client], "WRK_CLIENT must be opaque or jwt, not " .. client)
+
 common.headers = {
     ["Content-Type"] = "application/x-www-form-urlencoded",
-    -- base64("demo-client:demo-secret")
-    ["Authorization"] = "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ=",
+    ["Authorization"] = basic[client],
 }
 
 function common.done(summary, latency)
