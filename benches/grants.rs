@@ -7,31 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
-use axum::http::StatusCode;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http_body_util::BodyExt as _;
 use token_endpoint::config::Config;
 use token_endpoint::domain::{Secret, TokenService};
-use token_endpoint::http::router;
 use token_endpoint::startup::{DEMO_PASSWORD, DEMO_USERNAME};
 use token_endpoint::store::MemoryStore;
-use tower::ServiceExt as _;
 
 mod support;
 
 async fn post(service: &Arc<TokenService<MemoryStore>>, form: String) -> serde_json::Value {
-    let response = router(Arc::clone(service), Default::default())
-        .oneshot(support::token_request(&form))
-        .await
-        .unwrap_or_else(|e| match e {});
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_bytes();
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
+    support::answer(service, Default::default(), support::token_request(&form)).await
 }
 
 fn grants(c: &mut Criterion) {

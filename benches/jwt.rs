@@ -10,9 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use criterion::{Criterion, SamplingMode};
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use token_endpoint::config::Config;
 use token_endpoint::domain::TokenService;
@@ -21,11 +19,9 @@ use token_endpoint::domain::signing::{
     AccessTokenClaims, KeyRing, KeyRingTiming, SigningKey, UnverifiedJwt, VerifyingKey,
     encode_access_token,
 };
-use token_endpoint::http::router;
 use token_endpoint::lambda::authorizer::{Authorizer, authorize};
 use token_endpoint::startup::{DEMO_JWT_CLIENT_ID, DEMO_PASSWORD, DEMO_USERNAME};
 use token_endpoint::store::MemoryStore;
-use tower::ServiceExt as _;
 
 mod support;
 use support::Format;
@@ -36,18 +32,8 @@ type Service = Arc<TokenService<MemoryStore>>;
 
 /// A token request from the demo client of `format` through the router; the answer's body.
 async fn post(service: &Service, format: Format, form: &str) -> Value {
-    let response = router(Arc::clone(service), support::discovery())
-        .oneshot(support::token_request_from(format, form))
-        .await
-        .unwrap_or_else(|e| match e {});
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_bytes();
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
+    let request = support::token_request_from(format, form);
+    support::answer(service, support::discovery(), request).await
 }
 
 /// A chain of refresh grants for one client: each uses the refresh token the last one got.

@@ -128,11 +128,7 @@ impl DynamoDbSettings {
     /// override, if any. Timeouts are set so a stuck call fails well within API Gateway's
     /// 30-second limit instead of hanging.
     pub async fn client(&self) -> aws_sdk_dynamodb::Client {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(dynamodb_retry_config())
-            .timeout_config(dynamodb_timeout_config())
-            .load()
-            .await;
+        let shared = shared_sdk_config().await;
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
         // The SDK reads these variables too, but an empty AWS_ENDPOINT_URL_DYNAMODB (as declared
         // in template.yaml, so `sam local invoke --env-vars` can set it) makes it panic. Empty
@@ -148,15 +144,21 @@ impl DynamoDbSettings {
     /// override if any (empty means unset here too), and the same retries and timeouts (KMS
     /// answers in milliseconds as well).
     pub async fn kms_client(&self) -> aws_sdk_kms::Client {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(dynamodb_retry_config())
-            .timeout_config(dynamodb_timeout_config())
-            .load()
-            .await;
+        let shared = shared_sdk_config().await;
         let mut kms = aws_sdk_kms::config::Builder::from(&shared);
         kms.set_endpoint_url(self.kms_endpoint().map(str::to_owned));
         aws_sdk_kms::Client::from_conf(kms.build())
     }
+}
+
+/// The SDK's region and credentials from their standard sources, with this service's retries
+/// and timeouts.
+async fn shared_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(dynamodb_retry_config())
+        .timeout_config(dynamodb_timeout_config())
+        .load()
+        .await
 }
 
 /// The DynamoDB client at the process environment's endpoint override (`oauth-admin`).

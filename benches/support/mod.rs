@@ -105,3 +105,26 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// `request` through the router over `service` naming the server with `discovery`; the
+/// answer's JSON body, which must be a 200's.
+pub async fn answer(
+    service: &Arc<TokenService<MemoryStore>>,
+    discovery: Discovery,
+    request: Request<Body>,
+) -> serde_json::Value {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let response = token_endpoint::http::router(Arc::clone(service), discovery)
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(response.status(), axum::http::StatusCode::OK);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_bytes();
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
+}

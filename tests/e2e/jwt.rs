@@ -4,8 +4,6 @@
 //! an operator would (`create-tables`, which also makes the KMS key and a first signing key,
 //! then `create-client --token-format jwt` and `create-user`).
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -13,7 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
-use support::process::{clean_command, dynamodb_env};
 use token_endpoint::store::dynamodb::TableNames;
 
 /// An access token checked by `jsonwebtoken`: its key id and its claims.
@@ -99,39 +96,10 @@ pub fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// Runs `oauth-admin` with `args` (and `stdin`) against `tables` and the KMS in moto, with a
-/// clean environment and cheap Argon2 settings; returns its JSON output.
+/// Runs `oauth-admin` with `args` (and `stdin`) against `tables` and the KMS in moto, as the
+/// admin tests run it; returns its JSON output, asserting it succeeded.
 pub fn oauth_admin(tables: &TableNames, args: &[&str], stdin: Option<&str>) -> Value {
-    let mut child = clean_command(env!("CARGO_BIN_EXE_oauth-admin"))
-        .args(args)
-        .envs(dynamodb_env(support::moto_endpoint(), tables))
-        .env("ARGON2_MEMORY_KIB", "256")
-        .env("ARGON2_ITERATIONS", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting oauth-admin");
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes())
-            .expect("writing to oauth-admin");
-    }
-    let output = child.wait_with_output().expect("running oauth-admin");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    assert!(
-        output.status.success(),
-        "oauth-admin {args:?}: {}; stderr: {stderr}",
-        output.status
-    );
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("oauth-admin {args:?}: not JSON ({e}): {stdout}"))
+    crate::admin::admin(tables, args, stdin).json()
 }
 
 /// A client's generated id and secret.

@@ -22,14 +22,14 @@ use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::{TTL_ATTRIBUTE, TableNames};
 
 /// What one run of the binary did.
-struct Run {
+pub(crate) struct Run {
     code: Option<i32>,
     stdout: String,
     stderr: String,
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         assert_eq!(
             self.code,
             Some(0),
@@ -117,7 +117,7 @@ fn finished(child: Child) -> Run {
     }
 }
 
-fn admin(tables: &TableNames, args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) fn admin(tables: &TableNames, args: &[&str], stdin: Option<&str>) -> Run {
     admin_with_env(tables, support::moto_endpoint(), args, stdin)
 }
 
