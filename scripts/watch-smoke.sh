@@ -20,7 +20,9 @@ trap cleanup EXIT
 .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$LOG_DIR/moto.log" 2>&1 &
 PIDS+=($!)
 
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$MOTO_PORT" AWS_REGION=us-east-1 \
+# moto serves KMS too: create-tables makes the signing keys' KMS key and a first key.
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$MOTO_PORT" AWS_ENDPOINT_URL_KMS="http://127.0.0.1:$MOTO_PORT" \
+    AWS_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
     CREDENTIALS_TABLE=smoke-credentials TOKENS_TABLE=smoke-tokens
 unset AWS_PROFILE
