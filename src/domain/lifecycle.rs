@@ -8,8 +8,8 @@ use super::grant::{ClientCredentials, TokenService};
 use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
 use super::signing::{
-    AccessTokenClaims, JwtRejection, KeyError, KeyRing, MAX_ACCESS_TOKEN_LIFETIME,
-    SigningKeyRecord, UnverifiedJwt, looks_like_jwt,
+    JwtRejection, KeyError, KeyRing, MAX_ACCESS_TOKEN_LIFETIME, SigningKeyRecord, UnverifiedJwt,
+    looks_like_jwt,
 };
 use super::store::{Store, StoreError};
 use super::token::TokenHash;
@@ -62,18 +62,16 @@ impl<S: Store> TokenService<S> {
         let Some(StoredToken::Access(access)) = stored else {
             return Ok(None);
         };
-        if looks_like_jwt(token.expose()) {
-            let Some(key_ring) = &self.signing else {
-                return Ok(None);
-            };
-            let checked = match issuer {
-                Some(issuer) => check_jwt(key_ring, token, issuer, self.clock.now()).await?,
-                None => Err(JwtRejection::WrongIssuer),
-            };
-            if let Err(rejection) = checked {
-                tracing::info!(%rejection, "introspected JWT refused");
-                return Ok(None);
+        // Where no keys are loaded, no JWT is one of this server's.
+        let refused = match &self.signing {
+            Some(keys) => {
+                let now = self.clock.now();
+                jwt_refused(keys, token, issuer, now, "introspected JWT refused").await?
             }
+            None => looks_like_jwt(token.expose()),
+        };
+        if refused {
+            return Ok(None);
         }
         Ok(Some(access))
     }
@@ -121,15 +119,8 @@ pub async fn validate_bearer<S: Store>(
     issuer: Option<&str>,
     now: UnixSeconds,
 ) -> Result<Option<AccessTokenRecord>, KeyError> {
-    if looks_like_jwt(token.expose()) {
-        let checked = match issuer {
-            Some(issuer) => check_jwt(keys, token, issuer, now).await?,
-            None => Err(JwtRejection::WrongIssuer),
-        };
-        if let Err(rejection) = checked {
-            tracing::info!(%rejection, "bearer JWT refused");
-            return Ok(None);
-        }
+    if jwt_refused(keys, token, issuer, now, "bearer JWT refused").await? {
+        return Ok(None);
     }
     match lookup_key(token) {
         Some(token_hash) => Ok(store.access_token(&token_hash, now).await?),
@@ -137,21 +128,31 @@ pub async fn validate_bearer<S: Store>(
     }
 }
 
-/// Whether `token` is a JWT access token `issuer` signed with a published key, live at `now`.
-async fn check_jwt(
+/// Whether `token` is a JWT that is not a live access token `issuer` signed with a published
+/// key (signature, `typ`, `iss`, `exp`), logged with `refusal` and the reason. A token that is
+/// no JWT is not refused here: the lookup decides.
+async fn jwt_refused(
     keys: &KeyRing,
     token: &Secret,
-    issuer: &str,
+    issuer: Option<&str>,
     now: UnixSeconds,
-) -> Result<Result<AccessTokenClaims, JwtRejection>, KeyError> {
-    let jwt = match UnverifiedJwt::parse(token.expose()) {
-        Ok(jwt) => jwt,
-        Err(rejection) => return Ok(Err(rejection)),
+    refusal: &str,
+) -> Result<bool, KeyError> {
+    if !looks_like_jwt(token.expose()) {
+        return Ok(false);
+    }
+    let checked = match (issuer, UnverifiedJwt::parse(token.expose())) {
+        (None, _) => Err(JwtRejection::WrongIssuer),
+        (_, Err(rejection)) => Err(rejection),
+        (Some(issuer), Ok(jwt)) => match keys.verifying_key(jwt.kid()).await? {
+            Some(key) => jwt.verify(&key, issuer, now).map(|_| ()),
+            None => Err(JwtRejection::UnknownKey),
+        },
     };
-    Ok(match keys.verifying_key(jwt.kid()).await? {
-        Some(key) => jwt.verify(&key, issuer, now),
-        None => Err(JwtRejection::UnknownKey),
-    })
+    if let Err(rejection) = checked {
+        tracing::info!(%rejection, "{refusal}");
+    }
+    Ok(checked.is_err())
 }
 
 /// Revokes every live family of a user or a client: for a user who left or whose password
