@@ -122,14 +122,8 @@ impl<S: Store> TokenService<S> {
         else {
             return Err(GrantError::InvalidRefreshToken);
         };
-        let presentation = Presentation {
-            client: successor.client,
-            token: successor.presented,
-            requested_scope: None,
-            issuance: successor.issuance,
-        };
         let values = family_secret.successors(successor.presented);
-        self.retried_answer(&presentation, values, record, now)
+        self.retried_answer(successor.client, successor.issuance, values, record, now)
             .await
     }
 
@@ -195,7 +189,13 @@ impl<S: Store> TokenService<S> {
                         Some(StoredToken::Access(record)),
                     ] => {
                         return self
-                            .retried_answer(&presented, (access, refresh), record, now)
+                            .retried_answer(
+                                presented.client,
+                                presented.issuance,
+                                (access, refresh),
+                                record,
+                                now,
+                            )
                             .await;
                     }
                     [Some(StoredToken::UsedRefresh(successor)), _]
@@ -260,21 +260,20 @@ impl<S: Store> TokenService<S> {
     /// the retry asks for another audience), there is no identical answer to give.
     async fn retried_answer(
         &self,
-        presented: &Presentation<'_>,
+        client: &Client,
+        issuance: Result<&Issuance, IssuanceRefused>,
         (access_value, refresh): (Secret, Secret),
         record: &AccessTokenRecord,
         now: UnixSeconds,
     ) -> Result<IssuedTokens, GrantError> {
         let grant = AccessGrant {
-            client: presented.client,
+            client,
             username: record.username.as_deref(),
             scope: &record.scope,
             issued_at: record.issued_at,
             expires_at: record.expires_at,
         };
-        let access_token = self
-            .access_token(&grant, access_value, presented.issuance)
-            .await?;
+        let access_token = self.access_token(&grant, access_value, issuance).await?;
         if TokenHash::of(&access_token) != record.token_hash {
             return Err(GrantError::InvalidRefreshToken);
         }
