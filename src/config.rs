@@ -128,8 +128,27 @@ impl DynamoDbSettings {
     /// override, if any. Timeouts are set so a stuck call fails well within API Gateway's
     /// 30-second limit instead of hanging.
     pub async fn client(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb_client_with(&shared_sdk_config().await)
+    }
+
+    /// The KMS client that seals and unseals the JWT signing keys, built as [`Self::client`]
+    /// builds DynamoDB's.
+    pub async fn kms_client(&self) -> aws_sdk_kms::Client {
+        self.kms_client_with(&shared_sdk_config().await)
+    }
+
+    /// Both clients from one SDK configuration, read once: the token function's start-up
+    /// needs both, and they share the credentials and the HTTP connection pool.
+    pub async fn clients(&self) -> (aws_sdk_dynamodb::Client, aws_sdk_kms::Client) {
         let shared = shared_sdk_config().await;
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
+        (
+            self.dynamodb_client_with(&shared),
+            self.kms_client_with(&shared),
+        )
+    }
+
+    fn dynamodb_client_with(&self, shared: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(shared);
         // The SDK reads these variables too, but an empty AWS_ENDPOINT_URL_DYNAMODB (as declared
         // in template.yaml, so `sam local invoke --env-vars` can set it) makes it panic. Empty
         // means unset here.
@@ -139,13 +158,10 @@ impl DynamoDbSettings {
         aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
     }
 
-    /// The KMS client that seals and unseals the JWT signing keys, built once per process, as
-    /// [`Self::client`] builds DynamoDB's: the SDK's region and credentials, this endpoint
-    /// override if any (empty means unset here too), and the same retries and timeouts (KMS
-    /// answers in milliseconds as well).
-    pub async fn kms_client(&self) -> aws_sdk_kms::Client {
-        let shared = shared_sdk_config().await;
-        let mut kms = aws_sdk_kms::config::Builder::from(&shared);
+    /// The same endpoint override rule (empty means unset), and the same retries and
+    /// timeouts: KMS answers in milliseconds as well.
+    fn kms_client_with(&self, shared: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
+        let mut kms = aws_sdk_kms::config::Builder::from(shared);
         kms.set_endpoint_url(self.kms_endpoint().map(str::to_owned));
         aws_sdk_kms::Client::from_conf(kms.build())
     }

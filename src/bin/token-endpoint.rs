@@ -65,10 +65,11 @@ async fn run_lambda(
     dynamodb: &DynamoDbSettings,
     kind: FunctionKind,
 ) -> Result<(), BoxError> {
-    let store = DynamoStore::new(dynamodb.client().await, config.tables.clone());
+    let (dynamodb_client, kms) = dynamodb.clients().await;
+    let store = DynamoStore::new(dynamodb_client, config.tables.clone());
     match kind {
         FunctionKind::Token => {
-            let vault = KmsVault::new(dynamodb.kms_client().await, &config.signing.kms_key);
+            let vault = KmsVault::new(kms, &config.signing.kms_key);
             let service = startup::signing_token_service(store.clone(), vault, &config)?;
             lambda::warm_up(&store, service.signing_keys()).await;
             let router = http::router_behind(service, config.discovery, config.trusted_proxies);
@@ -101,8 +102,9 @@ async fn run_local(
             serve(service, config, local.port, true).await
         }
         StoreKind::Dynamodb => {
-            let store = DynamoStore::new(dynamodb.client().await, config.tables.clone());
-            let vault = KmsVault::new(dynamodb.kms_client().await, &config.signing.kms_key);
+            let (dynamodb_client, kms) = dynamodb.clients().await;
+            let store = DynamoStore::new(dynamodb_client, config.tables.clone());
+            let vault = KmsVault::new(kms, &config.signing.kms_key);
             let service = startup::signing_token_service(store, vault, &config)?;
             serve(service, config, local.port, false).await
         }
