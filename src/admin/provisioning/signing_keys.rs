@@ -116,10 +116,16 @@ impl<S: KeySetStore> Admin<S> {
         let mut key = new_signing_key(vault, now, publish_first).await?;
         for retries in 0..KEY_SET_SAVE_ATTEMPTS {
             let current = self.store.signing_keys().await?;
-            key.signs_from = signs_from(&current, now, publish_first);
+            // Nothing can have cached an empty set: its first key signs at once.
+            key.signs_from = match current.keys.is_empty() {
+                true => now,
+                false => publish_first,
+            };
             let next = current.with_key(key.clone(), now);
             if self.store.save_signing_keys(&next).await? == KeySetSaved::Saved {
-                return Ok(rotated(&key, &current, &next, retries));
+                // As `with_key` placed it (a second after a key that started this second).
+                let placed = next.keys.last().unwrap_or(&key);
+                return Ok(rotated(placed, &current, &next, retries));
             }
         }
         Err(AdminError::KeySetContended {
@@ -130,21 +136,17 @@ impl<S: KeySetStore> Admin<S> {
     /// The stored keys and the state of each at `now`.
     pub async fn signing_keys(&self, now: UnixSeconds) -> Result<KeySetDetails, AdminError> {
         let set = self.store.signing_keys().await?;
-        let nexts = set.keys.iter().skip(1).map(Some).chain([None]);
         let keys = set
             .keys
             .iter()
-            .zip(nexts)
-            .map(|(key, next)| SigningKeyDetails {
+            .enumerate()
+            .map(|(index, key)| SigningKeyDetails {
                 kid: key.kid.clone(),
                 created_at: key.created_at,
                 signs_from: key.signs_from,
-                // A key signs from its start until the next one's.
-                state: match next {
+                state: match set.retired_at(index) {
                     _ if now < key.signs_from => KeyState::Pending,
-                    Some(next) if next.signs_from <= now => KeyState::Retired {
-                        at: next.signs_from,
-                    },
+                    Some(at) if at <= now => KeyState::Retired { at },
                     _ => KeyState::Signing,
                 },
             })
@@ -153,23 +155,6 @@ impl<S: KeySetStore> Admin<S> {
             version: set.version,
             keys,
         })
-    }
-}
-
-/// When a key rotated in at `now` starts signing: at `publish_first`, or at once in an empty
-/// set. Never at the start of a key that has started signing already, which would drop that
-/// key and the tokens it signed (a rotation without delay within the same second).
-fn signs_from(set: &KeySet, now: UnixSeconds, publish_first: UnixSeconds) -> UnixSeconds {
-    let last_started = set
-        .keys
-        .iter()
-        .map(|key| key.signs_from)
-        .filter(|&signs_from| signs_from <= now)
-        .max();
-    match last_started {
-        _ if set.keys.is_empty() => now,
-        Some(last_started) => publish_first.max(last_started.saturating_add(1)),
-        None => publish_first,
     }
 }
 

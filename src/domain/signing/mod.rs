@@ -86,7 +86,7 @@ impl KeySet {
     }
 
     /// When the key at `index` stops signing: when the next one starts.
-    fn retired_at(&self, index: usize) -> Option<UnixSeconds> {
+    pub fn retired_at(&self, index: usize) -> Option<UnixSeconds> {
         self.keys.get(index + 1).map(|next| next.signs_from)
     }
 
@@ -109,10 +109,14 @@ impl KeySet {
             .collect()
     }
 
-    /// The set with `key` added (it signs from its `signs_from`, which must not be earlier
-    /// than any other key's), without the keys retired more than [`RETIRED_KEY_RETENTION`]
-    /// before `now`.
-    pub fn with_key(&self, key: SigningKeyRecord, now: UnixSeconds) -> KeySet {
+    /// The set with `key` added, without the keys retired more than [`RETIRED_KEY_RETENTION`]
+    /// before `now`. `key` signs from its `signs_from`, but never from the start of the key
+    /// that signs at `now` or earlier: that key, and the tokens it signed, would be dropped (a
+    /// rotation without delay within the same second starts a second later instead).
+    pub fn with_key(&self, mut key: SigningKeyRecord, now: UnixSeconds) -> KeySet {
+        if let Some(signing) = self.signing_key_at(now) {
+            key.signs_from = key.signs_from.max(signing.signs_from.saturating_add(1));
+        }
         let mut kept: Vec<SigningKeyRecord> = (0..self.keys.len())
             .filter(|&index| {
                 self.retired_at(index)
@@ -120,7 +124,7 @@ impl KeySet {
             })
             .filter_map(|index| self.keys.get(index).cloned())
             .collect();
-        // A key that would never sign (a later one starts no later) is dropped with it.
+        // A pending key that would never sign (the new one starts no later) is dropped.
         kept.retain(|existing| existing.signs_from < key.signs_from);
         kept.push(key);
         KeySet {

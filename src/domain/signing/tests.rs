@@ -68,6 +68,16 @@ fn rotation_drops_keys_retired_long_ago_and_keys_that_would_never_sign() {
 }
 
 #[test]
+fn a_rotation_never_drops_a_key_that_has_signed() {
+    let set = KeySet::default().with_key(record("a", 100), 100);
+    // Without delay, in the second the current key started: the new one starts a second later.
+    let rotated = set.with_key(record("b", 100), 100);
+    assert_eq!(kids(&rotated.keys), ["a", "b"]);
+    assert_eq!(rotated.keys.last().map(|key| key.signs_from), Some(101));
+    assert_eq!(rotated.retired_at(0), Some(101));
+}
+
+#[test]
 fn signed_tokens_verify_only_with_their_key_and_issuer() {
     let key = SigningKey::generate().unwrap_or_else(|error| panic!("{error}"));
     let other = SigningKey::generate().unwrap_or_else(|error| panic!("{error}"));
