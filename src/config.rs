@@ -8,8 +8,8 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
+use crate::domain::Lifetimes;
 use crate::domain::credentials::Argon2Settings;
-use crate::domain::grant::Lifetimes;
 use crate::domain::login_throttle::LockoutPolicy;
 use crate::domain::signing::KeyRingTiming;
 use crate::http::Discovery;

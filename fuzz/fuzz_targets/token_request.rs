@@ -55,6 +55,9 @@ use base64::engine::general_purpose::{
 use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
+use token_endpoint::domain::grants::client_credentials::ClientCredentialsRequest;
+use token_endpoint::domain::grants::password::PasswordRequest;
+use token_endpoint::domain::grants::refresh::RefreshRequest;
 use token_endpoint::domain::{GrantRequest, Secret, TokenRequest};
 use token_endpoint::http::params::form_decode;
 use token_endpoint::http::{OAuthError, parse_token_request};
@@ -450,11 +453,11 @@ fn now<F: Future>(future: F) -> Option<F::Output> {
 
 fn check_accepted(request: &TokenRequest, data: &[u8]) {
     match &request.grant {
-        GrantRequest::Password {
+        GrantRequest::Password(PasswordRequest {
             username,
             password,
             scope,
-        } => {
+        }) => {
             assert!(!username.is_empty(), "empty username accepted");
             assert!(!password.expose().is_empty(), "empty password accepted");
             assert!(
@@ -462,10 +465,10 @@ fn check_accepted(request: &TokenRequest, data: &[u8]) {
                 "empty scope kept"
             );
         }
-        GrantRequest::RefreshToken {
+        GrantRequest::RefreshToken(RefreshRequest {
             refresh_token,
             scope,
-        } => {
+        }) => {
             assert!(
                 !refresh_token.expose().is_empty(),
                 "empty refresh token accepted"
@@ -475,7 +478,7 @@ fn check_accepted(request: &TokenRequest, data: &[u8]) {
                 "empty scope kept"
             );
         }
-        GrantRequest::ClientCredentials { scope } => {
+        GrantRequest::ClientCredentials(ClientCredentialsRequest { scope }) => {
             assert!(
                 scope.as_ref().is_none_or(|s| !s.is_empty()),
                 "empty scope kept"
@@ -506,12 +509,14 @@ fn check_accepted(request: &TokenRequest, data: &[u8]) {
     let marker = marker(&unit, 0);
     let mut masked = request.clone();
     match &mut masked.grant {
-        GrantRequest::Password { password, .. } => *password = Secret::new(marker.as_str()),
-        GrantRequest::RefreshToken { refresh_token, .. } => {
+        GrantRequest::Password(PasswordRequest { password, .. }) => {
+            *password = Secret::new(marker.as_str());
+        }
+        GrantRequest::RefreshToken(RefreshRequest { refresh_token, .. }) => {
             *refresh_token = Secret::new(marker.as_str());
         }
         // No secret besides the client's, masked below.
-        GrantRequest::ClientCredentials { .. } => {}
+        GrantRequest::ClientCredentials(_) => {}
     }
     if let Some(client) = &mut masked.client {
         for candidate in &mut client.secret_candidates {

@@ -6,9 +6,9 @@ use std::convert::Infallible;
 
 use clap::{ArgAction, Args, Parser, ValueEnum};
 
+use crate::domain::Lifetimes;
 use crate::domain::Scope;
 use crate::domain::credentials::Argon2Settings;
-use crate::domain::grant::Lifetimes;
 use crate::domain::login_throttle::LockoutPolicy;
 use crate::domain::signing::{MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN};
 use crate::http::Audiences;

@@ -1,7 +1,7 @@
 //! Why a grant was refused. `http::error` maps each variant to its RFC 6749 §5.2 response.
 
 use super::credentials::CredentialError;
-use super::minting::IssuanceRefused;
+use super::issuance::IssuanceRefused;
 use super::signing::KeyError;
 use super::store::StoreError;
 use super::token::RandomnessUnavailable;

@@ -4,14 +4,14 @@
 
 use super::clock::UnixSeconds;
 use super::error::GrantError;
-use super::grant::{ClientCredentials, TokenService};
+use super::issuer::{ClientCredentials, Issuer};
 use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
 use super::signing::{
     JwtRejection, KeyError, KeyRing, MAX_ACCESS_TOKEN_LIFETIME, SigningKeyRecord, UnverifiedJwt,
     looks_like_jwt,
 };
-use super::store::{Store, StoreError};
+use super::store::{AccessTokenStore, AdminStore, GrantStore, StoreError};
 use super::token::TokenHash;
 
 /// Longer than any token this server issues (a JWT access token is about 800 bytes, more with
@@ -26,7 +26,13 @@ pub struct Revoked {
     pub tokens: usize,
 }
 
-impl<S: Store> TokenService<S> {
+/// Revocation and introspection: what a client may do with the tokens it holds.
+pub struct TokenOperations<'a, S> {
+    pub issuer: &'a Issuer,
+    pub store: &'a S,
+}
+
+impl<S: GrantStore> TokenOperations<'_, S> {
     /// RFC 7009 §2.1: revokes `token` and every token of its family, so revoking a refresh
     /// token also revokes the access token issued with it and the other way round. Unknown,
     /// expired and already revoked tokens need nothing done (§2.2: the answer is the same).
@@ -63,9 +69,9 @@ impl<S: Store> TokenService<S> {
             return Ok(None);
         };
         // Where no keys are loaded, no JWT is one of this server's.
-        let refused = match &self.signing {
+        let refused = match self.issuer.signing_keys() {
             Some(keys) => {
-                let now = self.clock.now();
+                let now = self.issuer.now();
                 jwt_refused(keys, token, issuer, now, "introspected JWT refused").await?
             }
             None => looks_like_jwt(token.expose()),
@@ -79,13 +85,13 @@ impl<S: Store> TokenService<S> {
     /// The keys a verifier needs now (RFC 7517 JWK Set): those that sign or will, and those
     /// whose tokens may still be live. Empty where JWTs are not signed.
     pub async fn published_keys(&self) -> Result<Vec<SigningKeyRecord>, GrantError> {
-        let Some(key_ring) = &self.signing else {
+        let Some(key_ring) = self.issuer.signing_keys() else {
             return Ok(Vec::new());
         };
         let keys = key_ring.key_set().await?;
         // The longest lifetime any token can have had, not today's: a retired key stays
         // published for tokens issued before the lifetime was shortened.
-        let published = keys.published_at(self.clock.now(), MAX_ACCESS_TOKEN_LIFETIME);
+        let published = keys.published_at(self.issuer.now(), MAX_ACCESS_TOKEN_LIFETIME);
         Ok(published.into_iter().cloned().collect())
     }
 
@@ -97,13 +103,20 @@ impl<S: Store> TokenService<S> {
         token: &Secret,
     ) -> Result<(Client, Option<StoredToken>), GrantError> {
         let Some(token_hash) = lookup_key(token) else {
-            return Ok((self.authenticate_client(credentials).await?, None));
+            let client = self
+                .issuer
+                .authenticate_client(self.store, credentials)
+                .await?;
+            return Ok((client, None));
         };
         let context = self
             .store
-            .token_context(&credentials.client_id, &token_hash, self.clock.now())
+            .token_context(&credentials.client_id, &token_hash, self.issuer.now())
             .await?;
-        let client = self.authenticate(context.client, credentials).await?;
+        let client = self
+            .issuer
+            .authenticate(self.store, context.client, credentials)
+            .await?;
         Ok((client, context.token))
     }
 }
@@ -112,7 +125,7 @@ impl<S: Store> TokenService<S> {
 /// left to DynamoDB's TTL, which deletes late. A JWT is checked first (signature, `typ`,
 /// `iss`, `exp`) without a read, then looked up like any token, so a revoked login's JWTs are
 /// refused at once.
-pub async fn validate_bearer<S: Store>(
+pub async fn validate_bearer<S: AccessTokenStore>(
     store: &S,
     keys: &KeyRing,
     token: &Secret,
@@ -157,7 +170,7 @@ async fn jwt_refused(
 
 /// Revokes every live family of a user or a client: for a user who left or whose password
 /// leaked, for a client that was compromised or retired.
-pub async fn revoke_all<S: Store>(
+pub async fn revoke_all<S: AdminStore + GrantStore>(
     store: &S,
     owner: &FamilyOwner,
     now: UnixSeconds,

@@ -22,9 +22,9 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 use super::clock::UnixSeconds;
+use super::crypto::{sha256, sha256_of_parts};
 
 /// The address a request came from, as the edge saw it; `None` where there is no such thing
 /// (a router called in process).
@@ -60,14 +60,15 @@ pub struct AttemptKeys {
 
 impl AttemptKeys {
     pub fn new(username: &str, source: SourceAddress) -> Self {
-        let mut per_source = Sha256::new();
         // The username's length first, so no username/address pair can collide with another.
-        per_source.update((username.len() as u64).to_be_bytes());
-        per_source.update(username.as_bytes());
-        per_source.update(source.counting_key().as_bytes());
+        let per_source = sha256_of_parts(&[
+            &(username.len() as u64).to_be_bytes(),
+            username.as_bytes(),
+            source.counting_key().as_bytes(),
+        ]);
         Self {
-            per_source: URL_SAFE_NO_PAD.encode(per_source.finalize()),
-            per_username: URL_SAFE_NO_PAD.encode(Sha256::digest(username.as_bytes())),
+            per_source: URL_SAFE_NO_PAD.encode(per_source),
+            per_username: URL_SAFE_NO_PAD.encode(sha256(username.as_bytes())),
         }
     }
 }
@@ -111,7 +112,7 @@ impl Default for LockoutPolicy {
 /// failure it may end in is recorded before another attempt is let through.
 pub const ATTEMPT_HOLD_SECONDS: u64 = 10;
 
-/// What [`crate::domain::store::Store::take_login_attempt`] is asked to do.
+/// What [`crate::domain::store::LoginAttemptStore::take_login_attempt`] is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRequest {
     pub keys: AttemptKeys,
@@ -149,7 +150,7 @@ pub enum Admission {
 }
 
 /// An attempt that ends without its password checked (a wrong client, a username locked
-/// everywhere, a store failure), as [`crate::domain::store::Store::end_unchecked_login_attempt`]
+/// everywhere, a store failure), as [`crate::domain::store::LoginAttemptStore::end_unchecked_login_attempt`]
 /// records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UncheckedAttempt {
@@ -159,7 +160,7 @@ pub enum UncheckedAttempt {
     Admitted { held: bool },
 }
 
-/// A failed attempt, as [`crate::domain::store::Store::record_login_failure`] writes it.
+/// A failed attempt, as [`crate::domain::store::LoginAttemptStore::record_login_failure`] writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureRecord {
     pub keys: AttemptKeys,

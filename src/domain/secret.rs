@@ -2,14 +2,17 @@
 
 use std::fmt;
 
+use zeroize::Zeroizing;
+
 /// Holds a secret value. `Debug` and `Display` print a placeholder, so a secret that ends up
-/// in a log line or an error message by accident shows nothing.
+/// in a log line or an error message by accident shows nothing; the memory is wiped when it is
+/// dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Zeroizing::new(value.into()))
     }
 
     /// The secret itself. Call sites are easy to audit by searching for `expose`.
@@ -26,13 +29,13 @@ impl fmt::Debug for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Self(value)
+        Self::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self::new(value)
     }
 }
 

@@ -1,8 +1,15 @@
-//! The storage port: everything the grants and the provisioning use cases need from a database.
+//! The storage ports: what the grants, the bearer check and the provisioning use cases need
+//! from a database, one trait per use, so that each flow asks only for what it uses:
+//! - [`GrantStore`]: the grants' reads and writes (clients, token contexts, issuing, rotation,
+//!   family revocation, hash upgrades);
+//! - [`LoginAttemptStore`]: the password grant's attempt counting;
+//! - [`AccessTokenStore`]: the one read a bearer check makes;
+//! - [`AdminStore`]: provisioning for `oauth-admin` and the seeded local server;
+//! - the signing keys' own port, [`crate::domain::signing::KeySetStore`].
 //!
-//! Two adapters in `crate::store` implement [`Store`] with the same semantics, checked by one
+//! Two adapters in `crate::store` implement them all with the same semantics, checked by one
 //! conformance suite: DynamoDB for production and an in-memory store for local runs and fast
-//! tests.
+//! tests. [`Store`] names all four, for the wiring that serves every flow.
 //!
 //! Each grant reads what it needs in one call and writes in one atomic call, so a grant costs
 //! two sequential round trips to DynamoDB.
@@ -65,7 +72,7 @@ pub struct TokenContext {
     pub token: Option<StoredToken>,
 }
 
-/// Outcome of [`Store::rotate_refresh_token`].
+/// Outcome of [`GrantStore::rotate_refresh_token`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
     /// The old refresh token is marked used, its access token is gone, and the new pair is
@@ -76,7 +83,7 @@ pub enum Rotation {
     Refused,
 }
 
-/// Outcome of [`Store::replace_client_secret_hash`] and [`Store::replace_user_password_hash`].
+/// Outcome of [`GrantStore::replace_client_secret_hash`] and [`GrantStore::replace_user_password_hash`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashReplacement {
     Replaced,
@@ -85,7 +92,7 @@ pub enum HashReplacement {
     Stale,
 }
 
-/// What [`Store::update_client`] changes: each field given replaces the stored one, `None`
+/// What [`AdminStore::update_client`] changes: each field given replaces the stored one, `None`
 /// keeps it. A client's id and secret hash are not among them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientChanges {
@@ -126,8 +133,15 @@ impl ClientChanges {
     }
 }
 
-/// The storage port. Futures are `Send` so the router can run on a multi-threaded runtime.
-pub trait Store: Send + Sync + 'static {
+/// What the grants read and write. Futures are `Send` so the router can run on a
+/// multi-threaded runtime.
+pub trait GrantStore: Send + Sync + 'static {
+    /// Reads a client.
+    fn client(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
+
     /// Reads a client, a user and the username's failures from every source together.
     /// Failures whose window ended at `now` read as none.
     fn password_grant_context(
@@ -138,6 +152,82 @@ pub trait Store: Send + Sync + 'static {
         now: UnixSeconds,
     ) -> impl Future<Output = Result<PasswordGrantContext, StoreError>> + Send;
 
+    /// Reads a client and a token of any kind together. Expired tokens and expired used-token
+    /// records read as absent.
+    fn token_context(
+        &self,
+        client_id: &str,
+        token: &TokenHash,
+        now: UnixSeconds,
+    ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
+
+    /// Stores a new token pair, which starts a new family: both tokens or neither. With
+    /// `known_source`, that source's attempt record starts again (a successful password clears
+    /// its count), known until `known_until`.
+    fn issue_token_pair(
+        &self,
+        pair: &TokenPair,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores an access token without a refresh token (client credentials grant); it starts
+    /// a family of its own, which ends when the token expires.
+    fn issue_access_token(
+        &self,
+        access: &AccessTokenRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Atomically uses `used`: replaces it with a used-token record kept until
+    /// `used_record_expires_at`, deletes its access token and stores `replacement` in the same
+    /// family, provided that `used` is still a live refresh token of `used.client_id` at `now`
+    /// and its user still exists. Among concurrent calls with the same token exactly one
+    /// rotates. On any failure nothing changes, so the old refresh token still works. After an
+    /// error the outcome is unknown: [`GrantStore::read_tokens`] tells.
+    fn rotate_refresh_token(
+        &self,
+        used: &RefreshTokenRecord,
+        replacement: &TokenPair,
+        now: UnixSeconds,
+        used_record_expires_at: UnixSeconds,
+    ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+
+    /// Reads tokens of any kind by hash, with strongly consistent reads, in the order given;
+    /// expired tokens and expired used-token records read as `None`.
+    fn read_tokens(
+        &self,
+        tokens: &[&TokenHash],
+        now: UnixSeconds,
+    ) -> impl Future<Output = Result<Vec<Option<StoredToken>>, StoreError>> + Send;
+
+    /// Revokes every live token of a family: its current refresh token and access token.
+    /// Returns how many tokens the family named (an access token past its expiry but not yet
+    /// deleted by TTL counts too); revoking an unknown or revoked family returns 0.
+    fn revoke_family(
+        &self,
+        family_id: &str,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Replaces a client's secret hash with `new_hash`, atomically, only if it is still
+    /// `expected`; it never creates a client.
+    fn replace_client_secret_hash(
+        &self,
+        client_id: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
+
+    /// Replaces a user's password hash with `new_hash`, atomically, only if it is still
+    /// `expected`; it never creates a user.
+    fn replace_user_password_hash(
+        &self,
+        username: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
+}
+
+/// The password grant's attempt counting (see [`crate::domain::login_throttle`]).
+pub trait LoginAttemptStore: Send + Sync + 'static {
     /// Takes one password attempt for `attempt.keys.per_source`, atomically, before its
     /// password is checked. Admitted if the source has no live record (none, or one that
     /// expired at `now`: counting starts again), has taken fewer than `free_attempts`, or its
@@ -174,88 +264,23 @@ pub trait Store: Send + Sync + 'static {
         ended: UncheckedAttempt,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
-    /// Reads a user.
-    fn user(&self, username: &str)
-    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
-
-    /// Reads a client.
-    fn client(
-        &self,
-        client_id: &str,
-    ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
-
-    /// Reads a client and a token of any kind together. Expired tokens and expired used-token
-    /// records read as absent.
-    fn token_context(
-        &self,
-        client_id: &str,
-        token: &TokenHash,
-        now: UnixSeconds,
-    ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
-
-    /// Stores a new token pair, which starts a new family: both tokens or neither. With
-    /// `known_source`, that source's attempt record starts again (a successful password clears
-    /// its count), known until `known_until`.
-    fn issue_token_pair(
-        &self,
-        pair: &TokenPair,
-        known_source: Option<(&AttemptKeys, UnixSeconds)>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Stores an access token without a refresh token (client credentials grant); it starts
-    /// a family of its own, which ends when the token expires.
-    fn issue_access_token(
-        &self,
-        access: &AccessTokenRecord,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Atomically uses `used`: replaces it with a used-token record kept until
-    /// `used_record_expires_at`, deletes its access token and stores `replacement` in the same
-    /// family, provided that `used` is still a live refresh token of `used.client_id` at `now`
-    /// and its user still exists. Among concurrent calls with the same token exactly one
-    /// rotates. On any failure nothing changes, so the old refresh token still works. After an
-    /// error the outcome is unknown: [`Store::read_tokens`] tells.
-    fn rotate_refresh_token(
-        &self,
-        used: &RefreshTokenRecord,
-        replacement: &TokenPair,
-        now: UnixSeconds,
-        used_record_expires_at: UnixSeconds,
-    ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
-
-    /// Reads tokens of any kind by hash, with strongly consistent reads, in the order given;
-    /// expired tokens and expired used-token records read as `None`.
-    fn read_tokens(
-        &self,
-        tokens: &[&TokenHash],
-        now: UnixSeconds,
-    ) -> impl Future<Output = Result<Vec<Option<StoredToken>>, StoreError>> + Send;
-
-    /// Revokes every live token of a family: its current refresh token and access token.
-    /// Returns how many tokens the family named (an access token past its expiry but not yet
-    /// deleted by TTL counts too); revoking an unknown or revoked family returns 0.
-    fn revoke_family(
-        &self,
-        family_id: &str,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
-
-    /// The families of a user or a client that are not revoked or expired at `now`, oldest
-    /// first. The DynamoDB adapter reads an index, which may lag writes by a moment.
-    fn token_families(
-        &self,
-        owner: &FamilyOwner,
-        now: UnixSeconds,
-    ) -> impl Future<Output = Result<Vec<TokenFamily>, StoreError>> + Send;
-
+/// The bearer check's one read, all a Lambda authorizer needs.
+pub trait AccessTokenStore: Send + Sync + 'static {
     /// Looks up an access token. Expired tokens read as absent, even if not yet deleted.
     fn access_token(
         &self,
         token: &TokenHash,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
+}
 
-    // Provisioning, used by `oauth-admin` and to seed the local server.
+/// Provisioning, used by `oauth-admin` and to seed the local server.
+pub trait AdminStore: Send + Sync + 'static {
+    /// Reads a user.
+    fn user(&self, username: &str)
+    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
     /// Adds a client; [`StoreError::AlreadyExists`] if the id is taken.
     fn create_client(&self, client: &Client)
@@ -294,28 +319,8 @@ pub trait Store: Send + Sync + 'static {
     /// is for operators, never for a request.
     fn list_clients(&self) -> impl Future<Output = Result<Vec<Client>, StoreError>> + Send;
 
-    /// Every user, ordered by username, read as [`Store::list_clients`] reads clients.
+    /// Every user, ordered by username, read as [`AdminStore::list_clients`] reads clients.
     fn list_users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
-
-    // Upgrading imported Django hashes, used by the grants.
-
-    /// Replaces a client's secret hash with `new_hash`, atomically, only if it is still
-    /// `expected`; it never creates a client.
-    fn replace_client_secret_hash(
-        &self,
-        client_id: &str,
-        expected: &str,
-        new_hash: &str,
-    ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
-
-    /// Replaces a user's password hash with `new_hash`, atomically, only if it is still
-    /// `expected`; it never creates a user.
-    fn replace_user_password_hash(
-        &self,
-        username: &str,
-        expected: &str,
-        new_hash: &str,
-    ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
 
     /// Removes a client; [`StoreError::NotFound`] if there is no such client.
     fn delete_client(&self, client_id: &str)
@@ -324,4 +329,27 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a user; [`StoreError::NotFound`] if there is no such user. Their refresh tokens
     /// stop working, because rotation requires the user to exist.
     fn delete_user(&self, username: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The families of a user or a client that are not revoked or expired at `now`, oldest
+    /// first. The DynamoDB adapter reads an index, which may lag writes by a moment.
+    fn token_families(
+        &self,
+        owner: &FamilyOwner,
+        now: UnixSeconds,
+    ) -> impl Future<Output = Result<Vec<TokenFamily>, StoreError>> + Send;
+}
+
+/// Every port a store adapter serves, for the wiring (router, entry points) that serves every
+/// flow. Implemented for anything that implements them all.
+pub trait Store: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore {}
+
+impl<T: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore> Store for T {}
+
+/// Every port trait in scope at once, for code that calls an adapter's methods directly
+/// (tests, seeding): `use crate::domain::store::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        AccessTokenStore as _, AdminStore as _, GrantStore as _, LoginAttemptStore as _,
+    };
+    pub use crate::domain::signing::KeySetStore as _;
 }

@@ -5,19 +5,16 @@ use std::fmt;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
+pub use super::crypto::RandomnessUnavailable;
+use super::crypto::{fill_random, sha256};
 use super::secret::Secret;
 
 /// Length of a token, as django-oauth-toolkit (oauthlib's `generate_token`) makes them.
 pub const TOKEN_LENGTH: usize = 30;
 
 const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// The OS random source failed; no token can be issued safely.
-#[derive(Debug, thiserror::Error)]
-#[error("the operating system's random number generator failed")]
-pub struct RandomnessUnavailable(#[source] getrandom::Error);
 
 /// A new random string of `length` characters from `[A-Za-z0-9]`.
 ///
@@ -26,10 +23,11 @@ pub struct RandomnessUnavailable(#[source] getrandom::Error);
 /// character equally likely.
 pub fn random_alphanumeric(length: usize) -> Result<String, RandomnessUnavailable> {
     let mut output = String::with_capacity(length);
-    let mut buffer = [0u8; 64];
+    // The bytes become the token: wiped when done, like the token itself.
+    let mut buffer = Zeroizing::new([0u8; 64]);
     while output.len() < length {
-        getrandom::fill(&mut buffer).map_err(RandomnessUnavailable)?;
-        push_alphanumerics(&mut output, length, &buffer);
+        fill_random(buffer.as_mut())?;
+        push_alphanumerics(&mut output, length, buffer.as_ref());
     }
     Ok(output)
 }
@@ -57,19 +55,19 @@ pub fn new_token() -> Result<Secret, RandomnessUnavailable> {
 /// It is stored with the family's refresh tokens, but it is useless without a refresh token,
 /// which is never stored: a database leak yields no usable token.
 #[derive(Clone, PartialEq, Eq)]
-pub struct FamilySecret(String);
+pub struct FamilySecret(Zeroizing<String>);
 
 impl FamilySecret {
     /// A new secret of 256 random bits.
     pub fn generate() -> Result<Self, RandomnessUnavailable> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(RandomnessUnavailable)?;
-        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        fill_random(bytes.as_mut())?;
+        Ok(Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
     }
 
     /// Rebuilds a secret read back from storage.
     pub fn from_stored(value: String) -> Self {
-        Self(value)
+        Self(Zeroizing::new(value))
     }
 
     pub fn as_str(&self) -> &str {
@@ -118,7 +116,7 @@ pub struct TokenHash(String);
 
 impl TokenHash {
     pub fn of(token: &Secret) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(Sha256::digest(token.expose().as_bytes())))
+        Self(URL_SAFE_NO_PAD.encode(sha256(token.expose().as_bytes())))
     }
 
     /// Rebuilds a hash read back from storage.

@@ -6,8 +6,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::error::OAuthError;
 use super::params::{MAX_VALUE_BYTES, Params, form_decode};
+use crate::domain::ClientCredentials;
 use crate::domain::Secret;
-use crate::domain::grant::ClientCredentials;
 
 /// Standard base64 that also takes unpadded input, which some hand-built headers send.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(

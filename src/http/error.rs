@@ -12,7 +12,7 @@ use super::deadline::GRANT_DEADLINE;
 use super::json::python_style_json;
 use super::response::no_store_json_headers;
 use crate::domain::GrantError;
-use crate::domain::minting::IssuanceRefused;
+use crate::domain::IssuanceRefused;
 use crate::domain::model::UnsupportedGrantType;
 use crate::domain::signing::{KeyError, VaultError};
 use crate::domain::store::StoreError;

@@ -13,11 +13,11 @@ use super::response::{failed, no_store_json_headers};
 use super::token_operation::TokenOperation;
 use crate::domain::TokenService;
 use crate::domain::model::AccessTokenRecord;
-use crate::domain::store::Store;
+use crate::domain::store::GrantStore;
 
 const ENDPOINT: &str = "introspection";
 
-pub(super) async fn introspection_endpoint<S: Store>(
+pub(super) async fn introspection_endpoint<S: GrantStore>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {

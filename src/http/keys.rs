@@ -15,7 +15,7 @@ use super::observe::Outcome;
 use super::response::failed;
 use crate::domain::TokenService;
 use crate::domain::signing::SigningKeyRecord;
-use crate::domain::store::Store;
+use crate::domain::store::GrantStore;
 
 const ENDPOINT: &str = "jwks";
 
@@ -53,7 +53,7 @@ impl<'a> Jwk<'a> {
     }
 }
 
-pub(super) async fn jwks_endpoint<S: Store>(
+pub(super) async fn jwks_endpoint<S: GrantStore>(
     State(service): State<Arc<TokenService<S>>>,
 ) -> Response {
     let keys = match within_deadline(service.published_keys()).await {

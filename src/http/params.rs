@@ -1,6 +1,7 @@
 //! Request parameters: read from a POST's body, form-encoded or JSON, never from its URL.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Uri, header};
@@ -9,20 +10,31 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::error::OAuthError;
+use crate::domain::grants::{GRANT_PARAMETERS, GrantParameters};
 
-/// The parameters this endpoint reads. Each may appear at most once (RFC 6749 §3.2); others
-/// are ignored, as §3.2 requires of unrecognised parameters.
-pub const KNOWN: [&str; 9] = [
-    "grant_type",
-    "client_id",
-    "client_secret",
-    "username",
-    "password",
-    "scope",
-    "refresh_token",
-    "token",
-    "token_type_hint",
-];
+/// The parameters the endpoints read beside the grants' own: the grant type and the client's
+/// credentials, then revocation's and introspection's.
+const ENDPOINT_PARAMETERS: ([&str; 3], [&str; 2]) = (
+    ["grant_type", "client_id", "client_secret"],
+    ["token", "token_type_hint"],
+);
+
+/// Every parameter the endpoints read, the grants' as each grant declares them. Each may appear
+/// at most once (RFC 6749 §3.2); others are ignored, as §3.2 requires of unrecognised
+/// parameters. In this order duplicates are reported.
+pub static KNOWN: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let (leading, trailing) = ENDPOINT_PARAMETERS;
+    let grants = GRANT_PARAMETERS
+        .iter()
+        .flat_map(|parameters| parameters.iter());
+    let mut known: Vec<&'static str> = Vec::new();
+    for &name in leading.iter().chain(grants).chain(trailing.iter()) {
+        if !known.contains(&name) {
+            known.push(name);
+        }
+    }
+    known
+});
 
 /// No parameter of a token request comes near this; DynamoDB keys stop at 2 KiB.
 pub const MAX_VALUE_BYTES: usize = 4096;
@@ -90,7 +102,7 @@ impl Params {
 
     /// Refuses repeated or over-long known parameters.
     fn validated(self) -> Result<Self, OAuthError> {
-        for name in KNOWN {
+        for &name in KNOWN.iter() {
             let mut values = self.0.iter().filter(|(key, _)| key == name);
             if let Some((_, value)) = values.next() {
                 if values.next().is_some() {
@@ -150,6 +162,12 @@ impl Params {
             }
         }
         Self(fields).validated()
+    }
+}
+
+impl GrantParameters for Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        Params::get(self, name)
     }
 }
 
@@ -219,6 +237,22 @@ mod tests {
 
     fn form(body: &str) -> Result<Params, OAuthError> {
         Params::from_form(body.as_bytes())
+    }
+
+    #[test]
+    fn known_parameters_are_the_endpoints_and_every_grants() {
+        let expected = [
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "username",
+            "password",
+            "scope",
+            "refresh_token",
+            "token",
+            "token_type_hint",
+        ];
+        assert_eq!(KNOWN.as_slice(), expected);
     }
 
     #[test]

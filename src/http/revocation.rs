@@ -10,14 +10,14 @@ use super::deadline::within_deadline;
 use super::response::failed;
 use super::token_operation::TokenOperation;
 use crate::domain::TokenService;
-use crate::domain::store::Store;
+use crate::domain::store::GrantStore;
 
 const ENDPOINT: &str = "revocation";
 
 /// Answers 200 with an empty body whether or not the token existed (RFC 7009 §2.2), as
 /// django-oauth-toolkit does. `token_type_hint` is accepted and not needed: one lookup finds
 /// every kind of token.
-pub(super) async fn revocation_endpoint<S: Store>(
+pub(super) async fn revocation_endpoint<S: GrantStore>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {

@@ -18,13 +18,13 @@ use super::params::Params;
 use super::response::{failed, no_store_json_headers, refused};
 use super::source_address::source_of;
 use crate::domain::login_throttle::SourceAddress;
-use crate::domain::minting::{Issuance, IssuanceRefused};
-use crate::domain::store::Store;
+use crate::domain::store::{GrantStore, LoginAttemptStore};
 use crate::domain::{GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService};
+use crate::domain::{Issuance, IssuanceRefused};
 
 const ENDPOINT: &str = "token";
 
-pub(super) async fn token_endpoint<S: Store>(
+pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
@@ -83,36 +83,12 @@ pub fn parse_token_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequ
 /// Checks the request's shape, in the documented endpoint's order: `grant_type`, the grant's
 /// required parameters, then the client's credentials.
 fn token_request(headers: &HeaderMap, params: &Params) -> Result<TokenRequest, OAuthError> {
-    let scope = params.get("scope").map(str::to_owned);
     let grant_type: GrantType = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("Request is missing grant_type parameter."))?
         .parse()?;
-    let grant = match grant_type {
-        GrantType::Password => GrantRequest::Password {
-            username: params
-                .get("username")
-                .ok_or_else(|| {
-                    OAuthError::invalid_request("Request is missing username parameter.")
-                })?
-                .to_owned(),
-            password: params
-                .get("password")
-                .ok_or_else(|| {
-                    OAuthError::invalid_request("Request is missing password parameter.")
-                })?
-                .into(),
-            scope,
-        },
-        GrantType::RefreshToken => GrantRequest::RefreshToken {
-            refresh_token: params
-                .get("refresh_token")
-                .ok_or_else(|| OAuthError::invalid_request("Missing refresh token parameter."))?
-                .into(),
-            scope,
-        },
-        GrantType::ClientCredentials => GrantRequest::ClientCredentials { scope },
-    };
+    let grant = GrantRequest::parse(grant_type, params)
+        .map_err(|missing| OAuthError::invalid_request(missing.description))?;
     Ok(TokenRequest {
         client: client_auth::client_credentials(headers, params)?,
         grant,

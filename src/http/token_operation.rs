@@ -10,7 +10,7 @@ use super::error::OAuthError;
 use super::observe::Outcome;
 use super::params::Params;
 use super::response::refused;
-use crate::domain::grant::ClientCredentials;
+use crate::domain::ClientCredentials;
 use crate::domain::{GrantError, Secret};
 
 /// A request about one token (revocation, introspection): the token and the client asking.

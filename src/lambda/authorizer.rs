@@ -32,7 +32,7 @@ use crate::domain::clock::{Clock, UnixSeconds};
 use crate::domain::lifecycle::validate_bearer;
 use crate::domain::model::AccessTokenRecord;
 use crate::domain::signing::KeyRing;
-use crate::domain::store::Store;
+use crate::domain::store::AccessTokenStore;
 
 /// What the authorizer checks tokens against.
 pub struct Authorizer<S> {
@@ -46,7 +46,7 @@ pub struct Authorizer<S> {
 }
 
 /// Serves authorizer events until the runtime stops.
-pub async fn run<S: Store>(authorizer: Authorizer<S>) -> Result<(), Error> {
+pub async fn run<S: AccessTokenStore>(authorizer: Authorizer<S>) -> Result<(), Error> {
     let authorizer = Arc::new(authorizer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let authorizer = Arc::clone(&authorizer);
@@ -56,7 +56,10 @@ pub async fn run<S: Store>(authorizer: Authorizer<S>) -> Result<(), Error> {
 }
 
 /// Decides one authorizer event.
-pub async fn authorize<S: Store>(authorizer: &Authorizer<S>, event: Value) -> Result<Value, Error> {
+pub async fn authorize<S: AccessTokenStore>(
+    authorizer: &Authorizer<S>,
+    event: Value,
+) -> Result<Value, Error> {
     let request = AuthorizerRequest::from_event(event)?;
     let token = request.authorization.as_deref().and_then(bearer_token);
     let issuer = authorizer.issuer.as_deref().or(request.issuer.as_deref());

@@ -11,7 +11,8 @@ use token_endpoint::domain::clock::Clock as _;
 use token_endpoint::domain::signing::{
     KeySetStore as _, MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN, new_signing_key,
 };
-use token_endpoint::domain::store::{ClientChanges, Store as _};
+use token_endpoint::domain::store::ClientChanges;
+use token_endpoint::domain::store::prelude::*;
 use token_endpoint::http::{Audiences, Discovery, JWKS_PATH};
 
 use crate::helpers::*;

@@ -14,7 +14,7 @@ use support::operation_log::OperationLog;
 use token_endpoint::domain::model::{
     AccessTokenRecord, FamilyOwner, RefreshTokenRecord, TokenPair,
 };
-use token_endpoint::domain::store::Store as _;
+use token_endpoint::domain::store::prelude::*;
 use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
 use token_endpoint::domain::{GrantType, Scope, TokenService};
 use token_endpoint::store::DynamoStore;
@@ -131,7 +131,7 @@ async fn the_access_token_issued_with_a_used_refresh_token_is_revoked() {
     let now =
         token_endpoint::domain::clock::Clock::now(&token_endpoint::domain::clock::SystemClock);
     assert!(
-        token_endpoint::domain::store::Store::access_token(store, &access, now)
+        token_endpoint::domain::store::AccessTokenStore::access_token(store, &access, now)
             .await
             .ok()
             .flatten()
@@ -143,7 +143,7 @@ async fn the_access_token_issued_with_a_used_refresh_token_is_revoked() {
     );
     assert_eq!(app.post(&refresh).await.0, StatusCode::OK);
     assert!(
-        token_endpoint::domain::store::Store::access_token(store, &access, now)
+        token_endpoint::domain::store::AccessTokenStore::access_token(store, &access, now)
             .await
             .ok()
             .flatten()

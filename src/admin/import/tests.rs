@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::admin::CHEAP_ARGON2;
 use crate::domain::credentials::{CredentialVerifier, Verification};
-use crate::domain::store::Store as _;
+use crate::domain::store::prelude::*;
 use crate::domain::{Client, GrantType, Scope, User};
 use crate::store::MemoryStore;
 

@@ -2,6 +2,7 @@
 use super::*;
 use crate::admin::CHEAP_ARGON2 as CHEAP;
 use crate::domain::model::{AccessTokenRecord, RefreshTokenRecord, TokenPair};
+use crate::domain::store::prelude::*;
 use crate::domain::token::TokenHash;
 use crate::store::MemoryStore;
 

@@ -9,6 +9,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
 use super::{CredentialError, Verification};
+use crate::domain::crypto::fill_random;
 use crate::domain::secret::Secret;
 
 /// Argon2id cost parameters for newly hashed secrets (verification reads them from each hash).
@@ -65,7 +66,7 @@ thread_local! {
 
 pub(super) fn hash_argon2(argon2: &Argon2<'_>, secret: &Secret) -> Result<String, CredentialError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(CredentialError::Randomness)?;
+    fill_random(&mut salt)?;
     let salt = SaltString::encode_b64(&salt).map_err(CredentialError::Hashing)?;
     argon2
         .hash_password(secret.expose().as_bytes(), &salt)

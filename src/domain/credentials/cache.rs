@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::crypto::sha256 as digest;
 use crate::domain::model::Client;
 use crate::domain::secret::Secret;
 
@@ -55,7 +55,9 @@ impl ClientSecretCache {
 }
 
 fn sha256(secret: &Secret) -> [u8; 32] {
-    Sha256::digest(secret.expose().as_bytes()).into()
+    let mut output = [0u8; 32];
+    output.copy_from_slice(digest(secret.expose().as_bytes()).as_ref());
+    output
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use self::argon2::{PhcVerification, current_argon2, hash_argon2, replacement_for
 use self::cache::ClientSecretCache;
 use self::django::{DjangoHashError, verify_django};
 use self::timing::{RecentDurations, dummy_hash};
+use super::crypto::RandomnessUnavailable;
 use super::model::{Client, User};
 use super::secret::Secret;
 
@@ -37,8 +38,8 @@ pub enum CredentialError {
     MalformedDjangoHash(#[from] DjangoHashError),
     #[error("hashing failed: {0}")]
     Hashing(password_hash::Error),
-    #[error("the operating system's random number generator failed: {0}")]
-    Randomness(getrandom::Error),
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
     #[error("the hashing task did not finish: {0}")]
     TaskFailed(#[from] tokio::task::JoinError),
 }

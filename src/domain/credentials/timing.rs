@@ -11,13 +11,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use super::{CredentialError, CredentialVerifier};
+use crate::domain::crypto::fill_random;
 use crate::domain::secret::Secret;
 
 /// A well-formed Argon2id hash under `params` that no input matches: its output is random, not
 /// derived from any secret.
 pub(super) fn dummy_hash(params: &Params) -> Result<String, CredentialError> {
     let mut random = [0u8; 48];
-    getrandom::fill(&mut random).map_err(CredentialError::Randomness)?;
+    fill_random(&mut random)?;
     let (salt, output) = random.split_at(16);
     Ok(format!(
         "$argon2id$v=19$m={},t={},p={}${}${}",

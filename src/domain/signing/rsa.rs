@@ -10,10 +10,10 @@ use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{KeyError, KeyId, PublicJwk};
+use crate::domain::crypto::sha256;
 
 /// A private key in PKCS#8 DER, wiped from memory when dropped. Never stored or logged as it
 /// is: the vault seals it first.
@@ -149,5 +149,5 @@ fn public_jwk_of(pair: &KeyPair) -> PublicJwk {
 /// RFC 7638: the SHA-256 of the required members in lexicographic order, without spaces.
 fn thumbprint(jwk: &PublicJwk) -> KeyId {
     let canonical = format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, jwk.e, jwk.n);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+    URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes()))
 }

@@ -22,11 +22,20 @@ use crate::domain::model::{
     TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::store::{
-    ClientChanges, HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
+    AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
+    PasswordGrantContext, Rotation, StoreError, TokenContext,
 };
 use crate::domain::token::TokenHash;
 
-impl Store for DynamoStore {
+impl GrantStore for DynamoStore {
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let pk = client_key(client_id);
+        let mut found = self
+            .batch_get(vec![(&self.tables.credentials, pk.clone())])
+            .await?;
+        found.remove(&pk).map(client_from).transpose()
+    }
+
     async fn password_grant_context(
         &self,
         client_id: &str,
@@ -51,48 +60,6 @@ impl Store for DynamoStore {
                 now,
             )?,
         })
-    }
-
-    async fn take_login_attempt(
-        &self,
-        attempt: &AttemptRequest,
-    ) -> Result<TakenAttempt, StoreError> {
-        self.take_attempt(attempt).await
-    }
-
-    async fn record_login_failure(
-        &self,
-        failure: &FailureRecord,
-        username_ceiling: u32,
-        username_lock_ends: UnixSeconds,
-    ) -> Result<UsernameFailures, StoreError> {
-        self.record_failure(failure, username_ceiling, username_lock_ends)
-            .await
-    }
-
-    async fn end_unchecked_login_attempt(
-        &self,
-        keys: &AttemptKeys,
-        ended: UncheckedAttempt,
-        now: UnixSeconds,
-    ) -> Result<(), StoreError> {
-        self.end_unchecked_attempt(keys, ended, now).await
-    }
-
-    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let pk = user_key(username);
-        let mut found = self
-            .batch_get(vec![(&self.tables.credentials, pk.clone())])
-            .await?;
-        found.remove(&pk).map(user_from).transpose()
-    }
-
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        let pk = client_key(client_id);
-        let mut found = self
-            .batch_get(vec![(&self.tables.credentials, pk.clone())])
-            .await?;
-        found.remove(&pk).map(client_from).transpose()
     }
 
     async fn token_context(
@@ -280,40 +247,56 @@ impl Store for DynamoStore {
         ))
     }
 
-    async fn token_families(
+    async fn replace_client_secret_hash(
         &self,
-        owner: &FamilyOwner,
-        now: UnixSeconds,
-    ) -> Result<Vec<TokenFamily>, StoreError> {
-        let (index, value) = match owner {
-            FamilyOwner::User(username) => (&FAMILIES_BY_USER_INDEX, username),
-            FamilyOwner::Client(client_id) => (&FAMILIES_BY_CLIENT_INDEX, client_id),
-        };
-        if value.is_empty() || value.len() > MAX_KEY_BYTES {
-            // No family can be indexed under such a name, and DynamoDB refuses to look it up.
-            return Ok(Vec::new());
-        }
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.tables.tokens)
-            .index_name(index.name)
-            .key_condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", index.key.partition.name)
-            .expression_attribute_values(":owner", s(value))
-            .into_paginator()
-            .items()
-            .send();
-        let mut families = Vec::new();
-        while let Some(item) = pages.next().await {
-            let family = family_from(item.map_err(unavailable)?)?;
-            if family.expires_at.is_none_or(|expires_at| now < expires_at) {
-                families.push(family);
-            }
-        }
-        Ok(families)
+        client_id: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        self.replace_if_unchanged(client_key(client_id), "secret_hash", expected, new_hash)
+            .await
     }
 
+    async fn replace_user_password_hash(
+        &self,
+        username: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        self.replace_if_unchanged(user_key(username), "password_hash", expected, new_hash)
+            .await
+    }
+}
+
+impl LoginAttemptStore for DynamoStore {
+    async fn take_login_attempt(
+        &self,
+        attempt: &AttemptRequest,
+    ) -> Result<TakenAttempt, StoreError> {
+        self.take_attempt(attempt).await
+    }
+
+    async fn record_login_failure(
+        &self,
+        failure: &FailureRecord,
+        username_ceiling: u32,
+        username_lock_ends: UnixSeconds,
+    ) -> Result<UsernameFailures, StoreError> {
+        self.record_failure(failure, username_ceiling, username_lock_ends)
+            .await
+    }
+
+    async fn end_unchecked_login_attempt(
+        &self,
+        keys: &AttemptKeys,
+        ended: UncheckedAttempt,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.end_unchecked_attempt(keys, ended, now).await
+    }
+}
+
+impl AccessTokenStore for DynamoStore {
     async fn access_token(
         &self,
         token: &TokenHash,
@@ -325,6 +308,16 @@ impl Store for DynamoStore {
             }
             _ => Ok(None),
         }
+    }
+}
+
+impl AdminStore for DynamoStore {
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let pk = user_key(username);
+        let mut found = self
+            .batch_get(vec![(&self.tables.credentials, pk.clone())])
+            .await?;
+        found.remove(&pk).map(user_from).transpose()
     }
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
@@ -393,26 +386,6 @@ impl Store for DynamoStore {
             .await
     }
 
-    async fn replace_client_secret_hash(
-        &self,
-        client_id: &str,
-        expected: &str,
-        new_hash: &str,
-    ) -> Result<HashReplacement, StoreError> {
-        self.replace_if_unchanged(client_key(client_id), "secret_hash", expected, new_hash)
-            .await
-    }
-
-    async fn replace_user_password_hash(
-        &self,
-        username: &str,
-        expected: &str,
-        new_hash: &str,
-    ) -> Result<HashReplacement, StoreError> {
-        self.replace_if_unchanged(user_key(username), "password_hash", expected, new_hash)
-            .await
-    }
-
     async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
         self.delete_if_present(client_key(client_id), format!("client {client_id}"))
             .await
@@ -421,6 +394,40 @@ impl Store for DynamoStore {
     async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
         self.delete_if_present(user_key(username), format!("user {username}"))
             .await
+    }
+
+    async fn token_families(
+        &self,
+        owner: &FamilyOwner,
+        now: UnixSeconds,
+    ) -> Result<Vec<TokenFamily>, StoreError> {
+        let (index, value) = match owner {
+            FamilyOwner::User(username) => (&FAMILIES_BY_USER_INDEX, username),
+            FamilyOwner::Client(client_id) => (&FAMILIES_BY_CLIENT_INDEX, client_id),
+        };
+        if value.is_empty() || value.len() > MAX_KEY_BYTES {
+            // No family can be indexed under such a name, and DynamoDB refuses to look it up.
+            return Ok(Vec::new());
+        }
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.tokens)
+            .index_name(index.name)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", index.key.partition.name)
+            .expression_attribute_values(":owner", s(value))
+            .into_paginator()
+            .items()
+            .send();
+        let mut families = Vec::new();
+        while let Some(item) = pages.next().await {
+            let family = family_from(item.map_err(unavailable)?)?;
+            if family.expires_at.is_none_or(|expires_at| now < expires_at) {
+                families.push(family);
+            }
+        }
+        Ok(families)
     }
 }
 

@@ -22,7 +22,8 @@ use crate::domain::model::{
 };
 use crate::domain::signing::{KeySet, KeySetSaved, KeySetStore};
 use crate::domain::store::{
-    ClientChanges, HashReplacement, PasswordGrantContext, Rotation, Store, StoreError, TokenContext,
+    AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
+    PasswordGrantContext, Rotation, StoreError, TokenContext,
 };
 use crate::domain::token::TokenHash;
 
@@ -131,7 +132,11 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl GrantStore for MemoryStore {
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self.lock()?.clients.get(client_id).cloned())
+    }
+
     async fn password_grant_context(
         &self,
         client_id: &str,
@@ -150,113 +155,6 @@ impl Store for MemoryStore {
                 .copied()
                 .unwrap_or_default(),
         })
-    }
-
-    async fn take_login_attempt(
-        &self,
-        attempt: &AttemptRequest,
-    ) -> Result<TakenAttempt, StoreError> {
-        let mut data = self.lock()?;
-        data.wrote(attempt.now);
-        let record = data
-            .login_attempts
-            .entry(attempt.keys.per_source.clone())
-            .or_default();
-        if record.expires_at <= attempt.now {
-            // Absent or expired: counting starts again.
-            *record = SourceAttempts::default();
-        }
-        let known_source = attempt.now < record.known_until;
-        let admitted = record.taken < attempt.free_attempts
-            || (record.locked_until <= attempt.now && record.held_until <= attempt.now);
-        if !admitted {
-            return Ok(TakenAttempt {
-                admission: Admission::Refused,
-                known_source,
-            });
-        }
-        record.taken = record.taken.saturating_add(1);
-        record.held_until = attempt.hold_until;
-        // As the DynamoDB adapter: a known source's record lives as long as it is known.
-        record.expires_at = if record.known_until > 0 {
-            record.known_until
-        } else {
-            attempt.expires_at
-        };
-        Ok(TakenAttempt {
-            admission: Admission::Admitted {
-                number: record.taken,
-            },
-            known_source,
-        })
-    }
-
-    async fn record_login_failure(
-        &self,
-        failure: &FailureRecord,
-        username_ceiling: u32,
-        username_lock_ends: UnixSeconds,
-    ) -> Result<UsernameFailures, StoreError> {
-        let mut data = self.lock()?;
-        // As the DynamoDB adapter's conditional update: a record a success deleted stays
-        // deleted, and a longer lock stays.
-        if let Some(record) = data
-            .login_attempts
-            .get_mut(&failure.keys.per_source)
-            .filter(|record| record.locked_until <= failure.locked_until)
-        {
-            record.locked_until = failure.locked_until;
-            if failure.releases_hold {
-                record.held_until = 0;
-            }
-            record.expires_at = failure.expires_at;
-        }
-        let username = data
-            .username_failures
-            .entry(failure.keys.per_username.clone())
-            .or_default();
-        if username.expires_at <= failure.now {
-            *username = UsernameFailures {
-                count: 0,
-                expires_at: failure.username_window_ends,
-            };
-        }
-        username.count = username.count.saturating_add(1);
-        if username.count == username_ceiling {
-            username.expires_at = username.expires_at.max(username_lock_ends);
-        }
-        Ok(*username)
-    }
-
-    async fn end_unchecked_login_attempt(
-        &self,
-        keys: &AttemptKeys,
-        ended: UncheckedAttempt,
-        now: UnixSeconds,
-    ) -> Result<(), StoreError> {
-        let mut data = self.lock()?;
-        if let Some(record) = data
-            .login_attempts
-            .get_mut(&keys.per_source)
-            .filter(|record| now < record.expires_at)
-        {
-            if let UncheckedAttempt::Admitted { held } = ended {
-                record.taken = record.taken.saturating_sub(1);
-                if held {
-                    record.held_until = 0;
-                }
-            }
-            record.refused = record.refused.saturating_add(1);
-        }
-        Ok(())
-    }
-
-    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(self.lock()?.users.get(username).cloned())
-    }
-
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        Ok(self.lock()?.clients.get(client_id).cloned())
     }
 
     async fn token_context(
@@ -417,27 +315,141 @@ impl Store for MemoryStore {
         Ok(removed)
     }
 
-    async fn token_families(
+    async fn replace_client_secret_hash(
         &self,
-        owner: &FamilyOwner,
-        now: UnixSeconds,
-    ) -> Result<Vec<TokenFamily>, StoreError> {
-        let data = self.lock()?;
-        let mut families: Vec<TokenFamily> = data
-            .families
-            .values()
-            .filter(|record| record.is_live_at(now))
-            .map(|record| &record.family)
-            .filter(|family| match owner {
-                FamilyOwner::User(username) => family.username.as_ref() == Some(username),
-                FamilyOwner::Client(client_id) => family.client_id == *client_id,
-            })
-            .cloned()
-            .collect();
-        families.sort_by(|a, b| (a.created_at, &a.family_id).cmp(&(b.created_at, &b.family_id)));
-        Ok(families)
+        client_id: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        let mut data = self.lock()?;
+        Ok(replace_if_unchanged(
+            data.clients
+                .get_mut(client_id)
+                .map(|client| &mut client.secret_hash),
+            expected,
+            new_hash,
+        ))
     }
 
+    async fn replace_user_password_hash(
+        &self,
+        username: &str,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<HashReplacement, StoreError> {
+        let mut data = self.lock()?;
+        Ok(replace_if_unchanged(
+            data.users
+                .get_mut(username)
+                .map(|user| &mut user.password_hash),
+            expected,
+            new_hash,
+        ))
+    }
+}
+
+impl LoginAttemptStore for MemoryStore {
+    async fn take_login_attempt(
+        &self,
+        attempt: &AttemptRequest,
+    ) -> Result<TakenAttempt, StoreError> {
+        let mut data = self.lock()?;
+        data.wrote(attempt.now);
+        let record = data
+            .login_attempts
+            .entry(attempt.keys.per_source.clone())
+            .or_default();
+        if record.expires_at <= attempt.now {
+            // Absent or expired: counting starts again.
+            *record = SourceAttempts::default();
+        }
+        let known_source = attempt.now < record.known_until;
+        let admitted = record.taken < attempt.free_attempts
+            || (record.locked_until <= attempt.now && record.held_until <= attempt.now);
+        if !admitted {
+            return Ok(TakenAttempt {
+                admission: Admission::Refused,
+                known_source,
+            });
+        }
+        record.taken = record.taken.saturating_add(1);
+        record.held_until = attempt.hold_until;
+        // As the DynamoDB adapter: a known source's record lives as long as it is known.
+        record.expires_at = if record.known_until > 0 {
+            record.known_until
+        } else {
+            attempt.expires_at
+        };
+        Ok(TakenAttempt {
+            admission: Admission::Admitted {
+                number: record.taken,
+            },
+            known_source,
+        })
+    }
+
+    async fn record_login_failure(
+        &self,
+        failure: &FailureRecord,
+        username_ceiling: u32,
+        username_lock_ends: UnixSeconds,
+    ) -> Result<UsernameFailures, StoreError> {
+        let mut data = self.lock()?;
+        // As the DynamoDB adapter's conditional update: a record a success deleted stays
+        // deleted, and a longer lock stays.
+        if let Some(record) = data
+            .login_attempts
+            .get_mut(&failure.keys.per_source)
+            .filter(|record| record.locked_until <= failure.locked_until)
+        {
+            record.locked_until = failure.locked_until;
+            if failure.releases_hold {
+                record.held_until = 0;
+            }
+            record.expires_at = failure.expires_at;
+        }
+        let username = data
+            .username_failures
+            .entry(failure.keys.per_username.clone())
+            .or_default();
+        if username.expires_at <= failure.now {
+            *username = UsernameFailures {
+                count: 0,
+                expires_at: failure.username_window_ends,
+            };
+        }
+        username.count = username.count.saturating_add(1);
+        if username.count == username_ceiling {
+            username.expires_at = username.expires_at.max(username_lock_ends);
+        }
+        Ok(*username)
+    }
+
+    async fn end_unchecked_login_attempt(
+        &self,
+        keys: &AttemptKeys,
+        ended: UncheckedAttempt,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let mut data = self.lock()?;
+        if let Some(record) = data
+            .login_attempts
+            .get_mut(&keys.per_source)
+            .filter(|record| now < record.expires_at)
+        {
+            if let UncheckedAttempt::Admitted { held } = ended {
+                record.taken = record.taken.saturating_sub(1);
+                if held {
+                    record.held_until = 0;
+                }
+            }
+            record.refused = record.refused.saturating_add(1);
+        }
+        Ok(())
+    }
+}
+
+impl AccessTokenStore for MemoryStore {
     async fn access_token(
         &self,
         token: &TokenHash,
@@ -448,6 +460,12 @@ impl Store for MemoryStore {
             Some(StoredToken::Access(record)) if record.is_live_at(now) => Some(record.clone()),
             _ => None,
         })
+    }
+}
+
+impl AdminStore for MemoryStore {
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.lock()?.users.get(username).cloned())
     }
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
@@ -526,38 +544,6 @@ impl Store for MemoryStore {
         Ok(users)
     }
 
-    async fn replace_client_secret_hash(
-        &self,
-        client_id: &str,
-        expected: &str,
-        new_hash: &str,
-    ) -> Result<HashReplacement, StoreError> {
-        let mut data = self.lock()?;
-        Ok(replace_if_unchanged(
-            data.clients
-                .get_mut(client_id)
-                .map(|client| &mut client.secret_hash),
-            expected,
-            new_hash,
-        ))
-    }
-
-    async fn replace_user_password_hash(
-        &self,
-        username: &str,
-        expected: &str,
-        new_hash: &str,
-    ) -> Result<HashReplacement, StoreError> {
-        let mut data = self.lock()?;
-        Ok(replace_if_unchanged(
-            data.users
-                .get_mut(username)
-                .map(|user| &mut user.password_hash),
-            expected,
-            new_hash,
-        ))
-    }
-
     async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         data.clients
@@ -572,6 +558,27 @@ impl Store for MemoryStore {
             .remove(username)
             .map(drop)
             .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+    }
+
+    async fn token_families(
+        &self,
+        owner: &FamilyOwner,
+        now: UnixSeconds,
+    ) -> Result<Vec<TokenFamily>, StoreError> {
+        let data = self.lock()?;
+        let mut families: Vec<TokenFamily> = data
+            .families
+            .values()
+            .filter(|record| record.is_live_at(now))
+            .map(|record| &record.family)
+            .filter(|family| match owner {
+                FamilyOwner::User(username) => family.username.as_ref() == Some(username),
+                FamilyOwner::Client(client_id) => family.client_id == *client_id,
+            })
+            .cloned()
+            .collect();
+        families.sort_by(|a, b| (a.created_at, &a.family_id).cmp(&(b.created_at, &b.family_id)));
+        Ok(families)
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use support::fault_proxy::{Fault, FaultProxy, UPDATE_ITEM};
 use support::skip::Tool;
 use token_endpoint::domain::credentials::{CredentialVerifier, Verification};
-use token_endpoint::domain::store::Store as _;
+use token_endpoint::domain::store::prelude::*;
 use token_endpoint::domain::{Client, Secret, User};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;

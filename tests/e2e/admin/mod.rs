@@ -17,7 +17,8 @@ use serde_json::Value;
 use support::http::{Auth, form, token_request};
 use support::process::{clean_command, dynamodb_env};
 use token_endpoint::domain::TokenService;
-use token_endpoint::domain::store::{PasswordGrantContext, Store};
+use token_endpoint::domain::store::PasswordGrantContext;
+use token_endpoint::domain::store::prelude::*;
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::{TTL_ATTRIBUTE, TableNames};
 

@@ -4,7 +4,7 @@
 //! before the change: their refresh tokens are refused afterwards.
 
 use serde_json::{Value, json};
-use token_endpoint::domain::store::Store as _;
+use token_endpoint::domain::store::prelude::*;
 use token_endpoint::domain::{Client, GrantType, Scope, User};
 use token_endpoint::store::dynamodb::TableNames;
 

@@ -3,11 +3,14 @@
 //! service over the same tables, checked through the store; no command shows a token.
 
 use serde_json::{Value, json};
+use token_endpoint::domain::ClientCredentials;
+use token_endpoint::domain::IssuanceRefused;
 use token_endpoint::domain::clock::{Clock as _, SystemClock, UnixSeconds};
-use token_endpoint::domain::grant::ClientCredentials;
-use token_endpoint::domain::minting::IssuanceRefused;
+use token_endpoint::domain::grants::client_credentials::ClientCredentialsRequest;
+use token_endpoint::domain::grants::password::PasswordRequest;
+use token_endpoint::domain::grants::refresh::RefreshRequest;
 use token_endpoint::domain::model::StoredToken;
-use token_endpoint::domain::store::Store as _;
+use token_endpoint::domain::store::prelude::*;
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantError, GrantRequest, IssuedTokens, Secret, TokenRequest};
 use token_endpoint::store::dynamodb::TableNames;
@@ -64,11 +67,11 @@ pub(super) async fn log_in(
     password: &str,
     scope: Option<&str>,
 ) -> Login {
-    let request = GrantRequest::Password {
+    let request = GrantRequest::Password(PasswordRequest {
         username: username.into(),
         password: Secret::new(password),
         scope: scope.map(str::to_owned),
-    };
+    });
     let login = grant(tables, app, request)
         .await
         .unwrap_or_else(|error| panic!("password grant for {username}: {error:?}"));
@@ -80,9 +83,13 @@ pub(super) async fn log_in(
 }
 
 pub(super) async fn client_credentials_grant(tables: &TableNames, app: &App) -> Login {
-    let login = grant(tables, app, GrantRequest::ClientCredentials { scope: None })
-        .await
-        .unwrap_or_else(|error| panic!("client credentials grant for {}: {error:?}", app.id));
+    let login = grant(
+        tables,
+        app,
+        GrantRequest::ClientCredentials(ClientCredentialsRequest { scope: None }),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("client credentials grant for {}: {error:?}", app.id));
     assert!(login.refresh.is_none());
     login
 }
@@ -94,10 +101,10 @@ pub(super) async fn refresh_grant(
     login: &Login,
 ) -> Result<Login, GrantError> {
     let refresh_token = login.refresh.as_deref().expect("no refresh token to use");
-    let request = GrantRequest::RefreshToken {
+    let request = GrantRequest::RefreshToken(RefreshRequest {
         refresh_token: Secret::new(refresh_token),
         scope: None,
-    };
+    });
     grant(tables, app, request).await
 }
 

@@ -4,36 +4,87 @@
 //! concurrent duplicates converge on one line of the login; anything else that presents a used
 //! refresh token revokes the family (RFC 9700 §4.14.2).
 
-use super::clock::UnixSeconds;
-use super::error::GrantError;
-use super::grant::{ClientCredentials, IssuedTokens, NewPair, TokenService, narrow};
-use super::minting::{AccessGrant, Issuance, IssuanceRefused};
-use super::model::{
+use super::{GrantContext, GrantParameters, MissingParameter, required};
+use crate::domain::clock::UnixSeconds;
+use crate::domain::error::GrantError;
+use crate::domain::issuance::{Issuance, IssuanceRefused};
+use crate::domain::issuer::{
+    AccessGrant, ClientCredentials, IssuedTokens, Issuer, NewPair, narrow,
+};
+use crate::domain::model::{
     AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, TokenPair,
     UsedRefreshToken,
 };
-use super::scope::Scope;
-use super::secret::Secret;
-use super::store::{Rotation, Store, StoreError};
-use super::token::{FamilySecret, TokenHash};
+use crate::domain::scope::Scope;
+use crate::domain::secret::Secret;
+use crate::domain::store::{GrantStore, Rotation, StoreError};
+use crate::domain::token::{FamilySecret, TokenHash};
 
-impl<S: Store> TokenService<S> {
-    /// RFC 6749 §6. Order of checks: client, grant permission, token, scope. The client is
-    /// checked as it is now: a grant type or scope taken away from it applies at its next
-    /// refresh. A refused request leaves the refresh token usable.
-    pub(super) async fn refresh_grant(
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRequest {
+    pub refresh_token: Secret,
+    /// The raw `scope` parameter.
+    pub scope: Option<String>,
+}
+
+impl RefreshRequest {
+    pub const PARAMETERS: &[&str] = &["refresh_token", "scope"];
+
+    pub fn parse(params: &dyn GrantParameters) -> Result<Self, MissingParameter> {
+        Ok(Self {
+            refresh_token: required(params, "refresh_token", "Missing refresh token parameter.")?
+                .into(),
+            scope: params.get("scope").map(str::to_owned),
+        })
+    }
+}
+
+/// RFC 6749 §6. Order of checks: client, grant permission, token, scope. The client is checked
+/// as it is now: a grant type or scope taken away from it applies at its next refresh. A
+/// refused request leaves the refresh token usable.
+pub async fn issue<S: GrantStore>(
+    context: &GrantContext<'_, S>,
+    request: RefreshRequest,
+) -> Result<IssuedTokens, GrantError> {
+    let refresh = Refresh {
+        issuer: context.issuer,
+        store: context.store,
+    };
+    refresh
+        .rotate(
+            context.client,
+            &request.refresh_token,
+            request.scope.as_deref(),
+            context.issuance,
+        )
+        .await
+}
+
+/// The issuer and the store a refresh works with.
+struct Refresh<'a, S> {
+    issuer: &'a Issuer,
+    store: &'a S,
+}
+
+impl<S: GrantStore> Refresh<'_, S> {
+    /// Uses the presented refresh token and answers its successor pair, or the pair a
+    /// duplicate or an earlier answer already got.
+    async fn rotate(
         &self,
         credentials: &ClientCredentials,
         refresh_token: &Secret,
         requested_scope: Option<&str>,
         issuance: Result<&Issuance, IssuanceRefused>,
     ) -> Result<IssuedTokens, GrantError> {
-        let now = self.clock.now();
+        let now = self.issuer.now();
         let context = self
             .store
             .token_context(&credentials.client_id, &TokenHash::of(refresh_token), now)
             .await?;
-        let client = self.authenticate(context.client, credentials).await?;
+        let client = self
+            .issuer
+            .authenticate(self.store, context.client, credentials)
+            .await?;
         if !client.allows(GrantType::RefreshToken) {
             return Err(GrantError::UnauthorizedClient);
         }
@@ -71,7 +122,7 @@ impl<S: Store> TokenService<S> {
             issuance,
         };
         let (issued, pair) = self.successor_pair(&successor, now).await?;
-        let keep_used_record_until = now + self.lifetimes.used_refresh_token_record;
+        let keep_used_record_until = now + self.issuer.lifetimes().used_refresh_token_record;
         let rotated = self
             .store
             .rotate_refresh_token(&used, &pair, now, keep_used_record_until)
@@ -167,9 +218,10 @@ impl<S: Store> TokenService<S> {
         let since_use = now.saturating_sub(used.used_at);
         // The successor's access token must still be live for the pair to be the same answer.
         let window = self
-            .lifetimes
+            .issuer
+            .lifetimes()
             .refresh_retry_window
-            .min(self.lifetimes.access_token);
+            .min(self.issuer.lifetimes().access_token);
         let successors = used
             .family_secret
             .as_ref()
@@ -200,7 +252,7 @@ impl<S: Store> TokenService<S> {
                     }
                     [Some(StoredToken::UsedRefresh(successor)), _]
                         if now.saturating_sub(successor.used_at)
-                            < self.lifetimes.refresh_reuse_leeway =>
+                            < self.issuer.lifetimes().refresh_reuse_leeway =>
                     {
                         return Err(GrantError::InvalidRefreshToken);
                     }
@@ -212,7 +264,7 @@ impl<S: Store> TokenService<S> {
             }
             // A record left before families had secrets: duplicates within the leeway are
             // only refused.
-            None if since_use < self.lifetimes.refresh_reuse_leeway => {
+            None if since_use < self.issuer.lifetimes().refresh_reuse_leeway => {
                 return Err(GrantError::InvalidRefreshToken);
             }
             _ => {}
@@ -251,7 +303,9 @@ impl<S: Store> TokenService<S> {
             family_secret,
             issued_at,
         };
-        self.new_pair(new_pair, tokens, successor.issuance).await
+        self.issuer
+            .new_pair(new_pair, tokens, successor.issuance)
+            .await
     }
 
     /// The answer to a retry: the identical tokens, with the access token's remaining lifetime
@@ -273,7 +327,10 @@ impl<S: Store> TokenService<S> {
             issued_at: record.issued_at,
             expires_at: record.expires_at,
         };
-        let access_token = self.access_token(&grant, access_value, issuance).await?;
+        let access_token = self
+            .issuer
+            .access_token(&grant, access_value, issuance)
+            .await?;
         if TokenHash::of(&access_token) != record.token_hash {
             return Err(GrantError::InvalidRefreshToken);
         }

@@ -1,0 +1,131 @@
+//! The grants, one file each: password (RFC 6749 §4.3), refresh token (§6) and client
+//! credentials (§4.4). Each file holds its request (the parameters it reads), its flow (a
+//! plain function over the [`Issuer`] and the storage ports it needs) and its unit tests.
+//!
+//! The set of grants is declared once, in [`grants!`] below: the request enum, the parameter
+//! names the HTTP layer knows and the dispatch derive from it. A grant missing from it, or a
+//! [`GrantType`] without a grant, does not compile.
+
+pub mod client_credentials;
+pub mod password;
+pub mod refresh;
+
+use super::error::GrantError;
+use super::issuance::{Issuance, IssuanceRefused};
+use super::issuer::{ClientCredentials, IssuedTokens, Issuer};
+use super::login_throttle::{LockoutPolicy, SourceAddress};
+use super::model::GrantType;
+use super::store::{GrantStore, LoginAttemptStore};
+
+/// A token request, parsed and checked for shape by the HTTP layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// `None` when the request carried no client credentials at all.
+    pub client: Option<ClientCredentials>,
+    pub grant: GrantRequest,
+    /// Where the request came from; password attempts are counted per username and source.
+    pub source: SourceAddress,
+    /// Who issues the tokens and for whom, for JWT access tokens, or why that could not be
+    /// told, which only a JWT client's request fails for.
+    pub issuance: Result<Issuance, IssuanceRefused>,
+}
+
+/// A request's parameters as a grant reads them. An empty value counts as absent (RFC 6749
+/// §3.1).
+pub trait GrantParameters {
+    fn get(&self, name: &str) -> Option<&str>;
+}
+
+/// A parameter the grant requires is absent; the description is the documented endpoint's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{description}")]
+pub struct MissingParameter {
+    pub description: &'static str,
+}
+
+/// `name`'s value, or the grant's description of its absence.
+pub fn required<'p>(
+    params: &'p dyn GrantParameters,
+    name: &str,
+    description: &'static str,
+) -> Result<&'p str, MissingParameter> {
+    params.get(name).ok_or(MissingParameter { description })
+}
+
+/// What every grant flow is given besides its own request.
+pub struct GrantContext<'a, S> {
+    pub issuer: &'a Issuer,
+    pub store: &'a S,
+    pub lockout: &'a LockoutPolicy,
+    pub client: &'a ClientCredentials,
+    pub source: SourceAddress,
+    pub issuance: Result<&'a Issuance, IssuanceRefused>,
+}
+
+/// Declares the grants: `Variant => module::Request`. Each module has
+/// `Request::PARAMETERS`, `Request::parse` and `issue(&GrantContext, Request)`.
+macro_rules! grants {
+    ($($variant:ident => $module:ident :: $request:ident),+ $(,)?) => {
+        /// A grant's request, as its grant type's file parses it.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum GrantRequest {
+            $($variant($module::$request)),+
+        }
+
+        impl GrantRequest {
+            pub fn grant_type(&self) -> GrantType {
+                match self {
+                    $(GrantRequest::$variant(_) => GrantType::$variant),+
+                }
+            }
+
+            /// Reads `grant_type`'s own parameters.
+            pub fn parse(
+                grant_type: GrantType,
+                params: &dyn GrantParameters,
+            ) -> Result<Self, MissingParameter> {
+                match grant_type {
+                    $(GrantType::$variant => $module::$request::parse(params).map(GrantRequest::$variant)),+
+                }
+            }
+
+            /// Runs the grant's flow.
+            async fn issue<S: GrantStore + LoginAttemptStore>(
+                self,
+                context: &GrantContext<'_, S>,
+            ) -> Result<IssuedTokens, GrantError> {
+                match self {
+                    $(GrantRequest::$variant(request) => $module::issue(context, request).await),+
+                }
+            }
+        }
+
+        /// The parameters each grant reads, beside `grant_type` and the client's credentials.
+        pub const GRANT_PARAMETERS: &[&[&str]] = &[$($module::$request::PARAMETERS),+];
+    };
+}
+
+grants! {
+    Password => password::PasswordRequest,
+    RefreshToken => refresh::RefreshRequest,
+    ClientCredentials => client_credentials::ClientCredentialsRequest,
+}
+
+/// Runs `request`'s grant: the one place that picks a grant's flow.
+pub async fn grant<S: GrantStore + LoginAttemptStore>(
+    issuer: &Issuer,
+    store: &S,
+    lockout: &LockoutPolicy,
+    request: TokenRequest,
+) -> Result<IssuedTokens, GrantError> {
+    let credentials = request.client.ok_or(GrantError::InvalidClient)?;
+    let context = GrantContext {
+        issuer,
+        store,
+        lockout,
+        client: &credentials,
+        source: request.source,
+        issuance: request.issuance.as_ref().map_err(|refused| *refused),
+    };
+    request.grant.issue(&context).await
+}

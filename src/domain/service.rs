@@ -1,0 +1,109 @@
+//! The token service the HTTP layer serves: the issuer, the store and the lockout policy
+//! together, with one entry point per endpoint. It decides nothing itself: grants, revocation
+//! and introspection each live in their own module.
+
+use std::sync::Arc;
+
+use super::clock::Clock;
+use super::credentials::CredentialVerifier;
+use super::error::GrantError;
+use super::grants::{self, TokenRequest};
+use super::issuer::{ClientCredentials, IssuedTokens, Issuer, Lifetimes};
+use super::lifecycle::TokenOperations;
+use super::login_throttle::LockoutPolicy;
+use super::model::AccessTokenRecord;
+use super::secret::Secret;
+use super::signing::{KeyRing, SigningKeyRecord};
+use super::store::{GrantStore, LoginAttemptStore};
+
+/// Runs grants, revocation and introspection against a store.
+pub struct TokenService<S> {
+    store: S,
+    issuer: Issuer,
+    lockout: LockoutPolicy,
+}
+
+impl<S> TokenService<S> {
+    pub fn new(
+        store: S,
+        verifier: CredentialVerifier,
+        lifetimes: Lifetimes,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            issuer: Issuer::new(verifier, lifetimes, clock),
+            lockout: LockoutPolicy::default(),
+        }
+    }
+
+    /// Signs JWT access tokens with the keys of `key_ring`.
+    pub fn with_signing_keys(mut self, key_ring: KeyRing) -> Self {
+        self.issuer = self.issuer.with_signing_keys(key_ring);
+        self
+    }
+
+    pub fn with_lockout(mut self, lockout: LockoutPolicy) -> Self {
+        self.lockout = lockout;
+        self
+    }
+
+    /// The key ring JWT access tokens are signed with, if any.
+    pub fn signing_keys(&self) -> Option<&KeyRing> {
+        self.issuer.signing_keys()
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn verifier(&self) -> &CredentialVerifier {
+        self.issuer.verifier()
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+}
+
+impl<S: GrantStore + LoginAttemptStore> TokenService<S> {
+    /// `POST /o/token/`: runs the request's grant.
+    pub async fn grant(&self, request: TokenRequest) -> Result<IssuedTokens, GrantError> {
+        grants::grant(&self.issuer, &self.store, &self.lockout, request).await
+    }
+}
+
+impl<S: GrantStore> TokenService<S> {
+    /// RFC 7009: revokes `token`'s family; how many tokens that ended.
+    pub async fn revoke(
+        &self,
+        credentials: &ClientCredentials,
+        token: &Secret,
+    ) -> Result<usize, GrantError> {
+        self.operations().revoke(credentials, token).await
+    }
+
+    /// RFC 7662: the live access token `token` names, if any.
+    pub async fn introspect(
+        &self,
+        credentials: &ClientCredentials,
+        token: &Secret,
+        issuer: Option<&str>,
+    ) -> Result<Option<AccessTokenRecord>, GrantError> {
+        self.operations()
+            .introspect(credentials, token, issuer)
+            .await
+    }
+
+    /// The keys a verifier needs now (RFC 7517 JWK Set).
+    pub async fn published_keys(&self) -> Result<Vec<SigningKeyRecord>, GrantError> {
+        self.operations().published_keys().await
+    }
+
+    fn operations(&self) -> TokenOperations<'_, S> {
+        TokenOperations {
+            issuer: &self.issuer,
+            store: &self.store,
+        }
+    }
+}
