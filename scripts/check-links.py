@@ -24,9 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
-# [text](target) or [text](target "title"); text may hold one level of brackets (images too).
-INLINE_LINK = re.compile(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*)?\)")
-REFERENCE_USE = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\[([^\]]*)\]")
+# Link text: anything but brackets (one level of nesting allowed, for images), across line
+# breaks but not across a blank line, as a hard-wrapped paragraph may split it.
+TEXT = r"(?:[^\[\]\n]|\n(?![ \t]*\n)|\[[^\[\]\n]*\])*"
+# [text](target) or [text](target "title").
+INLINE_LINK = re.compile(r"\[" + TEXT + r"\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*)?\)")
+REFERENCE_USE = re.compile(r"\[(" + TEXT + r")\]\[([^\]\n]*)\]")
 REFERENCE_DEF = re.compile(r"^ {0,3}\[([^\]]+)\]:\s*<?(\S+?)>?(?:\s+.*)?$")
 HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 EXPLICIT_ANCHOR = re.compile(r"<a\s+[^>]*?\b(?:id|name)\s*=\s*[\"']([^\"']+)[\"']", re.I)
@@ -93,18 +96,26 @@ def links(path):
     for _, line in lines:
         match = REFERENCE_DEF.match(line)
         if match:
-            definitions[match.group(1).strip().lower()] = match.group(2)
+            definitions[re.sub(r"\s+", " ", match.group(1)).strip().lower()] = match.group(2)
+    # The prose as one text, code and definitions blanked out, so that a link may span lines;
+    # each link is reported at the line it starts on.
+    numbered = dict(lines)
+    prose = "\n".join(
+        "" if REFERENCE_DEF.match(numbered.get(n, "")) else numbered.get(n, "")
+        for n in range(1, text.count("\n") + 2)
+    )
+    line_of = lambda offset: prose.count("\n", 0, offset) + 1
     for number, line in lines:
         match = REFERENCE_DEF.match(line)
         if match:
             yield number, match.group(2)
-            continue
-        for target in INLINE_LINK.findall(line):
-            yield number, target
-        for text_part, label in REFERENCE_USE.findall(line):
-            key = (label or text_part).strip().lower()
-            if key not in definitions:
-                yield number, f"[{label or text_part}] (undefined reference)"
+    for match in INLINE_LINK.finditer(prose):
+        yield line_of(match.start()), match.group(1)
+    for match in REFERENCE_USE.finditer(prose):
+        text_part, label = match.groups()
+        key = re.sub(r"\s+", " ", label or text_part).strip().lower()
+        if key not in definitions:
+            yield line_of(match.start()), f"[{key}] (undefined reference)"
 
 
 def broken(path):
@@ -146,7 +157,8 @@ def self_test():
             "```\n[not a link](missing.md)\n```\n\n[ref]: good.md#title\n",
             encoding="utf-8",
         )
-        bad.write_text("# Bad\n\n[fine](good.md#repeat)\n[gone](good.md#nowhere)\n", encoding="utf-8")
+        # The broken link is split over two lines, as a hard-wrapped paragraph splits one.
+        bad.write_text("# Bad\n\n[fine](good.md#repeat)\n[gone\nnowhere](good.md#nowhere)\n", encoding="utf-8")
         good_problems = list(broken(good))
         bad_problems = list(broken(bad))
         if good_problems or len(bad_problems) != 1 or ":4: good.md#nowhere" not in bad_problems[0]:
