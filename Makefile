@@ -41,6 +41,7 @@ test: $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs
 	@command -v curl >/dev/null || { echo "==> installing curl (the local-server test runs the documented curl samples)"; apt-get update -qq && apt-get install -y -qq curl; }
 	@echo "==> cargo test: unit; api (router, events); store (conformance on memory and moto, DynamoDB grants and faults); e2e (Runtime Interface Emulator, local server, oauth2 client, CLI, migration)"
 	REQUIRE_TEST_SERVICES=1 AWS_LAMBDA_RIE="$(AWS_LAMBDA_RIE)" LAMBDA_BOOTSTRAP="$(LAMBDA_BOOTSTRAP)" $(CARGO) test --all-targets
+	@$(MAKE) --no-print-directory links
 	@$(MAKE) --no-print-directory contract
 	@$(MAKE) --no-print-directory watch-smoke
 	@$(MAKE) --no-print-directory clients
@@ -89,6 +90,11 @@ clients: $(VENV_STAMP) ## The Postman collection (newman) and the documentation'
 	@command -v npm >/dev/null || { echo "==> installing node and npm (newman runs the Postman collection)"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	@echo "==> client checks: postman/ with newman, the documentation's curl and HTTPie samples over TLS"
 	scripts/clients.sh
+
+.PHONY: links
+links: ## Check relative links and anchors in README.md and docs/
+	@echo "==> documentation links: relative links and #anchors in README.md and docs/"
+	python3 scripts/check-links.py --self-test
 
 .PHONY: lint
 lint: ## Formatting and clippy, warnings as errors

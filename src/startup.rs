@@ -67,7 +67,7 @@ pub async fn demo_service(config: &Config) -> Result<Arc<TokenService<MemoryStor
 }
 
 /// The demo client and user that `make run` seeds the memory store with. They are public
-/// (printed at start-up and in the README) and exist only in the memory store.
+/// (printed at start-up and in the README's "Try it") and exist only in the memory store.
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
 pub const DEMO_USERNAME: &str = "demo";

@@ -156,7 +156,7 @@ where
     }
 }
 
-/// 30 characters of `[A-Za-z0-9]`, as the README documents.
+/// 30 characters of `[A-Za-z0-9]`, as docs/clients.md documents.
 fn assert_token_format(token: &str) {
     assert_eq!(token.len(), 30, "{token:?}");
     assert!(
