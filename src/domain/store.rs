@@ -345,11 +345,10 @@ pub trait Store: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore 
 
 impl<T: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore> Store for T {}
 
-/// Every port trait in scope at once, for code that calls an adapter's methods directly
-/// (tests, seeding): `use crate::domain::store::prelude::*;`.
+/// Every port trait of this module in scope at once, for code that calls an adapter's methods
+/// directly (tests, seeding): `use crate::domain::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{
+    pub use crate::domain::store::{
         AccessTokenStore as _, AdminStore as _, GrantStore as _, LoginAttemptStore as _,
     };
-    pub use crate::domain::signing::KeySetStore as _;
 }

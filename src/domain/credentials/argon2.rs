@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
-use super::{CredentialError, Verification};
+use super::error::{CredentialError, Verification};
 use crate::domain::crypto::fill_random;
 use crate::domain::secret::Secret;
 

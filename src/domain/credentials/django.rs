@@ -14,15 +14,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::argon2::replacement_for;
-use super::{CredentialError, Verification};
+use super::error::{CredentialError, DERIVED_KEY_BYTES, Verification};
+pub use super::error::{DjangoHashError, MAX_ITERATIONS};
 use crate::domain::secret::Secret;
 
 /// The algorithm name Django's `PBKDF2PasswordHasher` writes first.
 pub const PBKDF2_SHA256: &str = "pbkdf2_sha256";
-
-/// Django 5.2 uses 1,000,000 iterations, 6.0 1,200,000. A count far above that is a corrupt or
-/// hostile hash: one verification would hold a CPU for seconds.
-pub const MAX_ITERATIONS: u32 = 10_000_000;
 
 /// The `algorithm` names of the hashers Django ships or shipped, which its `identify_hasher`
 /// reads from the text before the first `$`.
@@ -37,22 +34,6 @@ const DJANGO_HASHERS: [&str; 9] = [
     "sha1",
     "crypt",
 ];
-
-/// The length of the derived key Django stores: SHA-256's output.
-const DERIVED_KEY_BYTES: usize = 32;
-
-/// Why a string is not a usable Django PBKDF2-SHA256 hash. The messages never quote the hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum DjangoHashError {
-    #[error("not of the form pbkdf2_sha256$<iterations>$<salt>$<hash>")]
-    NotPbkdf2Sha256,
-    #[error("the iteration count is not a whole number from 1 to {MAX_ITERATIONS}")]
-    Iterations,
-    #[error("the salt is empty")]
-    EmptySalt,
-    #[error("the hash is not the base64 of {DERIVED_KEY_BYTES} bytes")]
-    DerivedKey,
-}
 
 /// The Django hasher that made `encoded`, read from its prefix as Django's `identify_hasher`
 /// does; `None` if it is not a Django hash (a plaintext client secret, for one).

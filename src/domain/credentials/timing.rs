@@ -10,9 +10,8 @@ use argon2::Params;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
-use super::{CredentialError, CredentialVerifier};
+use super::error::CredentialError;
 use crate::domain::crypto::fill_random;
-use crate::domain::secret::Secret;
 
 /// A well-formed Argon2id hash under `params` that no input matches: its output is random, not
 /// derived from any secret.
@@ -30,26 +29,6 @@ pub(super) fn dummy_hash(params: &Params) -> Result<String, CredentialError> {
     ))
 }
 
-impl CredentialVerifier {
-    /// Takes as long as a password verification without doing one: for requests that are
-    /// refused before the password is checked (a locked username), so that neither CPU is
-    /// burnt nor the refusal shows in the timing. Before any verification was timed, it runs a
-    /// real one against the dummy hash.
-    pub async fn imitate_verification(&self) -> Result<(), CredentialError> {
-        match self.recent_verifications.median() {
-            None => self
-                .verify_off_executor(&self.dummy_hash, &Secret::new(""))
-                .await
-                .map(drop),
-            // The same path as a verification, a blocking-pool hop, with a precise wait in
-            // place of the work: Tokio's timer rounds up to whole milliseconds, which shows.
-            Some(typical) => {
-                Ok(tokio::task::spawn_blocking(move || wait_precisely(typical)).await?)
-            }
-        }
-    }
-}
-
 /// How much of an imitation's wait is spent spinning rather than asleep.
 const SPIN_TAIL: Duration = Duration::from_millis(2);
 
@@ -57,7 +36,7 @@ const SPIN_TAIL: Duration = Duration::from_millis(2);
 /// [`SPIN_TAIL`]. A thread woken from sleep can start a millisecond late (an idle virtual CPU
 /// takes that long to wake), while a verification keeps its CPU busy to the end; spinning
 /// the tail keeps the two alike at a small fraction of a verification's CPU.
-fn wait_precisely(duration: Duration) {
+pub(super) fn wait_precisely(duration: Duration) {
     let deadline = Instant::now() + duration;
     std::thread::sleep(duration.saturating_sub(SPIN_TAIL));
     while Instant::now() < deadline {
@@ -85,7 +64,7 @@ impl RecentDurations {
         }
     }
 
-    fn median(&self) -> Option<Duration> {
+    pub(super) fn median(&self) -> Option<Duration> {
         let mut sorted: Vec<Duration> = self.samples.lock().ok()?.iter().copied().collect();
         sorted.sort_unstable();
         sorted.get(sorted.len() / 2).copied()
@@ -94,8 +73,8 @@ impl RecentDurations {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Argon2Settings;
     use super::super::fixtures::{DJANGO_HASH, DJANGO_PASSWORD, user, verifier};
+    use super::super::{Argon2Settings, CredentialVerifier};
     use super::*;
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::KeyError;
+use super::error::KeyError;
 use super::rsa::{SigningKey, VerifyingKey};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::secret::Secret;

@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use super::error::{KeyError, VaultError};
+use super::key_set::{KeySet, KeySetStore, SealedPrivateKey, SigningKeyRecord};
+use super::rsa::PrivateKeyDer;
 use super::rsa::{SigningKey, VerifyingKey};
-use super::{
-    KeyError, KeySet, KeySetStore, KeyVault, PrivateKeyDer, SealedPrivateKey, SigningKeyRecord,
-    VaultError,
-};
+use super::vault::KeyVault;
 use crate::domain::clock::{Clock, UnixSeconds};
 use crate::domain::store::StoreError;
 

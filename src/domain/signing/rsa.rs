@@ -12,7 +12,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
-use super::{KeyError, KeyId, PublicJwk};
+use super::error::KeyError;
+use super::key_set::{KeyId, PublicJwk};
 use crate::domain::crypto::sha256;
 
 /// A private key in PKCS#8 DER, wiped from memory when dropped. Never stored or logged as it

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::clock::UnixSeconds;
 
 fn record(kid: &str, signs_from: UnixSeconds) -> SigningKeyRecord {
     SigningKeyRecord {
