@@ -67,3 +67,65 @@ pub async fn issue<S: GrantStore>(
         scope,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{APP, Grants, OTHER_APP, scope};
+    use crate::domain::error::GrantError;
+    use crate::domain::model::GrantType;
+    use crate::domain::store::prelude::*;
+    use crate::domain::token::TokenHash;
+
+    #[tokio::test]
+    async fn a_client_gets_an_access_token_of_its_own_and_no_refresh_token() {
+        let grants = Grants::new().await;
+        let issued = grants.client_credentials(APP, None).await;
+        let issued = issued.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(issued.refresh_token, None);
+        assert_eq!(issued.expires_in, 3600);
+        assert_eq!(issued.scope, scope("read write"), "all the client may have");
+        let stored = grants
+            .store
+            .access_token(&TokenHash::of(&issued.access_token), grants.now())
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+            .unwrap_or_else(|| panic!("the token is stored"));
+        assert_eq!((stored.client_id.as_str(), stored.username), (APP, None));
+        assert_eq!(stored.expires_at, grants.now() + 3600);
+    }
+
+    #[tokio::test]
+    async fn the_scope_may_narrow_but_never_widen() {
+        let grants = Grants::new().await;
+        let narrowed = grants.client_credentials(APP, Some("read")).await;
+        assert_eq!(
+            narrowed.map(|issued| issued.scope).ok(),
+            Some(scope("read"))
+        );
+        let widened = grants
+            .client_credentials(OTHER_APP, Some("read write"))
+            .await;
+        assert!(
+            matches!(widened, Err(GrantError::InvalidScope)),
+            "{widened:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_a_client_registered_for_it_with_its_secret_gets_one() {
+        let grants = Grants::new().await;
+        grants
+            .add_client("passwords-only", "read", &[GrantType::Password])
+            .await;
+        let not_allowed = grants.client_credentials("passwords-only", None).await;
+        assert!(
+            matches!(not_allowed, Err(GrantError::UnauthorizedClient)),
+            "{not_allowed:?}"
+        );
+        let unknown = grants.client_credentials("nobody", None).await;
+        assert!(
+            matches!(unknown, Err(GrantError::InvalidClient)),
+            "{unknown:?}"
+        );
+    }
+}

@@ -129,3 +129,6 @@ pub async fn grant<S: GrantStore + LoginAttemptStore>(
     };
     request.grant.issue(&context).await
 }
+
+#[cfg(test)]
+mod test_support;

@@ -224,3 +224,211 @@ async fn upgrade_password_hash<S: GrantStore>(store: &S, user: &User, replacemen
         .await;
     log_upgrade(outcome, "password", None);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{
+        ALICE, ALICE_PASSWORD, APP, Grants, OTHER_APP, address, credentials, password_request,
+        scope,
+    };
+    use crate::domain::error::GrantError;
+    use crate::domain::login_throttle::LockoutPolicy;
+    use crate::domain::model::GrantType;
+    use crate::domain::store::prelude::*;
+    use crate::domain::token::TokenHash;
+
+    fn is_locked_out(result: &Result<impl std::fmt::Debug, GrantError>, wide: bool) -> bool {
+        matches!(result, Err(GrantError::LockedOut { username_wide }) if *username_wide == wide)
+    }
+
+    #[tokio::test]
+    async fn the_right_password_gets_a_pair_for_the_clients_scope() {
+        let grants = Grants::new().await;
+        let issued = grants.alice_logs_in().await;
+        assert!(issued.refresh_token.is_some());
+        assert_eq!(issued.expires_in, 3600);
+        assert_eq!(issued.scope, scope("read write"));
+        let narrowed = grants
+            .run(
+                APP,
+                password_request(ALICE, ALICE_PASSWORD, Some("write")),
+                address(1),
+            )
+            .await;
+        assert_eq!(
+            narrowed.map(|issued| issued.scope).ok(),
+            Some(scope("write"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_and_an_unknown_user_are_told_apart_by_nothing() {
+        let grants = Grants::new().await;
+        let wrong = grants.password_from(APP, "guess", address(1)).await;
+        let unknown = grants
+            .run(
+                APP,
+                password_request("mallory", ALICE_PASSWORD, None),
+                address(1),
+            )
+            .await;
+        assert!(
+            matches!(wrong, Err(GrantError::InvalidCredentials)),
+            "{wrong:?}"
+        );
+        assert!(
+            matches!(unknown, Err(GrantError::InvalidCredentials)),
+            "{unknown:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_client_is_checked_before_the_password_and_costs_no_attempt() {
+        let grants = Grants::new().await;
+        grants
+            .add_client("machines", "read", &[GrantType::ClientCredentials])
+            .await;
+        for _ in 0..10 {
+            let refused = grants.password_from("machines", "guess", address(1)).await;
+            assert!(
+                matches!(refused, Err(GrantError::UnauthorizedClient)),
+                "{refused:?}"
+            );
+            let wrong_secret = grants
+                .run_as(
+                    Some(credentials(APP, "not-the-secret")),
+                    password_request(ALICE, "guess", None),
+                    address(1),
+                )
+                .await;
+            assert!(
+                matches!(wrong_secret, Err(GrantError::InvalidClient)),
+                "{wrong_secret:?}"
+            );
+        }
+        let anonymous = grants
+            .run_as(
+                None,
+                password_request(ALICE, ALICE_PASSWORD, None),
+                address(1),
+            )
+            .await;
+        assert!(
+            matches!(anonymous, Err(GrantError::InvalidClient)),
+            "{anonymous:?}"
+        );
+        // None of those counted as a guess from that address.
+        grants.alice_logs_in().await;
+    }
+
+    #[tokio::test]
+    async fn a_scope_wider_than_the_clients_is_refused_after_the_password() {
+        let grants = Grants::new().await;
+        let wider = grants
+            .run(
+                OTHER_APP,
+                password_request(ALICE, ALICE_PASSWORD, Some("write")),
+                address(1),
+            )
+            .await;
+        assert!(matches!(wider, Err(GrantError::InvalidScope)), "{wider:?}");
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_lock_the_address_even_for_the_right_password_until_the_lock_ends() {
+        let grants = Grants::new().await;
+        let free = LockoutPolicy::default().free_failures;
+        // The free failures, then one more, which sets the first lock (1 s).
+        for _ in 0..=free {
+            let wrong = grants.password_from(APP, "guess", address(1)).await;
+            assert!(
+                matches!(wrong, Err(GrantError::InvalidCredentials)),
+                "{wrong:?}"
+            );
+        }
+        let locked = grants.password_from(APP, ALICE_PASSWORD, address(1)).await;
+        assert!(is_locked_out(&locked, false), "{locked:?}");
+        // Another address is not held back by this one's failures.
+        assert!(
+            grants
+                .password_from(APP, ALICE_PASSWORD, address(2))
+                .await
+                .is_ok()
+        );
+        grants.advance(2);
+        assert!(
+            grants
+                .password_from(APP, ALICE_PASSWORD, address(1))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_addresss_failures() {
+        let grants = Grants::new().await;
+        let free = LockoutPolicy::default().free_failures;
+        for _ in 0..2 {
+            for _ in 0..free {
+                let wrong = grants.password_from(APP, "guess", address(1)).await;
+                assert!(
+                    matches!(wrong, Err(GrantError::InvalidCredentials)),
+                    "{wrong:?}"
+                );
+            }
+            grants.alice_logs_in().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_from_many_addresses_lock_the_username_except_for_known_addresses() {
+        let lockout = LockoutPolicy {
+            username_ceiling: 3,
+            ..LockoutPolicy::default()
+        };
+        let grants = Grants::with_lockout(lockout).await;
+        // Address 1 logged in before: it is known.
+        grants.alice_logs_in().await;
+        for n in 10..13 {
+            let wrong = grants.password_from(APP, "guess", address(n)).await;
+            assert!(
+                matches!(wrong, Err(GrantError::InvalidCredentials)),
+                "{wrong:?}"
+            );
+        }
+        let stranger = grants.password_from(APP, ALICE_PASSWORD, address(20)).await;
+        assert!(is_locked_out(&stranger, true), "{stranger:?}");
+        assert!(
+            grants
+                .password_from(APP, ALICE_PASSWORD, address(1))
+                .await
+                .is_ok()
+        );
+        grants.advance(
+            lockout
+                .username_window_seconds
+                .max(lockout.username_lock_seconds)
+                + 1,
+        );
+        assert!(
+            grants
+                .password_from(APP, ALICE_PASSWORD, address(20))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_pair_is_stored_for_the_user_and_the_client() {
+        let grants = Grants::new().await;
+        let issued = grants.alice_logs_in().await;
+        let access = grants
+            .store
+            .access_token(&TokenHash::of(&issued.access_token), grants.now())
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+            .unwrap_or_else(|| panic!("the access token is stored"));
+        assert_eq!(access.client_id, APP);
+        assert_eq!(access.username.as_deref(), Some(ALICE));
+    }
+}

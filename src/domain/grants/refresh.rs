@@ -374,3 +374,154 @@ fn refreshed_scope(
     }
     Ok(scope)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{APP, Grants, OTHER_APP, scope};
+    use crate::domain::error::GrantError;
+    use crate::domain::issuer::IssuedTokens;
+    use crate::domain::model::GrantType;
+    use crate::domain::secret::Secret;
+    use crate::domain::store::ClientChanges;
+    use crate::domain::store::prelude::*;
+
+    fn refresh_token(issued: &IssuedTokens) -> Secret {
+        issued
+            .refresh_token
+            .clone()
+            .unwrap_or_else(|| panic!("a pair has a refresh token"))
+    }
+
+    fn is_refused(result: &Result<IssuedTokens, GrantError>) -> bool {
+        matches!(result, Err(GrantError::InvalidRefreshToken))
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_spent_for_a_new_pair_of_the_same_login() {
+        let grants = Grants::new().await;
+        let login = grants.alice_logs_in().await;
+        let next = grants.refresh(APP, &refresh_token(&login), None).await;
+        let next = next.unwrap_or_else(|error| panic!("{error}"));
+        assert_ne!(next.access_token, login.access_token);
+        assert_ne!(refresh_token(&next), refresh_token(&login));
+        assert_eq!(next.scope, scope("read write"));
+        assert!(
+            grants
+                .refresh(APP, &refresh_token(&next), None)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_within_the_window_gets_the_identical_pair() {
+        let grants = Grants::new().await;
+        let login = grants.alice_logs_in().await;
+        let first = grants.refresh(APP, &refresh_token(&login), None).await;
+        grants.advance(5);
+        let retry = grants.refresh(APP, &refresh_token(&login), None).await;
+        let (first, retry) = (first.ok(), retry.ok());
+        assert!(first.is_some());
+        assert_eq!(
+            retry.as_ref().map(|r| (&r.access_token, &r.refresh_token)),
+            first.as_ref().map(|f| (&f.access_token, &f.refresh_token))
+        );
+        assert_eq!(
+            retry.map(|r| r.expires_in),
+            Some(3600 - 5),
+            "what is left of it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replay_after_the_successor_was_used_revokes_the_login() {
+        let grants = Grants::new().await;
+        let login = grants.alice_logs_in().await;
+        let second = grants.refresh(APP, &refresh_token(&login), None).await;
+        let second = second.unwrap_or_else(|error| panic!("{error}"));
+        let third = grants.refresh(APP, &refresh_token(&second), None).await;
+        let third = third.unwrap_or_else(|error| panic!("{error}"));
+        // Past the leeway for duplicates in flight, someone else holds the first token.
+        grants.advance(10);
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&login), None).await
+        ));
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&third), None).await
+        ));
+    }
+
+    #[tokio::test]
+    async fn another_clients_token_is_refused_and_left_usable() {
+        let grants = Grants::new().await;
+        let login = grants.alice_logs_in().await;
+        assert!(is_refused(
+            &grants
+                .refresh(OTHER_APP, &refresh_token(&login), None)
+                .await
+        ));
+        assert!(is_refused(
+            &grants.refresh(APP, &Secret::new("unknown"), None).await
+        ));
+        assert!(
+            grants
+                .refresh(APP, &refresh_token(&login), None)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_scope_may_narrow_within_the_grant_and_come_back_later() {
+        let grants = Grants::new().await;
+        let login = grants.alice_logs_in().await;
+        let wider = grants
+            .refresh(APP, &refresh_token(&login), Some("read admin"))
+            .await;
+        assert!(matches!(wider, Err(GrantError::InvalidScope)), "{wider:?}");
+        let narrowed = grants
+            .refresh(APP, &refresh_token(&login), Some("read"))
+            .await;
+        let narrowed = narrowed.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(narrowed.scope, scope("read"));
+        let restored = grants.refresh(APP, &refresh_token(&narrowed), None).await;
+        assert_eq!(restored.map(|r| r.scope).ok(), Some(scope("read write")));
+    }
+
+    #[tokio::test]
+    async fn the_client_is_checked_as_it_is_now() {
+        let grants = Grants::new().await;
+        let login = grants.alice_logs_in().await;
+        let fewer_scopes = ClientChanges {
+            scope: Some(scope("read")),
+            ..ClientChanges::default()
+        };
+        let changed = grants.store.update_client(APP, &fewer_scopes).await;
+        changed.unwrap_or_else(|error| panic!("{error}"));
+        let narrowed = grants.refresh(APP, &refresh_token(&login), None).await;
+        let narrowed = narrowed.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(narrowed.scope, scope("read"));
+        let no_refresh = ClientChanges {
+            grant_types: Some(vec![GrantType::Password]),
+            ..ClientChanges::default()
+        };
+        let changed = grants.store.update_client(APP, &no_refresh).await;
+        changed.unwrap_or_else(|error| panic!("{error}"));
+        let refused = grants.refresh(APP, &refresh_token(&narrowed), None).await;
+        assert!(
+            matches!(refused, Err(GrantError::UnauthorizedClient)),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_users_login_ends() {
+        let grants = Grants::new().await;
+        let login = grants.alice_logs_in().await;
+        let deleted = grants.store.delete_user("alice").await;
+        deleted.unwrap_or_else(|error| panic!("{error}"));
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&login), None).await
+        ));
+    }
+}
