@@ -7,28 +7,33 @@ use super::clock::UnixSeconds;
 use super::scope::Scope;
 use super::token::{FamilySecret, TokenHash};
 
-/// The grant types this server can issue tokens for (RFC 6749 §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GrantType {
-    Password,
-    RefreshToken,
-    ClientCredentials,
+/// Declares [`GrantType`]: each variant with its registered name, once. The variants' order is
+/// `GrantType::ALL`'s (the metadata's `grant_types_supported`).
+macro_rules! grant_types {
+    ($($variant:ident = $name:literal),+ $(,)?) => {
+        /// The grant types this server can issue tokens for (RFC 6749 §4). Each has its flow
+        /// in `domain::grants`, whose `grants!` must name it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum GrantType {
+            $($variant),+
+        }
+
+        impl GrantType {
+            pub const ALL: &[GrantType] = &[$(GrantType::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(GrantType::$variant => $name),+
+                }
+            }
+        }
+    };
 }
 
-impl GrantType {
-    pub const ALL: [GrantType; 3] = [
-        GrantType::Password,
-        GrantType::RefreshToken,
-        GrantType::ClientCredentials,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantType::Password => "password",
-            GrantType::RefreshToken => "refresh_token",
-            GrantType::ClientCredentials => "client_credentials",
-        }
-    }
+grant_types! {
+    Password = "password",
+    RefreshToken = "refresh_token",
+    ClientCredentials = "client_credentials",
 }
 
 impl fmt::Display for GrantType {
@@ -48,7 +53,8 @@ impl FromStr for GrantType {
     /// Grant type names are case-sensitive (`PASSWORD` is not `password`).
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         GrantType::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|grant| grant.as_str() == value)
             .ok_or(UnsupportedGrantType)
     }
