@@ -22,7 +22,9 @@ pub mod store;
 pub mod token;
 
 pub use error::GrantError;
+pub use grant::Lifetimes;
 pub use grant::{GrantRequest, IssuedTokens, TokenRequest, TokenService};
+pub use login_throttle::LockoutPolicy;
 pub use model::{
     AccessTokenPolicy, Client, FamilyOwner, GrantType, TokenFamily, TokenFormat, User,
 };

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::dumpdata::ModelObject;
 use crate::domain::store::StoreError;
 
+/// What an import did with one exported record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportOutcome {
