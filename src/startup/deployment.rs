@@ -1,29 +1,24 @@
 //! The deployment `oauth-admin` works on: the DynamoDB tables and the KMS key the environment
-//! names. The one place the admin tool chooses its adapters; its commands name none.
+//! names. The one place the admin tool chooses its adapters: its commands name none, and
+//! build their use cases over [`DeploymentStore`].
 
-use crate::admin::Admin;
 use crate::aws;
 use crate::config::{Config, ConfigError, DynamoDbSettings, read_env};
-use crate::domain::signing::{KeyVault, VaultError};
-use crate::domain::store::StoreError;
+use crate::domain::signing::KeyVault;
 use crate::store::DynamoStore;
 use crate::store::dynamodb::TableNames;
 use crate::vault::{KmsVault, ensure_kms_key};
 
-/// The configuration, and the use cases over the store it names.
+use super::BoxError;
+
+/// The store a deployment keeps its clients, users, tokens and signing keys in.
+pub type DeploymentStore = DynamoStore;
+
+/// The configuration, and the store and key vault it names.
 pub struct Deployment {
     pub config: Config,
-    pub admin: Admin<DynamoStore>,
-    store: DynamoStore,
+    pub store: DeploymentStore,
     kms: aws_sdk_kms::Client,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProvisioningError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Vault(#[from] VaultError),
 }
 
 impl Deployment {
@@ -34,19 +29,12 @@ impl Deployment {
         let endpoints = read_env::<DynamoDbSettings>().unwrap_or_default();
         let (dynamodb, kms) = aws::clients(&endpoints).await;
         let store = DynamoStore::new(dynamodb, TableNames::from(&config.tables));
-        // Hashing at the configured cost.
-        let admin = Admin::new(store.clone(), config.argon2);
-        Ok(Self {
-            config,
-            admin,
-            store,
-            kms,
-        })
+        Ok(Self { config, store, kms })
     }
 
     /// Makes the tables, and the KMS key that seals the signing keys, exist: DynamoDB's and
     /// KMS's own provisioning, outside the ports. Returns the KMS key's id.
-    pub async fn create_tables(&self) -> Result<String, ProvisioningError> {
+    pub async fn create_tables(&self) -> Result<String, BoxError> {
         self.store.create_tables().await?;
         Ok(ensure_kms_key(&self.kms, &self.config.signing.kms_key).await?)
     }

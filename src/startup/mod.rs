@@ -20,7 +20,7 @@ use crate::domain::{Client, GrantType, Scope, Secret, TokenFormat, TokenService,
 use crate::store::MemoryStore;
 use crate::vault::InProcessVault;
 
-pub use deployment::{Deployment, ProvisioningError};
+pub use deployment::{Deployment, DeploymentStore};
 pub use serve::{BoxError, ServiceStore, run};
 
 /// The token service over `store`, configured from `config`, without JWT signing: JWT

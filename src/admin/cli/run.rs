@@ -7,9 +7,10 @@ use super::{
     Command, CommandFailure, CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs,
     failed_records, output, secret_from_stdin, valid_client_id, valid_family_id, valid_username,
 };
+use crate::admin::Admin;
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::{FamilyOwner, TokenFormat};
-use crate::startup::Deployment;
+use crate::startup::{Deployment, DeploymentStore};
 
 pub async fn run(command: Command) -> Result<(), CommandFailure> {
     match command {
@@ -43,19 +44,29 @@ pub async fn run(command: Command) -> Result<(), CommandFailure> {
     }
 }
 
-async fn connect() -> Result<Deployment, CommandFailure> {
-    Deployment::connect()
+/// The deployment, and the use cases over its store.
+struct Operator {
+    deployment: Deployment,
+    admin: Admin<DeploymentStore>,
+}
+
+async fn connect() -> Result<Operator, CommandFailure> {
+    let deployment = Deployment::connect()
         .await
-        .map_err(CommandFailure::operation)
+        .map_err(CommandFailure::operation)?;
+    // Hashing at the configured cost.
+    let admin = Admin::new(deployment.store.clone(), deployment.config.argon2);
+    Ok(Operator { deployment, admin })
 }
 
 async fn create_tables() -> Result<(), CommandFailure> {
-    let deployment = connect().await?;
+    let operator = connect().await?;
+    let deployment = &operator.deployment;
     let kms_key_id = deployment
         .create_tables()
         .await
         .map_err(CommandFailure::operation)?;
-    let signing_key = deployment
+    let signing_key = operator
         .admin
         .ensure_signing_key(&deployment.vault(), SystemClock.now())
         .await?;
@@ -64,9 +75,9 @@ async fn create_tables() -> Result<(), CommandFailure> {
 
 async fn create_client(args: CreateClientArgs) -> Result<(), CommandFailure> {
     let new_client = args.new_client()?;
-    let deployment = connect().await?;
-    ensure_signing_key_for(&deployment, Some(new_client.access_tokens.format)).await?;
-    let created = deployment.admin.create_client(new_client).await?;
+    let operator = connect().await?;
+    ensure_signing_key_for(&operator, Some(new_client.access_tokens.format)).await?;
+    let created = operator.admin.create_client(new_client).await?;
     output::client_created(&created).print()
 }
 
@@ -82,9 +93,9 @@ async fn rotate_client_secret(client_id: &str, revoke_tokens: bool) -> Result<()
 
 async fn update_client(args: UpdateClientArgs) -> Result<(), CommandFailure> {
     let (client_id, changes) = args.checked()?;
-    let deployment = connect().await?;
-    ensure_signing_key_for(&deployment, changes.token_format).await?;
-    let client = deployment.admin.update_client(&client_id, &changes).await?;
+    let operator = connect().await?;
+    ensure_signing_key_for(&operator, changes.token_format).await?;
+    let client = operator.admin.update_client(&client_id, &changes).await?;
     output::client(&client).print()
 }
 
@@ -167,9 +178,10 @@ async fn import(args: ImportArgs) -> Result<(), CommandFailure> {
 }
 
 async fn rotate_signing_key(propagation_delay: Option<u64>) -> Result<(), CommandFailure> {
-    let deployment = connect().await?;
+    let operator = connect().await?;
+    let deployment = &operator.deployment;
     let delay = propagation_delay.unwrap_or(deployment.config.signing.propagation_delay);
-    let rotated = deployment
+    let rotated = operator
         .admin
         .rotate_signing_key(&deployment.vault(), SystemClock.now(), delay)
         .await?;
@@ -203,15 +215,15 @@ async fn list_signing_keys() -> Result<(), CommandFailure> {
 /// A JWT client needs a signing key. A deployment made by `sam deploy` (which does not run
 /// `create-tables`) has none until its first JWT client.
 async fn ensure_signing_key_for(
-    deployment: &Deployment,
+    operator: &Operator,
     format: Option<TokenFormat>,
 ) -> Result<(), CommandFailure> {
     if format != Some(TokenFormat::Jwt) {
         return Ok(());
     }
-    let key = deployment
+    let key = operator
         .admin
-        .ensure_signing_key(&deployment.vault(), SystemClock.now())
+        .ensure_signing_key(&operator.deployment.vault(), SystemClock.now())
         .await?;
     if key.created {
         eprintln!(
