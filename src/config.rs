@@ -1,29 +1,27 @@
 //! Configuration from the environment: the one source of settings for the Lambda, the local
 //! server and `oauth-admin`, so they agree on table names, lifetimes and hashing costs.
 //! [`Settings`] declares every variable; [`Config`] is the typed result the service uses.
+//!
+//! Plain data, below the adapters: it names no type of `http`, `store`, `lambda` or `vault`,
+//! and builds no client. Each adapter builds its own types from these values, and `startup`
+//! puts them together.
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-
-use crate::domain::Lifetimes;
 use crate::domain::credentials::Argon2Settings;
-use crate::domain::login_throttle::LockoutPolicy;
 use crate::domain::signing::KeyRingTiming;
-use crate::http::Discovery;
-use crate::http::source_address::TrustedProxies;
-use crate::store::dynamodb::TableNames;
+use crate::domain::{Lifetimes, LockoutPolicy, Scope};
 
 mod environment;
 mod settings;
+mod values;
 
 pub(crate) use environment::{read_env, read_lookup};
 pub use settings::{
-    DynamoDbSettings, LambdaSettings, LocalServerSettings, ServiceSettings, Settings, StoreKind,
-    TelemetrySettings,
+    DynamoDbSettings, FunctionKind, LambdaSettings, LocalServerSettings, ServiceSettings, Settings,
+    StoreKind, TelemetrySettings,
 };
+pub use values::{AudienceUris, InvalidProxy, ProxyRanges};
 
 pub const DEFAULT_CREDENTIALS_TABLE: &str = "oauth-credentials";
 pub const DEFAULT_TOKENS_TABLE: &str = "oauth-tokens";
@@ -42,13 +40,31 @@ pub enum ConfigError {
 /// The settings the service runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub tables: TableNames,
+    pub tables: TablesConfig,
     pub lifetimes: Lifetimes,
     pub lockout: LockoutPolicy,
     pub argon2: Argon2Settings,
-    pub discovery: Discovery,
-    pub trusted_proxies: TrustedProxies,
+    pub discovery: DiscoveryConfig,
+    pub trusted_proxies: ProxyRanges,
     pub signing: SigningConfig,
+}
+
+/// The names of the DynamoDB tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablesConfig {
+    pub credentials: String,
+    pub tokens: String,
+}
+
+/// How the metadata names the server, and what its JWT access tokens may be for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscoveryConfig {
+    /// The issuer URL, without a trailing slash; `None`: derived from each request.
+    pub issuer: Option<String>,
+    /// Published as `scopes_supported`; `None`: left out.
+    pub scopes_supported: Option<Scope>,
+    /// Unset: the issuer, and no other.
+    pub audiences: AudienceUris,
 }
 
 /// How JWT access tokens are signed.
@@ -77,7 +93,7 @@ impl Config {
 impl From<ServiceSettings> for Config {
     fn from(settings: ServiceSettings) -> Self {
         Self {
-            tables: TableNames {
+            tables: TablesConfig {
                 credentials: settings.credentials_table,
                 tokens: settings.tokens_table,
             },
@@ -104,7 +120,7 @@ impl From<ServiceSettings> for Config {
                 iterations: settings.argon2_iterations,
                 parallelism: settings.argon2_parallelism,
             },
-            discovery: Discovery {
+            discovery: DiscoveryConfig {
                 issuer: settings.issuer,
                 scopes_supported: settings.scopes_supported,
                 audiences: settings.access_token_audiences.unwrap_or_default(),
@@ -119,89 +135,6 @@ impl From<ServiceSettings> for Config {
             },
         }
     }
-}
-
-impl DynamoDbSettings {
-    /// The DynamoDB client, built once per process.
-    ///
-    /// Region and credentials come from the SDK's standard sources; the endpoint is this
-    /// override, if any. Timeouts are set so a stuck call fails well within API Gateway's
-    /// 30-second limit instead of hanging.
-    pub async fn client(&self) -> aws_sdk_dynamodb::Client {
-        self.dynamodb_client_with(&shared_sdk_config().await)
-    }
-
-    /// The KMS client that seals and unseals the JWT signing keys, built as [`Self::client`]
-    /// builds DynamoDB's.
-    pub async fn kms_client(&self) -> aws_sdk_kms::Client {
-        self.kms_client_with(&shared_sdk_config().await)
-    }
-
-    /// Both clients from one SDK configuration, read once: the token function's start-up
-    /// needs both, and they share the credentials and the HTTP connection pool.
-    pub async fn clients(&self) -> (aws_sdk_dynamodb::Client, aws_sdk_kms::Client) {
-        let shared = shared_sdk_config().await;
-        (
-            self.dynamodb_client_with(&shared),
-            self.kms_client_with(&shared),
-        )
-    }
-
-    fn dynamodb_client_with(&self, shared: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(shared);
-        // The SDK reads these variables too, but an empty AWS_ENDPOINT_URL_DYNAMODB (as declared
-        // in template.yaml, so `sam local invoke --env-vars` can set it) makes it panic. Empty
-        // means unset here.
-        dynamodb.set_endpoint_url(self.endpoint().map(str::to_owned));
-        // Tallies each request's DynamoDB calls and time for its log line and metrics.
-        dynamodb = dynamodb.interceptor(crate::telemetry::store_timing::DynamoTimer);
-        aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
-    }
-
-    /// The same endpoint override rule (empty means unset), and the same retries and
-    /// timeouts: KMS answers in milliseconds as well.
-    fn kms_client_with(&self, shared: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
-        let mut kms = aws_sdk_kms::config::Builder::from(shared);
-        kms.set_endpoint_url(self.kms_endpoint().map(str::to_owned));
-        aws_sdk_kms::Client::from_conf(kms.build())
-    }
-}
-
-/// The SDK's region and credentials from their standard sources, with this service's retries
-/// and timeouts.
-async fn shared_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(dynamodb_retry_config())
-        .timeout_config(dynamodb_timeout_config())
-        .load()
-        .await
-}
-
-/// The DynamoDB client at the process environment's endpoint override (`oauth-admin`).
-pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    // No endpoint value is rejected, so reading cannot fail.
-    read_env::<DynamoDbSettings>()
-        .unwrap_or_default()
-        .client()
-        .await
-}
-
-/// Standard retry mode (exponential backoff with jitter, retry quota) with three attempts:
-/// throttling and transient 5xx are retried within the operation timeout.
-pub fn dynamodb_retry_config() -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(3)
-}
-
-/// DynamoDB answers in milliseconds, so a stuck connection fails fast (1 s to connect, 2 s per
-/// attempt) and one operation, retries included, gives up after 4 s. A grant makes two
-/// operations in sequence and the router bounds the whole grant (`http::GRANT_DEADLINE`), so
-/// the client gets a 503 well within the function's 10 s timeout and API Gateway's 30 s.
-pub fn dynamodb_timeout_config() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(4))
-        .build()
 }
 
 #[cfg(test)]
@@ -342,6 +275,24 @@ mod tests {
             ])),
             Some("http://127.0.0.1:5000".into())
         );
+    }
+
+    fn function_kind(value: Option<&str>) -> Result<FunctionKind, ConfigError> {
+        read_lookup::<LambdaSettings>(|name| {
+            value.filter(|_| name == "FUNCTION_KIND").map(str::to_owned)
+        })
+        .map(|settings| settings.function_kind)
+    }
+
+    #[test]
+    fn function_kind_defaults_to_token() {
+        assert_eq!(function_kind(None).ok(), Some(FunctionKind::Token));
+        assert_eq!(function_kind(Some("")).ok(), Some(FunctionKind::Token));
+        assert_eq!(
+            function_kind(Some("authorizer")).ok(),
+            Some(FunctionKind::Authorizer)
+        );
+        assert!(function_kind(Some("Authorizer")).is_err());
     }
 
     #[test]

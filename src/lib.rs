@@ -12,9 +12,13 @@
 //! - [`admin`]: the provisioning use cases behind `oauth-admin` (clients, users, their tokens,
 //!   and importing a django-oauth-toolkit deployment), over the [`domain::store::Store`] port,
 //!   and its command line.
-//! - [`config`] and [`telemetry`]: start-up wiring shared by the binaries in `src/bin/`.
+//! - [`config`]: the settings, as plain data below the adapters, which build their own types
+//!   from them; [`aws`]: the SDK clients the DynamoDB store and the KMS vault use.
+//! - [`startup`] and [`telemetry`]: start-up wiring shared by the binaries in `src/bin/`;
+//!   [`startup`] is the one place that chooses the adapters.
 
 pub mod admin;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod http;

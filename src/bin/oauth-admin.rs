@@ -11,8 +11,9 @@
 //! users can see in the process list), and are never printed, except a client secret this
 //! tool generated, which is shown once.
 //!
-//! This file only starts: the use cases are `token_endpoint::admin`, the commands, input
-//! checks, output and the wiring to DynamoDB and KMS are `token_endpoint::admin::cli`.
+//! This file only starts: the use cases are `token_endpoint::admin`; the commands, input
+//! checks and output are `token_endpoint::admin::cli`; the wiring to DynamoDB and KMS is
+//! `token_endpoint::startup::Deployment`.
 
 use std::process::ExitCode;
 

@@ -6,15 +6,11 @@ use std::convert::Infallible;
 
 use clap::{ArgAction, Args, Parser, ValueEnum};
 
-use crate::domain::Lifetimes;
-use crate::domain::Scope;
 use crate::domain::credentials::Argon2Settings;
-use crate::domain::login_throttle::LockoutPolicy;
 use crate::domain::signing::{MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN};
-use crate::http::Audiences;
-use crate::http::source_address::{InvalidProxy, TrustedProxies};
-use crate::lambda::FunctionKind;
+use crate::domain::{Lifetimes, LockoutPolicy, Scope};
 
+use super::values::{AudienceUris, InvalidProxy, ProxyRanges};
 use super::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_SIGNING_KEY_KMS_KEY, DEFAULT_TOKENS_TABLE};
 
 /// Each variable is also a flag of the local server; a flag wins over its variable. An empty
@@ -99,7 +95,7 @@ pub struct ServiceSettings {
     /// Proxies in front of the service whose `X-Forwarded-For` is believed (addresses or CIDR
     /// ranges, comma-separated); unset: the address API Gateway or the TCP peer saw.
     #[arg(long, env = "TRUSTED_PROXIES", value_parser = trusted_proxies, default_value = "")]
-    pub trusted_proxies: TrustedProxies,
+    pub trusted_proxies: ProxyRanges,
     /// Argon2id memory for new hashes (OWASP: 19 MiB).
     #[arg(long, env = "ARGON2_MEMORY_KIB", value_parser = positive_u32,
           default_value_t = Argon2Settings::default().memory_kib)]
@@ -122,7 +118,7 @@ pub struct ServiceSettings {
     /// unless the request names another of them as its `resource` (RFC 8707). Unset: the
     /// issuer, and no other.
     #[arg(long, env = "ACCESS_TOKEN_AUDIENCES", value_parser = audiences)]
-    pub access_token_audiences: Option<Audiences>,
+    pub access_token_audiences: Option<AudienceUris>,
     /// KMS key (id, ARN or alias) that seals the JWT signing keys at rest.
     #[arg(long, env = "SIGNING_KEY_KMS_KEY", default_value = DEFAULT_SIGNING_KEY_KMS_KEY)]
     pub signing_key_kms_key: String,
@@ -181,6 +177,24 @@ pub struct LambdaSettings {
     pub aws_lambda_runtime_api: Option<String>,
 }
 
+/// Which function this process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionKind {
+    Token,
+    Authorizer,
+}
+
+impl FunctionKind {
+    /// The value of `FUNCTION_KIND` (unset or empty means `token`, see [`LambdaSettings`]).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "token" => Ok(Self::Token),
+            "authorizer" => Ok(Self::Authorizer),
+            other => Err(format!("must be token or authorizer, not {other:?}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Telemetry")]
 pub struct TelemetrySettings {
@@ -237,7 +251,7 @@ fn key_set_refresh(text: &str) -> Result<u64, String> {
     }
 }
 
-fn audiences(text: &str) -> Result<Audiences, String> {
+fn audiences(text: &str) -> Result<AudienceUris, String> {
     text.parse()
 }
 
@@ -248,7 +262,7 @@ fn at_least_one(text: &str) -> Result<u64, String> {
     }
 }
 
-fn trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
+fn trusted_proxies(text: &str) -> Result<ProxyRanges, String> {
     text.parse()
         .map_err(|error: InvalidProxy| error.to_string())
 }

@@ -1,10 +1,9 @@
-//! The bound on a request's domain work: past [`GRANT_DEADLINE`] it fails with
-//! [`Failure::DeadlineExceeded`].
+//! The bound on a request's domain work, and how that work fails ([`DomainFailure`]): past
+//! [`GRANT_DEADLINE`] with [`DomainFailure::DeadlineExceeded`].
 
 use std::future::Future;
 use std::time::Duration;
 
-use super::error::Failure;
 use crate::domain::GrantError;
 
 /// The longest a request may take before it is answered 503: under the Lambda function's
@@ -12,12 +11,21 @@ use crate::domain::GrantError;
 /// error.
 pub const GRANT_DEADLINE: Duration = Duration::from_secs(8);
 
+/// Why a request's domain work gave no answer.
+#[derive(Debug)]
+pub enum DomainFailure {
+    /// The domain refused the request or could not carry it out.
+    Grant(GrantError),
+    /// The work did not finish within [`GRANT_DEADLINE`].
+    DeadlineExceeded,
+}
+
 /// Runs a request's domain work under [`GRANT_DEADLINE`].
 pub(super) async fn within_deadline<T>(
     work: impl Future<Output = Result<T, GrantError>>,
-) -> Result<T, Failure> {
+) -> Result<T, DomainFailure> {
     match tokio::time::timeout(GRANT_DEADLINE, work).await {
-        Ok(done) => done.map_err(Failure::Grant),
-        Err(_elapsed) => Err(Failure::DeadlineExceeded),
+        Ok(done) => done.map_err(DomainFailure::Grant),
+        Err(_elapsed) => Err(DomainFailure::DeadlineExceeded),
     }
 }

@@ -4,11 +4,12 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
-use axum::http::{Uri, header};
 
 use super::error::OAuthError;
+use crate::config::{AudienceUris, DiscoveryConfig};
 use crate::domain::Scope;
 
 /// How the metadata names the server.
@@ -34,6 +35,16 @@ pub(super) fn discovery_of(parts: &Parts) -> Arc<Discovery> {
         .get::<Arc<Discovery>>()
         .cloned()
         .unwrap_or_default()
+}
+
+impl From<DiscoveryConfig> for Discovery {
+    fn from(config: DiscoveryConfig) -> Self {
+        Self {
+            issuer: config.issuer,
+            scopes_supported: config.scopes_supported,
+            audiences: config.audiences.into(),
+        }
+    }
 }
 
 impl Discovery {
@@ -77,22 +88,18 @@ impl Audiences {
     }
 }
 
+impl From<AudienceUris> for Audiences {
+    fn from(uris: AudienceUris) -> Self {
+        Self(uris.0)
+    }
+}
+
 impl FromStr for Audiences {
     type Err = String;
 
+    /// As `ACCESS_TOKEN_AUDIENCES` is written: space-separated absolute URIs.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let audiences: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
-        for audience in &audiences {
-            let absolute = audience
-                .parse::<Uri>()
-                .is_ok_and(|uri| uri.scheme().is_some() && uri.authority().is_some());
-            if !absolute || audience.contains('#') {
-                return Err(format!(
-                    "{audience:?} is not an absolute URI without a fragment"
-                ));
-            }
-        }
-        Ok(Self(audiences))
+        text.parse::<AudienceUris>().map(Self::from)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The one place where failures become RFC 6749 §5.2 responses: the error codes
-//! ([`ErrorCode`]), the error response ([`OAuthError`]), and how a [`Failure`] of a request's
-//! domain work maps to one.
+//! ([`ErrorCode`]), the error response ([`OAuthError`]), and how a [`DomainFailure`] of a
+//! request's domain work maps to one.
 
 use std::borrow::Cow;
 
@@ -8,9 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
 
-use super::deadline::GRANT_DEADLINE;
-use super::json::python_style_json;
-use super::response::no_store_json_headers;
+use super::deadline::{DomainFailure, GRANT_DEADLINE};
+use super::json::{no_store_json_headers, python_style_json};
 use crate::domain::GrantError;
 use crate::domain::IssuanceRefused;
 use crate::domain::model::UnsupportedGrantType;
@@ -65,15 +64,6 @@ impl Serialize for ErrorCode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
-}
-
-/// Why a request's domain work gave no answer.
-#[derive(Debug)]
-pub enum Failure {
-    /// The domain refused the request or could not carry it out.
-    Grant(GrantError),
-    /// The work did not finish within [`GRANT_DEADLINE`].
-    DeadlineExceeded,
 }
 
 /// An error response: status, error code and optional description.
@@ -154,39 +144,39 @@ impl OAuthError {
 pub const LOCKED_OUT_DESCRIPTION: &str = "Too many failed attempts; try again later.";
 
 /// Why a request failed, for logs and metrics only, where the error code alone does not say.
-pub fn reason(failure: &Failure) -> Option<&'static str> {
+pub fn reason(failure: &DomainFailure) -> Option<&'static str> {
     match failure {
-        Failure::Grant(GrantError::LockedOut {
+        DomainFailure::Grant(GrantError::LockedOut {
             username_wide: false,
         }) => Some("locked"),
-        Failure::Grant(GrantError::LockedOut {
+        DomainFailure::Grant(GrantError::LockedOut {
             username_wide: true,
         }) => Some("username_locked"),
-        Failure::Grant(GrantError::InvalidCredentials) => Some("invalid_credentials"),
+        DomainFailure::Grant(GrantError::InvalidCredentials) => Some("invalid_credentials"),
         // Counted with the store's failures: what runs out of time is waiting on DynamoDB.
-        Failure::Grant(
+        DomainFailure::Grant(
             GrantError::Store(StoreError::Unavailable(_))
             | GrantError::Signing(KeyError::Store(StoreError::Unavailable(_))),
         )
-        | Failure::DeadlineExceeded => Some("store_unavailable"),
-        Failure::Grant(GrantError::Signing(KeyError::Vault(VaultError::Unavailable(_)))) => {
+        | DomainFailure::DeadlineExceeded => Some("store_unavailable"),
+        DomainFailure::Grant(GrantError::Signing(KeyError::Vault(VaultError::Unavailable(_)))) => {
             Some("vault_unavailable")
         }
-        Failure::Grant(
+        DomainFailure::Grant(
             GrantError::Store(_)
             | GrantError::Credentials(_)
             | GrantError::Randomness(_)
             | GrantError::Signing(_),
         ) => Some("internal"),
-        Failure::Grant(_) => None,
+        DomainFailure::Grant(_) => None,
     }
 }
 
-impl From<Failure> for OAuthError {
-    fn from(failure: Failure) -> Self {
+impl From<DomainFailure> for OAuthError {
+    fn from(failure: DomainFailure) -> Self {
         match failure {
-            Failure::Grant(error) => error.into(),
-            Failure::DeadlineExceeded => {
+            DomainFailure::Grant(error) => error.into(),
+            DomainFailure::DeadlineExceeded => {
                 tracing::error!(
                     deadline = ?GRANT_DEADLINE,
                     "the request did not finish within its deadline"
@@ -302,9 +292,13 @@ mod tests {
 
     #[test]
     fn a_request_out_of_time_is_answered_like_an_unavailable_store() {
-        let unavailable = Failure::Grant(GrantError::Store(StoreError::Unavailable("down".into())));
-        assert_eq!(reason(&Failure::DeadlineExceeded), reason(&unavailable));
-        let late = OAuthError::from(Failure::DeadlineExceeded);
+        let unavailable =
+            DomainFailure::Grant(GrantError::Store(StoreError::Unavailable("down".into())));
+        assert_eq!(
+            reason(&DomainFailure::DeadlineExceeded),
+            reason(&unavailable)
+        );
+        let late = OAuthError::from(DomainFailure::DeadlineExceeded);
         assert_eq!(late, OAuthError::from(unavailable));
         assert_eq!(late.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(late.code.as_str(), "temporarily_unavailable");

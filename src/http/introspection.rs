@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::deadline::within_deadline;
-use super::json::python_style_json;
-use super::response::{failed, no_store_json_headers};
+use super::json::{no_store_json_headers, python_style_json};
+use super::response::failed;
 use super::token_operation::TokenOperation;
 use crate::domain::TokenService;
 use crate::domain::model::AccessTokenRecord;

@@ -1,4 +1,4 @@
-//! JSON as the documented endpoint writes it.
+//! JSON as the documented endpoint writes it, and the headers every JSON answer carries.
 //!
 //! django-oauth-toolkit answers with Python's `json.dumps`, which separates with `", "` and
 //! `": "`. Writing the same bytes costs nothing and spares clients that compare bodies (or
@@ -6,6 +6,7 @@
 
 use std::io;
 
+use axum::http::{HeaderValue, header};
 use serde::Serialize;
 use serde_json::ser::{Formatter, Serializer};
 
@@ -50,6 +51,22 @@ pub fn python_style_json<T: Serialize>(value: &T) -> Vec<u8> {
         return b"{}".to_vec();
     }
     output
+}
+
+/// Token responses must not be cached (RFC 6749 §5.1); errors get the same headers.
+pub(super) fn no_store_json_headers() -> [(header::HeaderName, HeaderValue); 4] {
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::deadline::within_deadline;
 use super::json::python_style_json;
-use super::observe::Outcome;
+use super::observe::EndpointOutcome;
 use super::response::failed;
 use crate::domain::TokenService;
 use crate::domain::signing::SigningKeyRecord;
@@ -58,7 +58,7 @@ pub(super) async fn jwks_endpoint<S: GrantStore>(
 ) -> Response {
     let keys = match within_deadline(service.published_keys()).await {
         Ok(keys) => keys,
-        Err(failure) => return failed(Outcome::new(ENDPOINT, "failed"), failure),
+        Err(failure) => return failed(EndpointOutcome::new(ENDPOINT, "failed"), failure),
     };
     let body = python_style_json(&KeySet {
         keys: keys.iter().map(Jwk::of).collect(),
@@ -74,5 +74,5 @@ pub(super) async fn jwks_endpoint<S: GrantStore>(
             HeaderValue::from_static(CACHE_CONTROL),
         ),
     ];
-    Outcome::new(ENDPOINT, "served").on((StatusCode::OK, headers, body).into_response())
+    EndpointOutcome::new(ENDPOINT, "served").on((StatusCode::OK, headers, body).into_response())
 }

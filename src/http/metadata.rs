@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use super::discovery::{Discovery, issuer_of};
 use super::json::python_style_json;
-use super::observe::Outcome;
+use super::observe::EndpointOutcome;
+use super::paths::{INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
 use super::response::refused;
-use super::router::{INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
 use crate::domain::GrantType;
 
 const ENDPOINT: &str = "metadata";
@@ -100,5 +100,5 @@ pub(super) async fn metadata_endpoint(
             HeaderValue::from_static("Host, X-Forwarded-Proto"),
         );
     }
-    Outcome::new(ENDPOINT, "served").on(response)
+    EndpointOutcome::new(ENDPOINT, "served").on(response)
 }

@@ -8,7 +8,7 @@
 //!   metadata (RFC 8414), in [`metadata`];
 //! - `GET /.well-known/jwks.json`: the keys JWT access tokens are signed with, in `keys`.
 //!
-//! What they share: the routes and method handling (`router`), reading parameters
+//! What they share: the routes and method handling (`router`, `paths`), reading parameters
 //! ([`params`], [`client_auth`]), the revocation and introspection request
 //! (`token_operation`), the deadline on domain work (`deadline`), error answers ([`error`],
 //! `response`, [`json`]) and the request's log record (`observe`).
@@ -23,6 +23,7 @@ mod keys;
 pub mod metadata;
 mod observe;
 pub mod params;
+mod paths;
 mod response;
 pub mod revocation;
 mod router;
@@ -33,10 +34,11 @@ mod token_operation;
 pub use deadline::GRANT_DEADLINE;
 pub use discovery::{Audiences, Discovery};
 pub use error::{ErrorCode, OAuthError};
-pub use observe::{Outcome, RequestIds};
+pub use observe::{EndpointOutcome, RequestIds};
 pub use params::MAX_BODY_BYTES;
-pub use router::{
+pub use paths::{
     INTROSPECTION_PATH, JWKS_PATH, METADATA_METHODS, METADATA_PATH, OPENID_CONFIGURATION_PATH,
-    POST_METHODS, REVOCATION_PATH, TOKEN_PATH, router, router_behind,
+    POST_METHODS, REVOCATION_PATH, TOKEN_PATH,
 };
+pub use router::{router, router_behind};
 pub use token::parse_token_request;

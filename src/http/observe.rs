@@ -1,4 +1,4 @@
-//! Request observation: what an endpoint did with a request ([`Outcome`]), the ids it
+//! Request observation: what an endpoint did with a request ([`EndpointOutcome`]), the ids it
 //! arrived with ([`RequestIds`]), and the middleware that times it and writes its record.
 
 use std::time::Instant;
@@ -21,7 +21,7 @@ pub struct RequestIds {
 
 /// What an endpoint did with a request, attached to its response for the logging middleware.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct EndpointOutcome {
     pub endpoint: &'static str,
     pub grant_type: Option<&'static str>,
     pub client_id: Option<String>,
@@ -30,7 +30,7 @@ pub struct Outcome {
     pub reason: Option<&'static str>,
 }
 
-impl Outcome {
+impl EndpointOutcome {
     pub fn new(endpoint: &'static str, outcome: &'static str) -> Self {
         Self {
             endpoint,
@@ -62,7 +62,7 @@ pub(super) async fn observe(request: Request, next: Next) -> Response {
     response.extensions_mut().insert(store);
     let status = response.status();
     // Answers no endpoint gave an outcome (404, 405, OPTIONS) are named by their status.
-    let fallback = Outcome::new(
+    let fallback = EndpointOutcome::new(
         "other",
         match status {
             StatusCode::NOT_FOUND => "not_found",
@@ -71,7 +71,10 @@ pub(super) async fn observe(request: Request, next: Next) -> Response {
             _ => "invalid_request",
         },
     );
-    let outcome = response.extensions().get::<Outcome>().unwrap_or(&fallback);
+    let outcome = response
+        .extensions()
+        .get::<EndpointOutcome>()
+        .unwrap_or(&fallback);
     telemetry::record_request(&RequestRecord {
         endpoint: outcome.endpoint,
         grant_type: outcome.grant_type,

@@ -12,25 +12,14 @@ use super::discovery::Discovery;
 use super::error::OAuthError;
 use super::metadata;
 use super::observe::observe;
+use super::paths::{
+    INTROSPECTION_PATH, JWKS_PATH, METADATA_METHODS, METADATA_PATH, OPENID_CONFIGURATION_PATH,
+    POST_METHODS, REVOCATION_PATH, TOKEN_PATH,
+};
 use super::source_address::{self, TrustedProxies};
 use super::{introspection, keys, revocation, token};
 use crate::domain::TokenService;
 use crate::domain::store::Store;
-
-/// Paths of the endpoints, relative to the issuer.
-pub const TOKEN_PATH: &str = "/o/token/";
-pub const REVOCATION_PATH: &str = "/o/revoke_token/";
-pub const INTROSPECTION_PATH: &str = "/o/introspect/";
-pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-/// The same document where OpenID Connect discovery (and API Gateway's JWT authorizers) look.
-pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
-
-/// What the POST endpoints allow.
-pub const POST_METHODS: &str = "POST, OPTIONS";
-
-/// What the metadata document allows (axum answers HEAD for a GET route).
-pub const METADATA_METHODS: &str = "GET, HEAD, OPTIONS";
 
 /// The router for every endpoint, believing no forwarded header. `discovery` says how the
 /// metadata document names the server.

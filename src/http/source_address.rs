@@ -16,6 +16,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
+pub use crate::config::InvalidProxy;
+use crate::config::ProxyRanges;
 use crate::domain::login_throttle::SourceAddress;
 
 /// The address of the request's immediate peer, as a front end (the Lambda adapter) saw it.
@@ -26,26 +28,18 @@ pub struct PeerAddress(pub IpAddr);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{0:?} is not an IP address or CIDR range")]
-pub struct InvalidProxy(String);
+impl From<ProxyRanges> for TrustedProxies {
+    fn from(ranges: ProxyRanges) -> Self {
+        Self(ranges.0)
+    }
+}
 
 impl FromStr for TrustedProxies {
     type Err = InvalidProxy;
 
-    /// A comma- or space-separated list; empty means none.
+    /// As `TRUSTED_PROXIES` is written: a comma- or space-separated list; empty means none.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        text.split([',', ' '])
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| InvalidProxy(entry.to_owned()))
-            })
-            .collect::<Result<_, _>>()
-            .map(Self)
+        text.parse::<ProxyRanges>().map(Self::from)
     }
 }
 

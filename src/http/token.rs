@@ -12,10 +12,10 @@ use super::client_auth;
 use super::deadline::within_deadline;
 use super::discovery::discovery_of;
 use super::error::OAuthError;
-use super::json::python_style_json;
-use super::observe::Outcome;
+use super::json::{no_store_json_headers, python_style_json};
+use super::observe::EndpointOutcome;
 use super::params::Params;
-use super::response::{failed, no_store_json_headers, refused};
+use super::response::{failed, refused};
 use super::source_address::source_of;
 use crate::domain::login_throttle::SourceAddress;
 use crate::domain::store::{GrantStore, LoginAttemptStore};
@@ -44,10 +44,10 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore>(
         Ok(token_request) => token_request,
         Err(error) => return refused(ENDPOINT, error),
     };
-    let outcome = Outcome {
+    let outcome = EndpointOutcome {
         grant_type: Some(token_request.grant.grant_type().as_str()),
         client_id: token_request.client.as_ref().map(|c| c.client_id.clone()),
-        ..Outcome::new(ENDPOINT, "issued")
+        ..EndpointOutcome::new(ENDPOINT, "issued")
     };
     match within_deadline(service.grant(token_request)).await {
         Ok(issued) => outcome.on(success(&issued)),

@@ -7,7 +7,7 @@ use axum::response::Response;
 use super::client_auth;
 use super::discovery::discovery_of;
 use super::error::OAuthError;
-use super::observe::Outcome;
+use super::observe::EndpointOutcome;
 use super::params::Params;
 use super::response::refused;
 use crate::domain::ClientCredentials;
@@ -49,10 +49,10 @@ impl TokenOperation {
     }
 
     /// The outcome of this operation, naming its client.
-    pub(super) fn outcome(&self, outcome: &'static str) -> Outcome {
-        Outcome {
+    pub(super) fn outcome(&self, outcome: &'static str) -> EndpointOutcome {
+        EndpointOutcome {
             client_id: Some(self.client.client_id.clone()),
-            ..Outcome::new(self.endpoint, outcome)
+            ..EndpointOutcome::new(self.endpoint, outcome)
         }
     }
 }

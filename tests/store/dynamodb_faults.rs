@@ -33,7 +33,7 @@ use token_endpoint::domain::{GrantType, Secret, TokenService};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;
 
-/// The SDK's timeouts for these tests: production's shape (`config::dynamodb_timeout_config`:
+/// The SDK's timeouts for these tests: production's shape (`aws::dynamodb_timeout_config`:
 /// 2 s connect, 3 s per attempt, 8 s per operation), scaled down only so the suite is fast.
 /// The operation timeout stays above the standard retry mode's worst-case backoff (up to
 /// 1 s + 2 s between three attempts), as in production, so answered faults exhaust all three
@@ -51,7 +51,7 @@ const HANG_GUARD: Duration = Duration::from_secs(10);
 
 /// Attempts per DynamoDB call: production's retry configuration.
 fn max_attempts() -> u32 {
-    token_endpoint::config::dynamodb_retry_config().max_attempts()
+    token_endpoint::aws::dynamodb_retry_config().max_attempts()
 }
 
 const CLIENT_ID: &str = "app";
@@ -90,7 +90,7 @@ impl App {
         );
         let proxy = FaultProxy::start(support::moto_endpoint()).await;
         let config = support::dynamodb_config(proxy.endpoint())
-            .retry_config(token_endpoint::config::dynamodb_retry_config())
+            .retry_config(token_endpoint::aws::dynamodb_retry_config())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)

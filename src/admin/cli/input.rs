@@ -6,7 +6,7 @@ use std::io::{self, BufRead as _, IsTerminal as _, Read as _};
 use std::path::Path;
 use std::str::FromStr as _;
 
-use super::{CreateClientArgs, Failure, ImportArgs, OwnerArgs, UpdateClientArgs};
+use super::{CommandFailure, CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs};
 use crate::admin::NewClient;
 use crate::admin::import::ImportOptions;
 use crate::domain::names::{NameError, check_client_id, check_client_name, check_username};
@@ -15,7 +15,7 @@ use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret};
 
 impl CreateClientArgs {
     /// The client to register. With --client-secret-stdin, its secret is read here.
-    pub fn new_client(&self) -> Result<NewClient, Failure> {
+    pub fn new_client(&self) -> Result<NewClient, CommandFailure> {
         let name = valid_client_name(&self.name)?;
         let scope = valid_scope(&self.scope)?;
         let grant_types = valid_grant_types(&self.grant_types)?;
@@ -41,7 +41,7 @@ impl CreateClientArgs {
 
 impl UpdateClientArgs {
     /// The client to change and the changes, each checked as create-client checks it.
-    pub fn checked(&self) -> Result<(String, ClientChanges), Failure> {
+    pub fn checked(&self) -> Result<(String, ClientChanges), CommandFailure> {
         let client_id = valid_client_id(&self.client_id)?;
         let changes = &self.changes;
         let changes = ClientChanges {
@@ -60,7 +60,7 @@ impl UpdateClientArgs {
 }
 
 impl ImportArgs {
-    pub fn options(&self) -> Result<ImportOptions, Failure> {
+    pub fn options(&self) -> Result<ImportOptions, CommandFailure> {
         Ok(ImportOptions {
             scope: valid_scope(&self.scope)?,
             application_model: self.application_model.to_ascii_lowercase(),
@@ -70,7 +70,7 @@ impl ImportArgs {
     }
 
     /// Reads the whole export, from a file or, for `-`, standard input.
-    pub fn read_export(&self) -> Result<String, Failure> {
+    pub fn read_export(&self) -> Result<String, CommandFailure> {
         let path = &self.file;
         let mut export = String::new();
         let read = if path == Path::new("-") {
@@ -79,7 +79,7 @@ impl ImportArgs {
             std::fs::File::open(path).and_then(|mut file| file.read_to_string(&mut export))
         };
         read.map_err(|error| {
-            Failure::InvalidInput(format!(
+            CommandFailure::InvalidInput(format!(
                 "--file {}: cannot read it: {error}",
                 path.display()
             ))
@@ -89,11 +89,11 @@ impl ImportArgs {
 }
 
 impl OwnerArgs {
-    pub fn owner(&self) -> Result<FamilyOwner, Failure> {
+    pub fn owner(&self) -> Result<FamilyOwner, CommandFailure> {
         match (&self.username, &self.client_id) {
             (Some(username), _) => Ok(FamilyOwner::User(valid_username(username)?)),
             (None, Some(client_id)) => Ok(FamilyOwner::Client(valid_client_id(client_id)?)),
-            (None, None) => Err(Failure::InvalidInput(
+            (None, None) => Err(CommandFailure::InvalidInput(
                 "give --username or --client-id".into(),
             )),
         }
@@ -101,58 +101,58 @@ impl OwnerArgs {
 }
 
 /// "--flag rule", or "--flag "value" rule" where the value helps to see what is wrong.
-fn invalid_name(flag: &str, value: &str, error: NameError) -> Failure {
-    Failure::InvalidInput(if error.is_about_length() {
+fn invalid_name(flag: &str, value: &str, error: NameError) -> CommandFailure {
+    CommandFailure::InvalidInput(if error.is_about_length() {
         format!("{flag} {error}")
     } else {
         format!("{flag} {value:?} {error}")
     })
 }
 
-pub fn valid_client_id(client_id: &str) -> Result<String, Failure> {
+pub fn valid_client_id(client_id: &str) -> Result<String, CommandFailure> {
     check_client_id(client_id).map_err(|error| invalid_name("--client-id", client_id, error))?;
     Ok(client_id.to_owned())
 }
 
 /// Family ids are generated alphanumerics; anything else names no family.
-pub fn valid_family_id(family_id: &str) -> Result<String, Failure> {
+pub fn valid_family_id(family_id: &str) -> Result<String, CommandFailure> {
     if family_id.is_empty()
         || family_id.len() > 64
         || !family_id.bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return Err(Failure::InvalidInput(format!(
+        return Err(CommandFailure::InvalidInput(format!(
             "--family-id {family_id:?} is not a family id (letters and digits, as list-tokens shows)"
         )));
     }
     Ok(family_id.to_owned())
 }
 
-pub fn valid_username(username: &str) -> Result<String, Failure> {
+pub fn valid_username(username: &str) -> Result<String, CommandFailure> {
     check_username(username).map_err(|error| invalid_name("--username", username, error))?;
     Ok(username.to_owned())
 }
 
-fn valid_client_name(name: &str) -> Result<String, Failure> {
+fn valid_client_name(name: &str) -> Result<String, CommandFailure> {
     check_client_name(name).map_err(|error| invalid_name("--name", name, error))?;
     Ok(name.to_owned())
 }
 
-fn valid_scope(scope: &str) -> Result<Scope, Failure> {
+fn valid_scope(scope: &str) -> Result<Scope, CommandFailure> {
     let parsed = Scope::parse(scope).map_err(|_| {
-        Failure::InvalidInput(format!(
+        CommandFailure::InvalidInput(format!(
             "--scope {scope:?} is not a space-separated list of scope tokens \
              (printable ASCII except space, \" and \\)"
         ))
     })?;
     if parsed.is_empty() {
-        return Err(Failure::InvalidInput(
+        return Err(CommandFailure::InvalidInput(
             "--scope must name at least one scope, e.g. --scope \"read write\"".into(),
         ));
     }
     Ok(parsed)
 }
 
-fn valid_grant_types(list: &str) -> Result<Vec<GrantType>, Failure> {
+fn valid_grant_types(list: &str) -> Result<Vec<GrantType>, CommandFailure> {
     let allowed = || {
         GrantType::ALL
             .iter()
@@ -163,13 +163,13 @@ fn valid_grant_types(list: &str) -> Result<Vec<GrantType>, Failure> {
     let mut grant_types = Vec::new();
     for name in list.split(',').map(str::trim) {
         if name.is_empty() {
-            return Err(Failure::InvalidInput(format!(
+            return Err(CommandFailure::InvalidInput(format!(
                 "--grant-types {list:?} has an empty entry; give a comma-separated list of: {}",
                 allowed()
             )));
         }
         let grant = GrantType::from_str(name).map_err(|_| {
-            Failure::InvalidInput(format!(
+            CommandFailure::InvalidInput(format!(
                 "--grant-types: unknown grant type {name:?} (allowed: {})",
                 allowed()
             ))
@@ -182,7 +182,7 @@ fn valid_grant_types(list: &str) -> Result<Vec<GrantType>, Failure> {
 }
 
 /// Reads a secret from the first line of standard input, without its line ending.
-pub fn secret_from_stdin(what: &str) -> Result<Secret, Failure> {
+pub fn secret_from_stdin(what: &str) -> Result<Secret, CommandFailure> {
     let stdin = io::stdin();
     if stdin.is_terminal() {
         eprintln!("oauth-admin: reading the {what} from standard input (one line)");
@@ -190,9 +190,9 @@ pub fn secret_from_stdin(what: &str) -> Result<Secret, Failure> {
     let mut line = String::new();
     stdin.lock().read_line(&mut line).map_err(|error| {
         if error.kind() == io::ErrorKind::InvalidData {
-            Failure::InvalidInput(format!("the {what} on standard input is not valid UTF-8"))
+            CommandFailure::InvalidInput(format!("the {what} on standard input is not valid UTF-8"))
         } else {
-            Failure::Operation(format!("reading the {what} from standard input: {error}"))
+            CommandFailure::Operation(format!("reading the {what} from standard input: {error}"))
         }
     })?;
     let secret = line
@@ -200,7 +200,7 @@ pub fn secret_from_stdin(what: &str) -> Result<Secret, Failure> {
         .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
         .unwrap_or(&line);
     if secret.is_empty() {
-        return Err(Failure::InvalidInput(format!(
+        return Err(CommandFailure::InvalidInput(format!(
             "the {what} on standard input is empty; pipe it in, e.g. printf '%s\\n' \"$VALUE\" | oauth-admin ..."
         )));
     }

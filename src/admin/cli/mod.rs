@@ -1,8 +1,8 @@
-//! `oauth-admin`'s command line: its commands and flags (clap), and [`Failure`], the error a
+//! `oauth-admin`'s command line: its commands and flags (clap), and [`CommandFailure`], the error a
 //! command ends with and the exit status that goes with it. `input.rs` turns flags and
 //! standard input into the typed requests of [`super::Admin`], checked before anything reaches
 //! the store; `output.rs` renders results as the one JSON line a command prints; `run.rs` runs
-//! a command on the DynamoDB tables and the KMS key the environment names.
+//! a command, one function each, on the deployment `startup::Deployment` connects to.
 
 mod input;
 pub mod output;
@@ -327,7 +327,7 @@ pub struct OwnerArgs {
 
 /// Why a command failed, and so which exit status it ends with. Displays as the message.
 #[derive(Debug, thiserror::Error)]
-pub enum Failure {
+pub enum CommandFailure {
     /// The arguments or standard input were not acceptable; nothing was written.
     #[error("{0}")]
     InvalidInput(String),
@@ -336,7 +336,7 @@ pub enum Failure {
     Operation(String),
 }
 
-impl Failure {
+impl CommandFailure {
     pub fn operation(error: impl std::fmt::Display) -> Self {
         Self::Operation(error.to_string())
     }
@@ -349,7 +349,7 @@ impl Failure {
     }
 }
 
-impl From<AdminError> for Failure {
+impl From<AdminError> for CommandFailure {
     fn from(error: AdminError) -> Self {
         match error {
             AdminError::UnreadableExport(error) => Self::InvalidInput(format!("--file: {error}")),
@@ -374,10 +374,10 @@ impl From<AdminError> for Failure {
 }
 
 /// An import ends with status 1 if any record failed (the result, printed first, says which).
-pub fn failed_records(report: &ImportReport) -> Result<(), Failure> {
+pub fn failed_records(report: &ImportReport) -> Result<(), CommandFailure> {
     match report.failed() {
         0 => Ok(()),
-        failed => Err(Failure::Operation(format!(
+        failed => Err(CommandFailure::Operation(format!(
             "{failed} record(s) failed, see \"failed\" in the result; import again to \
              retry them (what was imported is skipped)"
         ))),

@@ -5,15 +5,15 @@ use std::io::{self, Write as _};
 
 use serde_json::{Value, json};
 
-use super::Failure;
+use super::CommandFailure;
 use crate::admin::import::ImportReport;
 use crate::admin::{
     ClientDetails, CreatedClient, EnsuredSigningKey, KeySetDetails, KeyState, Revocation,
     RotatedSigningKey, SigningKeyDetails, UserDetails,
 };
+use crate::config::TablesConfig;
 use crate::domain::lifecycle::Revoked;
 use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret, TokenFamily};
-use crate::store::dynamodb::TableNames;
 
 /// Whether a stored hash is still the one imported from Django: a boolean, never the hash.
 const DJANGO_HASH_PENDING_UPGRADE: &str = "django_hash_pending_upgrade";
@@ -36,12 +36,12 @@ impl Output {
     }
 
     /// Writes the result as one JSON line.
-    pub fn print(&self) -> Result<(), Failure> {
+    pub fn print(&self) -> Result<(), CommandFailure> {
         let mut stdout = io::stdout().lock();
         writeln!(stdout, "{}", self.result)
             .and_then(|()| stdout.flush())
             .map_err(|error| {
-                Failure::Operation(match &self.if_lost {
+                CommandFailure::Operation(match &self.if_lost {
                     Some(if_lost) => format!("writing the result failed ({error}): {if_lost}"),
                     None => format!("writing the result failed: {error}"),
                 })
@@ -52,7 +52,7 @@ impl Output {
 /// The tables, the KMS key that seals the signing keys, and the key that signs now: the same
 /// each time it runs.
 pub fn tables_created(
-    tables: &TableNames,
+    tables: &TablesConfig,
     kms_key_id: &str,
     signing_key: &EnsuredSigningKey,
 ) -> Output {
@@ -194,10 +194,10 @@ pub fn family_revoked(family_id: &str, tokens: usize) -> Output {
     Output::new(json!({ "family_id": family_id, "revoked_tokens": tokens }))
 }
 
-pub fn import_report(report: &ImportReport) -> Result<Output, Failure> {
+pub fn import_report(report: &ImportReport) -> Result<Output, CommandFailure> {
     serde_json::to_value(report)
         .map(Output::new)
-        .map_err(Failure::operation)
+        .map_err(CommandFailure::operation)
 }
 
 /// The owner's name under its own key.

@@ -18,7 +18,7 @@ mod report;
 mod tests;
 
 pub use dumpdata::ExportError;
-pub use report::{Counts, ImportReport, ItemReport, KeptAs, Outcome};
+pub use report::{Counts, ImportOutcome, ImportReport, ItemReport, KeptAs};
 
 use crate::domain::Scope;
 use crate::domain::credentials::CredentialVerifier;

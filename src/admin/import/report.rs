@@ -7,9 +7,10 @@ use serde_json::Value;
 use super::dumpdata::ModelObject;
 use crate::domain::store::StoreError;
 
+/// What an import did with one exported record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum ImportOutcome {
     Imported,
     /// Not imported, for the reason given: this service cannot serve it, or it exists already.
     Skipped,
@@ -37,7 +38,7 @@ pub struct ItemReport {
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    pub outcome: Outcome,
+    pub outcome: ImportOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,11 +55,11 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub(super) fn add(&mut self, outcome: Outcome) {
+    pub(super) fn add(&mut self, outcome: ImportOutcome) {
         let count = match outcome {
-            Outcome::Imported => &mut self.imported,
-            Outcome::Skipped => &mut self.skipped,
-            Outcome::Failed => &mut self.failed,
+            ImportOutcome::Imported => &mut self.imported,
+            ImportOutcome::Skipped => &mut self.skipped,
+            ImportOutcome::Failed => &mut self.failed,
         };
         *count += 1;
     }
@@ -98,7 +99,7 @@ impl ItemReport {
             pk: object.pk.clone(),
             client_id: None,
             username: None,
-            outcome: Outcome::Skipped,
+            outcome: ImportOutcome::Skipped,
             reason: None,
             grant_types: None,
             kept_as: None,
@@ -107,8 +108,8 @@ impl ItemReport {
 
     pub(super) fn refused(mut self, refusal: Refusal) -> Self {
         let (outcome, reason) = match refusal {
-            Refusal::Skip(reason) => (Outcome::Skipped, reason),
-            Refusal::Fail(reason) => (Outcome::Failed, reason),
+            Refusal::Skip(reason) => (ImportOutcome::Skipped, reason),
+            Refusal::Fail(reason) => (ImportOutcome::Failed, reason),
         };
         self.outcome = outcome;
         self.reason = Some(reason);
@@ -119,7 +120,7 @@ impl ItemReport {
     pub(super) fn created(self, created: Result<(), StoreError>) -> Self {
         match created {
             Ok(()) => Self {
-                outcome: Outcome::Imported,
+                outcome: ImportOutcome::Imported,
                 ..self
             },
             Err(StoreError::AlreadyExists(what)) => Self {

@@ -106,7 +106,7 @@ fn item<'a>(report: &'a ImportReport, pk: u64, model: &str) -> &'a ItemReport {
 
 fn reason(report: &ImportReport, pk: u64, model: &str) -> String {
     let item = item(report, pk, model);
-    assert_eq!(item.outcome, Outcome::Skipped, "{item:?}");
+    assert_eq!(item.outcome, ImportOutcome::Skipped, "{item:?}");
     item.reason.clone().unwrap_or_default()
 }
 

@@ -34,6 +34,7 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::config::TablesConfig;
 use crate::domain::store::StoreError;
 
 mod credential_writes;
@@ -58,6 +59,15 @@ type Item = HashMap<String, AttributeValue>;
 pub struct TableNames {
     pub credentials: String,
     pub tokens: String,
+}
+
+impl From<&TablesConfig> for TableNames {
+    fn from(config: &TablesConfig) -> Self {
+        Self {
+            credentials: config.credentials.clone(),
+            tokens: config.tokens.clone(),
+        }
+    }
 }
 
 #[derive(Clone)]

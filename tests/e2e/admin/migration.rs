@@ -511,7 +511,7 @@ async fn a_refused_upgrade_still_grants_and_a_later_use_upgrades() {
     .json();
     let proxy = FaultProxy::start(support::moto_endpoint()).await;
     let config = support::dynamodb_config(proxy.endpoint())
-        .retry_config(token_endpoint::config::dynamodb_retry_config())
+        .retry_config(token_endpoint::aws::dynamodb_retry_config())
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables.clone());
     let service = support::service(store, &support::cheap_config());

@@ -109,7 +109,7 @@ pub fn dynamodb_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
 /// A DynamoDB client for the moto server.
 pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let config = dynamodb_config(moto_endpoint())
-        // As in production (`config::dynamodb_client`): each request's DynamoDB calls are tallied.
+        // As in production (`aws::clients`): each request's DynamoDB calls are tallied.
         .interceptor(token_endpoint::telemetry::store_timing::DynamoTimer)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)

@@ -1,4 +1,10 @@
-//! Wiring shared by the binaries and the tests: building the service and seeding the demo data.
+//! Wiring shared by the binaries and the tests: building the service, choosing the adapters
+//! ([`run`] for the token service, [`Deployment`] for `oauth-admin`) and seeding the demo
+//! data.
+
+mod deployment;
+mod local;
+mod serve;
 
 use std::sync::Arc;
 
@@ -13,6 +19,9 @@ use crate::domain::store::{Store, StoreError};
 use crate::domain::{Client, GrantType, Scope, Secret, TokenFormat, TokenService, User};
 use crate::store::MemoryStore;
 use crate::vault::InProcessVault;
+
+pub use deployment::{Deployment, DeploymentStore};
+pub use serve::{BoxError, ServiceStore, run};
 
 /// The token service over `store`, configured from `config`, without JWT signing: JWT
 /// clients get a server error.
@@ -55,15 +64,34 @@ fn unsigned_service<S: Store>(
 /// The memory store's service for `make run`: seeded with the demo clients and user, and
 /// signing JWTs with a key sealed under a key that lives only in this process.
 pub async fn demo_service(config: &Config) -> Result<Arc<TokenService<MemoryStore>>, SeedError> {
+    let (store, vault) = demo_store().await?;
+    seeded_service(store, vault, config, true).await
+}
+
+/// [`signing_token_service`]; `demo`: seeded with the demo clients and user.
+async fn seeded_service<S: Store + KeySetStore + Clone, V: KeyVault>(
+    store: S,
+    vault: V,
+    config: &Config,
+    demo: bool,
+) -> Result<Arc<TokenService<S>>, SeedError> {
+    let service = signing_token_service(store, vault, config)?;
+    if demo {
+        seed_demo(&service).await?;
+    }
+    Ok(service)
+}
+
+/// The memory store for `make run`, holding a first signing key sealed under a key that lives
+/// only in this process, and that vault.
+async fn demo_store() -> Result<(MemoryStore, InProcessVault), SeedError> {
     let store = MemoryStore::new();
     let vault = InProcessVault::new()?;
     let now = SystemClock.now();
     let first_key = new_signing_key(&vault, now, now).await?;
     let keys = KeySet::default().with_key(first_key, now);
     store.save_signing_keys(&keys).await?;
-    let service = signing_token_service(store, vault, config)?;
-    seed_demo(&service).await?;
-    Ok(service)
+    Ok((store, vault))
 }
 
 /// The demo client and user that `make run` seeds the memory store with. They are public
