@@ -38,7 +38,7 @@ async fn spawn_app() -> App {
         CLIENT_ID,
         CLIENT_SECRET,
         "read write payouts",
-        &GrantType::ALL,
+        GrantType::ALL,
     )
     .await;
     support::add_user(&service, "alice", "correct horse").await;

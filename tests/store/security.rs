@@ -49,7 +49,7 @@ impl<S> std::ops::Deref for App<S> {
 async fn seeded<S: Store + KeySetStore + Clone>(store: S, config: &Config) -> App<S> {
     let clock = Arc::new(ManualClock::default());
     let service = support::service_with_clock(store, config, clock.clone() as Arc<dyn Clock>);
-    support::add_client(&service, CLIENT, SECRET, "read write", &GrantType::ALL).await;
+    support::add_client(&service, CLIENT, SECRET, "read write", GrantType::ALL).await;
     support::add_user(&service, "alice", "correct horse").await;
     App { service, clock }
 }

@@ -61,7 +61,7 @@ impl Grants {
         let clock = Arc::new(ManualClock(AtomicU64::new(START)));
         let store = MemoryStore::new();
         for (client_id, scope) in [(APP, "read write"), (OTHER_APP, "read")] {
-            let client = client(&verifier, client_id, scope, &GrantType::ALL);
+            let client = client(&verifier, client_id, scope, GrantType::ALL);
             store
                 .create_client(&client)
                 .await
