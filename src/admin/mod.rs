@@ -1,7 +1,7 @@
 //! `oauth-admin`'s use cases, apart from its terminal: provisioning, showing and listing
 //! clients and users, listing and revoking their tokens, importing a django-oauth-toolkit
 //! deployment, and creating, rotating and listing the JWT signing keys, all through the
-//! [`crate::domain::store::Store`] and [`crate::domain::signing`] ports, so they run on any of
+//! [`crate::domain::store`] and [`crate::domain::signing`] ports, so they run on any of
 //! their adapters.
 //!
 //! - `provisioning`: [`Admin`], the use cases, with their typed results and [`AdminError`]; the

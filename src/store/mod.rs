@@ -1,4 +1,4 @@
-//! The adapters of the storage port ([`crate::domain::store::Store`]), side by side:
+//! The adapters of the storage ports ([`crate::domain::store`]), side by side:
 //! [`dynamodb::DynamoStore`] for production and [`memory::MemoryStore`] for local runs and fast
 //! tests. One conformance suite checks that they behave alike.
 
