@@ -1,5 +1,5 @@
 //! The one place where failures become RFC 6749 §5.2 responses: the error codes
-//! ([`ErrorCode`]), the error response ([`OAuthError`]), and how a [`DomainFailure`] of a
+//! ([`ErrorCode`]), the error response ([`OAuthError`]), and how a `DomainFailure` of a
 //! request's domain work maps to one.
 
 use std::borrow::Cow;

@@ -2,7 +2,7 @@
 //!
 //! The issuer is configured (`ISSUER`) or, if not, derived from the request: the scheme API
 //! Gateway reports in `X-Forwarded-Proto`, the `Host` header, and the API Gateway stage the
-//! Lambda adapter found in front of the path ([`BasePath`]). Behind a named stage the document
+//! Lambda adapter found in front of the path (`BasePath`). Behind a named stage the document
 //! is served at `https://host/stage/.well-known/oauth-authorization-server`, with the stage in
 //! every URL, because API Gateway cannot route RFC 8414's `/.well-known/…/stage` form.
 

@@ -2,7 +2,7 @@
 //! credentials (§4.4). Each file holds its request (the parameters it reads), its flow (a
 //! plain function over the [`Issuer`] and the storage ports it needs) and its unit tests.
 //!
-//! The set of grants is declared once, in [`grants!`] below: the request enum, the parameter
+//! The set of grants is declared once, in `grants!` below: the request enum, the parameter
 //! names the HTTP layer knows and the dispatch derive from it. A grant missing from it, or a
 //! [`GrantType`] without a grant, does not compile.
 

@@ -18,7 +18,7 @@ pub const MAX_ACCESS_TOKEN_LIFETIME: u64 = 24 * 3600;
 pub const RETIRED_KEY_RETENTION: u64 = 2 * MAX_ACCESS_TOKEN_LIFETIME;
 
 /// Published beyond the expiry of the last token a key could have signed: an instance whose
-/// cached key set is at most [`KeyRingTiming::stale_after`] old may sign with it a little after
+/// cached key set is at most [`super::KeyRingTiming::stale_after`] old may sign with it a little after
 /// its retirement, and clocks differ.
 pub const PUBLICATION_MARGIN: u64 = 600;
 

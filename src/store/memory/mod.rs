@@ -1,4 +1,5 @@
-//! An in-memory [`Store`] and [`KeySetStore`]: for `make run` and fast tests. One mutex makes
+//! An in-memory store, every port of [`crate::domain::store`] and [`KeySetStore`], for `make run`
+//! and fast tests. One mutex makes
 //! every operation atomic, which gives the same single-use and all-or-nothing semantics as the
 //! DynamoDB adapter.
 //!
