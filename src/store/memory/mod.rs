@@ -1,7 +1,6 @@
 //! An in-memory store, every port of [`crate::domain::store`] and [`KeySetStore`], for `make run`
-//! and fast tests. One mutex makes
-//! every operation atomic, which gives the same single-use and all-or-nothing semantics as the
-//! DynamoDB adapter.
+//! and fast tests. One mutex makes every operation atomic, which gives the same single-use and
+//! all-or-nothing semantics as the DynamoDB adapter.
 //!
 //! It forgets what DynamoDB's TTL would delete: every so many writes, one sweep drops expired
 //! tokens, families and attempt counters. A long local run also holds at most
