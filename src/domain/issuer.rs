@@ -10,6 +10,7 @@ use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
 use super::issuance::{Issuance, IssuanceRefused};
 use super::model::{AccessTokenRecord, Client, RefreshTokenRecord, TokenFormat, TokenPair};
+use super::names::{ClientId, Username};
 use super::scope::Scope;
 use super::secret::Secret;
 use super::signing::{AccessTokenClaims, KeyError, KeyRing, encode_access_token};
@@ -49,7 +50,7 @@ impl Default for Lifetimes {
 /// The credentials a client presented: an id and one or more readings of its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCredentials {
-    pub client_id: String,
+    pub client_id: ClientId,
     /// More than one when the presentation is ambiguous (a Basic header can carry the secret
     /// form-encoded, as RFC 6749 §2.3.1 says, or raw, as curl and most libraries send it).
     pub secret_candidates: Vec<Secret>,
@@ -69,7 +70,7 @@ pub struct IssuedTokens {
 pub struct AccessGrant<'a> {
     pub client: &'a Client,
     /// `None` for a client's own token.
-    pub username: Option<&'a str>,
+    pub username: Option<&'a Username>,
     pub scope: &'a Scope,
     pub issued_at: UnixSeconds,
     pub expires_at: UnixSeconds,
@@ -78,7 +79,7 @@ pub struct AccessGrant<'a> {
 /// What a new pair is issued for: everything but the tokens' values.
 pub struct NewPair<'a> {
     pub client: &'a Client,
-    pub username: &'a str,
+    pub username: &'a Username,
     pub access_scope: Scope,
     pub grant_scope: Scope,
     pub family_id: String,
@@ -198,12 +199,15 @@ impl Issuer {
         let client_id = &grant.client.client_id;
         let claims = AccessTokenClaims {
             iss: issuance.issuer.clone(),
-            sub: grant.username.unwrap_or(client_id).to_owned(),
+            sub: grant
+                .username
+                .map_or(client_id.as_str(), Username::as_str)
+                .to_owned(),
             aud: issuance.audience.clone(),
             exp: grant.expires_at,
             iat: grant.issued_at,
             jti: value.expose().to_owned(),
-            client_id: client_id.clone(),
+            client_id: client_id.to_string(),
             scope: grant.scope.to_string(),
         };
         Ok(encode_access_token(&key, &claims)?)
@@ -231,7 +235,7 @@ impl Issuer {
         let access = AccessTokenRecord {
             token_hash: TokenHash::of(&access_token),
             client_id: client_id.clone(),
-            username: Some(new.username.to_owned()),
+            username: Some(new.username.clone()),
             scope: new.access_scope.clone(),
             family_id: new.family_id.clone(),
             issued_at: new.issued_at,
@@ -240,7 +244,7 @@ impl Issuer {
         let refresh = RefreshTokenRecord {
             token_hash: TokenHash::of(&refresh_token),
             client_id: client_id.clone(),
-            username: new.username.to_owned(),
+            username: new.username.clone(),
             scope: new.grant_scope,
             access_token_hash: access.token_hash.clone(),
             family_id: new.family_id,

@@ -46,7 +46,7 @@ impl<S: GrantStore> TokenOperations<'_, S> {
         let Some(stored) = stored else {
             return Ok(0);
         };
-        if stored.client_id() != client.client_id {
+        if *stored.client_id() != client.client_id {
             return Err(GrantError::TokenOfAnotherClient);
         }
         // A used refresh token is already unusable; the client asks to end the grant it came

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::clock::UnixSeconds;
+use super::names::{ClientId, Username};
 use super::scope::Scope;
 use super::token::{FamilySecret, TokenHash};
 
@@ -63,7 +64,7 @@ impl FromStr for GrantType {
 /// A registered OAuth client (RFC 6749 §2). Every client is confidential: it has a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub name: String,
     /// Argon2id PHC string of the client secret, or a Django PBKDF2-SHA256 hash imported from
     /// django-oauth-toolkit until its first successful use replaces it.
@@ -161,7 +162,7 @@ pub const CREATION_CLOCK_SKEW: UnixSeconds = 60;
 /// A resource owner who can log in with the password grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub username: String,
+    pub username: Username,
     /// Argon2id PHC string of the password, or a Django PBKDF2-SHA256 hash imported from
     /// Django until its first successful use replaces it.
     pub password_hash: String,
@@ -174,9 +175,9 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenRecord {
     pub token_hash: TokenHash,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// `None` for a client's own token (client credentials grant).
-    pub username: Option<String>,
+    pub username: Option<Username>,
     pub scope: Scope,
     /// The family the token belongs to, so that revoking it revokes its refresh token too.
     pub family_id: String,
@@ -195,8 +196,8 @@ impl AccessTokenRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
     pub token_hash: TokenHash,
-    pub client_id: String,
-    pub username: String,
+    pub client_id: ClientId,
+    pub username: Username,
     /// The scope of the original grant. It never narrows: RFC 6749 §6 says a refresh may ask for
     /// less, and a later refresh may ask for the original scope again.
     pub scope: Scope,
@@ -231,8 +232,8 @@ pub struct TokenPair {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsedRefreshToken {
     pub token_hash: TokenHash,
-    pub client_id: String,
-    pub username: String,
+    pub client_id: ClientId,
+    pub username: Username,
     /// The scope of the original grant.
     pub scope: Scope,
     pub family_id: String,
@@ -281,7 +282,7 @@ pub enum StoredToken {
 }
 
 impl StoredToken {
-    pub fn client_id(&self) -> &str {
+    pub fn client_id(&self) -> &ClientId {
         match self {
             StoredToken::Access(token) => &token.client_id,
             StoredToken::Refresh(token) => &token.client_id,
@@ -304,9 +305,9 @@ impl StoredToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFamily {
     pub family_id: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// `None` for a client's own tokens (client credentials grant).
-    pub username: Option<String>,
+    pub username: Option<Username>,
     /// The scope of the grant that started the family.
     pub scope: Scope,
     pub created_at: UnixSeconds,
@@ -319,8 +320,8 @@ pub struct TokenFamily {
 /// Whose token families an operator means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FamilyOwner {
-    User(String),
-    Client(String),
+    User(Username),
+    Client(ClientId),
 }
 
 #[cfg(test)]

@@ -1,5 +1,13 @@
-//! The client ids, usernames and client names this service accepts. `oauth-admin` checks every
-//! name it is given, on the command line or in an imported export, against these rules.
+//! The client ids, usernames and client names this service accepts. [`ClientId`] and
+//! [`Username`] are checked against these rules once, where they enter (a request, the command
+//! line, an imported export), and cannot be mixed up after that; values read back from the
+//! store were checked when they were written.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+
+use super::token::{RandomnessUnavailable, random_alphanumeric};
 
 /// Client ids are sent in Basic headers and forms; these are RFC 3986's unreserved characters,
 /// which need no encoding there.
@@ -79,6 +87,108 @@ pub fn check_client_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Declares a name newtype: checked by `parse` where it enters, trusted when read back.
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident, $check:path) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks `value` against the rules for this kind of name.
+            pub fn parse(value: impl Into<String>) -> Result<Self, NameError> {
+                let value = value.into();
+                $check(&value)?;
+                Ok(Self(value))
+            }
+
+            /// A name read back from the store, which checked it when it was written.
+            pub fn from_stored(value: String) -> Self {
+                Self(value)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        /// As the plain string, in `oauth-admin`'s JSON output.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A registered client's id (RFC 6749 §2.2).
+    ClientId,
+    check_client_id
+);
+
+impl ClientId {
+    /// A new random id of `length` characters of `[A-Za-z0-9]`, as django-oauth-toolkit
+    /// generates them.
+    pub fn random(length: usize) -> Result<Self, RandomnessUnavailable> {
+        random_alphanumeric(length.clamp(1, MAX_CLIENT_ID_CHARS)).map(Self)
+    }
+}
+
+name_type!(
+    /// A resource owner's username.
+    Username,
+    check_username
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +223,20 @@ mod tests {
         assert_eq!(check_username("a\u{7}b"), Err(NameError::ControlCharacters));
         assert_eq!(
             check_username(" alice"),
+            Err(NameError::SurroundingWhitespace)
+        );
+    }
+
+    #[test]
+    fn newtypes_check_where_names_enter() {
+        assert_eq!(
+            ClientId::parse("app-1").map(|id| id.to_string()),
+            Ok("app-1".into())
+        );
+        assert_eq!(ClientId::parse("a b"), Err(NameError::ClientIdCharacters));
+        assert_eq!(Username::parse("Zoë").map(|u| u.len()), Ok(4));
+        assert_eq!(
+            Username::parse(" alice"),
             Err(NameError::SurroundingWhitespace)
         );
     }

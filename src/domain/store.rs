@@ -24,6 +24,7 @@ use super::model::{
     AccessTokenRecord, Client, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenFormat, TokenPair, User,
 };
+use super::names::{ClientId, Username};
 use super::scope::Scope;
 use super::token::TokenHash;
 
@@ -139,15 +140,15 @@ pub trait GrantStore: Send + Sync + 'static {
     /// Reads a client.
     fn client(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
     ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
 
     /// Reads a client, a user and the username's failures from every source together.
     /// Failures whose window ended at `now` read as none.
     fn password_grant_context(
         &self,
-        client_id: &str,
-        username: &str,
+        client_id: &ClientId,
+        username: &Username,
         keys: &AttemptKeys,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<PasswordGrantContext, StoreError>> + Send;
@@ -156,7 +157,7 @@ pub trait GrantStore: Send + Sync + 'static {
     /// records read as absent.
     fn token_context(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         token: &TokenHash,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
@@ -211,7 +212,7 @@ pub trait GrantStore: Send + Sync + 'static {
     /// `expected`; it never creates a client.
     fn replace_client_secret_hash(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         expected: &str,
         new_hash: &str,
     ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
@@ -220,7 +221,7 @@ pub trait GrantStore: Send + Sync + 'static {
     /// `expected`; it never creates a user.
     fn replace_user_password_hash(
         &self,
-        username: &str,
+        username: &Username,
         expected: &str,
         new_hash: &str,
     ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
@@ -279,8 +280,10 @@ pub trait AccessTokenStore: Send + Sync + 'static {
 /// Provisioning, used by `oauth-admin` and to seed the local server.
 pub trait AdminStore: Send + Sync + 'static {
     /// Reads a user.
-    fn user(&self, username: &str)
-    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    fn user(
+        &self,
+        username: &Username,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
     /// Adds a client; [`StoreError::AlreadyExists`] if the id is taken.
     fn create_client(&self, client: &Client)
@@ -292,14 +295,14 @@ pub trait AdminStore: Send + Sync + 'static {
     /// Replaces a client's secret hash; [`StoreError::NotFound`] if there is no such client.
     fn set_client_secret_hash(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         secret_hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Replaces a user's password hash; [`StoreError::NotFound`] if there is no such user.
     fn set_user_password_hash(
         &self,
-        username: &str,
+        username: &Username,
         password_hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -310,7 +313,7 @@ pub trait AdminStore: Send + Sync + 'static {
     /// one. With no changes, the client is only read.
     fn update_client(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         changes: &ClientChanges,
     ) -> impl Future<Output = Result<Client, StoreError>> + Send;
 
@@ -323,12 +326,17 @@ pub trait AdminStore: Send + Sync + 'static {
     fn list_users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
 
     /// Removes a client; [`StoreError::NotFound`] if there is no such client.
-    fn delete_client(&self, client_id: &str)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete_client(
+        &self,
+        client_id: &ClientId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Removes a user; [`StoreError::NotFound`] if there is no such user. Their refresh tokens
     /// stop working, because rotation requires the user to exist.
-    fn delete_user(&self, username: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete_user(
+        &self,
+        username: &Username,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The families of a user or a client that are not revoked or expired at `now`, oldest
     /// first. The DynamoDB adapter reads an index, which may lag writes by a moment.

@@ -6,8 +6,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::error::OAuthError;
 use super::params::{MAX_VALUE_BYTES, Params, form_decode};
-use crate::domain::ClientCredentials;
-use crate::domain::Secret;
+use crate::domain::names::ClientId;
+use crate::domain::{ClientCredentials, GrantError, Secret};
 
 /// Standard base64 that also takes unpadded input, which some hand-built headers send.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -27,21 +27,22 @@ pub fn client_credentials(
 ) -> Result<Option<ClientCredentials>, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
-    let Some(basic) = basic_credentials(headers)? else {
-        return Ok(body_id.map(|client_id| ClientCredentials {
-            client_id: client_id.to_owned(),
-            secret_candidates: body_secret.map(Secret::from).into_iter().collect(),
-        }));
+    let Some((basic_id, secret_candidates)) = basic_credentials(headers)? else {
+        return body_id
+            .map(|client_id| {
+                let secret_candidates = body_secret.map(Secret::from).into_iter().collect();
+                credentials(client_id, secret_candidates)
+            })
+            .transpose();
     };
-    let same_id = body_id.is_none_or(|id| id == basic.client_id);
+    let same_id = body_id.is_none_or(|id| id == basic_id);
     let same_secret = body_secret.is_none_or(|secret| {
-        basic
-            .secret_candidates
+        secret_candidates
             .iter()
             .any(|candidate| candidate.expose() == secret)
     });
     if same_id && same_secret {
-        Ok(Some(basic))
+        credentials(&basic_id, secret_candidates).map(Some)
     } else {
         Err(OAuthError::invalid_request(
             "The client credentials in the Authorization header and in the body differ.",
@@ -49,9 +50,23 @@ pub fn client_credentials(
     }
 }
 
+/// The presented credentials, their id checked here once: no client has a malformed id, so
+/// one is answered as an unknown client is.
+fn credentials(
+    client_id: &str,
+    secret_candidates: Vec<Secret>,
+) -> Result<ClientCredentials, OAuthError> {
+    let client_id =
+        ClientId::parse(client_id).map_err(|_| OAuthError::from(GrantError::InvalidClient))?;
+    Ok(ClientCredentials {
+        client_id,
+        secret_candidates,
+    })
+}
+
 /// Reads `Authorization: Basic …`. Other schemes are not client authentication and are
 /// ignored; a Basic header that cannot be decoded is a malformed request.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<ClientCredentials>, OAuthError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, Vec<Secret>)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -85,10 +100,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<ClientCredentials>, O
     {
         secret_candidates.push(Secret::new(raw_secret));
     }
-    Ok(Some(ClientCredentials {
-        client_id,
-        secret_candidates,
-    }))
+    Ok(Some((client_id, secret_candidates)))
 }
 
 #[cfg(test)]

@@ -46,7 +46,10 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore>(
     };
     let outcome = EndpointOutcome {
         grant_type: Some(token_request.grant.grant_type().as_str()),
-        client_id: token_request.client.as_ref().map(|c| c.client_id.clone()),
+        client_id: token_request
+            .client
+            .as_ref()
+            .map(|c| c.client_id.to_string()),
         ..EndpointOutcome::new(ENDPOINT, "issued")
     };
     match within_deadline(service.grant(token_request)).await {

@@ -51,7 +51,7 @@ impl TokenOperation {
     /// The outcome of this operation, naming its client.
     pub(super) fn outcome(&self, outcome: &'static str) -> EndpointOutcome {
         EndpointOutcome {
-            client_id: Some(self.client.client_id.clone()),
+            client_id: Some(self.client.client_id.to_string()),
             ..EndpointOutcome::new(self.endpoint, outcome)
         }
     }

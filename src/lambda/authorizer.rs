@@ -31,6 +31,7 @@ use crate::domain::Secret;
 use crate::domain::clock::{Clock, UnixSeconds};
 use crate::domain::lifecycle::validate_bearer;
 use crate::domain::model::AccessTokenRecord;
+use crate::domain::names::Username;
 use crate::domain::signing::KeyRing;
 use crate::domain::store::AccessTokenStore;
 
@@ -161,8 +162,8 @@ impl AuthorizerRequest {
             (AuthorizerKind::Policy, Some(access)) => Answer::Policy(PolicyResponse {
                 principal_id: access
                     .username
-                    .clone()
-                    .unwrap_or_else(|| access.client_id.clone()),
+                    .as_ref()
+                    .map_or_else(|| access.client_id.to_string(), Username::to_string),
                 policy_document: PolicyDocument::invoke(
                     IamPolicyEffect::Allow,
                     api_wide(method_arn),
@@ -280,8 +281,8 @@ struct CallerContext {
 impl CallerContext {
     fn of(access: &AccessTokenRecord) -> Self {
         Self {
-            client_id: access.client_id.clone(),
-            username: access.username.clone(),
+            client_id: access.client_id.to_string(),
+            username: access.username.as_ref().map(Username::to_string),
             scope: access.scope.to_string(),
             expires_at: access.expires_at,
         }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::credentials::{CredentialError, CredentialVerifier};
+use crate::domain::names::{ClientId, NameError, Username};
 use crate::domain::signing::{
     KeyError, KeyRing, KeySet, KeySetStore, KeyVault, VaultError, new_signing_key,
 };
@@ -115,6 +116,8 @@ pub enum SeedError {
     Signing(#[from] KeyError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error("a demo name is invalid: {0}")]
+    Name(#[from] NameError),
 }
 
 /// Adds the demo clients (one opaque, one JWT) and user.
@@ -136,7 +139,7 @@ pub async fn seed_demo<S: Store>(service: &TokenService<S>) -> Result<(), SeedEr
     ];
     for (client_id, secret, name, format) in demo_clients {
         let client = Client {
-            client_id: client_id.into(),
+            client_id: ClientId::parse(client_id)?,
             name: name.into(),
             secret_hash: verifier.hash(&Secret::new(secret))?,
             scope: Scope::parse(DEMO_SCOPE).unwrap_or_default(),
@@ -153,7 +156,7 @@ pub async fn seed_demo<S: Store>(service: &TokenService<S>) -> Result<(), SeedEr
     service
         .store()
         .create_user(&User {
-            username: DEMO_USERNAME.into(),
+            username: Username::parse(DEMO_USERNAME)?,
             password_hash: verifier.hash(&Secret::new(DEMO_PASSWORD))?,
             created_at: 0,
         })

@@ -92,7 +92,10 @@ pub async fn spawn_jwt_app(discovery: Discovery) -> (TestApp, App, Arc<ManualClo
     };
     for client in [CLIENT_A, CLIENT_E] {
         let store = service.store();
-        store.update_client(client, &to_jwt).await.unwrap();
+        store
+            .update_client(&support::client_id_of(client), &to_jwt)
+            .await
+            .unwrap();
     }
     support::signing::publish_signing_key(service.store()).await;
     let app = TestApp {

@@ -161,7 +161,7 @@ async fn a_shorter_client_lifetime_bounds_exp_and_expires_in() {
     };
     service
         .store()
-        .update_client(CLIENT_E, &shorter)
+        .update_client(&support::client_id_of(CLIENT_E), &shorter)
         .await
         .unwrap();
 

@@ -450,7 +450,7 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
     store.issue_token_pair(&after, None).await.unwrap();
     let own = AccessTokenRecord {
         token_hash: TokenHash::of(&new_token().unwrap()),
-        client_id: "app".into(),
+        client_id: support::client_id_of("app"),
         username: None,
         scope: Scope::parse("read").expect("scope"),
         family_id: random_alphanumeric(12).unwrap(),
@@ -471,11 +471,11 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
         }
     };
     assert_eq!(
-        family_ids(FamilyOwner::User("alice".into())).await,
+        family_ids(FamilyOwner::User(support::username_of("alice"))).await,
         [before.refresh.family_id.as_str(), &after.refresh.family_id]
     );
     assert_eq!(
-        family_ids(FamilyOwner::Client("app".into())).await,
+        family_ids(FamilyOwner::Client(support::client_id_of("app"))).await,
         [
             before.refresh.family_id.as_str(),
             &after.refresh.family_id,
@@ -490,8 +490,8 @@ fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair {
     let family_id = random_alphanumeric(12).unwrap();
     let access = AccessTokenRecord {
         token_hash: hash(),
-        client_id: client_id.into(),
-        username: Some(username.into()),
+        client_id: support::client_id_of(client_id),
+        username: Some(support::username_of(username)),
         scope: Scope::parse("read").expect("scope"),
         family_id: family_id.clone(),
         issued_at,
@@ -499,8 +499,8 @@ fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair {
     };
     let refresh = RefreshTokenRecord {
         token_hash: hash(),
-        client_id: client_id.into(),
-        username: username.into(),
+        client_id: support::client_id_of(client_id),
+        username: support::username_of(username),
         scope: access.scope.clone(),
         access_token_hash: access.token_hash.clone(),
         family_id,

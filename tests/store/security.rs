@@ -280,7 +280,7 @@ async fn concurrent_jwt_duplicates_get_the_stored_token<S: Store + KeySetStore>(
     };
     service
         .store()
-        .update_client(CLIENT, &to_jwt)
+        .update_client(&support::client_id_of(CLIENT), &to_jwt)
         .await
         .unwrap();
     support::signing::publish_signing_key(service.store()).await;
@@ -356,9 +356,16 @@ async fn refreshes_follow_the_client_as_it_is_now<S: Store>(service: App<S>) {
     let (_, first) = login(&service, "alice", "correct+horse").await;
     assert_eq!(first["scope"], "read write");
     let store = service.store();
-    let mut client = store.client(CLIENT).await.unwrap().unwrap();
+    let mut client = store
+        .client(&support::client_id_of(CLIENT))
+        .await
+        .unwrap()
+        .unwrap();
     client.scope = token_endpoint::domain::Scope::parse("read").unwrap();
-    store.delete_client(CLIENT).await.unwrap();
+    store
+        .delete_client(&support::client_id_of(CLIENT))
+        .await
+        .unwrap();
     store.create_client(&client).await.unwrap();
     let (status, second) = refresh(&service, &first).await;
     assert_eq!(status, StatusCode::OK, "{second}");
@@ -368,7 +375,10 @@ async fn refreshes_follow_the_client_as_it_is_now<S: Store>(service: App<S>) {
     );
 
     client.grant_types = vec![GrantType::Password];
-    store.delete_client(CLIENT).await.unwrap();
+    store
+        .delete_client(&support::client_id_of(CLIENT))
+        .await
+        .unwrap();
     store.create_client(&client).await.unwrap();
     assert_eq!(
         refresh(&service, &second).await,
@@ -395,8 +405,15 @@ async fn refreshes_follow_the_client_on_dynamodb() {
 async fn a_client_registered_again_does_not_inherit_tokens<S: Store>(service: App<S>) {
     let (_, first) = login(&service, "alice", "correct+horse").await;
     let store = service.store();
-    let mut client = store.client(CLIENT).await.unwrap().unwrap();
-    store.delete_client(CLIENT).await.unwrap();
+    let mut client = store
+        .client(&support::client_id_of(CLIENT))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .delete_client(&support::client_id_of(CLIENT))
+        .await
+        .unwrap();
     // Registered again later than the clock skew allowed between the operator and the service.
     service
         .clock

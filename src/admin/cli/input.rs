@@ -9,7 +9,7 @@ use std::str::FromStr as _;
 use super::{CommandFailure, CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs};
 use crate::admin::NewClient;
 use crate::admin::import::ImportOptions;
-use crate::domain::names::{NameError, check_client_id, check_client_name, check_username};
+use crate::domain::names::{ClientId, NameError, Username, check_client_name};
 use crate::domain::store::ClientChanges;
 use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret};
 
@@ -41,7 +41,7 @@ impl CreateClientArgs {
 
 impl UpdateClientArgs {
     /// The client to change and the changes, each checked as create-client checks it.
-    pub fn checked(&self) -> Result<(String, ClientChanges), CommandFailure> {
+    pub fn checked(&self) -> Result<(ClientId, ClientChanges), CommandFailure> {
         let client_id = valid_client_id(&self.client_id)?;
         let changes = &self.changes;
         let changes = ClientChanges {
@@ -109,9 +109,8 @@ fn invalid_name(flag: &str, value: &str, error: NameError) -> CommandFailure {
     })
 }
 
-pub fn valid_client_id(client_id: &str) -> Result<String, CommandFailure> {
-    check_client_id(client_id).map_err(|error| invalid_name("--client-id", client_id, error))?;
-    Ok(client_id.to_owned())
+pub fn valid_client_id(client_id: &str) -> Result<ClientId, CommandFailure> {
+    ClientId::parse(client_id).map_err(|error| invalid_name("--client-id", client_id, error))
 }
 
 /// Family ids are generated alphanumerics; anything else names no family.
@@ -127,9 +126,8 @@ pub fn valid_family_id(family_id: &str) -> Result<String, CommandFailure> {
     Ok(family_id.to_owned())
 }
 
-pub fn valid_username(username: &str) -> Result<String, CommandFailure> {
-    check_username(username).map_err(|error| invalid_name("--username", username, error))?;
-    Ok(username.to_owned())
+pub fn valid_username(username: &str) -> Result<Username, CommandFailure> {
+    Username::parse(username).map_err(|error| invalid_name("--username", username, error))
 }
 
 fn valid_client_name(name: &str) -> Result<String, CommandFailure> {

@@ -360,8 +360,8 @@ impl From<AdminError> for CommandFailure {
                 source,
             } => {
                 let (what, flag, name) = match &owner {
-                    FamilyOwner::Client(client_id) => ("client", "--client-id", client_id),
-                    FamilyOwner::User(username) => ("user", "--username", username),
+                    FamilyOwner::Client(client_id) => ("client", "--client-id", client_id.as_str()),
+                    FamilyOwner::User(username) => ("user", "--username", username.as_str()),
                 };
                 Self::Operation(format!(
                     "{what} {name}: {change}, but revoking its tokens failed ({source}); \

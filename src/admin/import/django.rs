@@ -10,7 +10,7 @@ use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::CredentialVerifier;
 use crate::domain::credentials::django::{self as django_hash, DjangoPbkdf2Sha256, PBKDF2_SHA256};
-use crate::domain::names::{check_client_id, check_client_name, check_username};
+use crate::domain::names::{ClientId, Username, check_client_name};
 use crate::domain::{Client, GrantType, Secret, User};
 
 /// How Django's `set_unusable_password` marks a password that nothing matches.
@@ -23,7 +23,8 @@ pub(super) fn application_client(
     verifier: &CredentialVerifier,
 ) -> Result<(Client, KeptAs), Refusal> {
     let client_id = string_field(fields, "client_id").ok_or_else(|| skip("no client_id"))?;
-    check_client_id(client_id).map_err(|error| skip(format!("client_id {error}")))?;
+    let client_id =
+        ClientId::parse(client_id).map_err(|error| skip(format!("client_id {error}")))?;
     match string_field(fields, "client_type") {
         Some("confidential") => {}
         Some("public") => {
@@ -50,7 +51,7 @@ pub(super) fn application_client(
             check_client_name(name).map_err(|error| skip(format!("name {error}")))?;
             name
         }
-        None => client_id,
+        None => client_id.as_str(),
     };
     let secret = string_field(fields, "client_secret")
         .filter(|secret| !secret.is_empty())
@@ -79,9 +80,10 @@ pub(super) fn application_client(
             KeptAs::Argon2id,
         ),
     };
+    let name = name.to_owned();
     let client = Client {
-        client_id: client_id.to_owned(),
-        name: name.to_owned(),
+        client_id,
+        name,
         secret_hash,
         scope: options.scope.clone(),
         grant_types,
@@ -99,7 +101,7 @@ pub(super) fn django_user(
     let field = &options.username_field;
     let username =
         string_field(fields, field).ok_or_else(|| skip(format!("no {field:?} string")))?;
-    check_username(username).map_err(|error| skip(format!("username {error}")))?;
+    let username = Username::parse(username).map_err(|error| skip(format!("username {error}")))?;
     // A custom user model without `is_active` has only active users.
     if fields.get("is_active") == Some(&Value::Bool(false)) {
         return Err(skip("inactive user"));
@@ -127,7 +129,7 @@ pub(super) fn django_user(
         None => return Err(skip("password is not a Django password hash")),
     }
     Ok(User {
-        username: username.to_owned(),
+        username,
         password_hash: password.to_owned(),
         created_at: SystemClock.now(),
     })

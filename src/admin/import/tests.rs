@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::admin::CHEAP_ARGON2;
 use crate::domain::credentials::{CredentialVerifier, Verification};
+use crate::domain::names::{ClientId, Username};
 use crate::domain::store::prelude::*;
 use crate::domain::{Client, GrantType, Scope, User};
 use crate::store::MemoryStore;
@@ -112,14 +113,15 @@ fn reason(report: &ImportReport, pk: u64, model: &str) -> String {
 
 async fn client(store: &MemoryStore, client_id: &str) -> Option<Client> {
     store
-        .client(client_id)
+        // Looks up any name, malformed ones too: the import must not have stored them.
+        .client(&ClientId::from_stored(client_id.to_owned()))
         .await
         .unwrap_or_else(|error| panic!("{error}"))
 }
 
 async fn stored_user(store: &MemoryStore, username: &str) -> Option<User> {
     store
-        .user(username)
+        .user(&Username::from_stored(username.to_owned()))
         .await
         .unwrap_or_else(|error| panic!("{error}"))
 }
@@ -235,12 +237,20 @@ async fn importing_again_skips_everything_and_overwrites_nothing() {
     // Meanwhile the hashes were upgraded on first use.
     for (client_id, expected) in [("hashed", DJANGO_HASH), ("machine", DJANGO_HASH)] {
         let replaced = store
-            .replace_client_secret_hash(client_id, expected, "$argon2id$upgraded")
+            .replace_client_secret_hash(
+                &ClientId::parse(client_id).unwrap(),
+                expected,
+                "$argon2id$upgraded",
+            )
             .await;
         assert!(replaced.is_ok());
     }
     let replaced = store
-        .replace_user_password_hash("alice", DJANGO_HASH, "$argon2id$upgraded")
+        .replace_user_password_hash(
+            &Username::parse("alice").unwrap(),
+            DJANGO_HASH,
+            "$argon2id$upgraded",
+        )
         .await;
     assert!(replaced.is_ok());
     let plain_before = client(&store, "plain").await;

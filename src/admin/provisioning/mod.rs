@@ -18,6 +18,7 @@ use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::django::django_hasher;
 use crate::domain::credentials::{Argon2Settings, CredentialError, CredentialVerifier};
 use crate::domain::lifecycle::{Revoked, revoke_all};
+use crate::domain::names::{ClientId, Username};
 use crate::domain::signing::KeyError;
 use crate::domain::store::{ClientChanges, Store, StoreError};
 use crate::domain::token::{RandomnessUnavailable, random_alphanumeric};
@@ -103,7 +104,7 @@ impl Revocation {
 /// A client as an operator sees it: never its secret or secret hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientDetails {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub name: String,
     pub scope: Scope,
     pub grant_types: Vec<GrantType>,
@@ -129,7 +130,7 @@ impl From<Client> for ClientDetails {
 /// A user as an operator sees them: never their password or password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserDetails {
-    pub username: String,
+    pub username: Username,
     /// The password hash is one imported from Django, replaced with Argon2id at the user's
     /// first successful login.
     pub django_hash_pending_upgrade: bool,
@@ -148,7 +149,7 @@ impl From<User> for UserDetails {
 #[derive(Debug, Clone)]
 pub struct NewClient {
     /// `None`: generate one.
-    pub client_id: Option<String>,
+    pub client_id: Option<ClientId>,
     pub name: String,
     pub scope: Scope,
     pub grant_types: Vec<GrantType>,
@@ -184,7 +185,7 @@ impl<S: Store> Admin<S> {
         let verifier = self.verifier()?;
         let client_id = match new.client_id {
             Some(client_id) => client_id,
-            None => random_alphanumeric(CLIENT_ID_LENGTH)?,
+            None => ClientId::random(CLIENT_ID_LENGTH)?,
         };
         let (secret, generated) = match new.secret {
             Some(secret) => (secret, false),
@@ -212,7 +213,7 @@ impl<S: Store> Admin<S> {
     /// secret cannot start a login that the revocation misses.
     pub async fn rotate_client_secret(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         revoke_tokens: bool,
     ) -> Result<(Secret, Revocation), AdminError> {
         let secret = generate_secret()?;
@@ -220,7 +221,7 @@ impl<S: Store> Admin<S> {
         self.store
             .set_client_secret_hash(client_id, &secret_hash)
             .await?;
-        let owner = FamilyOwner::Client(client_id.to_owned());
+        let owner = FamilyOwner::Client(client_id.clone());
         let revocation = self
             .revoke_if(revoke_tokens, Change::SecretReplaced, owner)
             .await;
@@ -231,14 +232,14 @@ impl<S: Store> Admin<S> {
     /// stays. [`StoreError::NotFound`] if there is no such client.
     pub async fn update_client(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         changes: &ClientChanges,
     ) -> Result<ClientDetails, AdminError> {
         Ok(self.store.update_client(client_id, changes).await?.into())
     }
 
     /// A client; [`StoreError::NotFound`] if there is no such client.
-    pub async fn show_client(&self, client_id: &str) -> Result<ClientDetails, AdminError> {
+    pub async fn show_client(&self, client_id: &ClientId) -> Result<ClientDetails, AdminError> {
         match self.store.client(client_id).await? {
             Some(client) => Ok(client.into()),
             None => Err(StoreError::NotFound(format!("client {client_id}")).into()),
@@ -252,17 +253,21 @@ impl<S: Store> Admin<S> {
     }
 
     /// Removes a client and revokes every token issued to it.
-    pub async fn delete_client(&self, client_id: &str) -> Result<Revoked, AdminError> {
+    pub async fn delete_client(&self, client_id: &ClientId) -> Result<Revoked, AdminError> {
         self.store.delete_client(client_id).await?;
-        let owner = FamilyOwner::Client(client_id.to_owned());
+        let owner = FamilyOwner::Client(client_id.clone());
         self.revoke_after(Change::Deleted, owner).await
     }
 
     /// Adds a user; [`StoreError::AlreadyExists`] if the username is taken.
-    pub async fn create_user(&self, username: &str, password: &Secret) -> Result<(), AdminError> {
+    pub async fn create_user(
+        &self,
+        username: &Username,
+        password: &Secret,
+    ) -> Result<(), AdminError> {
         let user = User {
             password_hash: self.verifier()?.hash(password)?,
-            username: username.to_owned(),
+            username: username.clone(),
             created_at: SystemClock.now(),
         };
         Ok(self.store.create_user(&user).await?)
@@ -273,7 +278,7 @@ impl<S: Store> Admin<S> {
     /// so that the old password cannot start a login that the revocation misses.
     pub async fn set_password(
         &self,
-        username: &str,
+        username: &Username,
         password: &Secret,
         revoke_tokens: bool,
     ) -> Result<Revocation, AdminError> {
@@ -281,14 +286,14 @@ impl<S: Store> Admin<S> {
         self.store
             .set_user_password_hash(username, &password_hash)
             .await?;
-        let owner = FamilyOwner::User(username.to_owned());
+        let owner = FamilyOwner::User(username.clone());
         Ok(self
             .revoke_if(revoke_tokens, Change::PasswordReplaced, owner)
             .await)
     }
 
     /// A user; [`StoreError::NotFound`] if there is no such user.
-    pub async fn show_user(&self, username: &str) -> Result<UserDetails, AdminError> {
+    pub async fn show_user(&self, username: &Username) -> Result<UserDetails, AdminError> {
         match self.store.user(username).await? {
             Some(user) => Ok(user.into()),
             None => Err(StoreError::NotFound(format!("user {username}")).into()),
@@ -302,9 +307,9 @@ impl<S: Store> Admin<S> {
     }
 
     /// Removes a user and revokes every token issued to them.
-    pub async fn delete_user(&self, username: &str) -> Result<Revoked, AdminError> {
+    pub async fn delete_user(&self, username: &Username) -> Result<Revoked, AdminError> {
         self.store.delete_user(username).await?;
-        let owner = FamilyOwner::User(username.to_owned());
+        let owner = FamilyOwner::User(username.clone());
         self.revoke_after(Change::Deleted, owner).await
     }
 

@@ -2,6 +2,7 @@
 use super::*;
 use crate::admin::CHEAP_ARGON2 as CHEAP;
 use crate::domain::model::{AccessTokenRecord, RefreshTokenRecord, TokenPair};
+use crate::domain::names::{ClientId, Username};
 use crate::domain::store::prelude::*;
 use crate::domain::token::TokenHash;
 use crate::store::MemoryStore;
@@ -16,7 +17,7 @@ fn admin() -> Admin<MemoryStore> {
 
 fn new_client(client_id: Option<&str>, secret: Option<&str>) -> NewClient {
     NewClient {
-        client_id: client_id.map(str::to_owned),
+        client_id: client_id.map(|id| ClientId::parse(id).unwrap()),
         name: "App".into(),
         scope: Scope::parse("read write").unwrap_or_default(),
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
@@ -28,7 +29,7 @@ fn new_client(client_id: Option<&str>, secret: Option<&str>) -> NewClient {
 async fn stored_client(admin: &Admin<MemoryStore>, client_id: &str) -> Client {
     admin
         .store
-        .client(client_id)
+        .client(&ClientId::parse(client_id).unwrap())
         .await
         .unwrap_or_else(|error| panic!("{error}"))
         .unwrap_or_else(|| panic!("no client {client_id}"))
@@ -44,7 +45,7 @@ async fn secret_works(client: &Client, secret: &str) -> bool {
 async fn password_works(admin: &Admin<MemoryStore>, username: &str, password: &str) -> bool {
     let user = admin
         .store
-        .user(username)
+        .user(&Username::parse(username).unwrap())
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     verifier()
@@ -59,8 +60,8 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
     TokenPair {
         access: AccessTokenRecord {
             token_hash: access_token_hash.clone(),
-            client_id: client_id.into(),
-            username: Some(username.into()),
+            client_id: ClientId::parse(client_id).unwrap(),
+            username: Some(Username::parse(username).unwrap()),
             scope: Scope::default(),
             family_id: family_id.into(),
             issued_at: SystemClock.now(),
@@ -69,8 +70,8 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
         refresh: RefreshTokenRecord {
             token_hash: TokenHash::of(&Secret::new(format!("{family_id}-refresh"))),
             family_secret: None,
-            client_id: client_id.into(),
-            username: username.into(),
+            client_id: ClientId::parse(client_id).unwrap(),
+            username: Username::parse(username).unwrap(),
             scope: Scope::default(),
             access_token_hash,
             family_id: family_id.into(),
@@ -118,7 +119,7 @@ async fn rotating_a_secret_retires_the_old_one() {
         .await;
     assert!(created.is_ok());
     let (secret, revocation) = admin
-        .rotate_client_secret("app-1", false)
+        .rotate_client_secret(&ClientId::parse("app-1").unwrap(), false)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert!(matches!(revocation, Revocation::NotAsked));
@@ -126,7 +127,9 @@ async fn rotating_a_secret_retires_the_old_one() {
     assert!(secret_works(&stored, secret.expose()).await);
     assert!(!secret_works(&stored, "old-secret").await);
     assert!(matches!(
-        admin.rotate_client_secret("nobody", true).await,
+        admin
+            .rotate_client_secret(&ClientId::parse("nobody").unwrap(), true)
+            .await,
         Err(AdminError::Store(StoreError::NotFound(_)))
     ));
 }
@@ -134,17 +137,25 @@ async fn rotating_a_secret_retires_the_old_one() {
 #[tokio::test]
 async fn users_get_and_change_passwords() {
     let admin = admin();
-    let created = admin.create_user("alice", &Secret::new("first")).await;
+    let created = admin
+        .create_user(&Username::parse("alice").unwrap(), &Secret::new("first"))
+        .await;
     assert!(created.is_ok());
     assert!(password_works(&admin, "alice", "first").await);
     let changed = admin
-        .set_password("alice", &Secret::new("second"), false)
+        .set_password(
+            &Username::parse("alice").unwrap(),
+            &Secret::new("second"),
+            false,
+        )
         .await;
     assert!(matches!(changed, Ok(Revocation::NotAsked)));
     assert!(password_works(&admin, "alice", "second").await);
     assert!(!password_works(&admin, "alice", "first").await);
     assert!(matches!(
-        admin.set_password("bob", &Secret::new("pw"), true).await,
+        admin
+            .set_password(&Username::parse("bob").unwrap(), &Secret::new("pw"), true)
+            .await,
         Err(AdminError::Store(StoreError::NotFound(_)))
     ));
 }
@@ -159,7 +170,7 @@ async fn deleting_revokes_the_tokens_of_the_client_or_user() {
     for username in ["alice", "bob"] {
         assert!(
             admin
-                .create_user(username, &Secret::new("pw"))
+                .create_user(&Username::parse(username).unwrap(), &Secret::new("pw"))
                 .await
                 .is_ok()
         );
@@ -175,12 +186,12 @@ async fn deleting_revokes_the_tokens_of_the_client_or_user() {
             .await;
         assert!(issued.is_ok());
     }
-    let alice = FamilyOwner::User("alice".into());
+    let alice = FamilyOwner::User(Username::parse("alice").unwrap());
     let families = admin.token_families(&alice).await.unwrap_or_default();
     assert_eq!(families.len(), 2);
 
     let revoked = admin
-        .delete_user("alice")
+        .delete_user(&Username::parse("alice").unwrap())
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(
@@ -199,7 +210,7 @@ async fn deleting_revokes_the_tokens_of_the_client_or_user() {
     );
 
     let revoked = admin
-        .delete_client("app-1")
+        .delete_client(&ClientId::parse("app-1").unwrap())
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(
@@ -210,7 +221,9 @@ async fn deleting_revokes_the_tokens_of_the_client_or_user() {
         }
     );
     assert!(matches!(
-        admin.delete_client("app-1").await,
+        admin
+            .delete_client(&ClientId::parse("app-1").unwrap())
+            .await,
         Err(AdminError::Store(StoreError::NotFound(_)))
     ));
     assert_eq!(admin.revoke_family("family3").await.ok(), Some(0));
@@ -223,7 +236,12 @@ async fn replacing_a_secret_or_password_can_revoke_the_logins_made_before() {
         .create_client(new_client(Some("app-1"), Some("secret")))
         .await;
     assert!(created.is_ok());
-    assert!(admin.create_user("alice", &Secret::new("pw")).await.is_ok());
+    assert!(
+        admin
+            .create_user(&Username::parse("alice").unwrap(), &Secret::new("pw"))
+            .await
+            .is_ok()
+    );
     for family_id in ["family1", "family2"] {
         let issued = admin
             .store
@@ -232,7 +250,11 @@ async fn replacing_a_secret_or_password_can_revoke_the_logins_made_before() {
         assert!(issued.is_ok());
     }
     let revocation = admin
-        .set_password("alice", &Secret::new("new"), true)
+        .set_password(
+            &Username::parse("alice").unwrap(),
+            &Secret::new("new"),
+            true,
+        )
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let both = Revoked {
@@ -248,7 +270,7 @@ async fn replacing_a_secret_or_password_can_revoke_the_logins_made_before() {
         .await;
     assert!(issued.is_ok());
     let (secret, revocation) = admin
-        .rotate_client_secret("app-1", true)
+        .rotate_client_secret(&ClientId::parse("app-1").unwrap(), true)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let one = Revoked {
@@ -265,7 +287,7 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
     let admin = admin();
     let django = "pbkdf2_sha256$1000$salt$5VwgYKVgu0BDbJRRjYkMzENKzO1nKAIGJ93brUnGcB4=";
     let imported = Client {
-        client_id: "b-app".into(),
+        client_id: ClientId::parse("b-app").unwrap(),
         name: "Imported".into(),
         secret_hash: django.into(),
         scope: Scope::default(),
@@ -282,13 +304,18 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
     let stored = admin
         .store
         .create_user(&User {
-            username: "bob".into(),
+            username: Username::parse("bob").unwrap(),
             password_hash: django.into(),
             created_at: 0,
         })
         .await;
     assert!(stored.is_ok());
-    assert!(admin.create_user("alice", &Secret::new("pw")).await.is_ok());
+    assert!(
+        admin
+            .create_user(&Username::parse("alice").unwrap(), &Secret::new("pw"))
+            .await
+            .is_ok()
+    );
 
     let clients = admin.list_clients().await.unwrap_or_default();
     let flags: Vec<(&str, bool)> = clients
@@ -302,9 +329,12 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
         .map(|u| (u.username.as_str(), u.django_hash_pending_upgrade))
         .collect();
     assert_eq!(flags, [("alice", false), ("bob", true)]);
-    assert_eq!(admin.show_user("bob").await.ok(), users.get(1).cloned());
+    assert_eq!(
+        admin.show_user(&Username::parse("bob").unwrap()).await.ok(),
+        users.get(1).cloned()
+    );
     assert!(matches!(
-        admin.show_client("nobody").await,
+        admin.show_client(&ClientId::parse("nobody").unwrap()).await,
         Err(AdminError::Store(StoreError::NotFound(_)))
     ));
 
@@ -313,14 +343,22 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
         ..ClientChanges::default()
     };
     let updated = admin
-        .update_client("b-app", &changes)
+        .update_client(&ClientId::parse("b-app").unwrap(), &changes)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(updated.name, "Renamed");
-    assert_eq!(admin.show_client("b-app").await.ok(), Some(updated));
+    assert_eq!(
+        admin
+            .show_client(&ClientId::parse("b-app").unwrap())
+            .await
+            .ok(),
+        Some(updated)
+    );
     assert_eq!(stored_client(&admin, "b-app").await.secret_hash, django);
     assert!(matches!(
-        admin.update_client("nobody", &changes).await,
+        admin
+            .update_client(&ClientId::parse("nobody").unwrap(), &changes)
+            .await,
         Err(AdminError::Store(StoreError::NotFound(_)))
     ));
 }
@@ -335,7 +373,9 @@ async fn invalid_argon2_settings_fail_only_the_use_cases_that_hash() {
         },
     );
     assert!(matches!(
-        admin.create_user("alice", &Secret::new("pw")).await,
+        admin
+            .create_user(&Username::parse("alice").unwrap(), &Secret::new("pw"))
+            .await,
         Err(AdminError::Hashing(_))
     ));
     assert!(matches!(
@@ -344,7 +384,7 @@ async fn invalid_argon2_settings_fail_only_the_use_cases_that_hash() {
             .await,
         Err(AdminError::Hashing(_))
     ));
-    let owner = FamilyOwner::Client("app-1".into());
+    let owner = FamilyOwner::Client(ClientId::parse("app-1").unwrap());
     assert_eq!(
         admin.revoke_tokens(&owner).await.ok(),
         Some(Revoked::default())

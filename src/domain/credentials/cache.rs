@@ -8,13 +8,14 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::crypto::sha256 as digest;
 use crate::domain::model::Client;
+use crate::domain::names::ClientId;
 use crate::domain::secret::Secret;
 
 /// Successful client-secret verifications, keyed by client and bound to the stored hash they
 /// were made against.
 #[derive(Default)]
 pub(super) struct ClientSecretCache {
-    entries: Mutex<HashMap<String, CachedVerification>>,
+    entries: Mutex<HashMap<ClientId, CachedVerification>>,
 }
 
 struct CachedVerification {

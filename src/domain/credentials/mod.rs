@@ -22,6 +22,7 @@ pub use self::verifier::CredentialVerifier;
 mod fixtures {
     use super::{Argon2Settings, CredentialVerifier};
     use crate::domain::model::{Client, GrantType, User};
+    use crate::domain::names::{ClientId, Username};
     use crate::domain::scope::Scope;
     use crate::domain::secret::Secret;
 
@@ -37,7 +38,7 @@ mod fixtures {
 
     pub(super) fn user(password_hash: &str) -> User {
         User {
-            username: "u".into(),
+            username: Username::parse("u").unwrap(),
             password_hash: password_hash.into(),
             created_at: 0,
         }
@@ -46,7 +47,7 @@ mod fixtures {
     /// A client whose stored hash is `secret_hash`, as it is or was imported.
     pub(super) fn client_with_hash(secret_hash: &str) -> Client {
         Client {
-            client_id: "app".into(),
+            client_id: ClientId::parse("app").unwrap(),
             name: "App".into(),
             secret_hash: secret_hash.into(),
             scope: Scope::default(),

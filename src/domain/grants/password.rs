@@ -11,13 +11,15 @@ use crate::domain::login_throttle::{
     Admission, AttemptKeys, KNOWN_SOURCE_SECONDS, TakenAttempt, UncheckedAttempt,
 };
 use crate::domain::model::{GrantType, User};
+use crate::domain::names::{NameError, Username};
 use crate::domain::secret::Secret;
 use crate::domain::store::{GrantStore, LoginAttemptStore};
 use crate::domain::token::{FamilySecret, new_token};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordRequest {
-    pub username: String,
+    /// As presented: a malformed one ([`Username::parse`]) can belong to no user.
+    pub username: Result<Username, NameError>,
     pub password: Secret,
     /// The raw `scope` parameter, parsed at its turn in the grant's order of checks.
     pub scope: Option<String>,
@@ -28,8 +30,11 @@ impl PasswordRequest {
 
     pub fn parse(params: &dyn GrantParameters) -> Result<Self, MissingParameter> {
         Ok(Self {
-            username: required(params, "username", "Request is missing username parameter.")?
-                .to_owned(),
+            username: Username::parse(required(
+                params,
+                "username",
+                "Request is missing username parameter.",
+            )?),
             password: required(params, "password", "Request is missing password parameter.")?
                 .into(),
             scope: params.get("scope").map(str::to_owned),
@@ -56,20 +61,19 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         client: credentials,
         ..
     } = *context;
+    let username = match &request.username {
+        Ok(username) => username,
+        Err(_) => return malformed_username(context).await,
+    };
     let now = issuer.now();
     let attempt = Attempt {
         context,
-        keys: AttemptKeys::new(&request.username, context.source),
+        keys: AttemptKeys::new(username, context.source),
         now,
     };
     let attempt_request = lockout.attempt_request(attempt.keys.clone(), now);
     let (read, taken) = tokio::join!(
-        store.password_grant_context(
-            &credentials.client_id,
-            &request.username,
-            &attempt.keys,
-            now
-        ),
+        store.password_grant_context(&credentials.client_id, username, &attempt.keys, now),
         store.take_login_attempt(&attempt_request),
     );
     // Store unavailable: nothing is checked. A failed attempt-taking may or may not have
@@ -132,7 +136,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
     let tokens = (new_token()?, new_token()?);
     let new_pair = NewPair {
         client: &client,
-        username: &request.username,
+        username,
         access_scope: scope.clone(),
         grant_scope: scope,
         family_id: new_family_id()?,
@@ -145,6 +149,21 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         .issue_token_pair(&pair, Some((&attempt.keys, known_until)))
         .await?;
     Ok(issued)
+}
+
+/// The answer to a username no user can have: the client is checked as for any attempt, then
+/// the answer is a wrong password's. No attempt is counted, as there is no account to guard.
+async fn malformed_username<S: GrantStore>(
+    context: &GrantContext<'_, S>,
+) -> Result<IssuedTokens, GrantError> {
+    let client = context
+        .issuer
+        .authenticate_client(context.store, context.client)
+        .await?;
+    if !client.allows(GrantType::Password) {
+        return Err(GrantError::UnauthorizedClient);
+    }
+    Err(GrantError::InvalidCredentials)
 }
 
 /// One password attempt's bookkeeping: how it ends when it is not a success.
@@ -280,6 +299,35 @@ mod tests {
             matches!(unknown, Err(GrantError::InvalidCredentials)),
             "{unknown:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_username_no_user_can_have_is_a_wrong_password_after_the_client_check() {
+        let grants = Grants::new().await;
+        for malformed in [" alice", "a\u{7}b", &"u".repeat(151)] {
+            let refused = grants
+                .run(
+                    APP,
+                    password_request(malformed, ALICE_PASSWORD, None),
+                    address(1),
+                )
+                .await;
+            assert!(
+                matches!(refused, Err(GrantError::InvalidCredentials)),
+                "{refused:?}"
+            );
+            let wrong_client = grants
+                .run_as(
+                    Some(credentials(APP, "not-the-secret")),
+                    password_request(malformed, ALICE_PASSWORD, None),
+                    address(1),
+                )
+                .await;
+            assert!(
+                matches!(wrong_client, Err(GrantError::InvalidClient)),
+                "{wrong_client:?}"
+            );
+        }
     }
 
     #[tokio::test]

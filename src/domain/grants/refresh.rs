@@ -322,7 +322,7 @@ impl<S: GrantStore> Refresh<'_, S> {
     ) -> Result<IssuedTokens, GrantError> {
         let grant = AccessGrant {
             client,
-            username: record.username.as_deref(),
+            username: record.username.as_ref(),
             scope: &record.scope,
             issued_at: record.issued_at,
             expires_at: record.expires_at,
@@ -377,7 +377,7 @@ fn refreshed_scope(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{APP, Grants, OTHER_APP, scope};
+    use super::super::test_support::{APP, Grants, OTHER_APP, client_id, scope, username};
     use crate::domain::error::GrantError;
     use crate::domain::issuer::IssuedTokens;
     use crate::domain::model::GrantType;
@@ -496,7 +496,10 @@ mod tests {
             scope: Some(scope("read")),
             ..ClientChanges::default()
         };
-        let changed = grants.store.update_client(APP, &fewer_scopes).await;
+        let changed = grants
+            .store
+            .update_client(&client_id(APP), &fewer_scopes)
+            .await;
         changed.unwrap_or_else(|error| panic!("{error}"));
         let narrowed = grants.refresh(APP, &refresh_token(&login), None).await;
         let narrowed = narrowed.unwrap_or_else(|error| panic!("{error}"));
@@ -505,7 +508,10 @@ mod tests {
             grant_types: Some(vec![GrantType::Password]),
             ..ClientChanges::default()
         };
-        let changed = grants.store.update_client(APP, &no_refresh).await;
+        let changed = grants
+            .store
+            .update_client(&client_id(APP), &no_refresh)
+            .await;
         changed.unwrap_or_else(|error| panic!("{error}"));
         let refused = grants.refresh(APP, &refresh_token(&narrowed), None).await;
         assert!(
@@ -518,7 +524,7 @@ mod tests {
     async fn a_deleted_users_login_ends() {
         let grants = Grants::new().await;
         let login = grants.alice_logs_in().await;
-        let deleted = grants.store.delete_user("alice").await;
+        let deleted = grants.store.delete_user(&username("alice")).await;
         deleted.unwrap_or_else(|error| panic!("{error}"));
         assert!(is_refused(
             &grants.refresh(APP, &refresh_token(&login), None).await

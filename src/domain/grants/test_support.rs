@@ -16,6 +16,7 @@ use crate::domain::issuance::IssuanceRefused;
 use crate::domain::issuer::{ClientCredentials, IssuedTokens, Issuer, Lifetimes};
 use crate::domain::login_throttle::{LockoutPolicy, SourceAddress};
 use crate::domain::model::{Client, GrantType, User};
+use crate::domain::names::{ClientId, Username};
 use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
 use crate::domain::store::prelude::*;
@@ -68,7 +69,7 @@ impl Grants {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let alice = User {
-            username: ALICE.into(),
+            username: username(ALICE),
             password_hash: hash(&verifier, ALICE_PASSWORD),
             created_at: 0,
         };
@@ -171,7 +172,7 @@ impl Grants {
 
 pub fn password_request(username: &str, password: &str, scope: Option<&str>) -> GrantRequest {
     GrantRequest::Password(PasswordRequest {
-        username: username.into(),
+        username: Username::parse(username),
         password: Secret::new(password),
         scope: scope.map(str::to_owned),
     })
@@ -179,9 +180,19 @@ pub fn password_request(username: &str, password: &str, scope: Option<&str>) -> 
 
 pub fn credentials(client_id: &str, secret: &str) -> ClientCredentials {
     ClientCredentials {
-        client_id: client_id.into(),
+        client_id: self::client_id(client_id),
         secret_candidates: vec![Secret::new(secret)],
     }
+}
+
+/// `value` as a client id, which a test means to be valid.
+pub fn client_id(value: &str) -> ClientId {
+    ClientId::parse(value).unwrap_or_else(|error| panic!("{value:?}: {error}"))
+}
+
+/// `value` as a username, which a test means to be valid.
+pub fn username(value: &str) -> Username {
+    Username::parse(value).unwrap_or_else(|error| panic!("{value:?}: {error}"))
 }
 
 /// The IPv4 address 192.0.2.`n` (TEST-NET-1).
@@ -200,7 +211,7 @@ fn client(
     grant_types: &[GrantType],
 ) -> Client {
     Client {
-        client_id: client_id.into(),
+        client_id: self::client_id(client_id),
         name: client_id.into(),
         secret_hash: hash(verifier, &format!("{client_id}-secret")),
         scope: scope(scope_text),

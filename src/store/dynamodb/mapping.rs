@@ -13,6 +13,7 @@ use crate::domain::model::{
     AccessTokenPolicy, AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenFormat, TokenPair, UsedRefreshToken, User,
 };
+use crate::domain::names::{ClientId, Username};
 use crate::domain::scope::Scope;
 use crate::domain::store::{ClientChanges, StoreError};
 use crate::domain::token::{FamilySecret, TokenHash};
@@ -277,7 +278,7 @@ pub(super) fn client_from(item: Item) -> Result<Client, StoreError> {
         }
     };
     Ok(Client {
-        client_id: string(&item, "client_id")?,
+        client_id: ClientId::from_stored(string(&item, "client_id")?),
         name: string(&item, "name")?,
         secret_hash: string(&item, "secret_hash")?,
         scope: scope(&item)?,
@@ -305,7 +306,7 @@ fn access_token_policy(item: &Item) -> Result<AccessTokenPolicy, StoreError> {
 
 pub(super) fn user_from(item: Item) -> Result<User, StoreError> {
     Ok(User {
-        username: string(&item, "username")?,
+        username: Username::from_stored(string(&item, "username")?),
         password_hash: string(&item, "password_hash")?,
         created_at: optional_number(&item, CREATED_AT)?.unwrap_or(0),
     })
@@ -333,8 +334,8 @@ pub(super) fn stored_token_from(
 pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
     Ok(AccessTokenRecord {
         token_hash: TokenHash::from_stored(string(&item, PK)?),
-        client_id: string(&item, "client_id")?,
-        username: optional_string(&item, "username")?,
+        client_id: ClientId::from_stored(string(&item, "client_id")?),
+        username: optional_string(&item, "username")?.map(Username::from_stored),
         scope: scope(&item)?,
         family_id: string(&item, "family_id")?,
         issued_at: number(&item, "issued_at")?,
@@ -345,8 +346,8 @@ pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
 fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
     Ok(RefreshTokenRecord {
         token_hash: TokenHash::from_stored(string(&item, PK)?),
-        client_id: string(&item, "client_id")?,
-        username: string(&item, "username")?,
+        client_id: ClientId::from_stored(string(&item, "client_id")?),
+        username: Username::from_stored(string(&item, "username")?),
         scope: scope(&item)?,
         access_token_hash: TokenHash::from_stored(string(&item, "access_token_hash")?),
         family_id: string(&item, "family_id")?,
@@ -363,8 +364,8 @@ fn family_secret(item: &Item) -> Result<Option<FamilySecret>, StoreError> {
 fn used_refresh_from(item: Item) -> Result<UsedRefreshToken, StoreError> {
     Ok(UsedRefreshToken {
         token_hash: TokenHash::from_stored(string(&item, PK)?),
-        client_id: string(&item, "client_id")?,
-        username: string(&item, "username")?,
+        client_id: ClientId::from_stored(string(&item, "client_id")?),
+        username: Username::from_stored(string(&item, "username")?),
         scope: scope(&item)?,
         family_id: string(&item, "family_id")?,
         family_secret: family_secret(&item)?,
@@ -378,8 +379,8 @@ fn used_refresh_from(item: Item) -> Result<UsedRefreshToken, StoreError> {
 pub(super) fn family_from(item: Item) -> Result<TokenFamily, StoreError> {
     Ok(TokenFamily {
         family_id: string(&item, "family_id")?,
-        client_id: string(&item, "client_id")?,
-        username: optional_string(&item, "username")?,
+        client_id: ClientId::from_stored(string(&item, "client_id")?),
+        username: optional_string(&item, "username")?.map(Username::from_stored),
         scope: scope(&item)?,
         created_at: number(&item, CREATED_AT)?,
         refreshed_at: number(&item, "refreshed_at")?,

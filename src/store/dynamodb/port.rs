@@ -21,6 +21,7 @@ use crate::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenPair, UsedRefreshToken, User,
 };
+use crate::domain::names::{ClientId, Username};
 use crate::domain::store::{
     AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
     PasswordGrantContext, Rotation, StoreError, TokenContext,
@@ -28,7 +29,7 @@ use crate::domain::store::{
 use crate::domain::token::TokenHash;
 
 impl GrantStore for DynamoStore {
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    async fn client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
         let pk = client_key(client_id);
         let mut found = self
             .batch_get(vec![(&self.tables.credentials, pk.clone())])
@@ -38,8 +39,8 @@ impl GrantStore for DynamoStore {
 
     async fn password_grant_context(
         &self,
-        client_id: &str,
-        username: &str,
+        client_id: &ClientId,
+        username: &Username,
         keys: &AttemptKeys,
         now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
@@ -64,7 +65,7 @@ impl GrantStore for DynamoStore {
 
     async fn token_context(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         token: &TokenHash,
         now: UnixSeconds,
     ) -> Result<TokenContext, StoreError> {
@@ -249,7 +250,7 @@ impl GrantStore for DynamoStore {
 
     async fn replace_client_secret_hash(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         expected: &str,
         new_hash: &str,
     ) -> Result<HashReplacement, StoreError> {
@@ -259,7 +260,7 @@ impl GrantStore for DynamoStore {
 
     async fn replace_user_password_hash(
         &self,
-        username: &str,
+        username: &Username,
         expected: &str,
         new_hash: &str,
     ) -> Result<HashReplacement, StoreError> {
@@ -312,7 +313,7 @@ impl AccessTokenStore for DynamoStore {
 }
 
 impl AdminStore for DynamoStore {
-    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let pk = user_key(username);
         let mut found = self
             .batch_get(vec![(&self.tables.credentials, pk.clone())])
@@ -332,7 +333,7 @@ impl AdminStore for DynamoStore {
 
     async fn set_client_secret_hash(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         secret_hash: &str,
     ) -> Result<(), StoreError> {
         self.set_if_present(
@@ -346,7 +347,7 @@ impl AdminStore for DynamoStore {
 
     async fn set_user_password_hash(
         &self,
-        username: &str,
+        username: &Username,
         password_hash: &str,
     ) -> Result<(), StoreError> {
         self.set_if_present(
@@ -360,7 +361,7 @@ impl AdminStore for DynamoStore {
 
     async fn update_client(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         changes: &ClientChanges,
     ) -> Result<Client, StoreError> {
         let what = format!("client {client_id}");
@@ -386,12 +387,12 @@ impl AdminStore for DynamoStore {
             .await
     }
 
-    async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+    async fn delete_client(&self, client_id: &ClientId) -> Result<(), StoreError> {
         self.delete_if_present(client_key(client_id), format!("client {client_id}"))
             .await
     }
 
-    async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
+    async fn delete_user(&self, username: &Username) -> Result<(), StoreError> {
         self.delete_if_present(user_key(username), format!("user {username}"))
             .await
     }
@@ -402,8 +403,8 @@ impl AdminStore for DynamoStore {
         now: UnixSeconds,
     ) -> Result<Vec<TokenFamily>, StoreError> {
         let (index, value) = match owner {
-            FamilyOwner::User(username) => (&FAMILIES_BY_USER_INDEX, username),
-            FamilyOwner::Client(client_id) => (&FAMILIES_BY_CLIENT_INDEX, client_id),
+            FamilyOwner::User(username) => (&FAMILIES_BY_USER_INDEX, username.as_str()),
+            FamilyOwner::Client(client_id) => (&FAMILIES_BY_CLIENT_INDEX, client_id.as_str()),
         };
         if value.is_empty() || value.len() > MAX_KEY_BYTES {
             // No family can be indexed under such a name, and DynamoDB refuses to look it up.

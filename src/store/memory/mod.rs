@@ -20,6 +20,7 @@ use crate::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenPair, UsedRefreshToken, User,
 };
+use crate::domain::names::{ClientId, Username};
 use crate::domain::signing::{KeySet, KeySetSaved, KeySetStore};
 use crate::domain::store::{
     AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
@@ -35,8 +36,8 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Data {
-    clients: HashMap<String, Client>,
-    users: HashMap<String, User>,
+    clients: HashMap<ClientId, Client>,
+    users: HashMap<Username, User>,
     /// Every kind of token by hash, as in the DynamoDB tokens table.
     tokens: HashMap<TokenHash, StoredToken>,
     families: HashMap<String, FamilyRecord>,
@@ -133,14 +134,14 @@ impl MemoryStore {
 }
 
 impl GrantStore for MemoryStore {
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    async fn client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
         Ok(self.lock()?.clients.get(client_id).cloned())
     }
 
     async fn password_grant_context(
         &self,
-        client_id: &str,
-        username: &str,
+        client_id: &ClientId,
+        username: &Username,
         keys: &AttemptKeys,
         now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
@@ -159,7 +160,7 @@ impl GrantStore for MemoryStore {
 
     async fn token_context(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         token: &TokenHash,
         now: UnixSeconds,
     ) -> Result<TokenContext, StoreError> {
@@ -317,7 +318,7 @@ impl GrantStore for MemoryStore {
 
     async fn replace_client_secret_hash(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         expected: &str,
         new_hash: &str,
     ) -> Result<HashReplacement, StoreError> {
@@ -333,7 +334,7 @@ impl GrantStore for MemoryStore {
 
     async fn replace_user_password_hash(
         &self,
-        username: &str,
+        username: &Username,
         expected: &str,
         new_hash: &str,
     ) -> Result<HashReplacement, StoreError> {
@@ -464,7 +465,7 @@ impl AccessTokenStore for MemoryStore {
 }
 
 impl AdminStore for MemoryStore {
-    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         Ok(self.lock()?.users.get(username).cloned())
     }
 
@@ -492,7 +493,7 @@ impl AdminStore for MemoryStore {
 
     async fn set_client_secret_hash(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         secret_hash: &str,
     ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
@@ -506,7 +507,7 @@ impl AdminStore for MemoryStore {
 
     async fn set_user_password_hash(
         &self,
-        username: &str,
+        username: &Username,
         password_hash: &str,
     ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
@@ -520,7 +521,7 @@ impl AdminStore for MemoryStore {
 
     async fn update_client(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         changes: &ClientChanges,
     ) -> Result<Client, StoreError> {
         let mut data = self.lock()?;
@@ -544,7 +545,7 @@ impl AdminStore for MemoryStore {
         Ok(users)
     }
 
-    async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+    async fn delete_client(&self, client_id: &ClientId) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         data.clients
             .remove(client_id)
@@ -552,7 +553,7 @@ impl AdminStore for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))
     }
 
-    async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
+    async fn delete_user(&self, username: &Username) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         data.users
             .remove(username)

@@ -1,5 +1,6 @@
 //! The memory store's own behaviour: what it forgets, and when.
 use super::*;
+use crate::domain::names::{ClientId, Username};
 use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
 use crate::domain::token::new_token;
@@ -8,8 +9,8 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
     let hash = || TokenHash::of(&new_token().unwrap_or_else(|_| Secret::new("x")));
     let access = AccessTokenRecord {
         token_hash: hash(),
-        client_id: "app".into(),
-        username: Some("alice".into()),
+        client_id: ClientId::parse("app").unwrap(),
+        username: Some(Username::parse("alice").unwrap()),
         scope: Scope::default(),
         family_id: family_id.into(),
         issued_at,
@@ -17,8 +18,8 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
     };
     let refresh = RefreshTokenRecord {
         token_hash: hash(),
-        client_id: "app".into(),
-        username: "alice".into(),
+        client_id: ClientId::parse("app").unwrap(),
+        username: Username::parse("alice").unwrap(),
         scope: Scope::default(),
         access_token_hash: access.token_hash.clone(),
         family_id: family_id.into(),
@@ -36,7 +37,7 @@ async fn a_long_refresh_chain_keeps_a_bounded_number_of_records() {
     let store = MemoryStore::new();
     store
         .create_user(&User {
-            username: "alice".into(),
+            username: Username::parse("alice").unwrap(),
             password_hash: String::new(),
             created_at: 0,
         })

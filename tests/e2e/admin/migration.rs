@@ -134,7 +134,7 @@ impl Drop for TempFile {
 
 async fn stored_client(tables: &TableNames, client_id: &str) -> Option<Client> {
     store(tables)
-        .client(client_id)
+        .client(&support::client_id_of(client_id))
         .await
         .expect("reading the store")
 }
@@ -207,7 +207,7 @@ async fn verifies_hashes_made_by_django_as_django_does() -> Result<(), Box<dyn s
     assert!(!fixture.vectors.is_empty());
     for vector in &fixture.vectors {
         let user = User {
-            username: "u".into(),
+            username: support::username_of("u"),
             password_hash: vector.encoded.clone(),
             created_at: 0,
         };

@@ -136,8 +136,8 @@ fn store(tables: &TableNames) -> DynamoStore {
 async fn stored(tables: &TableNames, client_id: &str, username: &str) -> PasswordGrantContext {
     store(tables)
         .password_grant_context(
-            client_id,
-            username,
+            &support::client_id_of(client_id),
+            &support::username_of(username),
             &token_endpoint::domain::login_throttle::AttemptKeys::new(username, Default::default()),
             0,
         )

@@ -60,7 +60,7 @@ async fn clients_and_users_are_shown_and_listed_without_secrets_or_hashes() {
     create_user(&tables, "alice", "pw-alice");
     // An imported client and user whose Django hashes no login has upgraded yet.
     let legacy = Client {
-        client_id: "legacy".into(),
+        client_id: support::client_id_of("legacy"),
         name: "Legacy app".into(),
         secret_hash: DJANGO_HASH.into(),
         scope: Scope::parse("read").expect("scope"),
@@ -71,7 +71,7 @@ async fn clients_and_users_are_shown_and_listed_without_secrets_or_hashes() {
     let dynamo = store(&tables);
     dynamo.create_client(&legacy).await.expect("storing");
     let bob = User {
-        username: "bob".into(),
+        username: support::username_of("bob"),
         password_hash: DJANGO_HASH.into(),
         created_at: 0,
     };

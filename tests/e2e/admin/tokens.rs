@@ -48,7 +48,7 @@ async fn grant(tables: &TableNames, app: &App, grant: GrantRequest) -> Result<Lo
     service
         .grant(TokenRequest {
             client: Some(ClientCredentials {
-                client_id: app.id.clone(),
+                client_id: support::client_id_of(&app.id),
                 secret_candidates: vec![Secret::new(app.secret.as_str())],
             }),
             grant,
@@ -68,7 +68,7 @@ pub(super) async fn log_in(
     scope: Option<&str>,
 ) -> Login {
     let request = GrantRequest::Password(PasswordRequest {
-        username: username.into(),
+        username: token_endpoint::domain::names::Username::parse(username),
         password: Secret::new(password),
         scope: scope.map(str::to_owned),
     });
@@ -124,7 +124,11 @@ pub(super) async fn access_is_live(tables: &TableNames, access: &str) -> bool {
 /// Whether `refresh` is an unused live refresh token of `client_id`, read without using it.
 async fn refresh_is_live(tables: &TableNames, client_id: &str, refresh: &str) -> bool {
     let context = store(tables)
-        .token_context(client_id, &hash(refresh), SystemClock.now())
+        .token_context(
+            &support::client_id_of(client_id),
+            &hash(refresh),
+            SystemClock.now(),
+        )
         .await
         .expect("reading the store");
     matches!(context.token, Some(StoredToken::Refresh(_)))

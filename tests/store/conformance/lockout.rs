@@ -62,7 +62,12 @@ async fn username_failures<S: Store>(
     now: UnixSeconds,
 ) -> UsernameFailures {
     store
-        .password_grant_context("app", "alice", keys, now)
+        .password_grant_context(
+            &support::client_id_of("app"),
+            &support::username_of("alice"),
+            keys,
+            now,
+        )
         .await
         .unwrap()
         .username_failures

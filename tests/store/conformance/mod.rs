@@ -119,7 +119,7 @@ fn scope(text: &str) -> Scope {
 
 fn client(client_id: &str) -> Client {
     Client {
-        client_id: client_id.into(),
+        client_id: support::client_id_of(client_id),
         name: format!("{client_id} app"),
         secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
         scope: scope("read write"),
@@ -131,7 +131,7 @@ fn client(client_id: &str) -> Client {
 
 fn user(username: &str) -> User {
     User {
-        username: username.into(),
+        username: support::username_of(username),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$cGFzc3dvcmQ".into(),
         created_at: NOW - 86_400,
     }
@@ -165,8 +165,8 @@ fn pair_at(
     let family_id = fresh_family_id();
     let access = AccessTokenRecord {
         token_hash: fresh_hash(),
-        client_id: client_id.into(),
-        username: Some(username.into()),
+        client_id: support::client_id_of(client_id),
+        username: Some(support::username_of(username)),
         scope: scope("read"),
         family_id: family_id.clone(),
         issued_at,
@@ -174,8 +174,8 @@ fn pair_at(
     };
     let refresh = RefreshTokenRecord {
         token_hash: fresh_hash(),
-        client_id: client_id.into(),
-        username: username.into(),
+        client_id: support::client_id_of(client_id),
+        username: support::username_of(username),
         scope: scope("read write"),
         access_token_hash: access.token_hash.clone(),
         family_id,
@@ -190,7 +190,7 @@ fn pair_at(
 fn client_token_at(client_id: &str, issued_at: UnixSeconds) -> AccessTokenRecord {
     AccessTokenRecord {
         token_hash: fresh_hash(),
-        client_id: client_id.into(),
+        client_id: support::client_id_of(client_id),
         username: None,
         scope: scope("write"),
         family_id: fresh_family_id(),
@@ -244,11 +244,11 @@ fn family_of_access(access: &AccessTokenRecord) -> TokenFamily {
 }
 
 fn user_owner(username: &str) -> FamilyOwner {
-    FamilyOwner::User(username.into())
+    FamilyOwner::User(support::username_of(username))
 }
 
 fn client_owner(client_id: &str) -> FamilyOwner {
-    FamilyOwner::Client(client_id.into())
+    FamilyOwner::Client(support::client_id_of(client_id))
 }
 
 async fn families<S: Store>(store: &S, owner: &FamilyOwner, now: UnixSeconds) -> Vec<TokenFamily> {
@@ -269,7 +269,10 @@ async fn stored_token<S: Store>(
     token: &TokenHash,
     now: UnixSeconds,
 ) -> Option<StoredToken> {
-    ok(store.token_context("app", token, now).await).token
+    ok(store
+        .token_context(&support::client_id_of("app"), token, now)
+        .await)
+    .token
 }
 
 /// The next pair of `previous`'s family, as a rotation would issue it.
@@ -299,7 +302,11 @@ async fn refresh_token_of<S: Store>(
     token: &TokenHash,
     now: UnixSeconds,
 ) -> Option<RefreshTokenRecord> {
-    match ok(store.token_context("app", token, now).await).token {
+    match ok(store
+        .token_context(&support::client_id_of("app"), token, now)
+        .await)
+    .token
+    {
         Some(StoredToken::Refresh(live)) => Some(live),
         _ => None,
     }
@@ -311,7 +318,11 @@ async fn used_record_of<S: Store>(
     token: &TokenHash,
     now: UnixSeconds,
 ) -> Option<UsedRefreshToken> {
-    match ok(store.token_context("app", token, now).await).token {
+    match ok(store
+        .token_context(&support::client_id_of("app"), token, now)
+        .await)
+    .token
+    {
         Some(StoredToken::UsedRefresh(used)) => Some(used),
         _ => None,
     }

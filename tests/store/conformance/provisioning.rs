@@ -16,19 +16,23 @@ pub(super) async fn provisioning_refuses_duplicates_and_missing_records<S: Store
         Err(StoreError::AlreadyExists(_))
     ));
     assert!(matches!(
-        store.set_client_secret_hash("nope", "h").await,
+        store
+            .set_client_secret_hash(&support::client_id_of("nope"), "h")
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.set_user_password_hash("nope", "h").await,
+        store
+            .set_user_password_hash(&support::username_of("nope"), "h")
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.delete_client("nope").await,
+        store.delete_client(&support::client_id_of("nope")).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.delete_user("nope").await,
+        store.delete_user(&support::username_of("nope")).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -36,12 +40,19 @@ pub(super) async fn provisioning_refuses_duplicates_and_missing_records<S: Store
 pub(super) async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
     ok(store.create_user(&user("alice")).await);
-    ok(store.set_client_secret_hash("app", "new-secret-hash").await);
     ok(store
-        .set_user_password_hash("alice", "new-password-hash")
+        .set_client_secret_hash(&support::client_id_of("app"), "new-secret-hash")
+        .await);
+    ok(store
+        .set_user_password_hash(&support::username_of("alice"), "new-password-hash")
         .await);
     let context = ok(store
-        .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+        .password_grant_context(
+            &support::client_id_of("app"),
+            &support::username_of("alice"),
+            &keys_for("alice"),
+            NOW,
+        )
         .await);
     assert_eq!(
         context.client.map(|c| c.secret_hash).as_deref(),
@@ -51,10 +62,15 @@ pub(super) async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
         context.user.map(|u| u.password_hash).as_deref(),
         Some("new-password-hash")
     );
-    ok(store.delete_client("app").await);
-    ok(store.delete_user("alice").await);
+    ok(store.delete_client(&support::client_id_of("app")).await);
+    ok(store.delete_user(&support::username_of("alice")).await);
     let context = ok(store
-        .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+        .password_grant_context(
+            &support::client_id_of("app"),
+            &support::username_of("alice"),
+            &keys_for("alice"),
+            NOW,
+        )
         .await);
     assert_eq!((context.client, context.user), (None, None));
 }
@@ -71,7 +87,12 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
     ok(store.create_user(&legacy_user).await);
     let stored = |store: Arc<S>| async move {
         let context = ok(store
-            .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+            .password_grant_context(
+                &support::client_id_of("app"),
+                &support::username_of("alice"),
+                &keys_for("alice"),
+                NOW,
+            )
             .await);
         (
             context.client.map(|c| c.secret_hash),
@@ -82,13 +103,21 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
     // Another expected hash: nothing changes.
     assert_eq!(
         ok(store
-            .replace_client_secret_hash("app", "pbkdf2_sha256$1$other$x", "$argon2id$new-secret")
+            .replace_client_secret_hash(
+                &support::client_id_of("app"),
+                "pbkdf2_sha256$1$other$x",
+                "$argon2id$new-secret"
+            )
             .await),
         HashReplacement::Stale
     );
     assert_eq!(
         ok(store
-            .replace_user_password_hash("alice", "", "$argon2id$new-password")
+            .replace_user_password_hash(
+                &support::username_of("alice"),
+                "",
+                "$argon2id$new-password"
+            )
             .await),
         HashReplacement::Stale
     );
@@ -100,13 +129,21 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
     // The expected hash: replaced, and only that attribute.
     assert_eq!(
         ok(store
-            .replace_client_secret_hash("app", django, "$argon2id$new-secret")
+            .replace_client_secret_hash(
+                &support::client_id_of("app"),
+                django,
+                "$argon2id$new-secret"
+            )
             .await),
         HashReplacement::Replaced
     );
     assert_eq!(
         ok(store
-            .replace_user_password_hash("alice", django, "$argon2id$new-password")
+            .replace_user_password_hash(
+                &support::username_of("alice"),
+                django,
+                "$argon2id$new-password"
+            )
             .await),
         HashReplacement::Replaced
     );
@@ -117,7 +154,7 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
             Some("$argon2id$new-password".to_owned())
         )
     );
-    let upgraded = ok(store.client("app").await);
+    let upgraded = ok(store.client(&support::client_id_of("app")).await);
     assert_eq!(
         upgraded.map(|c| (c.name, c.scope, c.grant_types)),
         Some((
@@ -130,13 +167,13 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
     // Once replaced, the old hash is no longer expected: a second upgrade is stale.
     assert_eq!(
         ok(store
-            .replace_client_secret_hash("app", django, "$argon2id$again")
+            .replace_client_secret_hash(&support::client_id_of("app"), django, "$argon2id$again")
             .await),
         HashReplacement::Stale
     );
     assert_eq!(
         ok(store
-            .replace_user_password_hash("alice", django, "$argon2id$again")
+            .replace_user_password_hash(&support::username_of("alice"), django, "$argon2id$again")
             .await),
         HashReplacement::Stale
     );
@@ -150,30 +187,46 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
 
     // Missing or deleted records are not created.
     assert_eq!(
-        ok(store.replace_client_secret_hash("nope", django, "h").await),
+        ok(store
+            .replace_client_secret_hash(&support::client_id_of("nope"), django, "h")
+            .await),
         HashReplacement::Stale
     );
     assert_eq!(
         ok(store
-            .replace_user_password_hash("nobody", django, "h")
+            .replace_user_password_hash(&support::username_of("nobody"), django, "h")
             .await),
         HashReplacement::Stale
     );
-    ok(store.delete_user("alice").await);
+    ok(store.delete_user(&support::username_of("alice")).await);
     assert_eq!(
         ok(store
-            .replace_user_password_hash("alice", "$argon2id$new-password", "h")
+            .replace_user_password_hash(
+                &support::username_of("alice"),
+                "$argon2id$new-password",
+                "h"
+            )
             .await),
         HashReplacement::Stale
     );
-    assert_eq!(ok(store.client("nope").await), None);
+    assert_eq!(ok(store.client(&support::client_id_of("nope")).await), None);
     let context = ok(store
-        .password_grant_context("nope", "nobody", &keys_for("nobody"), NOW)
+        .password_grant_context(
+            &support::client_id_of("nope"),
+            &support::username_of("nobody"),
+            &keys_for("nobody"),
+            NOW,
+        )
         .await);
     assert_eq!((context.client, context.user), (None, None));
     assert_eq!(
         ok(store
-            .password_grant_context("app", "alice", &keys_for("alice"), NOW)
+            .password_grant_context(
+                &support::client_id_of("app"),
+                &support::username_of("alice"),
+                &keys_for("alice"),
+                NOW
+            )
             .await)
         .user,
         None
@@ -193,7 +246,7 @@ pub(super) async fn concurrent_hash_replacements_have_one_winner<S: Store>(store
         attempts.spawn(async move {
             let replacement = format!("$argon2id$attempt-{attempt}");
             let outcome = ok(store
-                .replace_user_password_hash("alice", django, &replacement)
+                .replace_user_password_hash(&support::username_of("alice"), django, &replacement)
                 .await);
             (outcome, replacement)
         });
@@ -208,7 +261,12 @@ pub(super) async fn concurrent_hash_replacements_have_one_winner<S: Store>(store
     assert_eq!(winners.len(), 1, "{winners:?}");
     assert_eq!(
         ok(store
-            .password_grant_context("", "alice", &keys_for("alice"), NOW)
+            .password_grant_context(
+                &support::client_id_of(""),
+                &support::username_of("alice"),
+                &keys_for("alice"),
+                NOW
+            )
             .await)
         .user
         .map(|u| u.password_hash),
@@ -221,10 +279,12 @@ pub(super) async fn concurrent_hash_replacements_have_one_winner<S: Store>(store
 pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
     // A secret replaced before the update stays: the update writes only what it changes.
-    ok(store.set_client_secret_hash("app", "rotated-hash").await);
+    ok(store
+        .set_client_secret_hash(&support::client_id_of("app"), "rotated-hash")
+        .await);
     let renamed = ok(store
         .update_client(
-            "app",
+            &support::client_id_of("app"),
             &ClientChanges {
                 name: Some("Renamed".into()),
                 ..ClientChanges::default()
@@ -235,7 +295,10 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
     expected.name = "Renamed".into();
     expected.secret_hash = "rotated-hash".into();
     assert_eq!(renamed, expected);
-    assert_eq!(ok(store.client("app").await), Some(expected.clone()));
+    assert_eq!(
+        ok(store.client(&support::client_id_of("app")).await),
+        Some(expected.clone())
+    );
 
     let changes = ClientChanges {
         name: None,
@@ -244,7 +307,9 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
         token_format: Some(TokenFormat::Jwt),
         access_token_lifetime: Some(Some(300)),
     };
-    let changed = ok(store.update_client("app", &changes).await);
+    let changed = ok(store
+        .update_client(&support::client_id_of("app"), &changes)
+        .await);
     expected.scope = scope("read admin");
     expected.grant_types = vec![GrantType::ClientCredentials];
     expected.access_tokens = AccessTokenPolicy {
@@ -252,25 +317,32 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
         lifetime: Some(300),
     };
     assert_eq!(changed, expected);
-    assert_eq!(ok(store.client("app").await), Some(expected.clone()));
+    assert_eq!(
+        ok(store.client(&support::client_id_of("app")).await),
+        Some(expected.clone())
+    );
     // No changes: the client as it is.
     assert_eq!(
-        ok(store.update_client("app", &ClientChanges::default()).await),
+        ok(store
+            .update_client(&support::client_id_of("app"), &ClientChanges::default())
+            .await),
         expected
     );
 
     for changes in [changes, ClientChanges::default()] {
         assert!(matches!(
-            store.update_client("nope", &changes).await,
+            store
+                .update_client(&support::client_id_of("nope"), &changes)
+                .await,
             Err(StoreError::NotFound(_))
         ));
     }
-    assert_eq!(ok(store.client("nope").await), None);
-    ok(store.delete_client("app").await);
+    assert_eq!(ok(store.client(&support::client_id_of("nope")).await), None);
+    ok(store.delete_client(&support::client_id_of("app")).await);
     assert!(matches!(
         store
             .update_client(
-                "app",
+                &support::client_id_of("app"),
                 &ClientChanges {
                     name: Some("Back".into()),
                     ..ClientChanges::default()
@@ -279,7 +351,7 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
             .await,
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(ok(store.client("app").await), None);
+    assert_eq!(ok(store.client(&support::client_id_of("app")).await), None);
 }
 
 /// Lists hold every client or user, in id or username order, whatever else is stored; on
@@ -314,8 +386,8 @@ pub(super) async fn clients_and_users_are_listed_in_order_across_pages<S: Store>
     assert_eq!(ok(store.list_clients().await), expected_clients);
     assert_eq!(ok(store.list_users().await), expected_users);
 
-    ok(store.delete_client("b-app").await);
-    ok(store.delete_user("Zed").await);
+    ok(store.delete_client(&support::client_id_of("b-app")).await);
+    ok(store.delete_user(&support::username_of("Zed")).await);
     expected_clients.retain(|c| c.client_id != "b-app");
     expected_users.retain(|u| u.username != "Zed");
     assert_eq!(ok(store.list_clients().await), expected_clients);

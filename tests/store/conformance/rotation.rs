@@ -78,7 +78,7 @@ pub(super) async fn a_refresh_token_rotates_once<S: Store>(store: Arc<S>) {
 pub(super) async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let mut presented = issued.refresh.clone();
-    presented.client_id = "intruder".into();
+    presented.client_id = support::client_id_of("intruder");
     let next = successor(&issued);
     assert_eq!(
         ok(store
@@ -102,7 +102,7 @@ pub(super) async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<
 
 pub(super) async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    ok(store.delete_user("alice").await);
+    ok(store.delete_user(&support::username_of("alice")).await);
     let next = successor(&issued);
     assert_eq!(
         ok(store
@@ -120,7 +120,7 @@ pub(super) async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<
 /// refresh tokens stay dead, even before any revocation reached them.
 pub(super) async fn a_user_created_again_does_not_revive_old_tokens<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    ok(store.delete_user("alice").await);
+    ok(store.delete_user(&support::username_of("alice")).await);
     let recreated_at = NOW + CREATION_CLOCK_SKEW + 5;
     ok(store
         .create_user(&User {
@@ -230,7 +230,11 @@ pub(super) async fn a_used_refresh_token_leaves_a_record_until_it_expires<S: Sto
         None
     );
     let context = ok(store
-        .token_context("app", &issued.refresh.token_hash, KEEP_USED_UNTIL)
+        .token_context(
+            &support::client_id_of("app"),
+            &issued.refresh.token_hash,
+            KEEP_USED_UNTIL,
+        )
         .await);
     assert_eq!(context.token, None);
 }

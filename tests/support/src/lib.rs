@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::Clock;
 use token_endpoint::domain::credentials::{Argon2Settings, CredentialVerifier};
+use token_endpoint::domain::names::{ClientId, Username};
 use token_endpoint::domain::signing::{KeyRing, KeySetStore};
 use token_endpoint::domain::store::Store;
 use token_endpoint::domain::{
@@ -201,6 +202,16 @@ pub fn memory_service() -> Arc<TokenService<MemoryStore>> {
     service(MemoryStore::new(), &test_config())
 }
 
+/// `value` as a client id, which a test means to be valid.
+pub fn client_id_of(value: &str) -> ClientId {
+    ClientId::parse(value).unwrap_or_else(|error| panic!("client id {value:?}: {error}"))
+}
+
+/// `value` as a username, which a test means to be valid.
+pub fn username_of(value: &str) -> Username {
+    Username::parse(value).unwrap_or_else(|error| panic!("username {value:?}: {error}"))
+}
+
 /// Registers a client with `secret`, `scope` and `grant_types`.
 pub async fn add_client<S: Store>(
     service: &TokenService<S>,
@@ -210,7 +221,7 @@ pub async fn add_client<S: Store>(
     grant_types: &[GrantType],
 ) {
     let client = Client {
-        client_id: client_id.into(),
+        client_id: client_id_of(client_id),
         name: format!("{client_id} (test)"),
         secret_hash: hash(service, secret),
         scope: Scope::parse(scope).unwrap_or_else(|_| panic!("bad scope {scope:?}")),
@@ -224,7 +235,7 @@ pub async fn add_client<S: Store>(
 /// Registers a user with `password`.
 pub async fn add_user<S: Store>(service: &TokenService<S>, username: &str, password: &str) {
     let user = User {
-        username: username.into(),
+        username: username_of(username),
         password_hash: hash(service, password),
         created_at: 0,
     };
