@@ -12,30 +12,20 @@ use crate::domain::credentials::Argon2Settings;
 use crate::domain::signing::KeyRingTiming;
 use crate::domain::{Lifetimes, LockoutPolicy, Scope};
 
+mod defaults;
 mod environment;
+mod error;
 mod settings;
 mod values;
 
+pub use defaults::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_SIGNING_KEY_KMS_KEY, DEFAULT_TOKENS_TABLE};
 pub(crate) use environment::{read_env, read_lookup};
+pub use error::ConfigError;
 pub use settings::{
     DynamoDbSettings, FunctionKind, LambdaSettings, LocalServerSettings, ServiceSettings, Settings,
     StoreKind, TelemetrySettings,
 };
 pub use values::{AudienceUris, InvalidProxy, ProxyRanges};
-
-pub const DEFAULT_CREDENTIALS_TABLE: &str = "oauth-credentials";
-pub const DEFAULT_TOKENS_TABLE: &str = "oauth-tokens";
-/// The alias `oauth-admin create-tables` gives the KMS key it creates.
-pub const DEFAULT_SIGNING_KEY_KMS_KEY: &str = "alias/token-endpoint-signing-keys";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {name}: {problem}")]
-    Variable { name: String, problem: String },
-    /// A wrong command line, or `--help` or `--version`: [`clap::Error::exit`] prints it.
-    #[error(transparent)]
-    CommandLine(clap::Error),
-}
 
 /// The settings the service runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use std::ffi::{OsStr, OsString};
 use clap::error::{ContextKind, ErrorKind};
 use clap::{Arg, Args, Command, CommandFactory, FromArgMatches};
 
-use super::{ConfigError, Settings};
+use super::error::ConfigError;
+use super::settings::Settings;
 
 impl Settings {
     /// Reads the process environment, with `args` (the local server's command line) over it.

@@ -10,8 +10,10 @@ use crate::domain::credentials::Argon2Settings;
 use crate::domain::signing::{MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN};
 use crate::domain::{Lifetimes, LockoutPolicy, Scope};
 
+use super::defaults::{
+    DEFAULT_CREDENTIALS_TABLE, DEFAULT_SIGNING_KEY_KMS_KEY, DEFAULT_TOKENS_TABLE,
+};
 use super::values::{AudienceUris, InvalidProxy, ProxyRanges};
-use super::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_SIGNING_KEY_KMS_KEY, DEFAULT_TOKENS_TABLE};
 
 /// Each variable is also a flag of the local server; a flag wins over its variable. An empty
 /// variable counts as unset (`template.yaml` passes empty parameters as empty strings).

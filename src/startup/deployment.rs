@@ -9,7 +9,7 @@ use crate::store::DynamoStore;
 use crate::store::dynamodb::TableNames;
 use crate::vault::{KmsVault, ensure_kms_key};
 
-use super::BoxError;
+use super::error::BoxError;
 
 /// The store a deployment keeps its clients, users, tokens and signing keys in.
 pub type DeploymentStore = DynamoStore;

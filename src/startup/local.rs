@@ -4,11 +4,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::Router;
 
-use super::serve::BoxError;
-use super::{
+use super::demo::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_JWT_CLIENT_ID, DEMO_JWT_CLIENT_SECRET, DEMO_PASSWORD,
     DEMO_USERNAME,
 };
+use super::error::BoxError;
 use crate::http;
 
 /// Serves `router` on `port`; `demo`: prints the demo credentials and a request to try.

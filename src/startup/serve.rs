@@ -16,9 +16,10 @@ use crate::store::{DynamoStore, WarmUp};
 use crate::vault::KmsVault;
 use crate::{aws, telemetry};
 
-use super::{demo_store, local, seeded_service, signing_token_service};
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::demo::demo_store;
+use super::error::BoxError;
+use super::local;
+use super::service::{seeded_service, signing_token_service};
 
 /// What the service needs of a store, named once so a split of the port changes one line.
 pub trait ServiceStore: Store + KeySetStore + WarmUp + Clone {}

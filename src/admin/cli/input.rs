@@ -6,7 +6,8 @@ use std::io::{self, BufRead as _, IsTerminal as _, Read as _};
 use std::path::Path;
 use std::str::FromStr as _;
 
-use super::{CommandFailure, CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs};
+use super::commands::{CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs};
+use super::failure::CommandFailure;
 use crate::admin::NewClient;
 use crate::admin::import::ImportOptions;
 use crate::domain::names::{ClientId, NameError, Username, check_client_name};

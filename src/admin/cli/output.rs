@@ -5,7 +5,7 @@ use std::io::{self, Write as _};
 
 use serde_json::{Value, json};
 
-use super::CommandFailure;
+use super::failure::CommandFailure;
 use crate::admin::import::ImportReport;
 use crate::admin::{
     ClientDetails, CreatedClient, EnsuredSigningKey, KeySetDetails, KeyState, Revocation,

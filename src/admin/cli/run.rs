@@ -3,10 +3,10 @@
 //! command; each checks its input before connecting, so invalid input never reaches the
 //! store.
 
-use super::{
-    Command, CommandFailure, CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs,
-    failed_records, output, secret_from_stdin, valid_client_id, valid_family_id, valid_username,
-};
+use super::commands::{Command, CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs};
+use super::failure::{CommandFailure, failed_records};
+use super::input::{secret_from_stdin, valid_client_id, valid_family_id, valid_username};
+use super::output;
 use crate::admin::Admin;
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::{FamilyOwner, TokenFormat};

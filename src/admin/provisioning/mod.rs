@@ -5,21 +5,24 @@
 //! own terms. New secrets and passwords are hashed here with Argon2id. The JWT signing key use
 //! cases are in `signing_keys.rs`.
 
+mod admin;
+mod error;
 mod signing_keys;
 
+pub use admin::Admin;
+pub use error::{AdminError, Change};
 pub use signing_keys::{
     EnsuredSigningKey, KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, RotatedSigningKey,
     SigningKeyDetails,
 };
 
-use super::import::{self, ExportError, ImportOptions, ImportReport};
+use super::import::{self, ImportOptions, ImportReport};
 use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::django::django_hasher;
-use crate::domain::credentials::{Argon2Settings, CredentialError, CredentialVerifier};
+use crate::domain::credentials::{Argon2Settings, CredentialVerifier};
 use crate::domain::lifecycle::{Revoked, revoke_all};
 use crate::domain::names::{ClientId, Username};
-use crate::domain::signing::KeyError;
 use crate::domain::store::{ClientChanges, Store, StoreError};
 use crate::domain::token::{RandomnessUnavailable, random_alphanumeric};
 use crate::domain::{Client, FamilyOwner, GrantType, Scope, Secret, TokenFamily, User};
@@ -28,49 +31,6 @@ use crate::domain::{Client, FamilyOwner, GrantType, Scope, Secret, TokenFamily, 
 pub const CLIENT_ID_LENGTH: usize = 20;
 /// Length of a generated client secret.
 pub const CLIENT_SECRET_LENGTH: usize = 40;
-
-/// Why a use case failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    /// Among others: [`StoreError::AlreadyExists`] and [`StoreError::NotFound`].
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The Argon2 settings are invalid, or hashing failed.
-    #[error(transparent)]
-    Hashing(#[from] CredentialError),
-    #[error(transparent)]
-    Randomness(#[from] RandomnessUnavailable),
-    /// The export cannot be read as a dumpdata export; nothing was written.
-    #[error(transparent)]
-    UnreadableExport(#[from] ExportError),
-    /// A signing key could not be made: generating it or sealing it (the vault) failed.
-    #[error(transparent)]
-    SigningKey(#[from] KeyError),
-    /// Another change to the signing key set was saved before each attempt to save this one.
-    #[error(
-        "the signing key set changed under each of {attempts} attempt(s) to save it; run the command again"
-    )]
-    KeySetContended { attempts: u32 },
-    /// The change was made, but the tokens issued before it still work until revoked.
-    #[error("{change}, but revoking its tokens failed: {source}")]
-    NotRevoked {
-        change: Change,
-        owner: FamilyOwner,
-        #[source]
-        source: StoreError,
-    },
-}
-
-/// A change after which a client's or user's tokens are revoked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Change {
-    #[error("deleted")]
-    Deleted,
-    #[error("password replaced")]
-    PasswordReplaced,
-    #[error("secret replaced")]
-    SecretReplaced,
-}
 
 /// What `--revoke-tokens` did after a password or secret was replaced. The replacement
 /// stands in every case.
@@ -166,13 +126,6 @@ pub struct CreatedClient {
     /// The secret generated for it, to hand over once: only its hash is stored. `None` when
     /// the secret was given, as the operator has it already.
     pub generated_secret: Option<Secret>,
-}
-
-/// The provisioning use cases over one store.
-pub struct Admin<S> {
-    store: S,
-    /// The cost of new secret and password hashes.
-    argon2: Argon2Settings,
 }
 
 impl<S: Store> Admin<S> {

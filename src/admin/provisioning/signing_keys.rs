@@ -5,7 +5,8 @@
 //! administrators (or two deployments) acting at once cannot lose one another's key: the one
 //! whose save finds the set changed reads it again and decides again.
 
-use super::{Admin, AdminError};
+use super::admin::Admin;
+use super::error::AdminError;
 use crate::domain::clock::UnixSeconds;
 use crate::domain::signing::{
     KeyId, KeySet, KeySetSaved, KeySetStore, KeyVault, SigningKeyRecord, new_signing_key,

@@ -4,9 +4,11 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::DynamoStore;
+use super::errors::{conditional, written};
+use super::item::Item;
 use super::keys::key;
 use super::mapping::s;
-use super::{DynamoStore, Item, conditional, written};
 use crate::domain::store::{HashReplacement, StoreError};
 
 impl DynamoStore {

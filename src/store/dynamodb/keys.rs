@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::Item;
+use super::item::Item;
 
 /// The partition key of both tables.
 pub(super) const PK: &str = "pk";

@@ -18,9 +18,11 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::errors::{unavailable, written};
+use super::item::Item;
 use super::keys::PK;
 use super::mapping::{n, number, s};
-use super::{DynamoStore, Item, TTL_ATTRIBUTE, unavailable, written};
+use super::{DynamoStore, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
     Admission, AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt,

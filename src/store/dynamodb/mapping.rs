@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::Item;
+use super::item::Item;
 use super::keys::{PK, client_key, family_key, user_key};
 use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;

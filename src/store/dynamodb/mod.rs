@@ -15,6 +15,8 @@
 //! writes.
 //!
 //! The files, by concern:
+//! - `item`: an item as the SDK holds it;
+//! - `errors`: the SDK's outcomes and errors as `StoreError`s;
 //! - `keys`: the partition key and the key of each kind of item;
 //! - `mapping`: records to items and back;
 //! - `schema`: the tables as data (keys, indexes, TTL, billing), checked against template.yaml;
@@ -28,16 +30,14 @@
 //! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client as DynamoClient;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::config::TablesConfig;
 use crate::domain::store::StoreError;
 
 mod credential_writes;
+mod errors;
+mod item;
 mod keys;
 mod login_attempts;
 mod mapping;
@@ -48,11 +48,10 @@ mod schema;
 mod signing_keys;
 mod transactions;
 
+use errors::unavailable;
 use keys::key;
 
 pub use schema::{FAMILIES_BY_CLIENT, FAMILIES_BY_USER, TTL_ATTRIBUTE};
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The names of the two tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,47 +113,4 @@ impl DynamoStore {
             .map(drop)
             .map_err(unavailable)
     }
-}
-
-/// Whether a single-item conditional write was made: `false` if its condition refused it.
-fn written<O, E, R>(outcome: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    conditional(outcome).map(|output| output.is_some())
-}
-
-/// The output of a single-item conditional write, or `None` if its condition refused it.
-fn conditional<O, E, R>(outcome: Result<O, SdkError<E, R>>) -> Result<Option<O>, StoreError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match outcome {
-        Ok(output) => Ok(Some(output)),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.code() == Some("ConditionalCheckFailedException")) =>
-        {
-            Ok(None)
-        }
-        Err(error) => Err(unavailable(error)),
-    }
-}
-
-/// DynamoDB refused a request as invalid: a fault of this service, logged as such.
-fn invalid(error: &(impl std::error::Error + ?Sized)) -> StoreError {
-    StoreError::Invalid(DisplayErrorContext(error).to_string())
-}
-
-fn unavailable(error: impl std::error::Error) -> StoreError {
-    // `DisplayErrorContext` prints the whole cause chain; SdkError's own Display says only
-    // "service error".
-    StoreError::Unavailable(DisplayErrorContext(error).to_string().into())
-}
-
-fn built<T>(request: Result<T, BuildError>) -> Result<T, StoreError> {
-    request.map_err(|error| StoreError::Malformed(format!("could not build a request: {error}")))
 }

@@ -2,6 +2,8 @@
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
+use super::errors::{built, unavailable};
+use super::item::Item;
 use super::keys::{
     CLIENT_PREFIX, MAX_KEY_BYTES, USER_PREFIX, client_key, family_key, key, user_key,
 };
@@ -12,7 +14,7 @@ use super::mapping::{
 };
 use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX};
 use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
-use super::{DynamoStore, Item, built, login_attempts, unavailable};
+use super::{DynamoStore, login_attempts};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{
     AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,

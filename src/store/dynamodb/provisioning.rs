@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::types::{
     GlobalSecondaryIndexUpdate, IndexStatus, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
+use super::DynamoStore;
+use super::errors::{built, unavailable};
 use super::schema::{CREDENTIALS, TOKENS, TableSchema};
-use super::{DynamoStore, built, unavailable};
 use crate::domain::store::StoreError;
 
 /// How long `create_tables` waits for DynamoDB to build an index over an existing table.

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
+use super::DynamoStore;
+use super::errors::{built, unavailable};
+use super::item::Item;
 use super::keys::{MAX_KEY_BYTES, PK, key};
 use super::mapping::s;
-use super::{DynamoStore, Item, built, unavailable};
 use crate::domain::store::StoreError;
 
 /// Attempts for a `BatchGetItem` that left keys unprocessed (throttling).

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 
-use super::built;
+use super::errors::built;
 use super::keys::PK;
 use crate::domain::store::StoreError;
 

@@ -9,9 +9,11 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::DynamoStore;
+use super::errors::{invalid, unavailable};
+use super::item::Item;
 use super::keys::{PK, key, signing_keys_key};
 use super::mapping::{n, number, s, string};
-use super::{DynamoStore, Item, invalid, unavailable};
 use crate::domain::signing::{
     KeySet, KeySetSaved, KeySetStore, PublicJwk, SealedPrivateKey, SigningKeyRecord,
 };

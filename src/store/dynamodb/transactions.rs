@@ -9,10 +9,12 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 
+use super::DynamoStore;
+use super::errors::{built, invalid, unavailable};
+use super::item::Item;
 use super::keys::{family_key, key, user_key};
 use super::mapping::{USED_REFRESH, access_item, kind_of, n, refresh_item, s};
 use super::schema::CREATED_AT;
-use super::{DynamoStore, Item, built, invalid, unavailable};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::TokenPair;
 use crate::domain::store::StoreError;
