@@ -11,8 +11,10 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use axum::http::StatusCode;
 use token_endpoint::config::Config;
+use token_endpoint::domain::credentials::{Argon2Settings, CredentialVerifier};
 use token_endpoint::domain::login_throttle::LockoutPolicy;
-use token_endpoint::domain::{Secret, TokenService};
+use token_endpoint::domain::store::prelude::*;
+use token_endpoint::domain::{Secret, TokenService, User};
 use token_endpoint::http::router;
 use token_endpoint::startup::{DEMO_PASSWORD, DEMO_USERNAME};
 use token_endpoint::store::MemoryStore;
@@ -71,12 +73,29 @@ fn main() {
     let password = format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}");
     let wrong = format!("grant_type=password&username={DEMO_USERNAME}&password=wrong");
     let unknown = "grant_type=password&username=nobody&password=wrong";
+    // A user whose hash predates a raise of the parameters: half the memory, one pass.
+    let outdated = "grant_type=password&username=outdated&password=wrong";
+    let before_the_raise = CredentialVerifier::new(Argon2Settings {
+        memory_kib: Argon2Settings::default().memory_kib / 2,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let outdated_user = User {
+        username: "outdated".into(),
+        password_hash: before_the_raise
+            .hash(&Secret::new("an old password"))
+            .unwrap_or_else(|e| panic!("{e}")),
+        created_at: 0,
+    };
     let stored = open
         .verifier()
         .hash(&Secret::new(DEMO_PASSWORD))
         .unwrap_or_else(|e| panic!("{e}"));
 
     runtime.block_on(async {
+        let created = open.store().create_user(&outdated_user).await;
+        created.unwrap_or_else(|e| panic!("{e}"));
         // Warm up: caches the client secret, locks `demo` in the locking service, and lets
         // that service time some verifications, as a warm instance has.
         timed(&open, &password, StatusCode::OK).await;
@@ -89,6 +108,7 @@ fn main() {
 
     let (mut bare, mut granted, mut wrong_times, mut unknown_times, mut locked_times) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut outdated_times = Vec::new();
     for _ in 0..rounds {
         let started = Instant::now();
         let hash = PasswordHash::new(&stored).unwrap_or_else(|e| panic!("{e}"));
@@ -100,6 +120,7 @@ fn main() {
             granted.push(timed(&open, &password, StatusCode::OK).await);
             wrong_times.push(timed(&open, &wrong, StatusCode::BAD_REQUEST).await);
             unknown_times.push(timed(&open, unknown, StatusCode::BAD_REQUEST).await);
+            outdated_times.push(timed(&open, outdated, StatusCode::BAD_REQUEST).await);
             locked_times.push(timed(&locking, &wrong, StatusCode::BAD_REQUEST).await);
         });
     }
@@ -108,6 +129,7 @@ fn main() {
         ("password_grant_ms", median_ms(&mut granted)),
         ("wrong_password_ms", median_ms(&mut wrong_times)),
         ("unknown_user_ms", median_ms(&mut unknown_times)),
+        ("outdated_hash_ms", median_ms(&mut outdated_times)),
         ("locked_user_ms", median_ms(&mut locked_times)),
     ];
     let json = serde_json::Value::Object(

@@ -87,6 +87,7 @@ def row(label, value, target):
 timing = json.loads(pathlib.Path("target/timing.json").read_text())
 verify, password = timing["argon2id_verify_ms"], timing["password_grant_ms"]
 wrong, unknown, locked = timing["wrong_password_ms"], timing["unknown_user_ms"], timing["locked_user_ms"]
+outdated = timing["outdated_hash_ms"]
 refresh = median_ms("refresh_grant_memory_store")
 row("Argon2id verify, m=19 MiB t=2 p=1 (criterion)", f"{median_ms('argon2id_verify_default_params'):.2f} ms", "")
 row("password grant, memory store, through the router (criterion)", f"{median_ms('password_grant_memory_store'):.2f} ms", "")
@@ -97,8 +98,10 @@ row("password grant / bare verify", f"{password / verify:.3f}", "<= 1.05")
 row("interleaved: refused, wrong password", f"{wrong:.2f} ms", "")
 row("interleaved: refused, unknown user", f"{unknown:.2f} ms", "")
 row("interleaved: refused, locked caller (no Argon2)", f"{locked:.2f} ms", "")
+row("interleaved: refused, wrong password against an outdated hash (m=9.5 MiB t=1)", f"{outdated:.2f} ms", "")
 row("unknown user / wrong password", f"{unknown / wrong:.3f}", "1.00 ± 0.05")
 row("locked caller / wrong password", f"{locked / wrong:.3f}", "1.00 ± 0.05")
+row("outdated hash / unknown user", f"{outdated / unknown:.3f}", "1.00 ± 0.05")
 moto = json.loads(pathlib.Path("target/moto.json").read_text())
 # Write units, for items under 1 KB: one per single-item write (a refused conditional write is
 # charged too), two per item of a transaction; the password grant's transaction puts 3 items.

@@ -22,8 +22,8 @@ pub use defaults::{DEFAULT_CREDENTIALS_TABLE, DEFAULT_SIGNING_KEY_KMS_KEY, DEFAU
 pub(crate) use environment::{read_env, read_lookup};
 pub use error::ConfigError;
 pub use settings::{
-    DynamoDbSettings, FunctionKind, LambdaSettings, LocalServerSettings, ServiceSettings, Settings,
-    StoreKind, TelemetrySettings,
+    DynamoDbSettings, FunctionKind, LambdaSettings, LocalServerSettings, MAX_REFRESH_RETRY_WINDOW,
+    OFF, ServiceSettings, Settings, StoreKind, TelemetrySettings,
 };
 pub use values::{AudienceUris, InvalidProxy, ProxyRanges};
 
@@ -283,6 +283,82 @@ mod tests {
             Some(FunctionKind::Authorizer)
         );
         assert!(function_kind(Some("Authorizer")).is_err());
+    }
+
+    #[test]
+    fn a_zero_that_switches_a_protection_off_is_refused_and_off_is_warned_about()
+    -> Result<(), ConfigError> {
+        let switches = [
+            "USED_REFRESH_TOKEN_RETENTION_SECONDS",
+            "LOCKOUT_MAX_SECONDS",
+            "LOCKOUT_MEMORY_SECONDS",
+        ];
+        for variable in switches {
+            let refused = config(&[(variable, "0")]).err().map(|e| e.to_string());
+            let refused = refused.unwrap_or_else(|| panic!("{variable}=0 is accepted"));
+            assert!(
+                refused.starts_with(&format!(
+                    "environment variable {variable}: 0 would switch a protection off ("
+                )) && refused.ends_with("); write off if that is meant"),
+                "{refused}"
+            );
+            let off = read_lookup::<ServiceSettings>(|name| {
+                (name == variable).then(|| " off ".to_owned())
+            })?;
+            let warned: Vec<_> = off.protections_off().into_iter().map(|(v, _)| v).collect();
+            assert_eq!(warned, [variable]);
+        }
+        let off = config(&switches.map(|variable| (variable, "off")))?;
+        assert_eq!(off.lifetimes.used_refresh_token_record, 0);
+        assert_eq!(off.lockout.max_lock_seconds, 0);
+        assert_eq!(off.lockout.memory_seconds, 0);
+        let defaults = read_lookup::<ServiceSettings>(|_| None)?;
+        assert_eq!(defaults.protections_off(), []);
+        Ok(())
+    }
+
+    #[test]
+    fn the_retry_window_is_strict_at_0_or_from_10_to_its_maximum() {
+        let window = |value: &str| {
+            config(&[("REFRESH_RETRY_WINDOW_SECONDS", value)])
+                .map(|config| config.lifetimes.refresh_retry_window)
+                .ok()
+        };
+        assert_eq!(window("0"), Some(0));
+        assert_eq!(window("10"), Some(10));
+        assert_eq!(window("300"), Some(MAX_REFRESH_RETRY_WINDOW));
+        for refused in ["9", "301", "off", "-1"] {
+            assert_eq!(window(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn lockout_counts_stay_within_the_nist_limit() {
+        let accepted = |variable: &str, value: &str| config(&[(variable, value)]).is_ok();
+        assert!(accepted("LOCKOUT_FREE_FAILURES", "0"));
+        assert!(accepted("LOCKOUT_FREE_FAILURES", "100"));
+        assert!(!accepted("LOCKOUT_FREE_FAILURES", "101"));
+        assert!(!accepted("LOCKOUT_FREE_FAILURES", "off"));
+        assert!(accepted("LOCKOUT_USERNAME_CEILING", "100"));
+        assert!(!accepted("LOCKOUT_USERNAME_CEILING", "101"));
+        assert!(!accepted("LOCKOUT_USERNAME_CEILING", "0"));
+        assert!(!accepted("LOCKOUT_USERNAME_CEILING", "off"));
+    }
+
+    #[test]
+    fn trusting_every_address_is_refused() {
+        let proxies =
+            |value: &str| config(&[("TRUSTED_PROXIES", value)]).map(|c| c.trusted_proxies);
+        assert!(proxies("10.0.0.0/8, 192.0.2.1").is_ok());
+        for everything in ["0.0.0.0/0", "10.0.0.0/8 ::/0"] {
+            let refused = proxies(everything).err().map(|e| e.to_string());
+            assert!(
+                refused.as_deref().is_some_and(|message| message
+                    .starts_with("environment variable TRUSTED_PROXIES: ")
+                    && message.contains("trusts every address")),
+                "{everything}: {refused:?}"
+            );
+        }
     }
 
     #[test]

@@ -54,8 +54,9 @@ pub struct ServiceSettings {
     /// Refresh token lifetime; unset or 0: until used.
     #[arg(long, env = "REFRESH_TOKEN_LIFETIME_SECONDS", value_parser = whole_number)]
     pub refresh_token_lifetime_seconds: Option<u64>,
-    /// How long a used refresh token is remembered, so a replay revokes its family.
-    #[arg(long, env = "USED_REFRESH_TOKEN_RETENTION_SECONDS", value_parser = whole_number,
+    /// How long a used refresh token is remembered, so a replay revokes its family; `off`:
+    /// not at all.
+    #[arg(long, env = "USED_REFRESH_TOKEN_RETENTION_SECONDS", value_parser = retention,
           default_value_t = Lifetimes::default().used_refresh_token_record)]
     pub used_refresh_token_retention_seconds: u64,
     /// A used refresh token presented this soon after its successor's use is a duplicate still
@@ -65,25 +66,26 @@ pub struct ServiceSettings {
     pub refresh_reuse_leeway_seconds: u64,
     /// Within this many seconds of its use, while its successor is unused, a used refresh
     /// token gets the identical pair again: a retry after a lost answer, or a concurrent
-    /// duplicate. At least 10.
+    /// duplicate. 0 (a used refresh token is always refused) or 10 to 300.
     #[arg(long, env = "REFRESH_RETRY_WINDOW_SECONDS", value_parser = retry_window,
           default_value_t = Lifetimes::default().refresh_retry_window)]
     pub refresh_retry_window_seconds: u64,
-    /// Password attempts per username and address before the first lock.
-    #[arg(long, env = "LOCKOUT_FREE_FAILURES", value_parser = count,
+    /// Password attempts per username and address before the first lock; at most 100.
+    #[arg(long, env = "LOCKOUT_FREE_FAILURES", value_parser = free_failures,
           default_value_t = LockoutPolicy::default().free_failures)]
     pub lockout_free_failures: u32,
-    /// Longest lock of one address (locks double from 1 s).
-    #[arg(long, env = "LOCKOUT_MAX_SECONDS", value_parser = whole_number,
+    /// Longest lock of one address (locks double from 1 s); `off`: no lock.
+    #[arg(long, env = "LOCKOUT_MAX_SECONDS", value_parser = lock_cap,
           default_value_t = LockoutPolicy::default().max_lock_seconds)]
     pub lockout_max_seconds: u64,
-    /// An address's attempts are forgotten this long after its last lock ends.
-    #[arg(long, env = "LOCKOUT_MEMORY_SECONDS", value_parser = whole_number,
+    /// An address's attempts are forgotten this long after its last lock ends; `off`: as soon
+    /// as it ends.
+    #[arg(long, env = "LOCKOUT_MEMORY_SECONDS", value_parser = lock_memory,
           default_value_t = LockoutPolicy::default().memory_seconds)]
     pub lockout_memory_seconds: u64,
     /// Failures for one username from all addresses, within the window, that lock it
-    /// everywhere.
-    #[arg(long, env = "LOCKOUT_USERNAME_CEILING", value_parser = positive_u32,
+    /// everywhere; 1 to 100.
+    #[arg(long, env = "LOCKOUT_USERNAME_CEILING", value_parser = username_ceiling,
           default_value_t = LockoutPolicy::default().username_ceiling)]
     pub lockout_username_ceiling: u32,
     /// The window the username ceiling counts in, from its first failure.
@@ -95,7 +97,8 @@ pub struct ServiceSettings {
           default_value_t = LockoutPolicy::default().username_lock_seconds)]
     pub lockout_username_lock_seconds: u64,
     /// Proxies in front of the service whose `X-Forwarded-For` is believed (addresses or CIDR
-    /// ranges, comma-separated); unset: the address API Gateway or the TCP peer saw.
+    /// ranges, comma-separated, none of them every address); unset: the address API Gateway or
+    /// the TCP peer saw.
     #[arg(long, env = "TRUSTED_PROXIES", value_parser = trusted_proxies, default_value = "")]
     pub trusted_proxies: ProxyRanges,
     /// Argon2id memory for new hashes (OWASP: 19 MiB).
@@ -264,9 +267,19 @@ fn at_least_one(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A range of every address would let any client name its own address in `X-Forwarded-For`,
+/// and so escape the per-address lock.
 fn trusted_proxies(text: &str) -> Result<ProxyRanges, String> {
-    text.parse()
-        .map_err(|error: InvalidProxy| error.to_string())
+    let ranges: ProxyRanges = text
+        .parse()
+        .map_err(|error: InvalidProxy| error.to_string())?;
+    match ranges.0.iter().find(|range| range.prefix_len() == 0) {
+        Some(everything) => Err(format!(
+            "{everything} trusts every address: any client could choose its own address and \
+             escape the per-address lock"
+        )),
+        None => Ok(ranges),
+    }
 }
 
 fn reuse_leeway(text: &str) -> Result<u64, String> {
@@ -276,15 +289,107 @@ fn reuse_leeway(text: &str) -> Result<u64, String> {
     }
 }
 
+/// The longest retry window: a client's retries after a lost answer (timeouts of 10–30 s, with
+/// backoff between) fit well within it, and the window is how long a copy of a used refresh
+/// token can still get its owner's pair, so it stays short.
+pub const MAX_REFRESH_RETRY_WINDOW: u64 = 300;
+
+/// 0 is strict (a used refresh token is always refused); otherwise a client's retry needs time.
 fn retry_window(text: &str) -> Result<u64, String> {
     match whole_number(text)? {
-        seconds if seconds < 10 => Err("must be at least 10 (a client's retry needs time)".into()),
+        seconds @ (0 | 10..=MAX_REFRESH_RETRY_WINDOW) => Ok(seconds),
+        _ => Err(format!(
+            "must be 0 (a used refresh token is always refused) or from 10 (a client's retry \
+             needs time) to {MAX_REFRESH_RETRY_WINDOW}"
+        )),
+    }
+}
+
+/// NIST SP 800-63B §5.2.2: at most 100 consecutive failures per account. More free failures
+/// would let one address pass that with no lock at all, a ceiling above it never lock.
+const MAX_CONSECUTIVE_FAILURES: u32 = 100;
+
+fn free_failures(text: &str) -> Result<u32, String> {
+    match whole_number(text)? {
+        number if number > u64::from(MAX_CONSECUTIVE_FAILURES) => Err(format!(
+            "must be at most {MAX_CONSECUTIVE_FAILURES} (NIST SP 800-63B §5.2.2)"
+        )),
+        number => u32::try_from(number).map_err(|_| "too large".into()),
+    }
+}
+
+fn username_ceiling(text: &str) -> Result<u32, String> {
+    match positive_u32(text)? {
+        number if number > MAX_CONSECUTIVE_FAILURES => Err(format!(
+            "must be at most {MAX_CONSECUTIVE_FAILURES} (NIST SP 800-63B §5.2.2)"
+        )),
+        number => Ok(number),
+    }
+}
+
+/// How a protection a number of seconds sets is switched off on purpose. The number that would
+/// mean the same, 0, is refused: it is as easily a slip or an empty template parameter.
+pub const OFF: &str = "off";
+
+/// What each protection that can be switched off leaves undone: the warning at start-up, and
+/// the reason its 0 is refused.
+const NO_REPLAY_DETECTION: &str =
+    "used refresh tokens are not remembered: a replayed one revokes nothing";
+const NO_ADDRESS_LOCK: &str = "no address is locked after its free failures";
+const NO_ADDRESS_MEMORY: &str =
+    "an address's failures are forgotten as its lock ends: pausing buys fresh free attempts";
+
+/// Seconds of a protection, where `off` (read as 0) switches it off and 0 is refused.
+fn protection_seconds(text: &str, off_means: &str) -> Result<u64, String> {
+    if text.trim() == OFF {
+        return Ok(0);
+    }
+    match whole_number(text)? {
+        0 => Err(format!(
+            "0 would switch a protection off ({off_means}); write {OFF} if that is meant"
+        )),
         seconds => Ok(seconds),
     }
 }
 
-fn count(text: &str) -> Result<u32, String> {
-    u32::try_from(whole_number(text)?).map_err(|_| "too large".into())
+fn retention(text: &str) -> Result<u64, String> {
+    protection_seconds(text, NO_REPLAY_DETECTION)
+}
+
+fn lock_cap(text: &str) -> Result<u64, String> {
+    protection_seconds(text, NO_ADDRESS_LOCK)
+}
+
+fn lock_memory(text: &str) -> Result<u64, String> {
+    protection_seconds(text, NO_ADDRESS_MEMORY)
+}
+
+impl ServiceSettings {
+    /// The protections these settings switch off, by variable, with what each leaves undone:
+    /// only an explicit `off` reads as 0 for them.
+    pub fn protections_off(&self) -> Vec<(&'static str, &'static str)> {
+        [
+            (
+                "USED_REFRESH_TOKEN_RETENTION_SECONDS",
+                self.used_refresh_token_retention_seconds,
+                NO_REPLAY_DETECTION,
+            ),
+            (
+                "LOCKOUT_MAX_SECONDS",
+                self.lockout_max_seconds,
+                NO_ADDRESS_LOCK,
+            ),
+            (
+                "LOCKOUT_MEMORY_SECONDS",
+                self.lockout_memory_seconds,
+                NO_ADDRESS_MEMORY,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, seconds, _)| *seconds == 0)
+        .map(|(variable, _, off_means)| (variable, off_means))
+        .collect()
+    }
 }
 
 fn positive_u32(text: &str) -> Result<u32, String> {

@@ -31,7 +31,8 @@ pub struct Lifetimes {
     pub refresh_reuse_leeway: u64,
     /// Presented again within this many seconds of its use, while its successor is unused, a
     /// used refresh token gets the identical pair again (an answer that was lost, or a
-    /// concurrent duplicate). Later it is a replay. Capped at the access token's lifetime.
+    /// concurrent duplicate). Later it is a replay. Capped at the access token's lifetime; 0:
+    /// a used refresh token is always refused.
     pub refresh_retry_window: u64,
 }
 

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, FunctionKind, Settings, StoreKind};
+use crate::config::{Config, FunctionKind, OFF, Settings, StoreKind};
+use crate::domain::TokenService;
 use crate::domain::clock::SystemClock;
 use crate::domain::signing::{KeyRing, KeySetStore, KeyVault};
 use crate::domain::store::Store;
@@ -45,6 +46,9 @@ pub async fn run(settings: Settings) -> Result<(), BoxError> {
         local,
         ..
     } = settings;
+    for (variable, off_means) in service.protections_off() {
+        tracing::warn!(variable, "{variable}={OFF}: {off_means}");
+    }
     let config = Config::from(service);
     // On Lambda the store is always DynamoDB; TOKEN_STORE chooses only the local server's.
     let (role, store) = match lambda.aws_lambda_runtime_api {
@@ -76,6 +80,7 @@ async fn serve<S: ServiceStore, V: KeyVault>(
     match role {
         Role::Lambda(FunctionKind::Token) => {
             let service = signing_token_service(store.clone(), vault, &config)?;
+            time_a_verification(&service).await;
             lambda::warm_up(&store, service.signing_keys()).await;
             lambda::http::run(router(service, config)).await
         }
@@ -94,13 +99,22 @@ async fn serve<S: ServiceStore, V: KeyVault>(
         }
         Role::Local { port } => {
             let service = seeded_service(store, vault, &config, demo).await?;
+            time_a_verification(&service).await;
             local::serve(router(service, config), port, demo).await
         }
     }
 }
 
+/// Times a verification under the current Argon2 parameters before the first request, so that
+/// from the first one on, a cheaper outdated hash takes as long (see `credentials`).
+async fn time_a_verification<S: Store>(service: &TokenService<S>) {
+    if let Err(error) = service.verifier().imitate_verification().await {
+        tracing::warn!(error = %error, "could not time a password verification");
+    }
+}
+
 /// The router, with the discovery and the trusted proxies `config` names.
-fn router<S: Store>(service: Arc<crate::domain::TokenService<S>>, config: Config) -> axum::Router {
+fn router<S: Store>(service: Arc<TokenService<S>>, config: Config) -> axum::Router {
     crate::http::router_behind(
         service,
         Discovery::from(config.discovery),

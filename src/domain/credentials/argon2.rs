@@ -90,10 +90,11 @@ pub(super) fn replacement_for(argon2: &Argon2<'_>, secret: &Secret) -> Verificat
 /// What checking a secret against a PHC string found. A replacement for an outdated hash is
 /// made apart, after the verification is timed.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum PhcVerification {
-    Mismatch,
-    Match,
-    MatchedOutdated,
+pub(super) struct PhcVerification {
+    pub(super) matched: bool,
+    /// Made otherwise than new hashes are, so it cost what its own parameters cost: known
+    /// whether or not it matched, so that a mismatch can be made to take as long as a current one.
+    pub(super) outdated: bool,
 }
 
 /// Verifies `presented` against a PHC string, with the parameters the string records, so
@@ -140,11 +141,7 @@ pub(super) fn verify_phc(
         })
         .map_err(malformed)?;
     let matched = bool::from(computed.as_slice().ct_eq(expected.as_bytes()));
-    Ok(match (matched, outdated) {
-        (false, _) => PhcVerification::Mismatch,
-        (true, false) => PhcVerification::Match,
-        (true, true) => PhcVerification::MatchedOutdated,
-    })
+    Ok(PhcVerification { matched, outdated })
 }
 
 #[cfg(test)]

@@ -112,6 +112,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cheaper_outdated_hash_takes_as_long_as_a_current_one() -> Result<(), CredentialError>
+    {
+        let current = CredentialVerifier::new(Argon2Settings::default())?;
+        for _ in 0..3 {
+            current.verify_password(None, &"guess".into()).await?;
+        }
+        let typical = current.recent_verifications.median().unwrap_or_default();
+        let outdated = user(&verifier().hash(&"pw".into())?);
+        let started = Instant::now();
+        verifier()
+            .verify_password(Some(&outdated), &"guess".into())
+            .await?;
+        let own_cost = started.elapsed();
+        assert!(own_cost < typical, "{own_cost:?} against {typical:?}");
+        for presented in ["guess", "pw"] {
+            let started = Instant::now();
+            current
+                .verify_password(Some(&outdated), &presented.into())
+                .await?;
+            let padded = started.elapsed();
+            assert!(padded >= typical, "{presented}: {padded:?} < {typical:?}");
+        }
+        // The padded verifications are not what later ones are padded to.
+        assert_eq!(current.recent_verifications.median(), Some(typical));
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn django_verifications_are_not_what_imitations_imitate() -> Result<(), CredentialError> {
         let verifier = verifier();
         verifier

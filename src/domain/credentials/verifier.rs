@@ -112,17 +112,36 @@ impl CredentialVerifier {
             .await?;
         }
         let current = self.argon2.params().clone();
+        let typical = self.recent_verifications.median();
         let started = Instant::now();
         let (verified, presented) = tokio::task::spawn_blocking(move || {
-            (verify_phc(&stored_hash, &presented, &current), presented)
+            let verified = verify_phc(&stored_hash, &presented, &current);
+            if let (Ok(PhcVerification { outdated: true, .. }), Some(typical)) =
+                (&verified, typical)
+            {
+                // A hash under cheaper parameters than the current ones (the dummy hash's)
+                // would otherwise answer faster, telling a real user who has not logged in
+                // since the change from an unknown username. Dearer ones cannot be hurried.
+                wait_precisely(typical.saturating_sub(started.elapsed()));
+            }
+            (verified, presented)
         })
         .await?;
-        self.observe_verification(started.elapsed());
-        Ok(match verified? {
-            PhcVerification::Mismatch => Verification::Mismatch,
-            PhcVerification::Match => Verification::Match,
-            // Hashed after the timing, so that imitations copy the verification alone.
-            PhcVerification::MatchedOutdated => {
+        let verified = verified?;
+        if !verified.outdated {
+            // Only verifications under the current parameters are what imitations and the
+            // padding above copy.
+            self.observe_verification(started.elapsed());
+        }
+        Ok(match verified {
+            PhcVerification { matched: false, .. } => Verification::Mismatch,
+            PhcVerification {
+                outdated: false, ..
+            } => Verification::Match,
+            // Hashed after the timing, so that imitations copy the verification alone. Before
+            // the answer, not after it: only the holder of the right password waits for it,
+            // and work left for after a Lambda's answer may be frozen with the instance.
+            PhcVerification { outdated: true, .. } => {
                 let argon2 = self.argon2.clone();
                 tokio::task::spawn_blocking(move || replacement_for(&argon2, &presented)).await?
             }

@@ -208,7 +208,8 @@ impl<S: GrantStore> Refresh<'_, S> {
     /// pair: the client's earlier answer was lost, or this is a concurrent duplicate. A
     /// successor already used means two holders of the login diverged: within the leeway that
     /// is a duplicate still in flight and only refused, later the family is revoked. Past the
-    /// window, someone holds a copy: the family is revoked.
+    /// window, someone holds a copy: the family is revoked. With a window of 0 a used token is
+    /// always refused: within the leeway of its use only refused, later its family revoked.
     async fn presented_again(
         &self,
         used: &UsedRefreshToken,
@@ -262,9 +263,9 @@ impl<S: GrantStore> Refresh<'_, S> {
                     _ => return Err(GrantError::InvalidRefreshToken),
                 }
             }
-            // A record left before families had secrets: duplicates within the leeway are
-            // only refused.
-            None if since_use < self.issuer.lifetimes().refresh_reuse_leeway => {
+            // No identical pair to answer with (a record left before families had secrets,
+            // or a retry window of 0): duplicates within the leeway are only refused.
+            _ if since_use < self.issuer.lifetimes().refresh_reuse_leeway => {
                 return Err(GrantError::InvalidRefreshToken);
             }
             _ => {}
@@ -379,7 +380,7 @@ fn refreshed_scope(
 mod tests {
     use super::super::test_support::{APP, Grants, OTHER_APP, client_id, scope, username};
     use crate::domain::error::GrantError;
-    use crate::domain::issuer::IssuedTokens;
+    use crate::domain::issuer::{IssuedTokens, Lifetimes};
     use crate::domain::model::GrantType;
     use crate::domain::secret::Secret;
     use crate::domain::store::ClientChanges;
@@ -448,6 +449,51 @@ mod tests {
         ));
         assert!(is_refused(
             &grants.refresh(APP, &refresh_token(&third), None).await
+        ));
+    }
+
+    /// A login and the pair its refresh token was spent for.
+    async fn refreshed_once(grants: &Grants) -> (IssuedTokens, IssuedTokens) {
+        let login = grants.alice_logs_in().await;
+        let next = grants.refresh(APP, &refresh_token(&login), None).await;
+        (login, next.unwrap_or_else(|error| panic!("{error}")))
+    }
+
+    #[tokio::test]
+    async fn with_a_retry_window_of_0_a_used_token_is_always_refused() {
+        let strict = Lifetimes {
+            refresh_retry_window: 0,
+            ..Lifetimes::default()
+        };
+        let grants = Grants::new().await.with_lifetimes(strict);
+        let (login, second) = refreshed_once(&grants).await;
+        // Within the leeway of its use: a duplicate in flight, refused, the login kept.
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&login), None).await
+        ));
+        let third = grants.refresh(APP, &refresh_token(&second), None).await;
+        let third = third.unwrap_or_else(|error| panic!("{error}"));
+        // Later: a replay, refused, and the login revoked.
+        grants.advance(strict.refresh_reuse_leeway);
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&login), None).await
+        ));
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&third), None).await
+        ));
+
+        // Without a leeway, the first presentation again revokes the login.
+        let strictest = Lifetimes {
+            refresh_reuse_leeway: 0,
+            ..strict
+        };
+        let grants = Grants::new().await.with_lifetimes(strictest);
+        let (login, second) = refreshed_once(&grants).await;
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&login), None).await
+        ));
+        assert!(is_refused(
+            &grants.refresh(APP, &refresh_token(&second), None).await
         ));
     }
 

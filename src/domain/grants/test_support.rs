@@ -86,6 +86,13 @@ impl Grants {
         }
     }
 
+    /// The same grants, issued with `lifetimes`.
+    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        let verifier = self.issuer.verifier().clone();
+        self.issuer = Issuer::new(verifier, lifetimes, self.clock.clone());
+        self
+    }
+
     pub fn advance(&self, seconds: u64) {
         self.clock.0.fetch_add(seconds, Ordering::SeqCst);
     }
