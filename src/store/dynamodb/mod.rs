@@ -31,9 +31,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::aws::error_text;
 use crate::config::TablesConfig;
 use crate::domain::store::StoreError;
 
@@ -145,14 +146,12 @@ where
 }
 
 /// DynamoDB refused a request as invalid: a fault of this service, logged as such.
-fn invalid(error: &(impl std::error::Error + ?Sized)) -> StoreError {
-    StoreError::Invalid(DisplayErrorContext(error).to_string())
+fn invalid(error: &(impl ProvideErrorMetadata + std::error::Error)) -> StoreError {
+    StoreError::Invalid(error_text(error))
 }
 
-fn unavailable(error: impl std::error::Error) -> StoreError {
-    // `DisplayErrorContext` prints the whole cause chain; SdkError's own Display says only
-    // "service error".
-    StoreError::Unavailable(DisplayErrorContext(error).to_string().into())
+fn unavailable(error: impl ProvideErrorMetadata + std::error::Error) -> StoreError {
+    StoreError::Unavailable(error_text(&error).into())
 }
 
 fn built<T>(request: Result<T, BuildError>) -> Result<T, StoreError> {
