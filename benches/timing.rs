@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use token_endpoint::config::Config;
 use token_endpoint::domain::credentials::{Argon2Settings, CredentialVerifier};
 use token_endpoint::domain::login_throttle::LockoutPolicy;
+use token_endpoint::domain::names::Username;
 use token_endpoint::domain::store::prelude::*;
 use token_endpoint::domain::{Secret, TokenService, User};
 use token_endpoint::http::router;
@@ -82,7 +83,7 @@ fn main() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let outdated_user = User {
-        username: "outdated".into(),
+        username: Username::parse("outdated").unwrap_or_else(|e| panic!("{e}")),
         password_hash: before_the_raise
             .hash(&Secret::new("an old password"))
             .unwrap_or_else(|e| panic!("{e}")),

@@ -1,11 +1,14 @@
 //! The AWS SDK clients of the DynamoDB store and the KMS vault: one SDK configuration, with
-//! this service's retries and timeouts, at the endpoints the settings name.
+//! this service's retries and timeouts, at the endpoints the settings name; and how their
+//! errors become text.
 
+use std::error::Error;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::DynamoDbSettings;
 
@@ -76,4 +79,73 @@ pub fn dynamodb_timeout_config() -> TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(4))
         .build()
+}
+
+/// What an AWS SDK error says, for error values and logs: the service's error code and message
+/// when the service answered one, else the `Display` of each error in the chain of causes.
+///
+/// Never the `Debug` form, which `DisplayErrorContext` appends: it holds the raw HTTP response,
+/// and the body of an answer that failed to parse is a batch of password hashes (DynamoDB) or
+/// a private key (KMS `Decrypt`).
+pub fn error_text<E>(error: &E) -> String
+where
+    E: ProvideErrorMetadata + Error,
+{
+    if let Some(code) = error.code() {
+        return match error.message() {
+            Some(message) => format!("{code}: {message}"),
+            None => code.to_owned(),
+        };
+    }
+    let mut described = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        described.push_str(": ");
+        described.push_str(&current.to_string());
+        cause = current.source();
+    }
+    described
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::SdkError;
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::error_text;
+
+    const BODY: &str =
+        r#"{"Responses":{"credentials":[{"password_hash":{"S":"$argon2id$v=19$m=19456"#;
+
+    fn response(status: u16) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), SdkBody::from(BODY))
+    }
+
+    #[test]
+    fn an_answer_that_failed_to_parse_is_told_by_its_causes_without_its_body() {
+        let parse_failure = "failed to parse JSON: unexpected end of stream";
+        let error: SdkError<BatchGetItemError, HttpResponse> =
+            SdkError::response_error(parse_failure, response(200));
+        assert_eq!(
+            error_text(&error),
+            format!("response error: {parse_failure}")
+        );
+    }
+
+    #[test]
+    fn a_service_error_is_told_by_its_code_and_message() {
+        let meta = ErrorMetadata::builder()
+            .code("ProvisionedThroughputExceededException")
+            .message("slow down")
+            .build();
+        let error: SdkError<BatchGetItemError, HttpResponse> =
+            SdkError::service_error(BatchGetItemError::generic(meta), response(400));
+        assert_eq!(
+            error_text(&error),
+            "ProvisionedThroughputExceededException: slow down"
+        );
+    }
 }

@@ -80,7 +80,6 @@ async fn serve<S: ServiceStore, V: KeyVault>(
     match role {
         Role::Lambda(FunctionKind::Token) => {
             let service = signing_token_service(store.clone(), vault, &config)?;
-            time_a_verification(&service).await;
             lambda::warm_up(&store, service.signing_keys()).await;
             lambda::http::run(router(service, config)).await
         }
@@ -99,17 +98,8 @@ async fn serve<S: ServiceStore, V: KeyVault>(
         }
         Role::Local { port } => {
             let service = seeded_service(store, vault, &config, demo).await?;
-            time_a_verification(&service).await;
             local::serve(router(service, config), port, demo).await
         }
-    }
-}
-
-/// Times a verification under the current Argon2 parameters before the first request, so that
-/// from the first one on, a cheaper outdated hash takes as long (see `credentials`).
-async fn time_a_verification<S: Store>(service: &TokenService<S>) {
-    if let Err(error) = service.verifier().imitate_verification().await {
-        tracing::warn!(error = %error, "could not time a password verification");
     }
 }
 

@@ -15,6 +15,7 @@ use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType};
 
+use crate::aws::error_text;
 use crate::domain::signing::{KeyVault, PrivateKeyDer, SealedPrivateKey, VaultError};
 
 /// The `purpose` in every encryption context: a ciphertext sealed for anything else under the
@@ -226,28 +227,4 @@ where
         // Timeouts, connection failures, answers that were not KMS's.
         _ => VaultError::Unavailable(described.into()),
     }
-}
-
-/// What went wrong, from KMS's error code and message or the chain of causes, never from the
-/// response itself (SDK errors print it in full when debug-formatted, as `DisplayErrorContext`
-/// does): the body of a `Decrypt` answer that failed to parse is a private key.
-fn error_text<E>(error: &SdkError<E, HttpResponse>) -> String
-where
-    E: ProvideErrorMetadata + Error + 'static,
-{
-    if let Some(service) = error.as_service_error() {
-        let code = service.code().unwrap_or("an unnamed error");
-        return match service.message() {
-            Some(message) => format!("{code}: {message}"),
-            None => code.to_owned(),
-        };
-    }
-    let mut described = error.to_string();
-    let mut cause = error.source();
-    while let Some(current) = cause {
-        described.push_str(": ");
-        described.push_str(&current.to_string());
-        cause = current.source();
-    }
-    described
 }

@@ -10,14 +10,14 @@
 //! `ProvisionedThroughputExceededException`, stalls past the attempt timeout, connections
 //! dropped before forwarding (sections 1–5), requests delivered after the SDK gave up on them,
 //! and connections dropped after forwarding, when the write committed but its answer is lost
-//! (section 6).
+//! (section 6); answers that fail to parse, whose bodies hold secrets (section 7).
 //!
 //! Each case gets its own proxy, tables and SDK client; the cases of one test run concurrently
 //! because most of their time is the SDK's backoff.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::retry::RetryPartition;
@@ -26,12 +26,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{StatusCode, header};
 use futures::future::join_all;
 use serde_json::{Value, json};
-use support::fault_proxy::{BATCH_GET_ITEM, Fault, FaultProxy, TRANSACT_WRITE_ITEMS};
+use support::fault_proxy::{
+    BATCH_GET_ITEM, Fault, FaultProxy, GARBLED_SECRETS, TRANSACT_WRITE_ITEMS,
+};
 use support::http::{Auth, token_request};
+use token_endpoint::domain::store::GrantStore;
 use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantType, Secret, TokenService};
 use token_endpoint::store::DynamoStore;
 use token_endpoint::store::dynamodb::TableNames;
+use tracing_subscriber::fmt::MakeWriter;
 
 /// The SDK's timeouts for these tests: production's shape (`aws::dynamodb_timeout_config`:
 /// 2 s connect, 3 s per attempt, 8 s per operation), scaled down only so the suite is fast.
@@ -817,4 +821,77 @@ async fn every_answer_lost_after_a_committed_refresh() {
     // A client that saw nothing (say the function timed out) retries: the identical pair.
     app.proxy.pass();
     assert_eq!(app.refresh(&first.refresh).await.pair(), answered);
+}
+
+// 7. Answers that fail to parse: 503, and what they held reaches no log.
+
+/// The SDK keeps the raw response of an answer that failed to parse in its error, and prints
+/// it when debug-formatted. A `BatchGetItem` answer holds password hashes, client secret
+/// hashes and family secrets; the store's error and the log say what failed without them.
+#[tokio::test]
+async fn an_answer_that_fails_to_parse_answers_503_and_logs_no_secret() {
+    support::require!(Moto);
+    let case = "garbled BatchGetItem answer";
+    let app = App::start().await;
+    let logs = CapturedLogs::default();
+    let _capturing = tracing::subscriber::set_default(logs.subscriber());
+    app.proxy.fail_always(BATCH_GET_ITEM, Fault::GarbledAnswer);
+
+    app.password_grant().await.assert_unavailable(case);
+    let error = app
+        .service
+        .store()
+        .read_tokens(&[&TokenHash::of(&Secret::from("any token"))], 0)
+        .await
+        .expect_err("a read of a garbled answer fails");
+    let error = error.to_string();
+    let logged = logs.text();
+    eprintln!("{case}: the store's error: {error}");
+    assert!(
+        logged.contains("store unavailable"),
+        "{case}: the failure is logged: {logged}"
+    );
+    for secret in GARBLED_SECRETS {
+        assert!(!error.contains(secret), "{case}: {error}");
+        assert!(!logged.contains(secret), "{case}: {logged}");
+    }
+}
+
+/// The tracing events of the test's thread (where `#[tokio::test]` runs every task) while
+/// [`Self::subscriber`] is its default, at the most verbose level the service lets other
+/// crates log (`telemetry::init_logs`).
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl MakeWriter<'_> for CapturedLogs {
+    type Writer = Self;
+
+    fn make_writer(&self) -> Self {
+        self.clone()
+    }
 }

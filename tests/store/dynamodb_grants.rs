@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, IndexStatus, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, IndexStatus, KeySchemaElement, KeyType,
+    ScalarAttributeType,
 };
 use axum::http::StatusCode;
 use serde_json::Value;
@@ -340,6 +341,57 @@ async fn tokens_are_stored_only_as_hashes() {
         dump.contains("expires_at"),
         "access tokens carry the TTL attribute"
     );
+}
+
+/// A password attempt record missing its expiry, as moto lets a read see one that a concurrent
+/// `UpdateItem` is still creating, fails safe: the grant answers 503 with `Retry-After`, not
+/// 500. The per-address record is read by the attempt's update, the username's by the read.
+#[tokio::test]
+async fn an_attempt_record_missing_its_expiry_answers_503() {
+    support::require!(Moto);
+    for kind in ["login_source", "login_username"] {
+        let app = spawn_app().await;
+        let (status, body) = app
+            .post("grant_type=password&username=alice&password=wrong")
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{kind}: {body}");
+        let client = support::dynamodb_client();
+        let tokens = &app.service.store().tables().tokens;
+        let records = client
+            .scan()
+            .table_name(tokens)
+            .filter_expression("kind = :kind")
+            .expression_attribute_values(":kind", AttributeValue::S(kind.to_owned()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(records.count(), 1, "{kind}");
+        for record in records.items() {
+            client
+                .update_item()
+                .table_name(tokens)
+                .key("pk", record["pk"].clone())
+                .update_expression("REMOVE expires_at")
+                .send()
+                .await
+                .unwrap();
+        }
+
+        let request = token_request(
+            "grant_type=password&username=alice&password=correct+horse",
+            Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET),
+        );
+        let reply = support::http::send(support::http::router(&app.service), request).await;
+        assert_eq!(
+            (reply.status, reply.json()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "temporarily_unavailable"})
+            ),
+            "{kind}"
+        );
+        assert!(reply.headers.contains_key("retry-after"), "{kind}");
+    }
 }
 
 /// The family indexes of `table`, with their key attributes and status.

@@ -140,6 +140,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_outdated_hash_checked_first_on_an_instance_times_a_current_check_too()
+    -> Result<(), CredentialError> {
+        let current = CredentialVerifier::new(Argon2Settings::default())?;
+        let outdated = user(&verifier().hash(&"pw".into())?);
+        let started = Instant::now();
+        current
+            .verify_password(Some(&outdated), &"guess".into())
+            .await?;
+        let first = started.elapsed();
+        let timed = current.recent_verifications.median();
+        assert!(
+            timed.is_some(),
+            "the first outdated check timed a current one"
+        );
+        assert!(
+            timed.is_some_and(|typical| first >= typical),
+            "{first:?} < {timed:?}"
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn django_verifications_are_not_what_imitations_imitate() -> Result<(), CredentialError> {
         let verifier = verifier();
         verifier

@@ -113,18 +113,28 @@ impl CredentialVerifier {
         }
         let current = self.argon2.params().clone();
         let typical = self.recent_verifications.median();
+        let dummy_hash = Arc::clone(&self.dummy_hash);
         let started = Instant::now();
-        let (verified, presented) = tokio::task::spawn_blocking(move || {
+        let (verified, calibration, presented) = tokio::task::spawn_blocking(move || {
             let verified = verify_phc(&stored_hash, &presented, &current);
-            if let (Ok(PhcVerification { outdated: true, .. }), Some(typical)) =
-                (&verified, typical)
-            {
+            let mut calibration = None;
+            if let Ok(PhcVerification { outdated: true, .. }) = &verified {
                 // A hash under cheaper parameters than the current ones (the dummy hash's)
                 // would otherwise answer faster, telling a real user who has not logged in
                 // since the change from an unknown username. Dearer ones cannot be hurried.
-                wait_precisely(typical.saturating_sub(started.elapsed()));
+                match typical {
+                    Some(typical) => wait_precisely(typical.saturating_sub(started.elapsed())),
+                    // Nothing timed yet on this instance: a verification of the dummy hash
+                    // takes at least as long as one under the current parameters, and times
+                    // one for the next (instead of paying for it at start-up).
+                    None => {
+                        let began = Instant::now();
+                        let _ = verify_phc(&dummy_hash, &Secret::new(""), &current);
+                        calibration = Some(began.elapsed());
+                    }
+                }
             }
-            (verified, presented)
+            (verified, calibration, presented)
         })
         .await?;
         let verified = verified?;
@@ -132,6 +142,9 @@ impl CredentialVerifier {
             // Only verifications under the current parameters are what imitations and the
             // padding above copy.
             self.observe_verification(started.elapsed());
+        }
+        if let Some(elapsed) = calibration {
+            self.observe_verification(elapsed);
         }
         Ok(match verified {
             PhcVerification { matched: false, .. } => Verification::Mismatch,

@@ -1,7 +1,8 @@
 //! The SDK's outcomes and errors as [`StoreError`]s.
 
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 
+use crate::aws::error_text;
 use crate::domain::store::StoreError;
 
 /// Whether a single-item conditional write was made: `false` if its condition refused it.
@@ -35,14 +36,12 @@ where
 }
 
 /// DynamoDB refused a request as invalid: a fault of this service, logged as such.
-pub(super) fn invalid(error: &(impl std::error::Error + ?Sized)) -> StoreError {
-    StoreError::Invalid(DisplayErrorContext(error).to_string())
+pub(super) fn invalid(error: &(impl ProvideErrorMetadata + std::error::Error)) -> StoreError {
+    StoreError::Invalid(error_text(error))
 }
 
-pub(super) fn unavailable(error: impl std::error::Error) -> StoreError {
-    // `DisplayErrorContext` prints the whole cause chain; SdkError's own Display says only
-    // "service error".
-    StoreError::Unavailable(DisplayErrorContext(error).to_string().into())
+pub(super) fn unavailable(error: impl ProvideErrorMetadata + std::error::Error) -> StoreError {
+    StoreError::Unavailable(error_text(&error).into())
 }
 
 pub(super) fn built<T>(request: Result<T, BuildError>) -> Result<T, StoreError> {

@@ -47,9 +47,9 @@ pub(super) fn username_failures_from(
     now: UnixSeconds,
 ) -> Result<UsernameFailures, StoreError> {
     match item {
-        Some(item) if number(&item, TTL_ATTRIBUTE)? > now => Ok(UsernameFailures {
-            count: u32::try_from(number(&item, "failures")?).unwrap_or(u32::MAX),
-            expires_at: number(&item, TTL_ATTRIBUTE)?,
+        Some(item) if attempt_number(&item, TTL_ATTRIBUTE)? > now => Ok(UsernameFailures {
+            count: u32::try_from(attempt_number(&item, "failures")?).unwrap_or(u32::MAX),
+            expires_at: attempt_number(&item, TTL_ATTRIBUTE)?,
         }),
         _ => Ok(UsernameFailures::default()),
     }
@@ -115,7 +115,7 @@ impl DynamoStore {
             {
                 Counted::Updated(item) => TakenAttempt {
                     admission: Admission::Admitted {
-                        number: u32::try_from(number(&item, "taken")?).unwrap_or(u32::MAX),
+                        number: u32::try_from(attempt_number(&item, "taken")?).unwrap_or(u32::MAX),
                     },
                     known_source: known(&item, attempt.now)?,
                 },
@@ -359,9 +359,18 @@ where
     }
 }
 
+/// A number of an attempt record. One missing or malformed reads as an unavailable store (503)
+/// rather than a broken item (500): a lockout that cannot be read fails safe, and a burst must
+/// not answer 500 (moto lets a read see a record that an `UpdateItem` is still creating).
+fn attempt_number(item: &Item, name: &str) -> Result<u64, StoreError> {
+    number(item, name).map_err(|error| {
+        StoreError::Unavailable(format!("a password attempt record is unreadable: {error}").into())
+    })
+}
+
 /// Whether a source record says the username logged in from there recently.
 fn known(item: &Item, now: UnixSeconds) -> Result<bool, StoreError> {
-    Ok(item.contains_key("known_until") && number(item, "known_until")? > now)
+    Ok(item.contains_key("known_until") && attempt_number(item, "known_until")? > now)
 }
 
 /// Whether a record that failed a condition had expired (or was absent).
@@ -369,5 +378,5 @@ fn expired(item: &Item, now: UnixSeconds) -> Result<bool, StoreError> {
     if item.is_empty() {
         return Ok(true);
     }
-    Ok(number(item, TTL_ATTRIBUTE)? <= now)
+    Ok(attempt_number(item, TTL_ATTRIBUTE)? <= now)
 }

@@ -3,8 +3,9 @@
 //! The SDK talks to the proxy as if it were DynamoDB; the proxy forwards each request to moto
 //! unless its fault plan says otherwise. Rules target one operation by its `X-Amz-Target`
 //! header and can answer an injected 500 or throttling error, hold the request past the SDK's
-//! attempt timeout, or close the connection before forwarding the request or after forwarding
-//! it (the write happened, the client never hears of it). Every request is counted per
+//! attempt timeout, close the connection before forwarding the request or after forwarding
+//! it (the write happened, the client never hears of it), or answer 200 with a body that fails
+//! to parse and holds secrets, as a cut-off `BatchGetItem` answer would. Every request is counted per
 //! operation, so tests can assert that the SDK retried.
 //!
 //! Hand-rolled over `TcpStream`: the SDK sends `Content-Length` bodies on keep-alive
@@ -51,7 +52,17 @@ pub enum Fault {
     /// Forwards the request, then closes the connection without answering: the write
     /// happened and the client does not know.
     DropResponse,
+    /// Answers 200 with a `BatchGetItem` answer cut off mid-item, without forwarding: it
+    /// fails to parse, and holds [`GARBLED_SECRETS`] as a real one holds hashes and secrets.
+    GarbledAnswer,
 }
+
+/// What a [`Fault::GarbledAnswer`] body holds that no log or error may repeat: an Argon2id
+/// PHC string and a family secret.
+pub const GARBLED_SECRETS: [&str; 2] = [
+    "$argon2id$v=19$m=19456,t=2,p=1$Z2FyYmxlZC1zYWx0$bm90LWEtcmVhbC1oYXNoLWJ1dC1uZXZlci1sb2c",
+    "fam1ly-s3cret-never-in-a-log",
+];
 
 struct Rule {
     target: &'static str,
@@ -236,6 +247,7 @@ impl FaultProxy {
                     self.forward(&request, &target).await;
                     return;
                 }
+                Some(Fault::GarbledAnswer) => garbled_answer(),
             };
             if downstream.write_all(&answer).await.is_err() {
                 return;
@@ -443,8 +455,30 @@ fn dynamodb_error(status: u16, reason: &str, error_type: &str) -> Vec<u8> {
         "message": "injected by the fault proxy",
     })
     .to_string();
+    dynamodb_answer(&format!("{status} {reason}"), &body)
+}
+
+/// A 200 `BatchGetItem` answer that ends in the middle of an item, after the secrets.
+fn garbled_answer() -> Vec<u8> {
+    let [hash, family_secret] = GARBLED_SECRETS;
+    let whole = serde_json::json!({"Responses": {
+        "credentials": [{"pk": {"S": "USER#alice"}, "password_hash": {"S": hash}}],
+        "tokens": [{
+            "pk": {"S": "FAMILY#1"},
+            "family_secret": {"S": family_secret},
+            "expires_at": {"N": "1700000000"},
+        }],
+    }})
+    .to_string();
+    // Without its closing brackets: every secret is in, and the JSON never ends.
+    let cut = whole.len() - "]}}".len();
+    dynamodb_answer("200 OK", &whole[..cut])
+}
+
+/// An answer with `body`, framed for a keep-alive connection.
+fn dynamodb_answer(status: &str, body: &str) -> Vec<u8> {
     format!(
-        "HTTP/1.1 {status} {reason}\r\n\
+        "HTTP/1.1 {status}\r\n\
          Content-Type: application/x-amz-json-1.0\r\n\
          x-amzn-RequestId: fault-proxy\r\n\
          Content-Length: {}\r\n\r\n{body}",
