@@ -10,8 +10,9 @@ use crate::domain::issuer::{IssuedTokens, NewPair, log_upgrade, narrow, new_fami
 use crate::domain::login_throttle::{
     Admission, AttemptKeys, KNOWN_SOURCE_SECONDS, TakenAttempt, UncheckedAttempt,
 };
-use crate::domain::model::{GrantType, User};
+use crate::domain::model::{Client, GrantType, User};
 use crate::domain::names::{NameError, Username};
+use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
 use crate::domain::store::{GrantStore, LoginAttemptStore};
 use crate::domain::token::{FamilySecret, new_token};
@@ -54,101 +55,41 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
     context: &GrantContext<'_, S>,
     request: PasswordRequest,
 ) -> Result<IssuedTokens, GrantError> {
-    let GrantContext {
-        issuer,
-        store,
-        lockout,
-        client: credentials,
-        ..
-    } = *context;
     let username = match &request.username {
         Ok(username) => username,
         Err(_) => return malformed_username(context).await,
     };
-    let now = issuer.now();
     let attempt = Attempt {
         context,
+        username,
         keys: AttemptKeys::new(username, context.source),
-        now,
+        now: context.issuer.now(),
     };
-    let attempt_request = lockout.attempt_request(attempt.keys.clone(), now);
-    let (read, taken) = tokio::join!(
-        store.password_grant_context(&credentials.client_id, username, &attempt.keys, now),
-        store.take_login_attempt(&attempt_request),
-    );
-    // Store unavailable: nothing is checked. A failed attempt-taking may or may not have
-    // counted; a failed read gives back the attempt it took.
-    let TakenAttempt {
-        admission,
-        known_source,
-    } = taken?;
-    let read = match read {
-        Ok(read) => read,
-        Err(error) => return Err(attempt.unchecked(admission, error).await),
-    };
-    let client = issuer
-        .authenticate(store, read.client, credentials)
-        .await
-        .and_then(|client| match client.allows(GrantType::Password) {
-            true => Ok(client),
-            false => Err(GrantError::UnauthorizedClient),
-        });
-    let client = match client {
-        Ok(client) => client,
-        Err(error) => return Err(attempt.unchecked(admission, error).await),
-    };
-    let number = match admission {
-        Admission::Admitted { number }
-            if known_source || !lockout.username_locked(read.username_failures, now) =>
-        {
-            number
-        }
-        Admission::Admitted { .. } | Admission::Refused => {
-            // No password is checked while locked, so guessing burns no CPU; the answer takes
-            // as long as a verification and the write after it would, as a wrong password's
-            // does, so the lock is not visible in the timing either.
-            let username_wide = matches!(admission, Admission::Admitted { .. });
-            issuer.verifier().imitate_verification().await?;
-            attempt.end_unchecked(admission).await;
-            return Err(GrantError::LockedOut { username_wide });
-        }
-    };
-    let verification = issuer
-        .verifier()
-        .verify_password(read.user.as_ref(), &request.password)
+    let Admitted {
+        client,
+        user,
+        number,
+    } = attempt.admit().await?;
+    let verifier = context.issuer.verifier();
+    let verification = verifier
+        .verify_password(user.as_ref(), &request.password)
         .await?;
     if !verification.matched() {
         attempt.record_failure(number).await;
         return Err(GrantError::InvalidCredentials);
     }
-    if let (Verification::MatchedOutdated { replacement }, Some(user)) = (verification, &read.user)
-    {
-        upgrade_password_hash(store, user, &replacement).await;
+    if let (Verification::MatchedOutdated { replacement }, Some(user)) = (verification, &user) {
+        upgrade_password_hash(context.store, user, &replacement).await;
     }
     let scope = match narrow(request.scope.as_deref(), &client.scope) {
         Ok(scope) => scope,
         // The password was right; the request fails on its scope, which is no guess.
-        Err(error) => return Err(attempt.unchecked(admission, error).await),
+        Err(error) => {
+            let admission = Admission::Admitted { number };
+            return Err(attempt.unchecked(admission, error).await);
+        }
     };
-
-    // The refresh token carries the scope granted here, not everything the client may ask
-    // for, so a later refresh cannot widen it (RFC 6749 §6).
-    let tokens = (new_token()?, new_token()?);
-    let new_pair = NewPair {
-        client: &client,
-        username,
-        access_scope: scope.clone(),
-        grant_scope: scope,
-        family_id: new_family_id()?,
-        family_secret: FamilySecret::generate()?,
-        issued_at: now,
-    };
-    let (issued, pair) = issuer.new_pair(new_pair, tokens, context.issuance).await?;
-    let known_until = now.saturating_add(KNOWN_SOURCE_SECONDS);
-    store
-        .issue_token_pair(&pair, Some((&attempt.keys, known_until)))
-        .await?;
-    Ok(issued)
+    attempt.log_in(&client, scope).await
 }
 
 /// The answer to a username no user can have: the client is checked as for any attempt, then
@@ -169,8 +110,106 @@ async fn malformed_username<S: GrantStore>(
 /// One password attempt's bookkeeping: how it ends when it is not a success.
 struct Attempt<'a, S> {
     context: &'a GrantContext<'a, S>,
+    username: &'a Username,
     keys: AttemptKeys,
     now: UnixSeconds,
+}
+
+/// An attempt that may check its password, and what was read with it.
+struct Admitted {
+    client: Client,
+    /// `None` for an unknown username, checked against a dummy hash all the same.
+    user: Option<User>,
+    /// The attempt's number from its source (see [`Admission::Admitted`]).
+    number: u32,
+}
+
+impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
+    /// Takes the attempt from the source's budget while the client, the user and the
+    /// username's failures are read, in the same round trip; then authenticates the client
+    /// and decides whether the password may be checked. An attempt that may not is ended here.
+    async fn admit(&self) -> Result<Admitted, GrantError> {
+        let GrantContext {
+            issuer,
+            store,
+            lockout,
+            client: credentials,
+            ..
+        } = *self.context;
+        let (username, keys, now) = (self.username, &self.keys, self.now);
+        let attempt_request = lockout.attempt_request(keys.clone(), now);
+        let (read, taken) = tokio::join!(
+            store.password_grant_context(&credentials.client_id, username, keys, now),
+            store.take_login_attempt(&attempt_request),
+        );
+        // Store unavailable: nothing is checked. A failed attempt-taking may or may not have
+        // counted; a failed read gives back the attempt it took.
+        let TakenAttempt {
+            admission,
+            known_source,
+        } = taken?;
+        let read = match read {
+            Ok(read) => read,
+            Err(error) => return Err(self.unchecked(admission, error).await),
+        };
+        let client = issuer
+            .authenticate(store, read.client, credentials)
+            .await
+            .and_then(|client| match client.allows(GrantType::Password) {
+                true => Ok(client),
+                false => Err(GrantError::UnauthorizedClient),
+            });
+        let client = match client {
+            Ok(client) => client,
+            Err(error) => return Err(self.unchecked(admission, error).await),
+        };
+        match admission {
+            Admission::Admitted { number }
+                if known_source || !lockout.username_locked(read.username_failures, now) =>
+            {
+                Ok(Admitted {
+                    client,
+                    user: read.user,
+                    number,
+                })
+            }
+            Admission::Admitted { .. } | Admission::Refused => {
+                // No password is checked while locked, so guessing burns no CPU; the answer
+                // takes as long as a verification and the write after it would, as a wrong
+                // password's does, so the lock is not visible in the timing either.
+                let username_wide = matches!(admission, Admission::Admitted { .. });
+                issuer.verifier().imitate_verification().await?;
+                self.end_unchecked(admission).await;
+                Err(GrantError::LockedOut { username_wide })
+            }
+        }
+    }
+
+    /// Issues a new login's pair, which starts a family, and clears the source's count.
+    async fn log_in(&self, client: &Client, scope: Scope) -> Result<IssuedTokens, GrantError> {
+        let (issuer, now) = (self.context.issuer, self.now);
+        // The refresh token carries the scope granted here, not everything the client may ask
+        // for, so a later refresh cannot widen it (RFC 6749 §6).
+        let tokens = (new_token()?, new_token()?);
+        let new_pair = NewPair {
+            client,
+            username: self.username,
+            access_scope: scope.clone(),
+            grant_scope: scope,
+            family_id: new_family_id()?,
+            family_secret: FamilySecret::generate()?,
+            issued_at: now,
+        };
+        let (issued, pair) = issuer
+            .new_pair(new_pair, tokens, self.context.issuance)
+            .await?;
+        let known_until = now.saturating_add(KNOWN_SOURCE_SECONDS);
+        self.context
+            .store
+            .issue_token_pair(&pair, Some((&self.keys, known_until)))
+            .await?;
+        Ok(issued)
+    }
 }
 
 impl<S: LoginAttemptStore> Attempt<'_, S> {
