@@ -149,10 +149,12 @@ impl DynamoStore {
     /// record deleted meanwhile (a success) or holding a longer lock (a slower request's) is
     /// left as it is.
     async fn lock_source(&self, failure: &FailureRecord) -> Result<(), StoreError> {
+        // A known source's record lives as long as it is known, whatever its failures.
         let expression = if failure.releases_hold {
-            "SET locked_until = :locked_until, held_until = :zero, expires_at = :expires_at"
+            "SET locked_until = :locked_until, held_until = :zero, \
+             expires_at = if_not_exists(known_until, :expires_at)"
         } else {
-            "SET locked_until = :locked_until, expires_at = :expires_at"
+            "SET locked_until = :locked_until, expires_at = if_not_exists(known_until, :expires_at)"
         };
         let mut update = self
             .update_attempts(&source_key(&failure.keys))

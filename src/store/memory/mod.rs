@@ -407,7 +407,13 @@ impl LoginAttemptStore for MemoryStore {
             if failure.releases_hold {
                 record.held_until = 0;
             }
-            record.expires_at = failure.expires_at;
+            // As the DynamoDB adapter: a known source's record lives as long as it is known,
+            // whatever its failures.
+            record.expires_at = if record.known_until > 0 {
+                record.known_until
+            } else {
+                failure.expires_at
+            };
         }
         let username = data
             .username_failures

@@ -256,6 +256,25 @@ pub(super) async fn a_successful_login_clears_its_source_and_makes_it_known<S: S
     assert!(!later.known_source);
 }
 
+pub(super) async fn a_known_source_stays_known_after_a_typo<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    let alice = keys("alice", 1);
+    take(&*store, &alice, NOW).await;
+    ok(store
+        .issue_token_pair(&pair("app", "alice", None), Some((&alice, NOW + 5000)))
+        .await);
+    // A typo from the known source: its failure must not shorten how long it stays known.
+    take(&*store, &alice, NOW + 1).await;
+    fail(&*store, failure(&alice, NOW + 1, 0)).await;
+    let past_the_failures_memory = NOW + 1 + 110 + 100;
+    let taken = store
+        .take_login_attempt(&attempt(&alice, past_the_failures_memory))
+        .await
+        .unwrap();
+    assert!(taken.known_source, "still known until NOW + 5000");
+}
+
 pub(super) async fn username_failures_count_across_sources_up_to_the_ceiling<S: Store>(
     store: Arc<S>,
 ) {

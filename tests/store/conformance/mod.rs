@@ -69,6 +69,7 @@ macro_rules! conformance_suite {
                 an_expired_record_starts_again,
                 unchecked_attempts_are_given_back,
                 a_successful_login_clears_its_source_and_makes_it_known,
+                a_known_source_stays_known_after_a_typo,
                 username_failures_count_across_sources_up_to_the_ceiling,
                 concurrent_attempts_are_admitted_as_the_policy_allows,
                 a_used_record_remembers_the_successor_and_the_secret,
