@@ -36,8 +36,9 @@ EXPLICIT_ANCHOR = re.compile(r"<a\s+[^>]*?\b(?:id|name)\s*=\s*[\"']([^\"']+)[\"'
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
-def prose_lines(text):
-    """Yields (line number, line) outside fenced code blocks, with inline code blanked out."""
+def prose_lines(text, blank_inline_code=True):
+    """Yields (line number, line) outside fenced code blocks, with inline code blanked out
+    unless told otherwise (a heading's slug keeps its code's text)."""
     fence = None
     for number, line in enumerate(text.split("\n"), 1):
         match = FENCE.match(line)
@@ -48,7 +49,9 @@ def prose_lines(text):
         if match:
             fence = match.group(1)
             continue
-        yield number, INLINE_CODE.sub(lambda m: " " * len(m.group(0)), line)
+        if blank_inline_code:
+            line = INLINE_CODE.sub(lambda m: " " * len(m.group(0)), line)
+        yield number, line
 
 
 def slug(heading):
@@ -67,16 +70,7 @@ def anchors(path, cache={}):
     if path not in cache:
         found, seen = set(), {}
         text = path.read_text(encoding="utf-8")
-        fence = None
-        for line in text.split("\n"):
-            match = FENCE.match(line)
-            if fence:
-                if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                    fence = None
-                continue
-            if match:
-                fence = match.group(1)
-                continue
+        for _, line in prose_lines(text, blank_inline_code=False):
             found.update(EXPLICIT_ANCHOR.findall(line))
             heading = HEADING.match(line)
             if heading:
