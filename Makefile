@@ -37,11 +37,10 @@ check: lint ## The fast loop: formatting, clippy, unit tests and the router API 
 .PHONY: test
 # REQUIRE_TEST_SERVICES: a test whose tool (moto, the emulator, the bootstrap, curl) is missing
 # fails here instead of being skipped, as plain `cargo test` skips it.
-test: $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs its tools on first use)
+test: links $(VENV_STAMP) $(SAM_STAMP) template-lint build ## Run every test (installs its tools on first use)
 	@command -v curl >/dev/null || { echo "==> installing curl (the local-server test runs the documented curl samples)"; apt-get update -qq && apt-get install -y -qq curl; }
 	@echo "==> cargo test: unit; api (router, events); store (conformance on memory and moto, DynamoDB grants and faults); e2e (Runtime Interface Emulator, local server, oauth2 client, CLI, migration)"
 	REQUIRE_TEST_SERVICES=1 AWS_LAMBDA_RIE="$(AWS_LAMBDA_RIE)" LAMBDA_BOOTSTRAP="$(LAMBDA_BOOTSTRAP)" $(CARGO) test --all-targets
-	@$(MAKE) --no-print-directory links
 	@$(MAKE) --no-print-directory contract
 	@$(MAKE) --no-print-directory watch-smoke
 	@$(MAKE) --no-print-directory clients
