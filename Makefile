@@ -55,6 +55,11 @@ fuzz: ## Fuzz request parsing and client authentication for $(FUZZ_SECONDS) s (i
 bench: ## Benchmarks (criterion medians) into BENCHMARKS.md
 	scripts/bench.sh
 
+.PHONY: bench-compare
+bench-compare: ## A/B benchmark of this tree against BASE=<git rev>: throughput and server CPU per grant, interleaved
+	@[ -n "$(BASE)" ] || { echo "make bench-compare: BASE is required, e.g. make bench-compare BASE=main (optional: ROUNDS=5 RUN_SECONDS=3 BENCH_COMPARE_PROFILE=fast)" >&2; exit 2; }
+	BASE="$(BASE)" scripts/bench-compare.sh
+
 .PHONY: template-lint
 template-lint: $(SAM_STAMP) ## cfn-lint and sam validate --lint on template.yaml
 	@echo "==> linting template.yaml"

@@ -267,6 +267,11 @@ jwt_section += [
     "|---|---|---|",
 ] + [f"| {label} | {value} | {note} |" for label, value, note in jwt_rows] + ["", reading]
 text += "\n".join(jwt_section) + "\n"
+# The hand-written section on `make bench-compare` is kept as it is.
+previous = pathlib.Path("BENCHMARKS.md").read_text() if pathlib.Path("BENCHMARKS.md").exists() else ""
+kept = re.search(r"^## A/B comparisons.*?(?=^## |\Z)", previous, re.S | re.M)
+if kept:
+    text += "\n" + kept.group(0).rstrip() + "\n"
 pathlib.Path("BENCHMARKS.md").write_text(text)
 print(text)
 PY
