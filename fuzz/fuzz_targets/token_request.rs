@@ -58,6 +58,7 @@ use serde_json::value::RawValue;
 use token_endpoint::domain::grants::client_credentials::ClientCredentialsRequest;
 use token_endpoint::domain::grants::password::PasswordRequest;
 use token_endpoint::domain::grants::refresh::RefreshRequest;
+use token_endpoint::domain::names::NameError;
 use token_endpoint::domain::{GrantRequest, Secret, TokenRequest};
 use token_endpoint::http::params::form_decode;
 use token_endpoint::http::{OAuthError, parse_token_request};
@@ -458,7 +459,12 @@ fn check_accepted(request: &TokenRequest, data: &[u8]) {
             password,
             scope,
         }) => {
-            assert!(!username.is_empty(), "empty username accepted");
+            // A malformed username is kept as such (answered as a wrong password later), but an
+            // empty one is a missing parameter, never a malformed name.
+            assert!(
+                !matches!(username, Err(NameError::Length { got: 0, .. })),
+                "empty username accepted"
+            );
             assert!(!password.expose().is_empty(), "empty password accepted");
             assert!(
                 scope.as_ref().is_none_or(|s| !s.is_empty()),
