@@ -22,7 +22,9 @@
 //! # Invariants
 //!
 //! - No panic, whatever the input.
-//! - On `Err`: status 400 or 413, never 5xx; `code` is an RFC 6749 §5.2 code; the
+//! - On `Err`: status 400 or 413, or 401 `invalid_client` with no description for a
+//!   client id no client can have (answered as an unknown client is), never 5xx; `code` is an
+//!   RFC 6749 §5.2 code; the
 //!   `IntoResponse` rendering has that status, JSON headers and a JSON object body with
 //!   `error` (and `error_description` exactly when there is one).
 //! - On `Err`: the description never echoes a `password`, `client_secret` or `refresh_token`
@@ -351,11 +353,15 @@ fn marker(unit: &str, len: usize) -> String {
 }
 
 fn check_refused(request: &Request, error: OAuthError, data: &[u8]) {
+    let malformed_client_id = error.status == StatusCode::UNAUTHORIZED
+        && error.code.as_str() == "invalid_client"
+        && error.description.is_none();
     assert!(
-        matches!(
-            error.status,
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
-        ),
+        malformed_client_id
+            || matches!(
+                error.status,
+                StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+            ),
         "request parsing answered {} ({error:?})",
         error.status
     );
