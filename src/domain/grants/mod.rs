@@ -89,6 +89,13 @@ macro_rules! grants {
                 }
             }
 
+            /// The parameters `grant_type`'s request reads.
+            pub fn parameters(grant_type: GrantType) -> &'static [&'static str] {
+                match grant_type {
+                    $(GrantType::$variant => $module::$request::PARAMETERS),+
+                }
+            }
+
             /// Runs the grant's flow.
             async fn issue<S: GrantStore + LoginAttemptStore>(
                 self,
@@ -132,3 +139,41 @@ pub async fn grant<S: GrantStore + LoginAttemptStore>(
 
 #[cfg(test)]
 mod test_support;
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// Answers every parameter, and notes which ones a grant asked for.
+    #[derive(Default)]
+    struct Recording(RefCell<Vec<String>>);
+
+    impl GrantParameters for Recording {
+        fn get(&self, name: &str) -> Option<&str> {
+            self.0.borrow_mut().push(name.to_owned());
+            Some("value")
+        }
+    }
+
+    /// `PARAMETERS` is what the HTTP layer knows (and refuses repeated), so a grant that read a
+    /// parameter it does not declare would let that one repeat unnoticed.
+    #[test]
+    fn each_grant_reads_only_the_parameters_it_declares() {
+        for &grant_type in GrantType::ALL {
+            let declared = GrantRequest::parameters(grant_type);
+            let asked = Recording::default();
+            assert!(
+                GrantRequest::parse(grant_type, &asked).is_ok(),
+                "{grant_type}"
+            );
+            for name in asked.0.borrow().iter() {
+                assert!(
+                    declared.contains(&name.as_str()),
+                    "{grant_type} reads {name}"
+                );
+            }
+        }
+    }
+}
