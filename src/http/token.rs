@@ -52,7 +52,9 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore>(
             .map(|c| c.client_id.to_string()),
         ..EndpointOutcome::new(ENDPOINT, "issued")
     };
-    match within_deadline(service.grant(token_request)).await {
+    // The grant's future holds every flow's state and is several kilobytes: boxed here, it is
+    // not copied through each layer of the router on its way to its first poll.
+    match within_deadline(Box::pin(service.grant(token_request))).await {
         Ok(issued) => outcome.on(success(&issued)),
         Err(failure) => failed(outcome, failure),
     }
