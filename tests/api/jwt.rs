@@ -7,9 +7,12 @@ use axum::http::StatusCode;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Value, json};
+use token_endpoint::admin::Admin;
+use token_endpoint::domain::Secret;
 use token_endpoint::domain::clock::Clock as _;
+use token_endpoint::domain::lifecycle::validate_bearer;
 use token_endpoint::domain::signing::{
-    KeySetStore as _, MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN, new_signing_key,
+    KeyRing, KeySetStore as _, MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN, new_signing_key,
 };
 use token_endpoint::domain::store::ClientChanges;
 use token_endpoint::domain::store::prelude::*;
@@ -218,17 +221,22 @@ async fn introspection_refuses_tampered_foreign_and_revoked_jwts() {
     assert_inactive(&app.introspect(A, &access).await);
 }
 
+fn kid(token: &str) -> String {
+    decode_header(token).unwrap().kid.unwrap()
+}
+
+/// The kids of a JWK Set answer.
+fn published(reply: &crate::helpers::Reply) -> Vec<String> {
+    let keys: JwkSet = serde_json::from_str(&reply.text()).unwrap();
+    keys.keys
+        .iter()
+        .filter_map(|key| key.common.key_id.clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_rotation_publishes_the_new_key_first_and_keeps_the_old_until_its_tokens_expire() {
     let (app, service, clock) = spawn_jwt_app(discovery()).await;
-    let kid = |token: &str| decode_header(token).unwrap().kid.unwrap();
-    let published = |reply: &crate::helpers::Reply| -> Vec<String> {
-        let keys: JwkSet = serde_json::from_str(&reply.text()).unwrap();
-        keys.keys
-            .iter()
-            .filter_map(|key| key.common.key_id.clone())
-            .collect()
-    };
     let old_kid = kid(&alice_tokens(&app).await.access);
 
     // What `oauth-admin rotate-signing-key` does: a new key that signs an hour from now.
@@ -301,4 +309,49 @@ async fn concurrent_refreshes_asking_for_different_scopes_all_get_the_stored_tok
         "{}",
         introspected.text()
     );
+}
+
+#[tokio::test]
+async fn a_revoked_signing_key_is_unpublished_and_its_tokens_refused_from_the_next_reload() {
+    let (app, service, clock) = spawn_jwt_app(discovery()).await;
+    let store = service.store().clone();
+    let before = alice_tokens(&app).await;
+    let leaked = kid(&before.access);
+    // An authorizer instance that has read the key set already.
+    let authorizer_keys = KeyRing::verifying(store.clone(), clock.clone(), Default::default());
+    let authorized = |keys: KeyRing, token: String| {
+        let (store, now) = (store.clone(), clock.now());
+        async move {
+            let token = Secret::new(token);
+            let access = validate_bearer(&store, &keys, &token, Some(ISSUER), now).await;
+            access.unwrap().is_some()
+        }
+    };
+    assert!(authorized(authorizer_keys.clone(), before.access.clone()).await);
+
+    // What `oauth-admin revoke-signing-key` does.
+    let admin = Admin::new(store.clone(), support::cheap_config().argon2);
+    let revoked = admin
+        .revoke_signing_key(&support::signing::vault(), &leaked, clock.now())
+        .await
+        .unwrap();
+    let replacement = revoked
+        .replacement
+        .expect("the key signed: a new one replaces it");
+    // Each instance's next read of the set (beside a request, within a minute).
+    for keys in [service.signing_keys().unwrap(), &authorizer_keys] {
+        keys.warm_up().await.unwrap();
+    }
+
+    assert_eq!(
+        published(&app.get(JWKS_PATH, &[]).await),
+        [replacement.as_str()]
+    );
+    assert_inactive(&app.introspect(A, &before.access).await);
+    assert!(!authorized(authorizer_keys.clone(), before.access.clone()).await);
+    // The refresh token is opaque: the login goes on, under the new key.
+    let refreshed = access_of(&app.refresh(A, &before.refresh, None).await);
+    assert_eq!(kid(&refreshed), replacement);
+    verified(&app, &refreshed, API).await;
+    assert!(authorized(authorizer_keys, refreshed).await);
 }

@@ -93,6 +93,7 @@ macro_rules! conformance_suite {
                 a_saved_key_set_reads_back_and_is_not_listed,
                 a_stale_key_set_save_conflicts_and_changes_nothing,
                 concurrent_key_set_saves_have_one_winner,
+                a_revoked_signing_key_is_gone_from_the_next_reload,
             );
         }
     };
