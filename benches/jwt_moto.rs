@@ -107,6 +107,7 @@ fn authorizer(store: &DynamoStore) -> Authorizer<DynamoStore> {
         store: store.clone(),
         keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
         issuer: None,
+        audiences: Vec::new(),
         clock,
     }
 }

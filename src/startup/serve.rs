@@ -87,11 +87,13 @@ async fn serve<S: ServiceStore, V: KeyVault>(
             let clock = Arc::new(SystemClock);
             let keys = KeyRing::verifying(store.clone(), clock.clone(), config.signing.key_ring);
             lambda::warm_up(&store).await;
+            let audiences = config.discovery.authorizer_audiences();
             let issuer = config.discovery.issuer;
             let authorizer = Authorizer {
                 store,
                 keys,
                 issuer,
+                audiences,
                 clock,
             };
             lambda::authorizer::run(authorizer).await

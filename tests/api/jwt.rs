@@ -97,7 +97,8 @@ async fn a_jwt_client_gets_rfc_9068_tokens_that_verify_against_the_published_key
     );
     assert!(claims["jti"].as_str().is_some_and(|jti| jti.len() >= 22));
     // Introspection knows it.
-    let (iat, exp) = assert_active(&app.introspect(A, &access).await, alice_a("read"));
+    let introspected = app.introspect(A, &access).await;
+    let (iat, exp) = assert_active_for(&introspected, alice_a("read"), Some(API));
     assert_eq!((iat, exp), (now, now + 3600));
 
     // A client's own token names the client as its subject.
@@ -199,7 +200,8 @@ async fn introspection_refuses_tampered_foreign_and_revoked_jwts() {
     let (app, _, _) = spawn_jwt_app(discovery()).await;
     let tokens = alice_tokens(&app).await;
     let access = tokens.access.clone();
-    assert_active(&app.introspect(A, &access).await, alice_a(ALL_SCOPES));
+    let introspected = app.introspect(A, &access).await;
+    assert_active_for(&introspected, alice_a(ALL_SCOPES), Some(API));
 
     // Another signature, another payload: nothing this server issued.
     let (signed, signature) = access.rsplit_once('.').unwrap();
@@ -323,7 +325,9 @@ async fn a_revoked_signing_key_is_unpublished_and_its_tokens_refused_from_the_ne
         let (store, now) = (store.clone(), clock.now());
         async move {
             let token = Secret::new(token);
-            let access = validate_bearer(&store, &keys, &token, Some(ISSUER), now).await;
+            let audiences = [API.to_owned()];
+            let access = validate_bearer(&store, &keys, &token, Some(ISSUER), &audiences, now);
+            let access = access.await;
             access.unwrap().is_some()
         }
     };
@@ -354,4 +358,48 @@ async fn a_revoked_signing_key_is_unpublished_and_its_tokens_refused_from_the_ne
     assert_eq!(kid(&refreshed), replacement);
     verified(&app, &refreshed, API).await;
     assert!(authorized(authorizer_keys, refreshed).await);
+}
+
+/// RFC 9068 §4, RFC 8707: a token for one API is refused in front of another. JWTs always
+/// name their audience; an opaque token names one only if its request named a `resource`.
+#[tokio::test]
+async fn a_token_for_another_api_is_refused_and_introspection_names_its_audience() {
+    let (app, service, clock) = spawn_jwt_app(discovery()).await;
+    let store = service.store().clone();
+    let keys = KeyRing::verifying(store.clone(), clock.clone(), Default::default());
+    let accepted_by = |audience: &str, token: &str| {
+        let (store, keys, now) = (store.clone(), keys.clone(), clock.now());
+        let (audiences, token) = ([audience.to_owned()], Secret::new(token.to_owned()));
+        async move {
+            let access = validate_bearer(&store, &keys, &token, Some(ISSUER), &audiences, now);
+            access.await.unwrap().is_some()
+        }
+    };
+    let jwt = [("grant_type", "client_credentials")];
+    let opaque = [
+        ("grant_type", "password"),
+        ("username", ALICE),
+        ("password", ALICE_PASSWORD),
+    ];
+    let cases = [
+        (E, &jwt[..], None, Some(API)),
+        (E, &jwt[..], Some(OTHER_API), Some(OTHER_API)),
+        (B, &opaque[..], Some(OTHER_API), Some(OTHER_API)),
+        (B, &opaque[..], None, None),
+    ];
+    for (client, grant, resource, audience) in cases {
+        let mut fields = grant.to_vec();
+        fields.extend(resource.map(|resource| ("resource", resource)));
+        let token = access_of(&app.post_form(&form(&fields), client).await);
+        let introspected = app.introspect(A, &token).await.json();
+        assert_eq!(introspected["aud"].as_str(), audience, "{fields:?}");
+        for api in [API, OTHER_API] {
+            let accepted = audience.is_none_or(|audience| audience == api);
+            assert_eq!(
+                accepted_by(api, &token).await,
+                accepted,
+                "{fields:?} at {api}"
+            );
+        }
+    }
 }
