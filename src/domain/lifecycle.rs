@@ -134,27 +134,30 @@ pub async fn validate_bearer<S: AccessTokenStore>(
     audiences: &[String],
     now: UnixSeconds,
 ) -> Result<Option<AccessTokenRecord>, KeyError> {
+    let for_another_api = |audience: Option<&str>| {
+        let accepted = |audience: &str| match audiences.is_empty() {
+            true => issuer == Some(audience),
+            false => audiences.iter().any(|accepted| accepted == audience),
+        };
+        let refused = audience.is_some_and(|audience| !accepted(audience));
+        if refused {
+            tracing::info!(rejection = "for another audience", "bearer token refused");
+        }
+        refused
+    };
     let checked = check_jwt(keys, token, issuer, now, "bearer JWT refused").await?;
-    if checked == JwtCheck::Refused {
-        return Ok(None);
+    match &checked {
+        JwtCheck::Refused => return Ok(None),
+        // Refused without a read.
+        JwtCheck::Verified { audience } if for_another_api(Some(audience)) => return Ok(None),
+        _ => {}
     }
     let Some(token_hash) = lookup_key(token) else {
         return Ok(None);
     };
-    let Some(access) = checked.access(store.access_token(&token_hash, now).await?) else {
-        return Ok(None);
-    };
-    let accepted = |audience: &str| match audiences.is_empty() {
-        true => issuer == Some(audience),
-        false => audiences.iter().any(|accepted| accepted == audience),
-    };
-    match access.audience.as_deref() {
-        Some(audience) if !accepted(audience) => {
-            tracing::info!(rejection = "for another audience", "bearer token refused");
-            Ok(None)
-        }
-        _ => Ok(Some(access)),
-    }
+    // An opaque token's audience is on its record (a JWT's passed above).
+    let access = checked.access(store.access_token(&token_hash, now).await?);
+    Ok(access.filter(|access| !for_another_api(access.audience.as_deref())))
 }
 
 /// What [`check_jwt`] found.
