@@ -241,6 +241,7 @@ impl Issuer {
             family_id: new.family_id.clone(),
             issued_at: new.issued_at,
             expires_at: grant.expires_at,
+            audience: Issuance::recorded_audience(new.client.access_tokens.format, issuance),
         };
         let refresh = RefreshTokenRecord {
             token_hash: TokenHash::of(&refresh_token),

@@ -184,6 +184,11 @@ pub struct AccessTokenRecord {
     pub issued_at: UnixSeconds,
     /// Also the DynamoDB TTL attribute; reads must still check it, because TTL deletion lags.
     pub expires_at: UnixSeconds,
+    /// The one API the token is for (RFC 8707): kept for an opaque token whose request named
+    /// it as its `resource`; `None` for the others, which django-oauth-toolkit's tokens are
+    /// like: any API may accept them. A JWT names its own in `aud`; introspection and the
+    /// authorizer fill this in from the verified token.
+    pub audience: Option<String>,
 }
 
 impl AccessTokenRecord {

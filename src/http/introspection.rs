@@ -59,6 +59,10 @@ struct Introspection<'a> {
     exp: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+    /// The API the token is for: a JWT's `aud`, or the `resource` an opaque token was
+    /// requested for; absent for an opaque token any API may accept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
 }
 
 impl<'a> Introspection<'a> {
@@ -71,6 +75,7 @@ impl<'a> Introspection<'a> {
             token_type: Some("Bearer"),
             exp: Some(access.expires_at),
             iat: Some(access.issued_at),
+            aud: access.audience.as_deref(),
         }
     }
 
@@ -83,6 +88,7 @@ impl<'a> Introspection<'a> {
             token_type: None,
             exp: None,
             iat: None,
+            aud: None,
         }
     }
 }

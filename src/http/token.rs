@@ -76,7 +76,11 @@ fn issuance(parts: &Parts, params: &Params) -> Result<Issuance, IssuanceRefused>
         .audiences
         .audience_for(resource, &issuer)
         .map_err(|_| IssuanceRefused::InvalidTarget)?;
-    Ok(Issuance { issuer, audience })
+    Ok(Issuance {
+        issuer,
+        audience,
+        resource_named: resource.is_some(),
+    })
 }
 
 /// Turns a token request's headers and body into a [`TokenRequest`], or the OAuth error the

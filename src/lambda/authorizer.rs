@@ -43,6 +43,9 @@ pub struct Authorizer<S> {
     /// The issuer a JWT must name; `None`: the one the event's API and stage make, as the
     /// token endpoint derives it from the request.
     pub issuer: Option<String>,
+    /// The audiences of the API it protects: a token for another is refused. Empty: the
+    /// issuer.
+    pub audiences: Vec<String>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -67,7 +70,8 @@ pub async fn authorize<S: AccessTokenStore>(
     let now = authorizer.clock.now();
     let access = match token {
         Some(token) => {
-            validate_bearer(&authorizer.store, &authorizer.keys, &token, issuer, now).await?
+            let (store, keys) = (&authorizer.store, &authorizer.keys);
+            validate_bearer(store, keys, &token, issuer, &authorizer.audiences, now).await?
         }
         None => None,
     };

@@ -400,6 +400,7 @@ impl Decide for Shape {
             keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
             store,
             issuer: None,
+            audiences: Vec::new(),
             clock,
         };
         let answer = authorize(&authorizer, event)

@@ -158,9 +158,10 @@ impl KeyRing {
         }
     }
 
-    /// Reads the key set (again, if it was read before) and unseals the key that signs now,
-    /// so the first request does not wait for it (called while a Lambda instance
-    /// initialises).
+    /// Reads the key set (again, if it was read before) and unseals the key that signs now.
+    /// Nothing needs to call it first: the first use loads the set, once however many ask at
+    /// the same time (a Lambda instance leaves it to its first JWT, so an instance that serves
+    /// only opaque tokens never reads the set nor calls the vault).
     pub async fn warm_up(&self) -> Result<(), KeyError> {
         let copy = self.inner.reload(Some(Instant::now())).await?;
         if self.inner.vault.is_some() {
@@ -460,6 +461,62 @@ mod tests {
         assert_eq!(reads(), 2);
         // The retired key still verifies the tokens it signed.
         assert!(matches!(ring.verifying_key(&old).await, Ok(Some(_))));
+    }
+
+    /// Counts the keys it unseals.
+    #[derive(Clone, Default)]
+    struct CountingVault(Arc<AtomicUsize>);
+
+    impl KeyVault for CountingVault {
+        async fn seal(
+            &self,
+            kid: &str,
+            key: &PrivateKeyDer,
+        ) -> Result<SealedPrivateKey, VaultError> {
+            KeyVault::seal(&PlainVault, kid, key).await
+        }
+
+        async fn unseal(
+            &self,
+            kid: &str,
+            sealed: &SealedPrivateKey,
+        ) -> Result<PrivateKeyDer, VaultError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            KeyVault::unseal(&PlainVault, kid, sealed).await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_uses_of_a_cold_ring_read_the_set_once_and_unseal_once() {
+        let store = CountingStore::default();
+        let now = SystemClock.now();
+        let kid = add_key(&store, now - 10).await;
+        let vault = CountingVault::default();
+        let timing = KeyRingTiming::default();
+        let ring = KeyRing::signing(store.clone(), vault.clone(), Arc::new(SystemClock), timing);
+        assert_eq!(
+            store.reads.load(Ordering::SeqCst),
+            0,
+            "built without a read"
+        );
+
+        let mut uses = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let ring = ring.clone();
+            uses.spawn(async move {
+                ring.signing_key_at(now)
+                    .await
+                    .map(|key| key.kid().to_owned())
+            });
+        }
+        while let Some(used) = uses.join_next().await {
+            assert_eq!(
+                used.ok().and_then(Result::ok).as_deref(),
+                Some(kid.as_str())
+            );
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(vault.0.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

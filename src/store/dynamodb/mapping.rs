@@ -40,6 +40,8 @@ pub(super) fn n(value: u64) -> AttributeValue {
 const TOKEN_FORMAT: &str = "token_format";
 /// 0 (or absent): the server's lifetime.
 const ACCESS_TOKEN_LIFETIME: &str = "access_token_lifetime";
+/// An opaque access token's RFC 8707 audience, where its request named one.
+const AUDIENCE: &str = "audience";
 
 pub(super) fn client_item(client: &Client) -> Item {
     HashMap::from([
@@ -107,6 +109,9 @@ pub(super) fn access_item(token: &AccessTokenRecord) -> Item {
     ]);
     if let Some(username) = &token.username {
         item.insert("username".to_owned(), s(username));
+    }
+    if let Some(audience) = &token.audience {
+        item.insert(AUDIENCE.to_owned(), s(audience));
     }
     item
 }
@@ -340,6 +345,7 @@ pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
         family_id: string(&item, "family_id")?,
         issued_at: number(&item, "issued_at")?,
         expires_at: number(&item, TTL_ATTRIBUTE)?,
+        audience: optional_string(&item, AUDIENCE)?,
     })
 }
 

@@ -93,6 +93,8 @@ macro_rules! conformance_suite {
                 a_saved_key_set_reads_back_and_is_not_listed,
                 a_stale_key_set_save_conflicts_and_changes_nothing,
                 concurrent_key_set_saves_have_one_winner,
+                a_revoked_signing_key_is_gone_from_the_next_reload,
+                a_client_and_a_user_never_share_a_name,
             );
         }
     };
@@ -172,6 +174,7 @@ fn pair_at(
         family_id: family_id.clone(),
         issued_at,
         expires_at: issued_at + 3600,
+        audience: None,
     };
     let refresh = RefreshTokenRecord {
         token_hash: fresh_hash(),
@@ -197,6 +200,7 @@ fn client_token_at(client_id: &str, issued_at: UnixSeconds) -> AccessTokenRecord
         family_id: fresh_family_id(),
         issued_at,
         expires_at: issued_at + 3600,
+        audience: None,
     }
 }
 
