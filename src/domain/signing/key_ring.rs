@@ -431,8 +431,12 @@ mod tests {
         let store = CountingStore::default();
         let now = SystemClock.now();
         let old = add_key(&store, now - 10).await;
-        // Margins of a second or more against a busy machine.
-        let timing = KeyRingTiming::refreshing_every(Duration::from_millis(250));
+        // A copy goes stale only after a minute, so a busy machine that starves this test for
+        // a second cannot turn the reload beside requests into one in front of them.
+        let timing = KeyRingTiming {
+            stale_after: Duration::from_secs(60),
+            ..KeyRingTiming::refreshing_every(Duration::from_millis(250))
+        };
         let ring = KeyRing::signing(store.clone(), PlainVault, Arc::new(SystemClock), timing);
         let signer = |ring: KeyRing| async move {
             let key = ring.signing_key_at(now).await;
