@@ -75,7 +75,16 @@ pub enum Obstacle {
 
 impl LoginRecord {
     /// What stands in the way of `attempt` from `address` (`None`: untracked), if anything.
-    pub fn obstacle(&self, attempt: &AttemptRequest, address: Option<&str>) -> Option<Obstacle> {
+    /// An attempt that `waited` for attempts in flight which then failed, using up the free
+    /// ones (or the username's ceiling), is refused as locked: it does not take the next slot
+    /// from the failures it waited behind, so a burst of guesses still holds back a right
+    /// password sent among them, as it did before attempts waited.
+    pub fn obstacle(
+        &self,
+        attempt: &AttemptRequest,
+        address: Option<&str>,
+        waited: bool,
+    ) -> Option<Obstacle> {
         let now = attempt.now;
         if self.expires_at <= now && *self != Self::default() {
             return Some(Obstacle::Expired);
@@ -103,8 +112,15 @@ impl LoginRecord {
             });
         }
         let known = entry.known_until > now;
+        let entry_failures = entry.used.saturating_sub(entry.in_flight);
+        if waited && entry_failures >= attempt.free_attempts && address.is_some() {
+            return Some(Obstacle::Locked {
+                username_wide: false,
+            });
+        }
         let past_ceiling = !known && self.used >= attempt.username_ceiling;
-        if past_ceiling && self.locked_until > now {
+        let failures_past_ceiling = !known && self.failures() >= attempt.username_ceiling;
+        if past_ceiling && (self.locked_until > now || (waited && failures_past_ceiling)) {
             return Some(Obstacle::Locked {
                 username_wide: true,
             });
@@ -118,10 +134,11 @@ impl LoginRecord {
 
     /// Takes `attempt` if it may be, as the memory store does under its lock: clears what has
     /// expired or died on the way, as the DynamoDB adapter does with a write for each.
-    pub fn admit(&mut self, attempt: &AttemptRequest) -> Admission {
+    /// `waited`: the attempt looks again after waiting for attempts in flight.
+    pub fn admit(&mut self, attempt: &AttemptRequest, waited: bool) -> Admission {
         let mut address = attempt.keys.address.clone();
         loop {
-            match self.obstacle(attempt, address.as_deref()) {
+            match self.obstacle(attempt, address.as_deref(), waited) {
                 None => return Admission::Admitted(self.take(attempt, address.as_deref())),
                 Some(Obstacle::Expired) => *self = Self::default(),
                 Some(Obstacle::Stale) => self.reclaim(),
@@ -266,10 +283,12 @@ mod tests {
         let policy = LockoutPolicy::default();
         let mut record = LoginRecord::default();
         let attempt = policy.attempt_request(from(1), NOW);
-        let tickets: Vec<Ticket> = (0..5).map(|_| admitted(record.admit(&attempt))).collect();
-        assert_eq!(record.admit(&attempt), Admission::Busy);
+        let tickets: Vec<Ticket> = (0..5)
+            .map(|_| admitted(record.admit(&attempt, false)))
+            .collect();
+        assert_eq!(record.admit(&attempt, false), Admission::Busy);
         record.settle(&policy.success(from(1), tickets[0], NOW));
-        let sixth = admitted(record.admit(&attempt));
+        let sixth = admitted(record.admit(&attempt, false));
         assert!(sixth.number <= 5, "{sixth:?}");
         assert_eq!(record.failures(), 0);
         for ticket in &tickets[1..] {
@@ -288,23 +307,26 @@ mod tests {
         let tickets: Vec<(AttemptKeys, Ticket)> = (1..=3)
             .map(|octet| {
                 let attempt = policy.attempt_request(from(octet), NOW);
-                (from(octet), admitted(record.admit(&attempt)))
+                (from(octet), admitted(record.admit(&attempt, false)))
             })
             .collect();
         let late = policy.attempt_request(from(9), NOW);
-        assert_eq!(record.admit(&late), Admission::Busy);
+        assert_eq!(record.admit(&late, false), Admission::Busy);
         for (keys, ticket) in tickets {
             record.settle(&policy.failure(keys, ticket, NOW));
         }
         // The third failure reached the ceiling: it locks the username for strangers.
         assert_eq!(
-            record.admit(&policy.attempt_request(from(10), NOW + 1)),
+            record.admit(&policy.attempt_request(from(10), NOW + 1), false),
             Admission::Locked {
                 username_wide: true
             }
         );
         let after = policy.attempt_request(from(10), NOW + policy.username_lock_seconds);
-        assert!(matches!(record.admit(&after), Admission::Admitted(_)));
+        assert!(matches!(
+            record.admit(&after, false),
+            Admission::Admitted(_)
+        ));
     }
 
     #[test]
@@ -313,11 +335,11 @@ mod tests {
         let mut record = LoginRecord::default();
         let attempt = policy.attempt_request(from(1), NOW);
         for _ in 0..5 {
-            admitted(record.admit(&attempt));
+            admitted(record.admit(&attempt, false));
         }
-        assert_eq!(record.admit(&attempt), Admission::Busy);
+        assert_eq!(record.admit(&attempt, false), Admission::Busy);
         let later = policy.attempt_request(from(1), attempt.hold_until);
-        assert_eq!(admitted(record.admit(&later)).number, 1);
+        assert_eq!(admitted(record.admit(&later, false)).number, 1);
     }
 
     #[test]
@@ -325,17 +347,18 @@ mod tests {
         let policy = LockoutPolicy::default();
         let mut record = LoginRecord::default();
         for octet in 0..MAX_TRACKED_ADDRESSES as u8 {
-            let ticket = admitted(record.admit(&policy.attempt_request(from(octet), NOW)));
+            let ticket = admitted(record.admit(&policy.attempt_request(from(octet), NOW), false));
             record.settle(&policy.success(from(octet), ticket, NOW));
         }
-        let newcomer = admitted(record.admit(&policy.attempt_request(from(200), NOW)));
+        let newcomer = admitted(record.admit(&policy.attempt_request(from(200), NOW), false));
         assert!(!newcomer.tracked && newcomer.number == 0);
         assert_eq!(record.addresses.len(), MAX_TRACKED_ADDRESSES);
         record.settle(&policy.failure(from(200), newcomer, NOW));
         assert_eq!(record.failures(), 1, "counted username-wide");
         // Once the known ones are forgotten, there is room again.
         let month_later = NOW + 31 * 86_400;
-        let tracked = admitted(record.admit(&policy.attempt_request(from(201), month_later)));
+        let tracked =
+            admitted(record.admit(&policy.attempt_request(from(201), month_later), false));
         assert!(tracked.tracked);
     }
 
@@ -346,7 +369,7 @@ mod tests {
         let keys = AttemptKeys::new("alice", SourceAddress(None));
         let attempt = policy.attempt_request(keys.clone(), NOW);
         for _ in 0..50 {
-            let ticket = admitted(record.admit(&attempt));
+            let ticket = admitted(record.admit(&attempt, false));
             assert!(!ticket.tracked);
         }
         assert!(record.addresses.is_empty());

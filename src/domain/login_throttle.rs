@@ -126,7 +126,7 @@ pub const ATTEMPT_HOLD_SECONDS: u64 = 10;
 
 /// The longest an attempt waits for attempts in flight to end before it is answered 503
 /// (retry later): under the router's 8 s deadline with room for the password check after it.
-pub const MAX_ATTEMPT_WAIT: Duration = Duration::from_secs(5);
+pub const MAX_ATTEMPT_WAIT: Duration = Duration::from_secs(7);
 
 /// The most addresses a username's record tracks one by one. Past them, a new address (while
 /// none of the tracked ones can be forgotten) is held to the username-wide count alone, so a

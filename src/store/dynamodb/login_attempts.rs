@@ -46,8 +46,8 @@ const ADDRESSES: &str = "as";
 /// before it is answered as an unavailable store.
 const MAX_CLEARING_WRITES: u32 = 8;
 /// The first and the longest pause between two looks at attempts in flight.
-const FIRST_PAUSE: Duration = Duration::from_millis(10);
-const LONGEST_PAUSE: Duration = Duration::from_millis(160);
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const LONGEST_PAUSE: Duration = Duration::from_millis(250);
 
 pub(super) fn record_key(keys: &AttemptKeys) -> String {
     format!("LOGIN#{}", keys.per_username)
@@ -127,7 +127,7 @@ impl DynamoStore {
         let give_up = Instant::now() + attempt.max_wait;
         let mut address = attempt.keys.address.clone();
         let (mut pause, mut clearing_writes) = (FIRST_PAUSE, 0);
-        let mut write = true;
+        let (mut write, mut waited) = (true, false);
         loop {
             let found = if write {
                 match self.admit(&pk, attempt, address.as_deref()).await? {
@@ -142,7 +142,7 @@ impl DynamoStore {
             };
             let record = record_from(&found)?;
             write = true;
-            let obstacle = record.obstacle(attempt, address.as_deref());
+            let obstacle = record.obstacle(attempt, address.as_deref(), waited);
             if !matches!(
                 obstacle,
                 Some(Obstacle::Busy) | Some(Obstacle::Locked { .. })
@@ -168,7 +168,7 @@ impl DynamoStore {
                     tokio::time::sleep(jittered(pause).min(give_up - now)).await;
                     pause = (pause * 2).min(LONGEST_PAUSE);
                     // Look before writing: a read costs no write unit.
-                    write = false;
+                    (write, waited) = (false, true);
                 }
                 Some(Obstacle::Expired) => self.delete_expired(&pk, attempt.now).await?,
                 Some(Obstacle::Stale) => self.reclaim(&pk, &record).await?,

@@ -10,31 +10,37 @@ use crate::domain::login_throttle::{Admission, AttemptKeys, AttemptRequest, Sett
 use crate::domain::store::{LoginAttemptStore, StoreError};
 
 impl MemoryStore {
-    fn try_login_attempt(&self, attempt: &AttemptRequest) -> Result<Admission, StoreError> {
+    fn try_login_attempt(
+        &self,
+        attempt: &AttemptRequest,
+        waited: bool,
+    ) -> Result<Admission, StoreError> {
         let mut data = self.lock()?;
         data.wrote(attempt.now);
         let record = data
             .login_records
             .entry(attempt.keys.per_username.clone())
             .or_default();
-        Ok(record.admit(attempt))
+        Ok(record.admit(attempt, waited))
     }
 }
 
 impl LoginAttemptStore for MemoryStore {
     async fn take_login_attempt(&self, attempt: &AttemptRequest) -> Result<Admission, StoreError> {
         let give_up = Instant::now() + attempt.max_wait;
+        let mut waited = false;
         loop {
             // Registered before looking, so a settlement between the look and the wait still
             // wakes this attempt.
             let settled = self.attempt_settled.notified();
             tokio::pin!(settled);
             settled.as_mut().enable();
-            match self.try_login_attempt(attempt)? {
+            match self.try_login_attempt(attempt, waited)? {
                 Admission::Busy => {
                     if tokio::time::timeout_at(give_up, settled).await.is_err() {
                         return Ok(Admission::Busy);
                     }
+                    waited = true;
                 }
                 decided => return Ok(decided),
             }
