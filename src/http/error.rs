@@ -313,4 +313,25 @@ mod tests {
             Some(&HeaderValue::from_static("1"))
         );
     }
+
+    #[test]
+    fn logins_that_waited_too_long_for_each_other_are_told_to_retry_not_that_they_failed() {
+        let busy = DomainFailure::Grant(GrantError::AttemptsInFlight);
+        assert_eq!(reason(&busy), Some("attempts_in_flight"));
+        let answer = OAuthError::from(GrantError::AttemptsInFlight);
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer.code.as_str(), "temporarily_unavailable");
+        assert_ne!(answer.description.as_deref(), Some(LOCKED_OUT_DESCRIPTION));
+        assert!(
+            answer
+                .into_response()
+                .headers()
+                .contains_key(header::RETRY_AFTER)
+        );
+        // The failure that reaches the username's ceiling is told as any wrong password.
+        assert_eq!(
+            OAuthError::from(GrantError::CeilingReached),
+            OAuthError::from(GrantError::InvalidCredentials)
+        );
+    }
 }

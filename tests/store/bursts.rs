@@ -12,6 +12,7 @@ use token_endpoint::config::Config;
 use token_endpoint::domain::TokenService;
 use token_endpoint::domain::store::Store;
 use token_endpoint::store::DynamoStore;
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::security::{App, invalid_credentials, locked_out, login_from, memory, seeded};
 
@@ -20,11 +21,16 @@ const PASSWORD: &str = "correct+horse";
 
 /// The service on DynamoDB in a moto server of its own: a burst's hundreds of requests would
 /// otherwise queue behind every other test's (moto serves one request at a time).
-/// The server stops when the returned `Moto` is dropped.
-async fn own_dynamodb(config: &Config) -> (support::Moto, App<DynamoStore>) {
+/// The server stops when the returned `Moto` is dropped. One DynamoDB burst at a time: each
+/// keeps its server busy, and moto servers side by side only slow each other down.
+async fn own_dynamodb(
+    config: &Config,
+) -> (MutexGuard<'static, ()>, support::Moto, App<DynamoStore>) {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+    let turn = ONE_AT_A_TIME.lock().await;
     let moto = support::private_moto();
     let app = seeded(moto.dynamo_store().await, config).await;
-    (moto, app)
+    (turn, moto, app)
 }
 
 /// Cheap Argon2: these bursts check who is let in, not what a check costs.
@@ -80,7 +86,7 @@ async fn concurrent_logins_are_served_on_the_memory_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_logins_are_served_on_dynamodb() {
     support::require!(Moto);
-    let (_moto, app) = own_dynamodb(&config()).await;
+    let (_turn, _moto, app) = own_dynamodb(&config()).await;
     concurrent_right_passwords_all_get_tokens(&app.service).await;
 }
 
@@ -125,7 +131,7 @@ async fn a_burst_of_guesses_locks_on_the_memory_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_guesses_locks_on_dynamodb() {
     support::require!(Moto);
-    let (_moto, app) = own_dynamodb(&real_argon2()).await;
+    let (_turn, _moto, app) = own_dynamodb(&real_argon2()).await;
     a_burst_of_guesses_still_locks_the_right_password_out(&app.service).await;
 }
 
@@ -175,6 +181,6 @@ async fn the_username_ceiling_holds_a_burst_on_the_memory_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_username_ceiling_holds_a_burst_on_dynamodb() {
     support::require!(Moto);
-    let (_moto, app) = own_dynamodb(&ceiling_of_ten()).await;
+    let (_turn, _moto, app) = own_dynamodb(&ceiling_of_ten()).await;
     a_burst_from_many_addresses_checks_at_most_the_ceiling(&app.service).await;
 }

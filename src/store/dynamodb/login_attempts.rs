@@ -47,7 +47,7 @@ const ADDRESSES: &str = "as";
 const MAX_CLEARING_WRITES: u32 = 8;
 /// The first and the longest pause between two looks at attempts in flight.
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
-const LONGEST_PAUSE: Duration = Duration::from_millis(250);
+const LONGEST_PAUSE: Duration = Duration::from_millis(400);
 
 pub(super) fn record_key(keys: &AttemptKeys) -> String {
     format!("LOGIN#{}", keys.per_username)
@@ -365,6 +365,8 @@ impl DynamoStore {
     }
 
     /// Settles an admitted attempt; returns the username's consecutive failures after it.
+    /// Counts move by `SET x = x - 1` (every right-hand side reads the item as it was before
+    /// the update), so one expression can clear the failures and end the attempt together.
     pub(super) async fn settle_attempt(&self, settlement: &Settlement) -> Result<u32, StoreError> {
         let ticket = settlement.ticket;
         let address = settlement
@@ -374,15 +376,14 @@ impl DynamoStore {
             .filter(|_| ticket.tracked);
         let mut expression = Expression::default();
         expression
-            .value(":minus_one", AttributeValue::N("-1".to_owned()))
+            .value(":one", n(1))
             .value(":zero", n(0))
             .value(":record_expires", n(settlement.record_expires_at));
-        let mut set = vec!["expires_at = :record_expires".to_owned()];
-        let mut add = vec!["ui :minus_one".to_owned()];
+        let mut set = vec!["expires_at = :record_expires", "ui = ui - :one"];
         let mut condition = "ui > :zero".to_owned();
         if let Some(address) = address {
             expression.entry(&Entry::of(address));
-            add.push("#i :minus_one".to_owned());
+            set.push("#i = #i - :one");
             condition.push_str(" AND #i > :zero");
         }
         match settlement.outcome {
@@ -393,48 +394,49 @@ impl DynamoStore {
             } => {
                 if address.is_some() {
                     expression.value(":address_expires", n(address_expires_at));
-                    set.push("#e = :address_expires".to_owned());
+                    set.push("#e = :address_expires");
                     if locked_until > 0 {
                         expression.value(":lock", n(locked_until));
-                        set.push("#l = :lock".to_owned());
+                        set.push("#l = :lock");
                     }
                 }
                 if username_locked_until > 0 {
                     expression.value(":username_lock", n(username_locked_until));
-                    set.push("ul = :username_lock".to_owned());
+                    set.push("ul = :username_lock");
                 }
             }
             Outcome::Succeeded {
                 known_until,
                 address_expires_at,
             } => {
-                expression.value(":one", n(1));
-                set.push("ub = ui - :one".to_owned());
-                set.push("ul = :zero".to_owned());
+                set.extend(["ub = ui - :one", "ul = :zero"]);
                 if address.is_some() {
                     expression
                         .value(":known", n(known_until))
                         .value(":address_expires", n(address_expires_at));
-                    set.extend(
-                        ["#b = #i - :one", "#l = :zero", "#k = :known"]
-                            .into_iter()
-                            .map(str::to_owned),
-                    );
-                    set.push("#e = :address_expires".to_owned());
+                    set.extend([
+                        "#b = #i - :one",
+                        "#l = :zero",
+                        "#k = :known",
+                        "#e = :address_expires",
+                    ]);
                 }
             }
             Outcome::Unchecked => {
-                add.push("ub :minus_one".to_owned());
+                set.push("ub = ub - :one");
                 if address.is_some() {
-                    add.push("#b :minus_one".to_owned());
+                    set.push("#b = #b - :one");
                 }
             }
         }
-        // Only the names this expression uses may be declared.
-        let text = format!("SET {} ADD {}", set.join(", "), add.join(", "));
+        // Only the names and values this expression uses may be declared.
+        let text = format!("SET {}", set.join(", "));
         let used = format!("{text} {condition}");
         expression
             .names
+            .retain(|placeholder, _| used.contains(placeholder.as_str()));
+        expression
+            .values
             .retain(|placeholder, _| used.contains(placeholder.as_str()));
         let update = self
             .update_login(&record_key(&settlement.keys))
