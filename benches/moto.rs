@@ -65,14 +65,10 @@ async fn burst(
             tokio::spawn(async move { send(&service, &form).await })
         })
         .collect();
-    let mut latencies = Vec::new();
+    let (mut latencies, mut issued) = (Vec::new(), 0);
     for login in logins {
         let (status, _, elapsed, _) = login.await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            status,
-            StatusCode::OK,
-            "every login of the burst gets tokens"
-        );
+        issued += usize::from(status == StatusCode::OK);
         latencies.push(elapsed.as_secs_f64() * 1000.0);
     }
     latencies.sort_by(f64::total_cmp);
@@ -83,6 +79,7 @@ async fn burst(
     let transactions = count("TransactWriteItems");
     json!({
         "logins": size,
+        "issued": issued,
         "p50_ms": quantile(0.5),
         "p99_ms": quantile(0.99),
         "single_ms": single_ms,
