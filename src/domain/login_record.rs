@@ -330,6 +330,28 @@ mod tests {
     }
 
     #[test]
+    fn an_attempt_that_waited_behind_failures_is_refused_and_a_fresh_one_is_the_next() {
+        let policy = LockoutPolicy::default();
+        let mut record = LoginRecord::default();
+        let attempt = policy.attempt_request(from(1), NOW);
+        let tickets: Vec<Ticket> = (0..5)
+            .map(|_| admitted(record.admit(&attempt, false)))
+            .collect();
+        assert_eq!(record.admit(&attempt, false), Admission::Busy);
+        for ticket in tickets {
+            record.settle(&policy.failure(from(1), ticket, NOW));
+        }
+        // The waiting one (the right password among guesses, say) does not take the sixth.
+        assert_eq!(
+            record.admit(&attempt, true),
+            Admission::Locked {
+                username_wide: false
+            }
+        );
+        assert_eq!(admitted(record.admit(&attempt, false)).number, 6);
+    }
+
+    #[test]
     fn attempts_of_requests_that_died_are_given_back_once_their_hold_passes() {
         let policy = LockoutPolicy::default();
         let mut record = LoginRecord::default();
