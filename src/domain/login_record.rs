@@ -278,15 +278,21 @@ mod tests {
         }
     }
 
+    /// Takes the five free attempts; the next must wait.
+    fn free_ones_in_flight(record: &mut LoginRecord, attempt: &AttemptRequest) -> Vec<Ticket> {
+        let tickets = (0..5)
+            .map(|_| admitted(record.admit(attempt, false)))
+            .collect();
+        assert_eq!(record.admit(attempt, false), Admission::Busy);
+        tickets
+    }
+
     #[test]
     fn attempts_in_flight_hold_the_free_slots_and_a_success_frees_them() {
         let policy = LockoutPolicy::default();
         let mut record = LoginRecord::default();
         let attempt = policy.attempt_request(from(1), NOW);
-        let tickets: Vec<Ticket> = (0..5)
-            .map(|_| admitted(record.admit(&attempt, false)))
-            .collect();
-        assert_eq!(record.admit(&attempt, false), Admission::Busy);
+        let tickets = free_ones_in_flight(&mut record, &attempt);
         record.settle(&policy.success(from(1), tickets[0], NOW));
         let sixth = admitted(record.admit(&attempt, false));
         assert!(sixth.number <= 5, "{sixth:?}");
@@ -334,10 +340,7 @@ mod tests {
         let policy = LockoutPolicy::default();
         let mut record = LoginRecord::default();
         let attempt = policy.attempt_request(from(1), NOW);
-        let tickets: Vec<Ticket> = (0..5)
-            .map(|_| admitted(record.admit(&attempt, false)))
-            .collect();
-        assert_eq!(record.admit(&attempt, false), Admission::Busy);
+        let tickets = free_ones_in_flight(&mut record, &attempt);
         for ticket in tickets {
             record.settle(&policy.failure(from(1), ticket, NOW));
         }
