@@ -150,6 +150,29 @@ pub(super) async fn a_waiting_attempt_is_let_in_when_one_in_flight_ends<S: Store
     assert!(matches!(admission, Admission::Admitted(_)), "{admission:?}");
 }
 
+/// An attempt ended before its password counted (a wrong client, a store failure) is given
+/// back: it is neither a failure nor in flight any more.
+pub(super) async fn unchecked_attempts_are_given_back<S: Store>(store: Arc<S>) {
+    let alice = keys("alice", 1);
+    let mut tickets = Vec::new();
+    for _ in 0..FREE {
+        tickets.push(admitted(&*store, &alice, NOW).await);
+    }
+    assert_eq!(take(&*store, &alice, NOW).await, Admission::Busy);
+    ok(store
+        .settle_login_attempt(&policy().unchecked(alice.clone(), tickets[0], NOW))
+        .await);
+    let again = admitted(&*store, &alice, NOW).await;
+    assert_eq!((again.number, again.username_number), (FREE, FREE));
+    // A lock refuses without taking anything; noting it is no error, nor is a record to note
+    // it in that does not exist.
+    ok(store.note_refused_login_attempt(&alice, NOW).await);
+    ok(store
+        .note_refused_login_attempt(&keys("nobody", 9), NOW)
+        .await);
+    assert_eq!(take(&*store, &alice, NOW).await, Admission::Busy);
+}
+
 pub(super) async fn a_known_source_stays_known_after_a_typo<S: Store>(store: Arc<S>) {
     let alice = keys("alice", 1);
     let login = admitted(&*store, &alice, NOW).await;

@@ -65,6 +65,7 @@ macro_rules! conformance_suite {
                 free_attempts_then_one_at_a_time_after_each_lock,
                 a_success_frees_the_way_and_only_failures_count,
                 a_waiting_attempt_is_let_in_when_one_in_flight_ends,
+                unchecked_attempts_are_given_back,
                 a_known_source_stays_known_after_a_typo,
                 sources_and_usernames_are_counted_apart,
                 forgotten_failures_and_records_start_again,
