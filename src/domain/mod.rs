@@ -14,6 +14,7 @@ pub mod grants;
 pub mod issuance;
 pub mod issuer;
 pub mod lifecycle;
+pub mod login_record;
 pub mod login_throttle;
 pub mod model;
 pub mod names;
