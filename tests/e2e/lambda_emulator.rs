@@ -80,7 +80,12 @@ impl Emulator {
     /// Starts the emulator, its function configured by `env` on top of the tables, and waits
     /// until it takes connections. The function itself starts (cold) at the first invocation.
     fn start_with(tables: &TableNames, env: &[(&str, &str)]) -> Self {
-        let (rie, bootstrap) = (support::lambda_rie(), support::lambda_bootstrap());
+        Self::start_bootstrap(&support::lambda_bootstrap(), tables, env)
+    }
+
+    /// [`Emulator::start_with`], running `bootstrap`.
+    fn start_bootstrap(bootstrap: &Path, tables: &TableNames, env: &[(&str, &str)]) -> Self {
+        let rie = support::lambda_rie();
         let (invoke_address, runtime_api_address) = two_free_addresses();
         let log_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("lambda-emulator-{}.log", invoke_address.port()));
@@ -93,7 +98,7 @@ impl Emulator {
             .arg(invoke_address.to_string())
             .arg("--runtime-api-address")
             .arg(runtime_api_address.to_string())
-            .arg(&bootstrap)
+            .arg(bootstrap)
             .envs(dynamodb_env(support::moto_endpoint(), tables))
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
@@ -703,6 +708,62 @@ fn measure_cold_start_to_first_token() {
          median {:.1}",
         sorted[sorted.len() / 2]
     );
+}
+
+/// Not a check: prints the function's init as the emulator reports it (`Init Duration` in
+/// its REPORT line, what Lambda bills and reports as the cold start), over 7 cold starts each
+/// answering a password grant. With `LAMBDA_BOOTSTRAP_BASE` (another build's bootstrap, say
+/// an older commit's), that one is measured too, interleaved run by run on the same tables.
+#[test]
+#[ignore = "measurement: cargo test --test e2e lambda_emulator -- --ignored --nocapture"]
+fn measure_init_duration() {
+    support::require!(Moto, Emulator, Bootstrap);
+    let tables = seeded_tables();
+    let password = event("token-password.json");
+    let base = std::env::var_os("LAMBDA_BOOTSTRAP_BASE").map(PathBuf::from);
+    let mut sides = vec![("bootstrap", support::lambda_bootstrap())];
+    sides.extend(base.map(|base| ("base", base)));
+    let mut inits: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
+    for run in 0..7 {
+        for side in 0..sides.len() {
+            // Alternate which goes first, so neither always follows the other's warm caches.
+            let index = (side + run) % sides.len();
+            let emulator = Emulator::start_bootstrap(&sides[index].1, &tables, &[]);
+            let response = emulator.invoke(&password);
+            // An older build may not read what this one's tables hold: it need only start.
+            if index == 0 {
+                assert_issued(&response, "read write");
+            }
+            inits[index].push(init_duration_ms(&emulator));
+        }
+    }
+    for ((name, path), mut runs) in sides.into_iter().zip(inits) {
+        let raw = runs.clone();
+        runs.sort_by(f64::total_cmp);
+        println!(
+            "init duration ({name}: {}), ms: {raw:.2?}; median {:.2}",
+            path.display(),
+            runs[runs.len() / 2]
+        );
+    }
+}
+
+/// The `Init Duration` of the emulator's REPORT line, which it writes just after the answer.
+fn init_duration_ms(emulator: &Emulator) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = emulator.log();
+        let init = log
+            .split("Init Duration: ")
+            .nth(1)
+            .and_then(|rest| rest.split(" ms").next())
+            .and_then(|value| value.trim().parse().ok());
+        match init {
+            Some(init) => return init,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            None => panic!("no Init Duration in the emulator's log:\n{log}"),
+        }
+    }
 }
 
 /// Not a check: prints the function's peak resident memory (VmHWM) after a burst of password
