@@ -9,10 +9,10 @@ use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
 use super::signing::{
     JwtRejection, KeyError, KeyRing, MAX_ACCESS_TOKEN_LIFETIME, SigningKeyRecord, UnverifiedJwt,
-    looks_like_jwt,
+    looks_like_jwt, unverified_jti,
 };
 use super::store::{AccessTokenStore, AdminStore, GrantStore, StoreError};
-use super::token::TokenHash;
+use super::token::{TokenHash, TokenKey, family_named_by};
 
 /// Longer than any token this server issues (a JWT access token is about 800 bytes, more with
 /// long usernames and many scopes), and than API Gateway passes in a header; a longer value is
@@ -50,7 +50,10 @@ impl<S: GrantStore> TokenOperations<'_, S> {
             return Err(GrantError::TokenOfAnotherClient);
         }
         // A used refresh token is already unusable; the client asks to end the grant it came
-        // from all the same.
+        // from all the same. A value that only names a family proves nothing: nothing to do.
+        if matches!(stored, StoredToken::Superseded(_)) {
+            return Ok(0);
+        }
         Ok(self.store.revoke_family(stored.family_id()).await?)
     }
 
@@ -102,7 +105,7 @@ impl<S: GrantStore> TokenOperations<'_, S> {
         credentials: &ClientCredentials,
         token: &Secret,
     ) -> Result<(Client, Option<StoredToken>), GrantError> {
-        let Some(token_hash) = lookup_key(token) else {
+        let Some(token_key) = lookup_key(token) else {
             let client = self
                 .issuer
                 .authenticate_client(self.store, credentials)
@@ -111,7 +114,7 @@ impl<S: GrantStore> TokenOperations<'_, S> {
         };
         let context = self
             .store
-            .token_context(&credentials.client_id, &token_hash, self.issuer.now())
+            .token_context(&credentials.client_id, &token_key, self.issuer.now())
             .await?;
         let client = self
             .issuer
@@ -136,7 +139,7 @@ pub async fn validate_bearer<S: AccessTokenStore>(
         return Ok(None);
     }
     match lookup_key(token) {
-        Some(token_hash) => Ok(store.access_token(&token_hash, now).await?),
+        Some(token_key) => Ok(store.access_token(&token_key, now).await?),
         None => Ok(None),
     }
 }
@@ -186,14 +189,28 @@ pub async fn revoke_all<S: AdminStore + GrantStore>(
 
 /// The store key of a presented token, or `None` for a value that no token can have: empty,
 /// too long, or with characters outside RFC 6750's b64token.
-fn lookup_key(token: &Secret) -> Option<TokenHash> {
+fn lookup_key(token: &Secret) -> Option<TokenKey<'_>> {
     let value = token.expose();
     let plausible = !value.is_empty()
         && value.len() <= MAX_TOKEN_BYTES
         && value
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"-._~+/=".contains(&byte));
-    plausible.then(|| TokenHash::of(token))
+    plausible.then(|| token_key(token))
+}
+
+/// Where a token of any kind is stored: a JWT by the family its `jti` names, an opaque token
+/// by the family it names itself; a token of the previous version by its hash alone.
+pub fn token_key(token: &Secret) -> TokenKey<'_> {
+    if looks_like_jwt(token.expose()) {
+        let family_id =
+            unverified_jti(token.expose()).and_then(|jti| family_named_by(&jti).map(str::to_owned));
+        return TokenKey {
+            family_id: family_id.map(std::borrow::Cow::Owned),
+            hash: TokenHash::of(token),
+        };
+    }
+    TokenKey::of(token)
 }
 
 #[cfg(test)]

@@ -279,6 +279,23 @@ pub enum StoredToken {
     Refresh(RefreshTokenRecord),
     /// A refresh token that was used once: kept only to recognise replays.
     UsedRefresh(UsedRefreshToken),
+    /// A value that names a live family but none of the tokens it remembers: an older refresh
+    /// token of it, an access token it replaced, or a forgery. Only the presented value tells
+    /// which ([`crate::domain::token::FamilySecret::generations_back`]).
+    Superseded(SupersededToken),
+}
+
+/// What a family tells of a value that names it but is none of its current tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupersededToken {
+    pub family_id: String,
+    pub client_id: ClientId,
+    pub family_secret: Option<FamilySecret>,
+    /// The refresh tokens the family knows: its current one and the one used last.
+    pub current_refresh: Option<TokenHash>,
+    pub previous_refresh: Option<TokenHash>,
+    /// When the family's refresh token was last used (0: never).
+    pub rotated_at: UnixSeconds,
 }
 
 impl StoredToken {
@@ -287,6 +304,7 @@ impl StoredToken {
             StoredToken::Access(token) => &token.client_id,
             StoredToken::Refresh(token) => &token.client_id,
             StoredToken::UsedRefresh(token) => &token.client_id,
+            StoredToken::Superseded(token) => &token.client_id,
         }
     }
 
@@ -296,6 +314,7 @@ impl StoredToken {
             StoredToken::Access(token) => &token.family_id,
             StoredToken::Refresh(token) => &token.family_id,
             StoredToken::UsedRefresh(token) => &token.family_id,
+            StoredToken::Superseded(token) => &token.family_id,
         }
     }
 }

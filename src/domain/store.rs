@@ -12,7 +12,9 @@
 //! tests. [`Store`] names all four, for the wiring that serves every flow.
 //!
 //! Each grant reads what it needs in one call and writes in one atomic call, so a grant costs
-//! two sequential round trips to DynamoDB.
+//! two sequential round trips to DynamoDB. A login (a token family) is one record: its current
+//! tokens, the refresh token used last and its secret live in it, and tokens name their family
+//! ([`TokenKey`]), so every write of a token path is a single-item write, with no transaction.
 
 use std::future::Future;
 
@@ -26,7 +28,7 @@ use super::model::{
 };
 use super::names::{ClientId, Username};
 use super::scope::Scope;
-use super::token::TokenHash;
+use super::token::TokenKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -158,7 +160,7 @@ pub trait GrantStore: Send + Sync + 'static {
     fn token_context(
         &self,
         client_id: &ClientId,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
 
@@ -180,10 +182,11 @@ pub trait GrantStore: Send + Sync + 'static {
 
     /// Atomically uses `used`: replaces it with a used-token record kept until
     /// `used_record_expires_at`, deletes its access token and stores `replacement` in the same
-    /// family, provided that `used` is still a live refresh token of `used.client_id` at `now`
-    /// and its user still exists. Among concurrent calls with the same token exactly one
-    /// rotates. On any failure nothing changes, so the old refresh token still works. After an
-    /// error the outcome is unknown: [`GrantStore::read_tokens`] tells.
+    /// family, provided that `used` is still the live refresh token of its family, of
+    /// `used.client_id`, at `now` (a deleted user's families are revoked with the user). Among
+    /// concurrent calls with the same token exactly one rotates. On any failure nothing
+    /// changes, so the old refresh token still works. After an error the outcome is unknown:
+    /// [`GrantStore::read_tokens`] tells.
     fn rotate_refresh_token(
         &self,
         used: &RefreshTokenRecord,
@@ -196,7 +199,7 @@ pub trait GrantStore: Send + Sync + 'static {
     /// expired tokens and expired used-token records read as `None`.
     fn read_tokens(
         &self,
-        tokens: &[&TokenHash],
+        tokens: &[&TokenKey<'_>],
         now: UnixSeconds,
     ) -> impl Future<Output = Result<Vec<Option<StoredToken>>, StoreError>> + Send;
 
@@ -272,7 +275,7 @@ pub trait AccessTokenStore: Send + Sync + 'static {
     /// Looks up an access token. Expired tokens read as absent, even if not yet deleted.
     fn access_token(
         &self,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
 }
@@ -331,8 +334,9 @@ pub trait AdminStore: Send + Sync + 'static {
         client_id: &ClientId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Removes a user; [`StoreError::NotFound`] if there is no such user. Their refresh tokens
-    /// stop working, because rotation requires the user to exist.
+    /// Removes a user and revokes their token families; [`StoreError::NotFound`] if there is no
+    /// such user. The DynamoDB adapter finds the families by an index, which may lag a login
+    /// of the last moment.
     fn delete_user(
         &self,
         username: &Username,

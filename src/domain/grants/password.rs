@@ -15,7 +15,7 @@ use crate::domain::names::{NameError, Username};
 use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
 use crate::domain::store::{GrantStore, LoginAttemptStore};
-use crate::domain::token::{FamilySecret, new_token};
+use crate::domain::token::{FamilySecret, new_token_in};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordRequest {
@@ -190,13 +190,14 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
         let (issuer, now) = (self.context.issuer, self.now);
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
-        let tokens = (new_token()?, new_token()?);
+        let family_id = new_family_id()?;
+        let tokens = (new_token_in(&family_id)?, new_token_in(&family_id)?);
         let new_pair = NewPair {
             client,
             username: self.username,
             access_scope: scope.clone(),
             grant_scope: scope,
-            family_id: new_family_id()?,
+            family_id,
             family_secret: FamilySecret::generate()?,
             issued_at: now,
         };
@@ -293,7 +294,7 @@ mod tests {
     use crate::domain::login_throttle::LockoutPolicy;
     use crate::domain::model::GrantType;
     use crate::domain::store::prelude::*;
-    use crate::domain::token::TokenHash;
+    use crate::domain::token::TokenKey;
 
     fn is_locked_out(result: &Result<impl std::fmt::Debug, GrantError>, wide: bool) -> bool {
         matches!(result, Err(GrantError::LockedOut { username_wide }) if *username_wide == wide)
@@ -511,7 +512,7 @@ mod tests {
         let issued = grants.alice_logs_in().await;
         let access = grants
             .store
-            .access_token(&TokenHash::of(&issued.access_token), grants.now())
+            .access_token(&TokenKey::of(&issued.access_token), grants.now())
             .await
             .unwrap_or_else(|error| panic!("{error}"))
             .unwrap_or_else(|| panic!("the access token is stored"));
