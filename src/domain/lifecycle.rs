@@ -50,8 +50,11 @@ impl<S: GrantStore> TokenOperations<'_, S> {
             return Err(GrantError::TokenOfAnotherClient);
         }
         // A used refresh token is already unusable; the client asks to end the grant it came
-        // from all the same. A value that only names a family proves nothing: nothing to do.
-        if matches!(stored, StoredToken::Superseded(_)) {
+        // from all the same. A value that only names a family must prove to be an older
+        // refresh token of it; anything else is unknown: nothing to do.
+        if let StoredToken::Superseded(older) = &stored
+            && older.generations_back(token).is_none()
+        {
             return Ok(0);
         }
         Ok(self.store.revoke_family(stored.family_id()).await?)

@@ -298,6 +298,26 @@ pub struct SupersededToken {
     pub rotated_at: UnixSeconds,
 }
 
+/// How many refreshes back an older refresh token of a family is still recognised as one (and
+/// its replay revokes the family); each generation costs one HMAC to check. Older ones are
+/// only refused.
+pub const REPLAY_GENERATIONS: u32 = 1024;
+
+impl SupersededToken {
+    /// How many refreshes ago `presented` was this family's refresh token, if it was one (its
+    /// chain of successors reaches a refresh token the family knows) within
+    /// [`REPLAY_GENERATIONS`]; `None` for anything else.
+    pub fn generations_back(&self, presented: &crate::domain::secret::Secret) -> Option<u32> {
+        let known = |hash: &TokenHash| {
+            Some(hash) == self.current_refresh.as_ref()
+                || Some(hash) == self.previous_refresh.as_ref()
+        };
+        self.family_secret.as_ref().and_then(|secret| {
+            secret.generations_back(&self.family_id, presented, REPLAY_GENERATIONS, known)
+        })
+    }
+}
+
 impl StoredToken {
     pub fn client_id(&self) -> &ClientId {
         match self {

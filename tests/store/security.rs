@@ -10,11 +10,11 @@ use support::clock::ManualClock;
 use support::http::{Auth, token_request};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock};
+use token_endpoint::domain::lifecycle::token_key;
 use token_endpoint::domain::login_throttle::LockoutPolicy;
 use token_endpoint::domain::signing::KeySetStore;
 use token_endpoint::domain::store::{ClientChanges, Store};
-use token_endpoint::domain::token::TokenHash;
-use token_endpoint::domain::{GrantType, TokenFormat, TokenService};
+use token_endpoint::domain::{GrantType, Secret, TokenFormat, TokenService};
 use token_endpoint::store::{DynamoStore, MemoryStore};
 
 const CLIENT: &str = "app";
@@ -106,10 +106,10 @@ fn invalid_credentials() -> (StatusCode, Value) {
 
 async fn access_token_is_live<S: Store>(service: &Arc<TokenService<S>>, body: &Value) -> bool {
     let token = body["access_token"].as_str().unwrap_or_default();
-    let hash = TokenHash::of(&token.into());
+    let token = Secret::from(token);
     service
         .store()
-        .access_token(&hash, SystemClock.now() + 10)
+        .access_token(&token_key(&token), SystemClock.now() + 10)
         .await
         .unwrap()
         .is_some()

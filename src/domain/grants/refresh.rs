@@ -297,13 +297,7 @@ impl<S: GrantStore> Refresh<'_, S> {
         presented: &Secret,
         now: UnixSeconds,
     ) -> Result<IssuedTokens, GrantError> {
-        let known = |hash: &TokenHash| {
-            Some(hash) == older.current_refresh.as_ref()
-                || Some(hash) == older.previous_refresh.as_ref()
-        };
-        let back = older.family_secret.as_ref().and_then(|secret| {
-            secret.generations_back(&older.family_id, presented, REPLAY_GENERATIONS, known)
-        });
+        let back = older.generations_back(presented);
         let leeway = self.issuer.lifetimes().refresh_reuse_leeway;
         match back {
             None => Err(GrantError::InvalidRefreshToken),
@@ -395,11 +389,6 @@ impl<S: GrantStore> Refresh<'_, S> {
         })
     }
 }
-
-/// How many refreshes back an older refresh token of a family is still recognised as one (and
-/// its replay revokes the family); each generation costs one HMAC to check. Older ones are
-/// only refused.
-const REPLAY_GENERATIONS: u32 = 1024;
 
 /// A used refresh token presented again, and by whom.
 struct Presentation<'a> {

@@ -13,20 +13,17 @@ pub(super) async fn revoking_a_family_removes_its_newest_pair_only<S: Store>(sto
 
     assert!(ok(store.revoke_family(&issued.refresh.family_id).await) > 0);
     assert_eq!(
-        refresh_token_of(&*store, &next.refresh.token_hash, NOW).await,
+        refresh_token_of(&*store, &next.refresh.key(), NOW).await,
         None
     );
-    assert_eq!(
-        ok(store.access_token(&next.access.token_hash, NOW).await),
-        None
-    );
+    assert_eq!(ok(store.access_token(&next.access.key(), NOW).await), None);
     // Other families are untouched; revoking again finds nothing.
     assert!(
-        refresh_token_of(&*store, &unrelated.refresh.token_hash, NOW)
+        refresh_token_of(&*store, &unrelated.refresh.key(), NOW)
             .await
             .is_some()
     );
-    assert!(ok(store.access_token(&unrelated.access.token_hash, NOW).await).is_some());
+    assert!(ok(store.access_token(&unrelated.access.key(), NOW).await).is_some());
     assert_eq!(ok(store.revoke_family(&issued.refresh.family_id).await), 0);
     assert_eq!(ok(store.revoke_family("no-such-family").await), 0);
 }
@@ -254,15 +251,15 @@ pub(super) async fn revoke_all_of_a_user_spares_other_users<S: Store>(store: Arc
     );
     for revoked in [&alice_rotated, &alice_second] {
         assert_eq!(
-            ok(store.access_token(&revoked.access.token_hash, now).await),
+            ok(store.access_token(&revoked.access.key(), now).await),
             None
         );
         assert_eq!(
-            stored_token(&*store, &revoked.access.token_hash, now).await,
+            stored_token(&*store, &revoked.access.key(), now).await,
             None
         );
         assert_eq!(
-            refresh_token_of(&*store, &revoked.refresh.token_hash, now).await,
+            refresh_token_of(&*store, &revoked.refresh.key(), now).await,
             None
         );
         assert_eq!(
@@ -285,15 +282,15 @@ pub(super) async fn revoke_all_of_a_user_spares_other_users<S: Store>(store: Arc
 
     // Bob and the client's own token are untouched.
     assert_eq!(
-        ok(store.access_token(&bob.access.token_hash, now).await),
+        ok(store.access_token(&bob.access.key(), now).await),
         Some(bob.access.clone())
     );
     assert_eq!(
-        refresh_token_of(&*store, &bob.refresh.token_hash, now).await,
+        refresh_token_of(&*store, &bob.refresh.key(), now).await,
         Some(bob.refresh.clone())
     );
     assert_eq!(
-        ok(store.access_token(&app_own.token_hash, now).await),
+        ok(store.access_token(&app_own.key(), now).await),
         Some(app_own.clone())
     );
     assert_eq!(
@@ -348,11 +345,11 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
         }
     );
     for access in [&alice_app.access, &bob_app.access, &app_own] {
-        assert_eq!(ok(store.access_token(&access.token_hash, now).await), None);
+        assert_eq!(ok(store.access_token(&access.key(), now).await), None);
     }
     for revoked in [&alice_app, &bob_app] {
         assert_eq!(
-            refresh_token_of(&*store, &revoked.refresh.token_hash, now).await,
+            refresh_token_of(&*store, &revoked.refresh.key(), now).await,
             None
         );
         assert_eq!(
@@ -384,11 +381,11 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
         vec![family_of_pair(&alice_tool), family_of_access(&tool_own)]
     );
     assert_eq!(
-        ok(store.access_token(&tool_own.token_hash, now).await),
+        ok(store.access_token(&tool_own.key(), now).await),
         Some(tool_own.clone())
     );
     assert_eq!(
-        ok(store.access_token(&alice_tool.access.token_hash, now).await),
+        ok(store.access_token(&alice_tool.access.key(), now).await),
         Some(alice_tool.access.clone())
     );
     assert_eq!(

@@ -20,7 +20,9 @@ use token_endpoint::domain::model::{
     TokenFamily, TokenPair, UsedRefreshToken,
 };
 use token_endpoint::domain::store::{ClientChanges, HashReplacement, Rotation, Store, StoreError};
-use token_endpoint::domain::token::{FamilySecret, TokenHash, new_token, random_alphanumeric};
+use token_endpoint::domain::token::{
+    FamilySecret, TokenHash, TokenKey, new_token, random_alphanumeric,
+};
 use token_endpoint::domain::{Client, GrantType, Scope, User};
 
 use self::{
@@ -73,6 +75,7 @@ macro_rules! conformance_suite {
                 username_failures_count_across_sources_up_to_the_ceiling,
                 concurrent_attempts_are_admitted_as_the_policy_allows,
                 a_used_record_remembers_the_successor_and_the_secret,
+                an_older_token_reads_as_superseded_until_its_family_ends,
                 tokens_are_read_by_hash_in_order,
                 reads_a_client_alone,
                 token_context_finds_every_kind_of_token,
@@ -145,6 +148,28 @@ fn keys_for(username: &str) -> token_endpoint::domain::login_throttle::AttemptKe
 
 fn fresh_hash() -> TokenHash {
     TokenHash::of(&new_token().unwrap())
+}
+
+/// The key of a token no store holds.
+fn unknown_key() -> TokenKey<'static> {
+    TokenKey::alone(fresh_hash())
+}
+
+/// Where a stored token is found: in its family.
+trait Keyed {
+    fn key(&self) -> TokenKey<'_>;
+}
+
+impl Keyed for AccessTokenRecord {
+    fn key(&self) -> TokenKey<'_> {
+        TokenKey::in_family(&self.family_id, self.token_hash.clone())
+    }
+}
+
+impl Keyed for RefreshTokenRecord {
+    fn key(&self) -> TokenKey<'_> {
+        TokenKey::in_family(&self.family_id, self.token_hash.clone())
+    }
 }
 
 fn fresh_family_id() -> String {
@@ -264,16 +289,18 @@ async fn family_ids<S: Store>(store: &S, owner: &FamilyOwner, now: UnixSeconds) 
         .collect()
 }
 
-/// What `token_context` finds for `token`, presented by client "app".
+/// What `token_context` finds for `token`, presented by client "app". A value its family no
+/// longer holds is no token ([`StoredToken::Superseded`] says only what the family is).
 async fn stored_token<S: Store>(
     store: &S,
-    token: &TokenHash,
+    token: &TokenKey<'_>,
     now: UnixSeconds,
 ) -> Option<StoredToken> {
     ok(store
         .token_context(&support::client_id_of("app"), token, now)
         .await)
     .token
+    .filter(|token| !matches!(token, StoredToken::Superseded(_)))
 }
 
 /// The next pair of `previous`'s family, as a rotation would issue it.
@@ -300,7 +327,7 @@ async fn with_issued_pair<S: Store>(
 /// The refresh token as the refresh grant would read it, if it is still live.
 async fn refresh_token_of<S: Store>(
     store: &S,
-    token: &TokenHash,
+    token: &TokenKey<'_>,
     now: UnixSeconds,
 ) -> Option<RefreshTokenRecord> {
     match ok(store
@@ -316,7 +343,7 @@ async fn refresh_token_of<S: Store>(
 /// The used-token record the refresh grant would read, if any.
 async fn used_record_of<S: Store>(
     store: &S,
-    token: &TokenHash,
+    token: &TokenKey<'_>,
     now: UnixSeconds,
 ) -> Option<UsedRefreshToken> {
     match ok(store
