@@ -566,3 +566,72 @@ fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair {
     };
     TokenPair { access, refresh }
 }
+
+/// What each grant costs, priced from the items it reads and writes (see
+/// `support::capacity`): within the budget of issue 21 (refresh ≤ 3 write and ≤ 2 read units,
+/// password ≤ 5 write units with the attempt bookkeeping, client credentials ≤ 2), in two
+/// sequential round trips each. `--nocapture` prints the figures docs/operations.md quotes.
+#[tokio::test]
+async fn each_grant_stays_within_its_capacity_budget() {
+    use support::capacity::{CapacityMeter, Snapshot, Units};
+    support::require!(Moto);
+    let (operations, meter) = (OperationLog::default(), CapacityMeter::default());
+    let config = support::dynamodb_config(support::moto_endpoint())
+        .interceptor(operations.clone())
+        .interceptor(meter.clone())
+        .build();
+    let tables = support::unique_tables();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables.clone());
+    store.create_tables().await.expect("creating tables");
+    let service = support::service(store, &support::test_config());
+    support::add_client(
+        &service,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        "read write payouts",
+        GrantType::ALL,
+    )
+    .await;
+    support::add_user(&service, "alice", "correct horse").await;
+    let app = App {
+        service,
+        operations,
+    };
+    let names = [tables.credentials.as_str(), tables.tokens.as_str()];
+    let priced = |form: String| {
+        let (app, meter) = (&app, &meter);
+        async move {
+            app.operations.take();
+            meter.reset();
+            let before = Snapshot::of(&names).await;
+            let (status, body) = app.post(&form).await;
+            let after = Snapshot::of(&names).await;
+            let units: Units = meter.price(&before, &after);
+            let (_, rounds) = app.operations.take_rounds();
+            (status, body, units, rounds)
+        }
+    };
+
+    let (status, login, password, rounds) =
+        priced("grant_type=password&username=alice&password=correct+horse".into()).await;
+    assert_eq!((status, rounds), (StatusCode::OK, 2), "{login}");
+    eprintln!("password grant: {password:?}");
+    assert!(password.write <= 5.0, "password grant: {password:?}");
+    let mut refresh_token = field(&login, "refresh_token").to_owned();
+    for n in 1..=2 {
+        let form = format!("grant_type=refresh_token&refresh_token={refresh_token}");
+        let (status, body, refresh, rounds) = priced(form).await;
+        assert_eq!((status, rounds), (StatusCode::OK, 2), "{body}");
+        eprintln!("refresh {n}: {refresh:?}");
+        assert!(
+            refresh.write <= 3.0 && refresh.read <= 2.0,
+            "refresh: {refresh:?}"
+        );
+        refresh_token = field(&body, "refresh_token").to_owned();
+    }
+    let (status, body, client_credentials, rounds) =
+        priced("grant_type=client_credentials".into()).await;
+    assert_eq!((status, rounds), (StatusCode::OK, 2), "{body}");
+    eprintln!("client credentials: {client_credentials:?}");
+    assert!(client_credentials.write <= 2.0, "{client_credentials:?}");
+}

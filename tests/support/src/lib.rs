@@ -4,6 +4,7 @@
 //! fault proxy ([`fault_proxy`]), processes started with a clean environment ([`process`]) and
 //! the decision to skip a test whose tool is missing ([`skip`]).
 
+pub mod capacity;
 pub mod clock;
 pub mod events;
 pub mod fault_proxy;
