@@ -11,4 +11,5 @@ mod conformance;
 mod dynamodb_faults;
 mod dynamodb_grants;
 mod kms_vault;
+mod multi_region;
 mod security;

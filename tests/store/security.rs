@@ -62,6 +62,12 @@ async fn dynamodb(config: &Config) -> App<DynamoStore> {
     seeded(support::dynamo_store().await, config).await
 }
 
+/// DynamoDB reached as one Region of a multi-Region strongly consistent global table, which
+/// refuses transactions and TTL (`support::mrsc_region`).
+async fn mrsc(config: &Config) -> App<DynamoStore> {
+    seeded(support::mrsc_dynamo_store().await, config).await
+}
+
 async fn post<S: Store>(service: &Arc<TokenService<S>>, form: &str) -> (StatusCode, Value) {
     let request = token_request(form, Auth::BasicRaw(CLIENT, SECRET));
     support::serve_json(service, request).await
@@ -493,5 +499,20 @@ async fn known_sources_pass_a_username_lock_on_the_memory_store() {
 async fn known_sources_pass_a_username_lock_on_dynamodb() {
     support::require!(Moto);
     a_username_locked_everywhere_still_lets_its_known_sources_in(dynamodb(&ceiling_config()).await)
+        .await;
+}
+
+/// Every defence above holds where DynamoDB is a multi-Region strongly consistent table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_defence_holds_on_a_multi_region_strongly_consistent_table() {
+    support::require!(Moto);
+    replaying_a_used_refresh_token_revokes_the_family(mrsc(&strict_config()).await).await;
+    repeated_failures_lock_the_username(mrsc(&strict_config()).await).await;
+    a_lost_answer_retried_gets_the_identical_pair(mrsc(&strict_config()).await).await;
+    concurrent_duplicates_converge_on_one_pair(mrsc(&strict_config()).await).await;
+    concurrent_jwt_duplicates_get_the_stored_token(mrsc(&strict_config()).await).await;
+    refreshes_follow_the_client_as_it_is_now(mrsc(&strict_config()).await).await;
+    a_client_registered_again_does_not_inherit_tokens(mrsc(&strict_config()).await).await;
+    a_username_locked_everywhere_still_lets_its_known_sources_in(mrsc(&ceiling_config()).await)
         .await;
 }

@@ -117,6 +117,12 @@ conformance_suite!(dynamodb, async { support::dynamo_store().await.with_scan_pag
     support::require!(Moto);
 });
 
+// The same through a proxy that refuses transactions and TTL, as a multi-Region strongly
+// consistent global table does: every case runs as it would on one.
+conformance_suite!(dynamodb_mrsc, async { support::mrsc_dynamo_store().await.with_scan_page_items(2) }, first {
+    support::require!(Moto);
+});
+
 fn scope(text: &str) -> Scope {
     Scope::parse(text).unwrap_or_else(|_| panic!("bad scope {text:?}"))
 }
