@@ -13,3 +13,4 @@ mod dynamodb_grants;
 mod kms_vault;
 mod multi_region;
 mod security;
+mod upgrade;
