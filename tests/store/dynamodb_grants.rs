@@ -635,3 +635,48 @@ async fn each_grant_stays_within_its_capacity_budget() {
     eprintln!("client credentials: {client_credentials:?}");
     assert!(client_credentials.write <= 2.0, "{client_credentials:?}");
 }
+
+/// Where the table has no TTL (an MRSC global table), the sweep removes what has expired and
+/// nothing else; reads never needed it, as they check expiry themselves.
+#[tokio::test]
+async fn the_sweep_removes_expired_items_only() {
+    support::require!(Moto);
+    let store = support::dynamo_store().await;
+    let now = 1_800_000_000;
+    let own = |issued_at: u64| AccessTokenRecord {
+        token_hash: TokenHash::of(&new_token().unwrap()),
+        client_id: support::client_id_of("app"),
+        username: None,
+        scope: Scope::parse("read").expect("scope"),
+        family_id: random_alphanumeric(12).unwrap(),
+        issued_at,
+        expires_at: issued_at + 3600,
+    };
+    let (expired, live) = (own(now - 4000), own(now - 10));
+    let mut ending = pair("app", "alice", now - 100);
+    ending.refresh.expires_at = Some(now - 1);
+    let lasting = pair("app", "alice", now - 100);
+    for token in [&expired, &live] {
+        store.issue_access_token(token).await.unwrap();
+    }
+    for login in [&ending, &lasting] {
+        store.issue_token_pair(login, None).await.unwrap();
+    }
+    assert_eq!(store.sweep_expired(now).await.unwrap(), 2);
+    let left = support::dynamodb_client()
+        .scan()
+        .table_name(&store.tables().tokens)
+        .send()
+        .await
+        .unwrap();
+    let mut families: Vec<String> = left
+        .items()
+        .iter()
+        .filter_map(|item| item.get("family_id")?.as_s().ok().cloned())
+        .collect();
+    families.sort();
+    let mut expected = vec![live.family_id.clone(), lasting.refresh.family_id.clone()];
+    expected.sort();
+    assert_eq!(families, expected);
+    assert_eq!(store.sweep_expired(now).await.unwrap(), 0);
+}

@@ -31,6 +31,7 @@
 //!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
 //! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
+//! - `sweep`: removal of expired items where the table has no TTL;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
 
 use aws_sdk_dynamodb::Client as DynamoClient;
@@ -50,6 +51,7 @@ mod provisioning;
 mod reads;
 mod schema;
 mod signing_keys;
+mod sweep;
 
 use errors::unavailable;
 use keys::key;
