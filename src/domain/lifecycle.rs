@@ -175,14 +175,28 @@ async fn jwt_refused(
 }
 
 /// Revokes every live family of a user or a client: for a user who left or whose password
-/// leaked, for a client that was compromised or retired.
+/// leaked, for a client that was compromised or retired. A user's logins end first: their
+/// credential version moves on, so no login in flight is issued any more, and the logins
+/// registered on them are barred, written or not; then what the families index lists.
 pub async fn revoke_all<S: AdminStore + GrantStore>(
     store: &S,
     owner: &FamilyOwner,
     now: UnixSeconds,
 ) -> Result<Revoked, StoreError> {
     let mut revoked = Revoked::default();
+    let registered = match owner {
+        FamilyOwner::User(username) => store.end_logins(username).await?,
+        FamilyOwner::Client(_) => Vec::new(),
+    };
+    for family_id in &registered {
+        let tokens = store.bar_family(family_id).await?;
+        revoked.families += usize::from(tokens > 0);
+        revoked.tokens += tokens;
+    }
     for family in store.token_families(owner, now).await? {
+        if registered.contains(&family.family_id) {
+            continue;
+        }
         let tokens = store.revoke_family(&family.family_id).await?;
         revoked.families += usize::from(tokens > 0);
         revoked.tokens += tokens;

@@ -63,6 +63,27 @@ pub struct PasswordGrantContext {
     /// The username's failures from every source in its current window (zero when none are
     /// remembered or the window has ended).
     pub username_failures: UsernameFailures,
+    /// The user's credential version as read, which the login's pair is issued under.
+    pub credential: CredentialVersion,
+}
+
+/// A user's credential version as a login read it: a pair is issued only while it is still
+/// the user's ([`GrantStore::issue_login`]); ending a user's logins moves it on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialVersion {
+    pub version: u64,
+    /// Logins registered on the user long enough ago that the families index lists them: the
+    /// next login's registration drops them from the user's record.
+    pub settled_logins: Vec<String>,
+}
+
+/// Outcome of [`GrantStore::issue_login`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginIssue {
+    Issued,
+    /// Nothing usable was issued: the user's credentials changed (or the user was deleted, or
+    /// their logins ended) since the login read them.
+    CredentialChanged,
 }
 
 /// What the refresh grant, revocation and introspection read, in one round trip: the client
@@ -172,6 +193,18 @@ pub trait GrantStore: Send + Sync + 'static {
         pair: &TokenPair,
         known_source: Option<(&AttemptKeys, UnixSeconds)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a login's pair, as [`GrantStore::issue_token_pair`], provided the user's
+    /// credential version is still `credential.version`; the DynamoDB adapter registers the
+    /// family on the user's record in the same round trip, so that ending the user's logins
+    /// finds it even before it is written. A login whose version moved on is answered
+    /// [`LoginIssue::CredentialChanged`], and no token of it works.
+    fn issue_login(
+        &self,
+        pair: &TokenPair,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+        credential: &CredentialVersion,
+    ) -> impl Future<Output = Result<LoginIssue, StoreError>> + Send;
 
     /// Stores an access token without a refresh token (client credentials grant); it starts
     /// a family of its own, which ends when the token expires.
@@ -341,6 +374,19 @@ pub trait AdminStore: Send + Sync + 'static {
         &self,
         username: &Username,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Moves a user's credential version on, so that no login that read the old one is issued
+    /// any more, and returns the logins registered on the user (some may not be written yet);
+    /// none if there is no such user.
+    fn end_logins(
+        &self,
+        username: &Username,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Revokes a family whether or not it is written yet: one written later with this id is
+    /// refused. Returns how many tokens it named.
+    fn bar_family(&self, family_id: &str)
+    -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// The families of a user or a client that are not revoked or expired at `now`, oldest
     /// first. The DynamoDB adapter reads an index, which may lag writes by a moment.

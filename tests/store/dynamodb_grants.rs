@@ -164,13 +164,19 @@ async fn each_grant_makes_one_read_and_one_write() {
     support::require!(Moto);
     let app = spawn_app().await;
     // The password grant takes its attempt beside the read, and clears it (marking the address
-    // known) beside the write of its family: four calls, two sequential round trips, no
-    // transaction.
+    // known) and registers the login on its user beside the write of its family: five calls,
+    // two sequential round trips, no transaction.
     let issued = app.password_grant().await;
     assert_eq!(
         app.operations.take_rounds(),
         (
-            strings(&["BatchGetItem", "PutItem", "PutItem", "UpdateItem"]),
+            strings(&[
+                "BatchGetItem",
+                "PutItem",
+                "PutItem",
+                "UpdateItem",
+                "UpdateItem"
+            ]),
             2
         )
     );
@@ -250,9 +256,9 @@ async fn the_request_tally_counts_every_dynamodb_call() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(store.calls, 4);
+    assert_eq!(store.calls, 5);
     assert!(store.elapsed > Duration::ZERO);
-    assert_eq!(app.operations.take().len(), 4);
+    assert_eq!(app.operations.take().len(), 5);
 
     let refresh = format!(
         "grant_type=refresh_token&refresh_token={}",
@@ -679,4 +685,41 @@ async fn the_sweep_removes_expired_items_only() {
     expected.sort();
     assert_eq!(families, expected);
     assert_eq!(store.sweep_expired(now).await.unwrap(), 0);
+}
+
+/// A login whose family was barred before it was written (its user's logins ended while it
+/// was in flight, after it registered) is never issued.
+#[tokio::test]
+async fn a_family_barred_before_it_is_written_is_never_issued() {
+    use token_endpoint::domain::store::{CredentialVersion, LoginIssue};
+    support::require!(Moto);
+    let store = support::dynamo_store().await;
+    support::add_user(
+        &support::service(store.clone(), &support::cheap_config()),
+        "alice",
+        "pw",
+    )
+    .await;
+    let login = pair("app", "alice", 1_800_000_000);
+    assert_eq!(store.bar_family(&login.refresh.family_id).await.unwrap(), 0);
+    let outcome = store
+        .issue_login(&login, None, &CredentialVersion::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome, LoginIssue::CredentialChanged);
+    let key = token_endpoint::domain::token::TokenKey::in_family(
+        &login.access.family_id,
+        login.access.token_hash.clone(),
+    );
+    assert_eq!(store.access_token(&key, 1_800_000_000).await.unwrap(), None);
+    // Revoking it again leaves the barrier in place.
+    assert_eq!(
+        store.revoke_family(&login.refresh.family_id).await.unwrap(),
+        0
+    );
+    let again = store
+        .issue_login(&login, None, &CredentialVersion::default())
+        .await
+        .unwrap();
+    assert_eq!(again, LoginIssue::CredentialChanged);
 }

@@ -516,3 +516,73 @@ async fn every_defence_holds_on_a_multi_region_strongly_consistent_table() {
     a_username_locked_everywhere_still_lets_its_known_sources_in(mrsc(&ceiling_config()).await)
         .await;
 }
+
+/// Clients keep logging in with the right password while an operator resets it with
+/// `--revoke-tokens` (issue 20): once the reset returns, no token from the old password works,
+/// those of logins that were in flight included.
+async fn a_password_reset_ends_logins_in_flight<S: Store + Clone>(service: App<S>) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let admin =
+        token_endpoint::admin::Admin::new(service.store().clone(), support::test_config().argon2);
+    let (stop, logged_in) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let loggers: Vec<_> = (0..4)
+        .map(|_| {
+            let (service, stop, logged_in) = (
+                Arc::clone(&service.service),
+                stop.clone(),
+                logged_in.clone(),
+            );
+            tokio::spawn(async move {
+                let mut issued = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let (status, body) = login(&service, "alice", "correct+horse").await;
+                    if status == StatusCode::OK {
+                        logged_in.fetch_add(1, Ordering::SeqCst);
+                        issued.push(body);
+                    }
+                }
+                issued
+            })
+        })
+        .collect();
+    while logged_in.load(Ordering::SeqCst) < 4 {
+        tokio::task::yield_now().await;
+    }
+    let reset = admin
+        .set_password(
+            &support::username_of("alice"),
+            &token_endpoint::domain::Secret::new("a new password"),
+            true,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(reset.revoked().is_some(), "{reset:?}");
+    stop.store(true, Ordering::SeqCst);
+    let mut issued = Vec::new();
+    for logger in loggers {
+        issued.extend(logger.await.expect("a logger panicked"));
+    }
+    assert!(issued.len() >= 4);
+    for tokens in &issued {
+        assert_eq!(
+            refresh(&service, tokens).await.0,
+            StatusCode::BAD_REQUEST,
+            "{tokens}"
+        );
+        assert!(!access_token_is_live(&service, tokens).await, "{tokens}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_reset_ends_logins_in_flight_on_the_memory_store() {
+    a_password_reset_ends_logins_in_flight(memory(&support::test_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_reset_ends_logins_in_flight_on_dynamodb() {
+    support::require!(Moto);
+    a_password_reset_ends_logins_in_flight(dynamodb(&support::test_config()).await).await;
+}

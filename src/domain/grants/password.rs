@@ -14,7 +14,7 @@ use crate::domain::model::{Client, GrantType, User};
 use crate::domain::names::{NameError, Username};
 use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
-use crate::domain::store::{GrantStore, LoginAttemptStore};
+use crate::domain::store::{CredentialVersion, GrantStore, LoginAttemptStore, LoginIssue};
 use crate::domain::token::{FamilySecret, new_token_in};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         client,
         user,
         number,
+        credential,
     } = attempt.admit().await?;
     let verifier = context.issuer.verifier();
     let verification = verifier
@@ -89,7 +90,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
             return Err(attempt.unchecked(admission, error).await);
         }
     };
-    attempt.log_in(&client, scope).await
+    attempt.log_in(&client, scope, &credential).await
 }
 
 /// The answer to a username no user can have: the client is checked as for any attempt, then
@@ -122,6 +123,8 @@ struct Admitted {
     user: Option<User>,
     /// The attempt's number from its source (see [`Admission::Admitted`]).
     number: u32,
+    /// The user's credential version, which the pair is issued under.
+    credential: CredentialVersion,
 }
 
 impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
@@ -171,6 +174,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
                     client,
                     user: read.user,
                     number,
+                    credential: read.credential,
                 })
             }
             Admission::Admitted { .. } | Admission::Refused => {
@@ -186,7 +190,12 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
     }
 
     /// Issues a new login's pair, which starts a family, and clears the source's count.
-    async fn log_in(&self, client: &Client, scope: Scope) -> Result<IssuedTokens, GrantError> {
+    async fn log_in(
+        &self,
+        client: &Client,
+        scope: Scope,
+        credential: &CredentialVersion,
+    ) -> Result<IssuedTokens, GrantError> {
         let (issuer, now) = (self.context.issuer, self.now);
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
@@ -205,11 +214,16 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             .new_pair(new_pair, tokens, self.context.issuance)
             .await?;
         let known_until = now.saturating_add(KNOWN_SOURCE_SECONDS);
-        self.context
+        let outcome = self
+            .context
             .store
-            .issue_token_pair(&pair, Some((&self.keys, known_until)))
+            .issue_login(&pair, Some((&self.keys, known_until)), credential)
             .await?;
-        Ok(issued)
+        match outcome {
+            LoginIssue::Issued => Ok(issued),
+            // The password was changed (or the user's logins ended) while this one was checked.
+            LoginIssue::CredentialChanged => Err(GrantError::InvalidCredentials),
+        }
     }
 }
 

@@ -12,10 +12,11 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::DynamoStore;
-use super::errors::{conditional, unavailable};
+use super::errors::conditional;
 use super::item::Item;
 use super::keys::{PK, family_key, key};
-use super::mapping::{n, number, optional_string, s, string};
+use super::logins::BARRED;
+use super::mapping::{kind_of, n, number, optional_string, s, string};
 use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
@@ -83,7 +84,12 @@ fn base_item(access: &AccessTokenRecord, grant_scope: &Scope) -> Item {
 
 /// Whether a family item is of the previous form, whose tokens have items of their own.
 pub(super) fn is_previous_form(item: &Item) -> bool {
-    !item.contains_key(ACCESS_EXPIRES_AT)
+    !item.contains_key(ACCESS_EXPIRES_AT) && kind_of(item) != Some(BARRED)
+}
+
+/// Whether an item is a barrier in place of a family (see `logins`).
+pub(super) fn is_barred(item: &Item) -> bool {
+    kind_of(item) == Some(BARRED)
 }
 
 /// The tokens a family item of the previous form names, by their own items' keys.
@@ -97,8 +103,11 @@ pub(super) fn previous_form_tokens(item: &Item) -> Result<Vec<String>, StoreErro
     .collect())
 }
 
-/// How many tokens a revoked family item named.
+/// How many tokens a revoked family item named (a barrier names none).
 pub(super) fn tokens_named(item: &Item) -> usize {
+    if is_barred(item) {
+        return 0;
+    }
     1 + usize::from(item.contains_key(CURRENT_REFRESH))
 }
 
@@ -126,7 +135,7 @@ pub(super) fn family_token(
     now: UnixSeconds,
 ) -> Result<Option<StoredToken>, StoreError> {
     let expires_at = optional_number(item, TTL_ATTRIBUTE)?;
-    if expires_at.is_some_and(|expires_at| now >= expires_at) {
+    if expires_at.is_some_and(|expires_at| now >= expires_at) || is_barred(item) {
         return Ok(None);
     }
     let family_id = string(item, "family_id")?;
@@ -195,6 +204,14 @@ pub(super) fn family_token(
     })))
 }
 
+/// What a new family's conditional put found.
+pub(super) enum NewFamily {
+    Written,
+    /// Its id is barred: the user's logins ended while this one was in flight.
+    Barred,
+    Taken,
+}
+
 /// Whether a family write's condition refused it.
 pub(super) enum FamilyWrite {
     Written(Option<Item>),
@@ -209,7 +226,7 @@ impl DynamoStore {
         item: Item,
         family_id: &str,
         access: &TokenHash,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<NewFamily, StoreError> {
         let outcome = self
             .client
             .put_item()
@@ -219,12 +236,34 @@ impl DynamoStore {
             .send()
             .await;
         if conditional(outcome)?.is_some() {
-            return Ok(true);
+            return Ok(NewFamily::Written);
         }
         let stored = self.token_item(family_key(family_id)).await?;
-        Ok(stored.is_some_and(|item| {
-            matches!(item.get(CURRENT_ACCESS), Some(AttributeValue::S(hash)) if hash == access.as_str())
-        }))
+        Ok(match stored {
+            Some(item) if kind_of(&item) == Some(BARRED) => NewFamily::Barred,
+            Some(item) if matches!(item.get(CURRENT_ACCESS), Some(AttributeValue::S(hash)) if hash == access.as_str()) => {
+                NewFamily::Written
+            }
+            _ => NewFamily::Taken,
+        })
+    }
+
+    /// Deletes a family this request wrote, if it still holds `access`.
+    pub(super) async fn withdraw_family(
+        &self,
+        family_id: &str,
+        access: &TokenHash,
+    ) -> Result<(), StoreError> {
+        let outcome = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(family_key(family_id))))
+            .condition_expression("current_access = :access")
+            .expression_attribute_values(":access", s(access.as_str()))
+            .send()
+            .await;
+        conditional(outcome).map(drop)
     }
 
     /// The one write of a refresh: moves the family from `used` to `replacement`, remembering
@@ -288,17 +327,21 @@ impl DynamoStore {
         })
     }
 
-    /// Deletes a family's item, whatever its state; answers the item as it was.
+    /// Deletes a family's item, whatever its state, but a barrier (which must stay to refuse
+    /// a login still in flight); answers the item as it was.
     pub(super) async fn delete_family(&self, family_id: &str) -> Result<Option<Item>, StoreError> {
-        let output = self
+        let outcome = self
             .client
             .delete_item()
             .table_name(&self.tables.tokens)
             .set_key(Some(key(family_key(family_id))))
+            .condition_expression("attribute_not_exists(kind) OR kind <> :barred")
+            .expression_attribute_values(":barred", s(BARRED))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.attributes.filter(|item| !item.is_empty()))
+            .await;
+        Ok(conditional(outcome)?
+            .and_then(|output| output.attributes)
+            .filter(|item| !item.is_empty()))
     }
 }

@@ -30,6 +30,7 @@
 //! - `credential_writes`: conditional single-item writes to the credentials table (creating,
 //!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
+//! - `logins`: a user's logins registered on their item, and ending them;
 //! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
 //! - `sweep`: removal of expired items where the table has no TTL;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
@@ -45,6 +46,7 @@ mod families;
 mod item;
 mod keys;
 mod login_attempts;
+mod logins;
 mod mapping;
 mod port;
 mod provisioning;

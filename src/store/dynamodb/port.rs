@@ -2,13 +2,14 @@
 
 use super::errors::unavailable;
 use super::families::{
-    FamilyWrite, access_family_item, family_token, is_previous_form, pair_family_item,
+    FamilyWrite, NewFamily, access_family_item, family_token, is_previous_form, pair_family_item,
     previous_form_tokens, tokens_named,
 };
 use super::item::Item;
 use super::keys::{
     CLIENT_PREFIX, MAX_KEY_BYTES, USER_PREFIX, client_key, family_key, key, user_key,
 };
+use super::logins::credential_of;
 use super::mapping::{
     client_changes, client_from, client_item, family_from, s, stored_token_from, used_refresh_item,
     user_from, user_item,
@@ -25,8 +26,8 @@ use crate::domain::model::{
 };
 use crate::domain::names::{ClientId, Username};
 use crate::domain::store::{
-    AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
-    PasswordGrantContext, Rotation, StoreError, TokenContext,
+    AccessTokenStore, AdminStore, ClientChanges, CredentialVersion, GrantStore, HashReplacement,
+    LoginAttemptStore, LoginIssue, PasswordGrantContext, Rotation, StoreError, TokenContext,
 };
 use crate::domain::token::TokenKey;
 
@@ -55,7 +56,9 @@ impl GrantStore for DynamoStore {
                 (&self.tables.tokens, failures_pk.clone()),
             ])
             .await?;
+        let credential = credential_of(found.get(&user_pk), now);
         Ok(PasswordGrantContext {
+            credential,
             client: found.remove(&client_pk).map(client_from).transpose()?,
             user: found.remove(&user_pk).map(user_from).transpose()?,
             username_failures: login_attempts::username_failures_from(
@@ -110,8 +113,57 @@ impl GrantStore for DynamoStore {
             tracing::warn!(error = %error, "could not clear a source's password attempts after a login");
         }
         match stored? {
-            true => Ok(()),
-            false => Err(family_id_taken()),
+            NewFamily::Written => Ok(()),
+            NewFamily::Barred | NewFamily::Taken => Err(family_id_taken()),
+        }
+    }
+
+    async fn issue_login(
+        &self,
+        pair: &TokenPair,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+        credential: &CredentialVersion,
+    ) -> Result<LoginIssue, StoreError> {
+        let clear = async {
+            match known_source {
+                Some((keys, known_until)) => self.mark_known(keys, known_until).await,
+                None => Ok(()),
+            }
+        };
+        let (access, refresh) = (&pair.access, &pair.refresh);
+        // The registration, the family and the address's record go together: one round trip.
+        let (registered, stored, cleared) = tokio::join!(
+            self.register_login(
+                &refresh.username,
+                &refresh.family_id,
+                refresh.issued_at,
+                credential
+            ),
+            self.put_new_family(
+                pair_family_item(pair),
+                &access.family_id,
+                &access.token_hash
+            ),
+            clear
+        );
+        if let Err(error) = cleared {
+            tracing::warn!(error = %error, "could not clear a source's password attempts after a login");
+        }
+        // A family written but not registered (or registered after its logins ended) is never
+        // answered, so no one holds its tokens; it is withdrawn all the same.
+        match (registered?, stored?) {
+            (true, NewFamily::Written) => Ok(LoginIssue::Issued),
+            (false, NewFamily::Written) => {
+                if let Err(error) = self
+                    .withdraw_family(&access.family_id, &access.token_hash)
+                    .await
+                {
+                    tracing::warn!(error = %error, "could not withdraw a login whose credentials changed");
+                }
+                Ok(LoginIssue::CredentialChanged)
+            }
+            (_, NewFamily::Barred) => Ok(LoginIssue::CredentialChanged),
+            (_, NewFamily::Taken) => Err(family_id_taken()),
         }
     }
 
@@ -121,8 +173,8 @@ impl GrantStore for DynamoStore {
             .put_new_family(item, &access.family_id, &access.token_hash)
             .await?
         {
-            true => Ok(()),
-            false => Err(family_id_taken()),
+            NewFamily::Written => Ok(()),
+            NewFamily::Barred | NewFamily::Taken => Err(family_id_taken()),
         }
     }
 
@@ -354,6 +406,23 @@ impl AdminStore for DynamoStore {
             self.revoke_family(&family.family_id).await?;
         }
         Ok(())
+    }
+
+    async fn end_logins(&self, username: &Username) -> Result<Vec<String>, StoreError> {
+        self.end_user_logins(username).await
+    }
+
+    async fn bar_family(&self, family_id: &str) -> Result<usize, StoreError> {
+        let Some(before) = self.put_barrier(family_id).await? else {
+            return Ok(0);
+        };
+        if is_previous_form(&before) {
+            let mut tokens = previous_form_tokens(&before)?.into_iter();
+            for pk in [tokens.next(), tokens.next()].into_iter().flatten() {
+                self.delete_token_item(pk).await?;
+            }
+        }
+        Ok(tokens_named(&before))
     }
 
     async fn token_families(

@@ -24,8 +24,8 @@ use crate::domain::model::{
 use crate::domain::names::{ClientId, Username};
 use crate::domain::signing::{KeySet, KeySetSaved, KeySetStore};
 use crate::domain::store::{
-    AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
-    PasswordGrantContext, Rotation, StoreError, TokenContext,
+    AccessTokenStore, AdminStore, ClientChanges, CredentialVersion, GrantStore, HashReplacement,
+    LoginAttemptStore, LoginIssue, PasswordGrantContext, Rotation, StoreError, TokenContext,
 };
 use crate::domain::token::{TokenHash, TokenKey};
 
@@ -39,6 +39,8 @@ pub struct MemoryStore {
 struct Data {
     clients: HashMap<ClientId, Client>,
     users: HashMap<Username, User>,
+    /// Users' credential versions, where moved on from 0.
+    credential_versions: HashMap<Username, u64>,
     /// Every login by family id, with its current tokens, as the DynamoDB adapter's family
     /// items.
     families: HashMap<String, FamilyRecord>,
@@ -87,6 +89,10 @@ impl Data {
         self.username_failures
             .retain(|_, failures| now < failures.expires_at);
         self.kept_by_last_sweep = self.families.len() + self.login_attempts.len();
+    }
+
+    fn credential_version(&self, username: &Username) -> u64 {
+        self.credential_versions.get(username).copied().unwrap_or(0)
     }
 
     /// What `key` finds, live at `now`.
@@ -174,6 +180,10 @@ impl GrantStore for MemoryStore {
         Ok(PasswordGrantContext {
             client: data.clients.get(client_id).cloned(),
             user: data.users.get(username).cloned(),
+            credential: CredentialVersion {
+                version: data.credential_version(username),
+                settled_logins: Vec::new(),
+            },
             username_failures: data
                 .username_failures
                 .get(&keys.per_username)
@@ -201,42 +211,21 @@ impl GrantStore for MemoryStore {
         pair: &TokenPair,
         known_source: Option<(&AttemptKeys, UnixSeconds)>,
     ) -> Result<(), StoreError> {
-        let mut data = self.lock()?;
-        // As the DynamoDB adapter's conditional put of the family item: never overwrite one.
-        if data.families.contains_key(&pair.refresh.family_id) {
-            return Err(StoreError::KeyCollision(
-                "a new token family's id is already stored".into(),
-            ));
-        }
-        data.families.insert(
-            pair.refresh.family_id.clone(),
-            FamilyRecord {
-                family: TokenFamily {
-                    family_id: pair.refresh.family_id.clone(),
-                    client_id: pair.refresh.client_id.clone(),
-                    username: Some(pair.refresh.username.clone()),
-                    scope: pair.refresh.scope.clone(),
-                    created_at: pair.refresh.issued_at,
-                    refreshed_at: pair.refresh.issued_at,
-                    expires_at: pair.refresh.expires_at,
-                },
-                access: pair.access.clone(),
-                refresh: Some(pair.refresh.clone()),
-                previous: None,
-            },
-        );
-        if let Some((keys, known_until)) = known_source {
-            data.login_attempts.insert(
-                keys.per_source.clone(),
-                SourceAttempts {
-                    known_until,
-                    expires_at: known_until,
-                    ..SourceAttempts::default()
-                },
-            );
-        }
-        data.wrote(pair.access.issued_at);
-        Ok(())
+        self.issue_pair_if(pair, known_source, None).await.map(drop)
+    }
+
+    async fn issue_login(
+        &self,
+        pair: &TokenPair,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+        credential: &CredentialVersion,
+    ) -> Result<LoginIssue, StoreError> {
+        self.issue_pair_if(pair, known_source, Some(credential.version))
+            .await
+            .map(|issued| match issued {
+                true => LoginIssue::Issued,
+                false => LoginIssue::CredentialChanged,
+            })
     }
 
     async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
@@ -573,6 +562,23 @@ impl AdminStore for MemoryStore {
         Ok(())
     }
 
+    async fn end_logins(&self, username: &Username) -> Result<Vec<String>, StoreError> {
+        let mut data = self.lock()?;
+        if data.users.contains_key(username) {
+            *data
+                .credential_versions
+                .entry(username.clone())
+                .or_default() += 1;
+        }
+        // Logins are issued under the same lock as this, so the listing finds every one
+        // issued before: none is registered apart.
+        Ok(Vec::new())
+    }
+
+    async fn bar_family(&self, family_id: &str) -> Result<usize, StoreError> {
+        self.revoke_family(family_id).await
+    }
+
     async fn token_families(
         &self,
         owner: &FamilyOwner,
@@ -592,6 +598,60 @@ impl AdminStore for MemoryStore {
             .collect();
         families.sort_by(|a, b| (a.created_at, &a.family_id).cmp(&(b.created_at, &b.family_id)));
         Ok(families)
+    }
+}
+
+impl MemoryStore {
+    /// Stores a pair that starts a family, provided (with `version`) the user's credential
+    /// version is still `version`: `false` if it moved on, and nothing is written.
+    async fn issue_pair_if(
+        &self,
+        pair: &TokenPair,
+        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+        version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut data = self.lock()?;
+        let username = &pair.refresh.username;
+        if version.is_some_and(|version| {
+            !data.users.contains_key(username) || data.credential_version(username) != version
+        }) {
+            return Ok(false);
+        }
+        // As the DynamoDB adapter's conditional put of the family item: never overwrite one.
+        if data.families.contains_key(&pair.refresh.family_id) {
+            return Err(StoreError::KeyCollision(
+                "a new token family's id is already stored".into(),
+            ));
+        }
+        data.families.insert(
+            pair.refresh.family_id.clone(),
+            FamilyRecord {
+                family: TokenFamily {
+                    family_id: pair.refresh.family_id.clone(),
+                    client_id: pair.refresh.client_id.clone(),
+                    username: Some(pair.refresh.username.clone()),
+                    scope: pair.refresh.scope.clone(),
+                    created_at: pair.refresh.issued_at,
+                    refreshed_at: pair.refresh.issued_at,
+                    expires_at: pair.refresh.expires_at,
+                },
+                access: pair.access.clone(),
+                refresh: Some(pair.refresh.clone()),
+                previous: None,
+            },
+        );
+        if let Some((keys, known_until)) = known_source {
+            data.login_attempts.insert(
+                keys.per_source.clone(),
+                SourceAttempts {
+                    known_until,
+                    expires_at: known_until,
+                    ..SourceAttempts::default()
+                },
+            );
+        }
+        data.wrote(pair.access.issued_at);
+        Ok(true)
     }
 }
 

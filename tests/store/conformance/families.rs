@@ -404,3 +404,73 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
         Revoked::default()
     );
 }
+
+/// A login that read the user's credentials before their logins ended (a password reset with
+/// `--revoke-tokens`, a deletion) is not issued, whenever its write comes; one issued before is
+/// revoked with the rest.
+pub(super) async fn a_login_read_before_its_users_logins_ended_is_not_issued<S: Store>(
+    store: Arc<S>,
+) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    let read = |store: Arc<S>| async move {
+        ok(store
+            .password_grant_context(
+                &support::client_id_of("app"),
+                &support::username_of("alice"),
+                &keys_for("alice"),
+                NOW,
+            )
+            .await)
+        .credential
+    };
+    let before = read(Arc::clone(&store)).await;
+    let issued = pair("app", "alice", None);
+    assert_eq!(
+        ok(store.issue_login(&issued, None, &before).await),
+        LoginIssue::Issued
+    );
+    let in_flight = pair("app", "alice", None);
+    let revoked = ok(revoke_all(&*store, &user_owner("alice"), NOW).await);
+    assert_eq!(
+        revoked,
+        Revoked {
+            families: 1,
+            tokens: 2
+        }
+    );
+    assert_eq!(
+        ok(store.issue_login(&in_flight, None, &before).await),
+        LoginIssue::CredentialChanged
+    );
+    for login in [&issued, &in_flight] {
+        assert_eq!(ok(store.access_token(&login.access.key(), NOW).await), None);
+        assert_eq!(
+            refresh_token_of(&*store, &login.refresh.key(), NOW).await,
+            None
+        );
+    }
+    // A login that reads the credentials again is issued; once the user is deleted, one in
+    // flight is not.
+    let after = read(Arc::clone(&store)).await;
+    let next = pair("app", "alice", None);
+    assert_eq!(
+        ok(store.issue_login(&next, None, &after).await),
+        LoginIssue::Issued
+    );
+    assert!(
+        refresh_token_of(&*store, &next.refresh.key(), NOW)
+            .await
+            .is_some()
+    );
+    ok(store.delete_user(&support::username_of("alice")).await);
+    let orphan = pair("app", "alice", None);
+    assert_eq!(
+        ok(store.issue_login(&orphan, None, &after).await),
+        LoginIssue::CredentialChanged
+    );
+    assert_eq!(
+        ok(store.access_token(&orphan.access.key(), NOW).await),
+        None
+    );
+}

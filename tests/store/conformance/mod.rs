@@ -19,7 +19,9 @@ use token_endpoint::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, FamilyOwner, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenPair, UsedRefreshToken,
 };
-use token_endpoint::domain::store::{ClientChanges, HashReplacement, Rotation, Store, StoreError};
+use token_endpoint::domain::store::{
+    ClientChanges, HashReplacement, LoginIssue, Rotation, Store, StoreError,
+};
 use token_endpoint::domain::token::{
     FamilySecret, TokenHash, TokenKey, new_token, random_alphanumeric,
 };
@@ -88,6 +90,7 @@ macro_rules! conformance_suite {
                 refreshed_at_is_when_the_current_tokens_were_issued,
                 revoke_all_of_a_user_spares_other_users,
                 revoke_all_of_a_client_spares_other_clients,
+                a_login_read_before_its_users_logins_ended_is_not_issued,
                 replacing_a_hash_needs_the_expected_one,
                 concurrent_hash_replacements_have_one_winner,
                 clients_are_updated_in_place_and_never_created,
