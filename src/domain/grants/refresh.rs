@@ -297,8 +297,14 @@ impl<S: GrantStore> Refresh<'_, S> {
         presented: &Secret,
         now: UnixSeconds,
     ) -> Result<IssuedTokens, GrantError> {
+        let lifetimes = self.issuer.lifetimes();
+        // Used refresh tokens not remembered at all (USED_REFRESH_TOKEN_RETENTION_SECONDS=off):
+        // a replay reads as unknown and revokes nothing, whatever its age.
+        if lifetimes.used_refresh_token_record == 0 {
+            return Err(GrantError::InvalidRefreshToken);
+        }
         let back = older.generations_back(presented);
-        let leeway = self.issuer.lifetimes().refresh_reuse_leeway;
+        let leeway = lifetimes.refresh_reuse_leeway;
         match back {
             None => Err(GrantError::InvalidRefreshToken),
             Some(1) if now.saturating_sub(older.rotated_at) < leeway => {
