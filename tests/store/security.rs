@@ -537,7 +537,11 @@ async fn a_password_reset_ends_logins_in_flight<S: Store + Clone>(service: App<S
             );
             tokio::spawn(async move {
                 let mut issued = Vec::new();
-                while !stop.load(Ordering::SeqCst) {
+                // Bounded, so that the test ends by itself whatever happens.
+                for _ in 0..500 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let (status, body) = login(&service, "alice", "correct+horse").await;
                     if status == StatusCode::OK {
                         logged_in.fetch_add(1, Ordering::SeqCst);
@@ -548,9 +552,17 @@ async fn a_password_reset_ends_logins_in_flight<S: Store + Clone>(service: App<S
             })
         })
         .collect();
-    while logged_in.load(Ordering::SeqCst) < 4 {
-        tokio::task::yield_now().await;
+    // Until the first logins went through (at most a minute, so that the test ends anyway).
+    for _ in 0..6_000 {
+        if logged_in.load(Ordering::SeqCst) >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    assert!(
+        logged_in.load(Ordering::SeqCst) >= 1,
+        "no login went through"
+    );
     let reset = admin
         .set_password(
             &support::username_of("alice"),

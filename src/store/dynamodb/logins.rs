@@ -16,7 +16,9 @@ use super::mapping::{n, s};
 use crate::domain::clock::{Clock as _, SystemClock, UnixSeconds};
 use crate::domain::store::{CredentialVersion, StoreError};
 
-const CREDENTIAL_VERSION: &str = "credential_version";
+/// Starts at the user's creation time, so that a user deleted and created again under the same
+/// name never has a version that a login of the deleted one read.
+pub(super) const CREDENTIAL_VERSION: &str = "credential_version";
 const REGISTERED: &str = "login#";
 /// After this long a login's family is listed by the index (which lags writes by a moment),
 /// and its registration is dropped by the next login.
@@ -85,8 +87,12 @@ impl DynamoStore {
             );
         }
         let request = match credential.version {
+            // A user written before versions were kept has none: 0.
             0 => request
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(#version)"),
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+                )
+                .expression_attribute_values(":version", n(0)),
             version => request
                 .condition_expression("#version = :version")
                 .expression_attribute_values(":version", n(version)),

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::Item;
 use super::keys::{PK, client_key, user_key};
+use super::logins::CREDENTIAL_VERSION;
 use super::schema::{CREATED_AT, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
@@ -91,6 +92,7 @@ pub(super) fn user_item(user: &User) -> Item {
         ("username".to_owned(), s(&user.username)),
         ("password_hash".to_owned(), s(&user.password_hash)),
         (CREATED_AT.to_owned(), n(user.created_at)),
+        (CREDENTIAL_VERSION.to_owned(), n(user.created_at)),
     ])
 }
 
