@@ -10,6 +10,7 @@
 mod conformance;
 mod dynamodb_faults;
 mod dynamodb_grants;
+mod dynamodb_upkeep;
 mod kms_vault;
 mod multi_region;
 mod security;
