@@ -1,8 +1,8 @@
 //! The grants against a real DynamoDB-compatible server (moto on 127.0.0.1, one request at a
 //! time), through the router: per-grant latency (p50, p99), the DynamoDB calls each grant makes
 //! (counted by the same SDK interceptor that feeds the production log line), which operations
-//! they are and how many sequential round trips they take. Writes `target/moto.json` for
-//! `scripts/bench.sh`.
+//! they are, how many sequential round trips they take, and the write and read units they cost,
+//! priced from the items (`support::capacity`). Writes `target/moto.json` for `scripts/bench.sh`.
 //!
 //! `cargo bench --bench moto` (needs `.venv` with moto: `make dev-deps`)
 
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use test_support::capacity::{CapacityMeter, Snapshot};
 use test_support::operation_log::OperationLog;
 use token_endpoint::domain::TokenService;
 use token_endpoint::http::Discovery;
@@ -107,7 +108,16 @@ fn main() {
         // Production Argon2 settings: the password grant's figure includes its one verify.
         let config = test_support::test_config();
         let log = OperationLog::default();
-        let store = DynamoStore::new(log.client(), test_support::unique_tables());
+        let meter = CapacityMeter::default();
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            test_support::dynamodb_config(test_support::moto_endpoint())
+                .interceptor(log.clone())
+                .interceptor(token_endpoint::telemetry::store_timing::DynamoTimer)
+                .interceptor(meter.clone())
+                .build(),
+        );
+        let tables = test_support::unique_tables();
+        let store = DynamoStore::new(client, tables.clone());
         store
             .create_tables()
             .await
@@ -149,6 +159,26 @@ fn main() {
             let (status, _, elapsed, store) = send(&service, "grant_type=client_credentials").await;
             client_credentials.add(status, elapsed, store, &log);
         }
+        // One more of each, priced from the items it read and wrote.
+        let names = [tables.credentials.as_str(), tables.tokens.as_str()];
+        let mut units = serde_json::Map::new();
+        let refresh_form = format!("grant_type=refresh_token&refresh_token={refresh_token}");
+        for (grant, form) in [
+            ("password", password_form.as_str()),
+            ("refresh_token", refresh_form.as_str()),
+            ("client_credentials", "grant_type=client_credentials"),
+        ] {
+            meter.reset();
+            let before = Snapshot::of(&names).await;
+            let (status, ..) = send(&service, form).await;
+            assert_eq!(status, StatusCode::OK, "{grant}");
+            let priced = meter.price(&before, &Snapshot::of(&names).await);
+            units.insert(
+                grant.into(),
+                json!({"write": priced.write, "read": priced.read}),
+            );
+        }
+        log.take();
         // Refusals: the same calls and round trips for a wrong password, an unknown user and a
         // locked address (the demo user's address is locked after these failures).
         let mut refusals = serde_json::Map::new();
@@ -194,6 +224,7 @@ fn main() {
             "password": password.summary(),
             "refresh_token": refresh.summary(),
             "client_credentials": client_credentials.summary(),
+            "units": units,
         })
     });
     println!("{summary:#}");

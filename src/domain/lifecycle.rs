@@ -9,10 +9,10 @@ use super::model::{AccessTokenRecord, Client, FamilyOwner, StoredToken};
 use super::secret::Secret;
 use super::signing::{
     JwtRejection, KeyError, KeyRing, MAX_ACCESS_TOKEN_LIFETIME, SigningKeyRecord, UnverifiedJwt,
-    looks_like_jwt,
+    looks_like_jwt, unverified_jti,
 };
 use super::store::{AccessTokenStore, AdminStore, GrantStore, StoreError};
-use super::token::TokenHash;
+use super::token::{TokenHash, TokenKey, family_named_by};
 
 /// Longer than any token this server issues (a JWT access token is about 800 bytes, more with
 /// long usernames and many scopes), and than API Gateway passes in a header; a longer value is
@@ -50,7 +50,13 @@ impl<S: GrantStore> TokenOperations<'_, S> {
             return Err(GrantError::TokenOfAnotherClient);
         }
         // A used refresh token is already unusable; the client asks to end the grant it came
-        // from all the same.
+        // from all the same. A value that only names a family must prove to be an older
+        // refresh token of it; anything else is unknown: nothing to do.
+        if let StoredToken::Superseded(older) = &stored
+            && older.generations_back(token).is_none()
+        {
+            return Ok(0);
+        }
         Ok(self.store.revoke_family(stored.family_id()).await?)
     }
 
@@ -100,7 +106,7 @@ impl<S: GrantStore> TokenOperations<'_, S> {
         credentials: &ClientCredentials,
         token: &Secret,
     ) -> Result<(Client, Option<StoredToken>), GrantError> {
-        let Some(token_hash) = lookup_key(token) else {
+        let Some(token_key) = lookup_key(token) else {
             let client = self
                 .issuer
                 .authenticate_client(self.store, credentials)
@@ -109,7 +115,7 @@ impl<S: GrantStore> TokenOperations<'_, S> {
         };
         let context = self
             .store
-            .token_context(&credentials.client_id, &token_hash, self.issuer.now())
+            .token_context(&credentials.client_id, &token_key, self.issuer.now())
             .await?;
         let client = self
             .issuer
@@ -152,11 +158,11 @@ pub async fn validate_bearer<S: AccessTokenStore>(
         JwtCheck::Verified { audience } if for_another_api(Some(audience)) => return Ok(None),
         _ => {}
     }
-    let Some(token_hash) = lookup_key(token) else {
+    let Some(token_key) = lookup_key(token) else {
         return Ok(None);
     };
     // An opaque token's audience is on its record (a JWT's passed above).
-    let access = checked.access(store.access_token(&token_hash, now).await?);
+    let access = checked.access(store.access_token(&token_key, now).await?);
     Ok(access.filter(|access| !for_another_api(access.audience.as_deref())))
 }
 
@@ -218,14 +224,28 @@ async fn check_jwt(
 }
 
 /// Revokes every live family of a user or a client: for a user who left or whose password
-/// leaked, for a client that was compromised or retired.
+/// leaked, for a client that was compromised or retired. A user's logins end first: their
+/// credential version moves on, so no login in flight is issued any more, and the logins
+/// registered on them are barred, written or not; then what the families index lists.
 pub async fn revoke_all<S: AdminStore + GrantStore>(
     store: &S,
     owner: &FamilyOwner,
     now: UnixSeconds,
 ) -> Result<Revoked, StoreError> {
     let mut revoked = Revoked::default();
+    let registered = match owner {
+        FamilyOwner::User(username) => store.end_logins(username).await?,
+        FamilyOwner::Client(_) => Vec::new(),
+    };
+    for family_id in &registered {
+        let tokens = store.bar_family(family_id).await?;
+        revoked.families += usize::from(tokens > 0);
+        revoked.tokens += tokens;
+    }
     for family in store.token_families(owner, now).await? {
+        if registered.contains(&family.family_id) {
+            continue;
+        }
         let tokens = store.revoke_family(&family.family_id).await?;
         revoked.families += usize::from(tokens > 0);
         revoked.tokens += tokens;
@@ -235,14 +255,28 @@ pub async fn revoke_all<S: AdminStore + GrantStore>(
 
 /// The store key of a presented token, or `None` for a value that no token can have: empty,
 /// too long, or with characters outside RFC 6750's b64token.
-fn lookup_key(token: &Secret) -> Option<TokenHash> {
+fn lookup_key(token: &Secret) -> Option<TokenKey<'_>> {
     let value = token.expose();
     let plausible = !value.is_empty()
         && value.len() <= MAX_TOKEN_BYTES
         && value
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"-._~+/=".contains(&byte));
-    plausible.then(|| TokenHash::of(token))
+    plausible.then(|| token_key(token))
+}
+
+/// Where a token of any kind is stored: a JWT by the family its `jti` names, an opaque token
+/// by the family it names itself; a token of the previous version by its hash alone.
+pub fn token_key(token: &Secret) -> TokenKey<'_> {
+    if looks_like_jwt(token.expose()) {
+        let family_id =
+            unverified_jti(token.expose()).and_then(|jti| family_named_by(&jti).map(str::to_owned));
+        return TokenKey {
+            family_id: family_id.map(std::borrow::Cow::Owned),
+            hash: TokenHash::of(token),
+        };
+    }
+    TokenKey::of(token)
 }
 
 #[cfg(test)]

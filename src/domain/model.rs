@@ -284,6 +284,43 @@ pub enum StoredToken {
     Refresh(RefreshTokenRecord),
     /// A refresh token that was used once: kept only to recognise replays.
     UsedRefresh(UsedRefreshToken),
+    /// A value that names a live family but none of the tokens it remembers: an older refresh
+    /// token of it, an access token it replaced, or a forgery. Only the presented value tells
+    /// which ([`crate::domain::token::FamilySecret::generations_back`]).
+    Superseded(SupersededToken),
+}
+
+/// What a family tells of a value that names it but is none of its current tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupersededToken {
+    pub family_id: String,
+    pub client_id: ClientId,
+    pub family_secret: Option<FamilySecret>,
+    /// The refresh tokens the family knows: its current one and the one used last.
+    pub current_refresh: Option<TokenHash>,
+    pub previous_refresh: Option<TokenHash>,
+    /// When the family's refresh token was last used (0: never).
+    pub rotated_at: UnixSeconds,
+}
+
+/// How many refreshes back an older refresh token of a family is still recognised as one (and
+/// its replay revokes the family); each generation costs one HMAC to check. Older ones are
+/// only refused.
+pub const REPLAY_GENERATIONS: u32 = 1024;
+
+impl SupersededToken {
+    /// How many refreshes ago `presented` was this family's refresh token, if it was one (its
+    /// chain of successors reaches a refresh token the family knows) within
+    /// [`REPLAY_GENERATIONS`]; `None` for anything else.
+    pub fn generations_back(&self, presented: &crate::domain::secret::Secret) -> Option<u32> {
+        let known = |hash: &TokenHash| {
+            Some(hash) == self.current_refresh.as_ref()
+                || Some(hash) == self.previous_refresh.as_ref()
+        };
+        self.family_secret.as_ref().and_then(|secret| {
+            secret.generations_back(&self.family_id, presented, REPLAY_GENERATIONS, known)
+        })
+    }
 }
 
 impl StoredToken {
@@ -292,6 +329,7 @@ impl StoredToken {
             StoredToken::Access(token) => &token.client_id,
             StoredToken::Refresh(token) => &token.client_id,
             StoredToken::UsedRefresh(token) => &token.client_id,
+            StoredToken::Superseded(token) => &token.client_id,
         }
     }
 
@@ -301,6 +339,7 @@ impl StoredToken {
             StoredToken::Access(token) => &token.family_id,
             StoredToken::Refresh(token) => &token.family_id,
             StoredToken::UsedRefresh(token) => &token.family_id,
+            StoredToken::Superseded(token) => &token.family_id,
         }
     }
 }

@@ -12,7 +12,9 @@
 //! tests. [`Store`] names all four, for the wiring that serves every flow.
 //!
 //! Each grant reads what it needs in one call and writes in one atomic call, so a grant costs
-//! two sequential round trips to DynamoDB.
+//! two sequential round trips to DynamoDB. A login (a token family) is one record: its current
+//! tokens, the refresh token used last and its secret live in it, and tokens name their family
+//! ([`TokenKey`]), so every write of a token path is a single-item write, with no transaction.
 
 use std::future::Future;
 
@@ -24,7 +26,7 @@ use super::model::{
 };
 use super::names::{ClientId, Username};
 use super::scope::Scope;
-use super::token::TokenHash;
+use super::token::TokenKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,6 +68,27 @@ pub fn namesake_client(name: &str) -> String {
 pub struct PasswordGrantContext {
     pub client: Option<Client>,
     pub user: Option<User>,
+    /// The user's credential version as read, which the login's pair is issued under.
+    pub credential: CredentialVersion,
+}
+
+/// A user's credential version as a login read it: a pair is issued only while it is still
+/// the user's ([`GrantStore::issue_login`]); ending a user's logins moves it on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialVersion {
+    pub version: u64,
+    /// Logins registered on the user, with the second each started: the next login's
+    /// registration drops those old enough for the families index to list them.
+    pub registered_logins: Vec<(String, UnixSeconds)>,
+}
+
+/// Outcome of [`GrantStore::issue_login`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginIssue {
+    Issued,
+    /// Nothing usable was issued: the user's credentials changed (or the user was deleted, or
+    /// their logins ended) since the login read them.
+    CredentialChanged,
 }
 
 /// What the refresh grant, revocation and introspection read, in one round trip: the client
@@ -160,7 +183,7 @@ pub trait GrantStore: Send + Sync + 'static {
     fn token_context(
         &self,
         client_id: &ClientId,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
 
@@ -174,6 +197,18 @@ pub trait GrantStore: Send + Sync + 'static {
         login: Option<&Settlement>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Stores a login's pair, as [`GrantStore::issue_token_pair`], provided the user's
+    /// credential version is still `credential.version`; the DynamoDB adapter registers the
+    /// family on the user's record in the same round trip, so that ending the user's logins
+    /// finds it even before it is written. A login whose version moved on is answered
+    /// [`LoginIssue::CredentialChanged`], and no token of it works.
+    fn issue_login(
+        &self,
+        pair: &TokenPair,
+        login: Option<&Settlement>,
+        credential: &CredentialVersion,
+    ) -> impl Future<Output = Result<LoginIssue, StoreError>> + Send;
+
     /// Stores an access token without a refresh token (client credentials grant); it starts
     /// a family of its own, which ends when the token expires.
     fn issue_access_token(
@@ -183,10 +218,11 @@ pub trait GrantStore: Send + Sync + 'static {
 
     /// Atomically uses `used`: replaces it with a used-token record kept until
     /// `used_record_expires_at`, deletes its access token and stores `replacement` in the same
-    /// family, provided that `used` is still a live refresh token of `used.client_id` at `now`
-    /// and its user still exists. Among concurrent calls with the same token exactly one
-    /// rotates. On any failure nothing changes, so the old refresh token still works. After an
-    /// error the outcome is unknown: [`GrantStore::read_tokens`] tells.
+    /// family, provided that `used` is still the live refresh token of its family, of
+    /// `used.client_id`, at `now` (a deleted user's families are revoked with the user). Among
+    /// concurrent calls with the same token exactly one rotates. On any failure nothing
+    /// changes, so the old refresh token still works. After an error the outcome is unknown:
+    /// [`GrantStore::read_tokens`] tells.
     fn rotate_refresh_token(
         &self,
         used: &RefreshTokenRecord,
@@ -199,7 +235,7 @@ pub trait GrantStore: Send + Sync + 'static {
     /// expired tokens and expired used-token records read as `None`.
     fn read_tokens(
         &self,
-        tokens: &[&TokenHash],
+        tokens: &[&TokenKey<'_>],
         now: UnixSeconds,
     ) -> impl Future<Output = Result<Vec<Option<StoredToken>>, StoreError>> + Send;
 
@@ -264,7 +300,7 @@ pub trait AccessTokenStore: Send + Sync + 'static {
     /// Looks up an access token. Expired tokens read as absent, even if not yet deleted.
     fn access_token(
         &self,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
 }
@@ -326,12 +362,26 @@ pub trait AdminStore: Send + Sync + 'static {
         client_id: &ClientId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Removes a user; [`StoreError::NotFound`] if there is no such user. Their refresh tokens
-    /// stop working, because rotation requires the user to exist.
+    /// Removes a user and revokes their token families; [`StoreError::NotFound`] if there is no
+    /// such user. The DynamoDB adapter finds the families by an index, which may lag a login
+    /// of the last moment.
     fn delete_user(
         &self,
         username: &Username,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Moves a user's credential version on, so that no login that read the old one is issued
+    /// any more, and returns the logins registered on the user (some may not be written yet);
+    /// none if there is no such user.
+    fn end_logins(
+        &self,
+        username: &Username,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Revokes a family whether or not it is written yet: one written later with this id is
+    /// refused. Returns how many tokens it named.
+    fn bar_family(&self, family_id: &str)
+    -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// The families of a user or a client that are not revoked or expired at `now`, oldest
     /// first. The DynamoDB adapter reads an index, which may lag writes by a moment.

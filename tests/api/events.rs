@@ -255,7 +255,7 @@ async fn client_credentials_event_issues_an_access_token_only() {
         Some(&b"no-store"[..])
     );
     let token = text(&body, "access_token");
-    assert_eq!(token.len(), 30, "{body}");
+    assert_eq!(token.len(), 22 + 1 + 30, "{body}");
     // RFC 6749 §4.4.3: no refresh token.
     assert_eq!(
         body,

@@ -263,12 +263,18 @@ pub struct Tokens {
     pub refresh: String,
 }
 
-/// A token as DOT makes them: 30 characters of `[A-Za-z0-9]`.
+/// A token as this server makes them: its family's id (22 characters of `[A-Za-z0-9]`), a dot,
+/// and 30 characters of `[A-Za-z0-9]`, as DOT makes them.
 #[track_caller]
 pub fn assert_token_shape(token: &str) {
-    assert_eq!(token.len(), 30, "token {token:?} should have 30 characters");
+    let (family, secret) = token.split_once('.').unwrap_or_default();
+    assert_eq!(
+        (family.len(), secret.len()),
+        (22, 30),
+        "token {token:?} should be a 22-character family id, a dot and 30 characters"
+    );
     assert!(
-        token.bytes().all(|byte| byte.is_ascii_alphanumeric()),
+        (family.bytes().chain(secret.bytes())).all(|byte| byte.is_ascii_alphanumeric()),
         "token {token:?} should be alphanumeric"
     );
 }

@@ -288,7 +288,12 @@ fn assert_no_store_json(headers: &HashMap<String, String>) {
 fn is_token(value: &Value) -> bool {
     value
         .as_str()
-        .is_some_and(|token| token.len() == 30 && token.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .and_then(|token| token.split_once('.'))
+        .is_some_and(|(family, secret)| {
+            family.len() == 22
+                && secret.len() == 30
+                && (family.bytes().chain(secret.bytes())).all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 /// Checks a token response with `scope`; returns its access and refresh tokens.

@@ -79,7 +79,7 @@ fn printed_curl_line_then_documented_refresh_sample() {
     assert_eq!(claims["client_id"], DEMO_JWT_CLIENT_ID, "{claims}");
     assert_eq!(
         jwt["refresh_token"].as_str().map(str::len),
-        Some(30),
+        Some(22 + 1 + 30),
         "{jwt}"
     );
 }

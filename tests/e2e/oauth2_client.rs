@@ -156,12 +156,18 @@ where
     }
 }
 
-/// 30 characters of `[A-Za-z0-9]`, as docs/clients.md documents.
+/// A family id (22 characters of `[A-Za-z0-9]`), a dot and 30 characters of `[A-Za-z0-9]`, as
+/// docs/clients.md documents.
 fn assert_token_format(token: &str) {
-    assert_eq!(token.len(), 30, "{token:?}");
+    let (family, secret) = token.split_once('.').unwrap_or_default();
+    assert_eq!(
+        (family.len(), secret.len()),
+        (22, 30),
+        "token {token:?} should be a 22-character family id, a dot and 30 characters"
+    );
     assert!(
-        token.bytes().all(|byte| byte.is_ascii_alphanumeric()),
-        "{token:?}"
+        (family.bytes().chain(secret.bytes())).all(|byte| byte.is_ascii_alphanumeric()),
+        "token {token:?} should be alphanumeric"
     );
 }
 

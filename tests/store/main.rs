@@ -11,5 +11,8 @@ mod bursts;
 mod conformance;
 mod dynamodb_faults;
 mod dynamodb_grants;
+mod dynamodb_upkeep;
 mod kms_vault;
+mod multi_region;
 mod security;
+mod upgrade;

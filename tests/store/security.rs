@@ -10,11 +10,11 @@ use support::clock::ManualClock;
 use support::http::{Auth, token_request};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock};
+use token_endpoint::domain::lifecycle::token_key;
 use token_endpoint::domain::login_throttle::LockoutPolicy;
 use token_endpoint::domain::signing::KeySetStore;
 use token_endpoint::domain::store::{ClientChanges, Store};
-use token_endpoint::domain::token::TokenHash;
-use token_endpoint::domain::{GrantType, TokenFormat, TokenService};
+use token_endpoint::domain::{GrantType, Secret, TokenFormat, TokenService};
 use token_endpoint::store::{DynamoStore, MemoryStore};
 
 const CLIENT: &str = "app";
@@ -62,6 +62,12 @@ pub(crate) async fn dynamodb(config: &Config) -> App<DynamoStore> {
     seeded(support::dynamo_store().await, config).await
 }
 
+/// DynamoDB reached as one Region of a multi-Region strongly consistent global table, which
+/// refuses transactions and TTL (`support::mrsc_region`).
+async fn mrsc(config: &Config) -> App<DynamoStore> {
+    seeded(support::mrsc_dynamo_store().await, config).await
+}
+
 async fn post<S: Store>(service: &Arc<TokenService<S>>, form: &str) -> (StatusCode, Value) {
     let request = token_request(form, Auth::BasicRaw(CLIENT, SECRET));
     support::serve_json(service, request).await
@@ -104,10 +110,10 @@ pub(crate) fn invalid_credentials() -> (StatusCode, Value) {
 
 async fn access_token_is_live<S: Store>(service: &Arc<TokenService<S>>, body: &Value) -> bool {
     let token = body["access_token"].as_str().unwrap_or_default();
-    let hash = TokenHash::of(&token.into());
+    let token = Secret::from(token);
     service
         .store()
-        .access_token(&hash, SystemClock.now() + 10)
+        .access_token(&token_key(&token), SystemClock.now() + 10)
         .await
         .unwrap()
         .is_some()
@@ -492,4 +498,101 @@ async fn known_sources_pass_a_username_lock_on_dynamodb() {
     support::require!(Moto);
     a_username_locked_everywhere_still_lets_its_known_sources_in(dynamodb(&ceiling_config()).await)
         .await;
+}
+
+/// Every defence above holds where DynamoDB is a multi-Region strongly consistent table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_defence_holds_on_a_multi_region_strongly_consistent_table() {
+    support::require!(Moto);
+    replaying_a_used_refresh_token_revokes_the_family(mrsc(&strict_config()).await).await;
+    repeated_failures_lock_the_username(mrsc(&strict_config()).await).await;
+    a_lost_answer_retried_gets_the_identical_pair(mrsc(&strict_config()).await).await;
+    concurrent_duplicates_converge_on_one_pair(mrsc(&strict_config()).await).await;
+    concurrent_jwt_duplicates_get_the_stored_token(mrsc(&strict_config()).await).await;
+    refreshes_follow_the_client_as_it_is_now(mrsc(&strict_config()).await).await;
+    a_client_registered_again_does_not_inherit_tokens(mrsc(&strict_config()).await).await;
+    a_username_locked_everywhere_still_lets_its_known_sources_in(mrsc(&ceiling_config()).await)
+        .await;
+}
+
+/// Clients keep logging in with the right password while an operator resets it with
+/// `--revoke-tokens` (issue 20): once the reset returns, no token from the old password works,
+/// those of logins that were in flight included.
+async fn a_password_reset_ends_logins_in_flight<S: Store + Clone>(service: App<S>) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let admin =
+        token_endpoint::admin::Admin::new(service.store().clone(), support::test_config().argon2);
+    let (stop, logged_in) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let loggers: Vec<_> = (0..4)
+        .map(|_| {
+            let (service, stop, logged_in) = (
+                Arc::clone(&service.service),
+                stop.clone(),
+                logged_in.clone(),
+            );
+            tokio::spawn(async move {
+                let mut issued = Vec::new();
+                // Bounded, so that the test ends by itself whatever happens.
+                for _ in 0..500 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let (status, body) = login(&service, "alice", "correct+horse").await;
+                    if status == StatusCode::OK {
+                        logged_in.fetch_add(1, Ordering::SeqCst);
+                        issued.push(body);
+                    }
+                }
+                issued
+            })
+        })
+        .collect();
+    // Until the first logins went through (at most a minute, so that the test ends anyway).
+    for _ in 0..6_000 {
+        if logged_in.load(Ordering::SeqCst) >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        logged_in.load(Ordering::SeqCst) >= 1,
+        "no login went through"
+    );
+    let reset = admin
+        .set_password(
+            &support::username_of("alice"),
+            &token_endpoint::domain::Secret::new("a new password"),
+            true,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(reset.revoked().is_some(), "{reset:?}");
+    stop.store(true, Ordering::SeqCst);
+    let mut issued = Vec::new();
+    for logger in loggers {
+        issued.extend(logger.await.expect("a logger panicked"));
+    }
+    assert!(issued.len() >= 4);
+    for tokens in &issued {
+        assert_eq!(
+            refresh(&service, tokens).await.0,
+            StatusCode::BAD_REQUEST,
+            "{tokens}"
+        );
+        assert!(!access_token_is_live(&service, tokens).await, "{tokens}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_reset_ends_logins_in_flight_on_the_memory_store() {
+    a_password_reset_ends_logins_in_flight(memory(&support::test_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_reset_ends_logins_in_flight_on_dynamodb() {
+    support::require!(Moto);
+    a_password_reset_ends_logins_in_flight(dynamodb(&support::test_config()).await).await;
 }

@@ -179,6 +179,11 @@ pub enum Command {
         family_id: String,
     },
 
+    /// Deletes the tokens table's expired items (logins, attempt records): for tables without
+    /// TTL, such as a multi-Region strongly consistent global table. Expiry never waits for
+    /// it; it only keeps the table small. Reads the whole table once.
+    SweepExpired,
+
     /// Imports a django-oauth-toolkit deployment's applications and users from a `manage.py
     /// dumpdata` export, keeping client ids, client secrets and passwords.
     #[command(after_help = IMPORT_HELP)]

@@ -203,6 +203,10 @@ pub fn family_revoked(family_id: &str, tokens: usize) -> Output {
     Output::new(json!({ "family_id": family_id, "revoked_tokens": tokens }))
 }
 
+pub fn swept(deleted: usize) -> Output {
+    Output::new(json!({ "deleted_expired_items": deleted }))
+}
+
 pub fn import_report(report: &ImportReport) -> Result<Output, CommandFailure> {
     serde_json::to_value(report)
         .map(Output::new)

@@ -36,6 +36,7 @@ pub async fn run(command: Command) -> Result<(), CommandFailure> {
         Command::ListTokens { owner } => list_tokens(owner).await,
         Command::RevokeTokens { owner } => revoke_tokens(owner).await,
         Command::RevokeFamily { family_id } => revoke_family(&family_id).await,
+        Command::SweepExpired => sweep_expired().await,
         Command::Import(args) => import(args).await,
         Command::RotateSigningKey { propagation_delay } => {
             rotate_signing_key(propagation_delay).await
@@ -168,6 +169,17 @@ async fn revoke_family(family_id: &str) -> Result<(), CommandFailure> {
     let family_id = valid_family_id(family_id)?;
     let tokens = connect().await?.admin.revoke_family(&family_id).await?;
     output::family_revoked(&family_id, tokens).print()
+}
+
+async fn sweep_expired() -> Result<(), CommandFailure> {
+    let deleted = connect()
+        .await?
+        .deployment
+        .store
+        .sweep_expired(SystemClock.now())
+        .await
+        .map_err(CommandFailure::operation)?;
+    output::swept(deleted).print()
 }
 
 async fn import(args: ImportArgs) -> Result<(), CommandFailure> {

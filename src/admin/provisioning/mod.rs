@@ -259,11 +259,17 @@ impl<S: Store> Admin<S> {
         Ok(users.into_iter().map(UserDetails::from).collect())
     }
 
-    /// Removes a user and revokes every token issued to them.
+    /// Removes a user and revokes every token issued to them: first the logins the index
+    /// lists (which are counted), then the deletion, which revokes again what it finds, a
+    /// login of the last moment included.
     pub async fn delete_user(&self, username: &Username) -> Result<Revoked, AdminError> {
-        self.store.delete_user(username).await?;
+        if self.store.user(username).await?.is_none() {
+            return Err(StoreError::NotFound(format!("user {username}")).into());
+        }
         let owner = FamilyOwner::User(username.clone());
-        self.revoke_after(Change::Deleted, owner).await
+        let revoked = self.revoke_after(Change::Deleted, owner).await?;
+        self.store.delete_user(username).await?;
+        Ok(revoked)
     }
 
     /// The live token families of a user or a client, oldest first.

@@ -8,7 +8,7 @@ use crate::domain::issuance::Issuance;
 use crate::domain::issuer::{AccessGrant, IssuedTokens, narrow, new_family_id};
 use crate::domain::model::{AccessTokenRecord, GrantType};
 use crate::domain::store::GrantStore;
-use crate::domain::token::{TokenHash, new_token};
+use crate::domain::token::{TokenHash, new_token_in};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCredentialsRequest {
@@ -48,15 +48,16 @@ pub async fn issue<S: GrantStore>(
         issued_at: now,
         expires_at: now + lifetime,
     };
+    let family_id = new_family_id()?;
     let access_token = issuer
-        .access_token(&grant, new_token()?, context.issuance)
+        .access_token(&grant, new_token_in(&family_id)?, context.issuance)
         .await?;
     let access = AccessTokenRecord {
         token_hash: TokenHash::of(&access_token),
         client_id: client.client_id.clone(),
         username: None,
         scope: scope.clone(),
-        family_id: new_family_id()?,
+        family_id,
         issued_at: now,
         expires_at: grant.expires_at,
         audience: Issuance::recorded_audience(client.access_tokens.format, context.issuance),
@@ -76,7 +77,7 @@ mod tests {
     use crate::domain::error::GrantError;
     use crate::domain::model::GrantType;
     use crate::domain::store::prelude::*;
-    use crate::domain::token::TokenHash;
+    use crate::domain::token::TokenKey;
 
     #[tokio::test]
     async fn a_client_gets_an_access_token_of_its_own_and_no_refresh_token() {
@@ -88,7 +89,7 @@ mod tests {
         assert_eq!(issued.scope, scope("read write"), "all the client may have");
         let stored = grants
             .store
-            .access_token(&TokenHash::of(&issued.access_token), grants.now())
+            .access_token(&TokenKey::of(&issued.access_token), grants.now())
             .await
             .unwrap_or_else(|error| panic!("{error}"))
             .unwrap_or_else(|| panic!("the token is stored"));

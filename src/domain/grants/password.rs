@@ -12,8 +12,10 @@ use crate::domain::model::{Client, GrantType, User};
 use crate::domain::names::{NameError, Username};
 use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
-use crate::domain::store::{GrantStore, LoginAttemptStore, StoreError};
-use crate::domain::token::{FamilySecret, new_token};
+use crate::domain::store::{
+    CredentialVersion, GrantStore, LoginAttemptStore, LoginIssue, StoreError,
+};
+use crate::domain::token::{FamilySecret, new_token_in};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordRequest {
@@ -67,6 +69,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         client,
         user,
         ticket,
+        credential,
     } = attempt.admit().await?;
     let verifier = context.issuer.verifier();
     let verification = match verifier
@@ -87,7 +90,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         // The password was right; the request fails on its scope, which is no guess.
         Err(error) => return Err(attempt.unchecked(ticket, error).await),
     };
-    attempt.log_in(&client, scope, ticket).await
+    attempt.log_in(&client, scope, ticket, &credential).await
 }
 
 /// The answer to a username no user can have: the client is checked as for any attempt, then
@@ -119,6 +122,8 @@ struct Admitted {
     /// `None` for an unknown username, checked against a dummy hash all the same.
     user: Option<User>,
     ticket: Ticket,
+    /// The user's credential version, which the pair is issued under.
+    credential: CredentialVersion,
 }
 
 impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
@@ -149,11 +154,11 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             let read = read?;
             let client = issuer.authenticate(store, read.client, credentials).await?;
             match client.allows(GrantType::Password) {
-                true => Ok((client, read.user)),
+                true => Ok((client, read.user, read.credential)),
                 false => Err(GrantError::UnauthorizedClient),
             }
         };
-        let (client, user) = match checked.await {
+        let (client, user, credential) = match checked.await {
             Ok(read) => read,
             Err(error) => {
                 return Err(match ticket {
@@ -167,6 +172,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
                 client,
                 user,
                 ticket,
+                credential,
             }),
             // Not a failure, and told apart from one: attempts in flight held every slot for
             // as long as the request could wait. The caller may retry.
@@ -184,24 +190,26 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
         }
     }
 
-    /// Issues a new login's pair, which starts a family, and clears the source's and the
-    /// username's failures beside it, in the same round trip.
+    /// Issues a new login's pair, which starts a family, under the user's credential version
+    /// as read, and settles the attempt beside it, in the same round trip.
     async fn log_in(
         &self,
         client: &Client,
         scope: Scope,
         ticket: Ticket,
+        credential: &CredentialVersion,
     ) -> Result<IssuedTokens, GrantError> {
         let (issuer, now) = (self.context.issuer, self.now);
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
-        let tokens = (new_token()?, new_token()?);
+        let family_id = new_family_id()?;
+        let tokens = (new_token_in(&family_id)?, new_token_in(&family_id)?);
         let new_pair = NewPair {
             client,
             username: self.username,
             access_scope: scope.clone(),
             grant_scope: scope,
-            family_id: new_family_id()?,
+            family_id,
             family_secret: FamilySecret::generate()?,
             issued_at: now,
         };
@@ -213,11 +221,16 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             Err(error) => return Err(self.unchecked(ticket, error).await),
         };
         let success = self.context.lockout.success(self.keys.clone(), ticket, now);
-        self.context
+        let outcome = self
+            .context
             .store
-            .issue_token_pair(&pair, Some(&success))
+            .issue_login(&pair, Some(&success), credential)
             .await?;
-        Ok(issued)
+        match outcome {
+            LoginIssue::Issued => Ok(issued),
+            // The password was changed (or the user's logins ended) while this one was checked.
+            LoginIssue::CredentialChanged => Err(GrantError::InvalidCredentials),
+        }
     }
 }
 
@@ -293,7 +306,7 @@ mod tests {
     use crate::domain::login_throttle::LockoutPolicy;
     use crate::domain::model::GrantType;
     use crate::domain::store::prelude::*;
-    use crate::domain::token::TokenHash;
+    use crate::domain::token::TokenKey;
 
     fn is_locked_out(result: &Result<impl std::fmt::Debug, GrantError>, wide: bool) -> bool {
         matches!(result, Err(GrantError::LockedOut { username_wide }) if *username_wide == wide)
@@ -534,7 +547,7 @@ mod tests {
         let issued = grants.alice_logs_in().await;
         let access = grants
             .store
-            .access_token(&TokenHash::of(&issued.access_token), grants.now())
+            .access_token(&TokenKey::of(&issued.access_token), grants.now())
             .await
             .unwrap_or_else(|error| panic!("{error}"))
             .unwrap_or_else(|| panic!("the access token is stored"));

@@ -12,13 +12,13 @@ use crate::domain::issuer::{
     AccessGrant, ClientCredentials, IssuedTokens, Issuer, NewPair, narrow,
 };
 use crate::domain::model::{
-    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, TokenPair,
-    UsedRefreshToken,
+    AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, SupersededToken,
+    TokenPair, UsedRefreshToken,
 };
 use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
 use crate::domain::store::{GrantStore, Rotation, StoreError};
-use crate::domain::token::{FamilySecret, TokenHash};
+use crate::domain::token::{FamilySecret, TokenHash, TokenKey};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshRequest {
@@ -79,7 +79,7 @@ impl<S: GrantStore> Refresh<'_, S> {
         let now = self.issuer.now();
         let context = self
             .store
-            .token_context(&credentials.client_id, &TokenHash::of(refresh_token), now)
+            .token_context(&credentials.client_id, &TokenKey::of(refresh_token), now)
             .await?;
         let client = self
             .issuer
@@ -110,6 +110,9 @@ impl<S: GrantStore> Refresh<'_, S> {
                     issuance,
                 };
                 return self.presented_again(&used, presented, now).await;
+            }
+            Some(StoredToken::Superseded(older)) if older.client_id == client.client_id => {
+                return self.older_presented(&older, refresh_token, now).await;
             }
             _ => return Err(GrantError::InvalidRefreshToken),
         };
@@ -167,13 +170,15 @@ impl<S: GrantStore> Refresh<'_, S> {
         if *stored_access == pair.access.token_hash {
             return Ok(issued);
         }
-        let found = self.store.read_tokens(&[stored_access], now).await?;
+        let family_id = &successor.used.family_id;
+        let key = TokenKey::in_family(family_id, stored_access.clone());
+        let found = self.store.read_tokens(&[&key], now).await?;
         let (Some(family_secret), [Some(StoredToken::Access(record))]) =
             (&successor.used.family_secret, found.as_slice())
         else {
             return Err(GrantError::InvalidRefreshToken);
         };
-        let values = family_secret.successors(successor.presented);
+        let values = family_secret.successors(family_id, successor.presented);
         self.retried_answer(successor.client, successor.issuance, values, record, now)
             .await
     }
@@ -187,9 +192,12 @@ impl<S: GrantStore> Refresh<'_, S> {
         pair: &TokenPair,
         now: UnixSeconds,
     ) -> Result<Option<TokenHash>, StoreError> {
+        let family_id = &used.family_id;
+        let used_key = TokenKey::in_family(family_id, used.token_hash.clone());
+        let successor_key = TokenKey::in_family(family_id, pair.refresh.token_hash.clone());
         let found = self
             .store
-            .read_tokens(&[&used.token_hash, &pair.refresh.token_hash], now)
+            .read_tokens(&[&used_key, &successor_key], now)
             .await?;
         Ok(match found.as_slice() {
             [
@@ -226,15 +234,18 @@ impl<S: GrantStore> Refresh<'_, S> {
         let successors = used
             .family_secret
             .as_ref()
-            .map(|secret| secret.successors(presented.token))
+            .map(|secret| secret.successors(&used.family_id, presented.token))
             .filter(|(_, refresh)| TokenHash::of(refresh) == used.successor_refresh);
         match successors {
             Some((access, refresh)) if since_use < window => {
                 // A retry may not ask for more than the grant; it gets the pair as first issued.
                 narrow(presented.requested_scope, &used.scope)?;
+                let family_id = &used.family_id;
+                let refresh_key = TokenKey::in_family(family_id, used.successor_refresh.clone());
+                let access_key = TokenKey::in_family(family_id, used.successor_access.clone());
                 let found = self
                     .store
-                    .read_tokens(&[&used.successor_refresh, &used.successor_access], now)
+                    .read_tokens(&[&refresh_key, &access_key], now)
                     .await?;
                 match found.as_slice() {
                     [
@@ -257,7 +268,10 @@ impl<S: GrantStore> Refresh<'_, S> {
                     {
                         return Err(GrantError::InvalidRefreshToken);
                     }
-                    [Some(StoredToken::UsedRefresh(_)), _] => {}
+                    [
+                        Some(StoredToken::UsedRefresh(_) | StoredToken::Superseded(_)),
+                        _,
+                    ] => {}
                     // Revoked or expired: there is nothing to answer with, and nothing left
                     // to revoke.
                     _ => return Err(GrantError::InvalidRefreshToken),
@@ -270,10 +284,48 @@ impl<S: GrantStore> Refresh<'_, S> {
             }
             _ => {}
         }
-        let revoked = self.store.revoke_family(&used.family_id).await?;
+        self.revoke_replayed(&used.client_id, &used.family_id).await
+    }
+
+    /// A value naming a live family that is none of the refresh tokens it remembers. If it is
+    /// an older refresh token of the family (its chain of successors reaches one the family
+    /// knows), someone replays a copy: the family is revoked, unless its successor was used
+    /// within the leeway (a duplicate still in flight). Any other value is only refused.
+    async fn older_presented(
+        &self,
+        older: &SupersededToken,
+        presented: &Secret,
+        now: UnixSeconds,
+    ) -> Result<IssuedTokens, GrantError> {
+        let lifetimes = self.issuer.lifetimes();
+        // Used refresh tokens not remembered at all (USED_REFRESH_TOKEN_RETENTION_SECONDS=off):
+        // a replay reads as unknown and revokes nothing, whatever its age.
+        if lifetimes.used_refresh_token_record == 0 {
+            return Err(GrantError::InvalidRefreshToken);
+        }
+        let back = older.generations_back(presented);
+        let leeway = lifetimes.refresh_reuse_leeway;
+        match back {
+            None => Err(GrantError::InvalidRefreshToken),
+            Some(1) if now.saturating_sub(older.rotated_at) < leeway => {
+                Err(GrantError::InvalidRefreshToken)
+            }
+            Some(_) => {
+                self.revoke_replayed(&older.client_id, &older.family_id)
+                    .await
+            }
+        }
+    }
+
+    async fn revoke_replayed(
+        &self,
+        client_id: &str,
+        family_id: &str,
+    ) -> Result<IssuedTokens, GrantError> {
+        let revoked = self.store.revoke_family(family_id).await?;
         tracing::warn!(
-            client_id = %used.client_id,
-            family = %used.family_id,
+            client_id,
+            family = family_id,
             revoked_tokens = revoked,
             "used refresh token presented again: token family revoked"
         );
@@ -294,7 +346,7 @@ impl<S: GrantStore> Refresh<'_, S> {
             Some(secret) => secret.clone(),
             None => FamilySecret::generate()?,
         };
-        let tokens = family_secret.successors(successor.presented);
+        let tokens = family_secret.successors(&used.family_id, successor.presented);
         let new_pair = NewPair {
             client: successor.client,
             username: &used.username,

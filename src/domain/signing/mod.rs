@@ -18,6 +18,7 @@ mod vault;
 pub use error::{KeyError, VaultError};
 pub use jwt::{
     AccessTokenClaims, JwtRejection, UnverifiedJwt, encode_access_token, looks_like_jwt,
+    unverified_jti,
 };
 pub use key_ring::{KeyRing, KeyRingTiming};
 pub use key_set::{

@@ -1,54 +1,93 @@
-//! Conditional writes to the credentials table: provisioning clients and users (each with a
-//! check that no user or client has its name, in one transaction), and replacing an imported
-//! Django hash, each refused rather than creating or overwriting the wrong item.
+//! Conditional writes to the credentials table: provisioning clients and users (each name
+//! claimed first, so that no user and client share it), and replacing an imported Django hash,
+//! each refused rather than creating or overwriting the wrong item. Single-item writes only, as
+//! a multi-Region strongly consistent table requires.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::DynamoStore;
-use super::errors::{built, conditional, written};
+use super::errors::{conditional, unavailable, written};
 use super::item::Item;
 use super::keys::key;
 use super::mapping::s;
-use super::transactions::Transaction;
 use crate::domain::store::{HashReplacement, StoreError};
 
+/// The item that gives a name to one kind of party (`client` or `user`): a client id and a
+/// username are never the same, so a JWT's `sub` names one or the other.
+fn name_key(name: &str) -> String {
+    format!("NAME#{name}")
+}
+
+const CLAIMED_BY: &str = "claimed_by";
+
 impl DynamoStore {
-    /// Creates a credentials item if its key is free, provided no item has the key `namesake`
-    /// either: a client and a user of one name are refused in one transaction, so
-    /// that a token's `sub` names one or the other. [`StoreError::AlreadyExists`] names
-    /// `what` or `namesake_what`, whichever is taken.
+    /// Creates a credentials item for `name`, a party of `kind`, if its key is free and no
+    /// party of the other kind has the name (the item keyed `namesake`).
+    ///
+    /// The name is claimed first by one conditional put, which among concurrent creations of a
+    /// client and a user of one name exactly one wins; a namesake made before names were
+    /// claimed is looked for after. [`StoreError::AlreadyExists`] names `what` or
+    /// `namesake_what`, whichever is taken.
     pub(super) async fn put_if_name_free(
         &self,
         item: Item,
+        (name, kind): (&str, &str),
         what: String,
-        namesake: String,
-        namesake_what: String,
+        (namesake, namesake_what): (String, String),
     ) -> Result<(), StoreError> {
-        let put = Put::builder()
+        let claim = self
+            .client
+            .put_item()
+            .table_name(&self.tables.credentials)
+            .item("pk", s(&name_key(name)))
+            .item(CLAIMED_BY, s(kind))
+            .condition_expression("attribute_not_exists(pk) OR claimed_by = :kind")
+            .expression_attribute_values(":kind", s(kind))
+            .send()
+            .await;
+        if conditional(claim)?.is_none() {
+            return Err(StoreError::AlreadyExists(namesake_what));
+        }
+        let legacy_namesake = self
+            .client
+            .get_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(namesake)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if legacy_namesake.item.is_some() {
+            self.release_name(name, kind).await?;
+            return Err(StoreError::AlreadyExists(namesake_what));
+        }
+        let put = self
+            .client
+            .put_item()
             .table_name(&self.tables.credentials)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
-            .build();
-        let check = ConditionCheck::builder()
-            .table_name(&self.tables.credentials)
-            .set_key(Some(key(namesake)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build();
-        let items = vec![
-            TransactWriteItem::builder().put(built(put)?).build(),
-            TransactWriteItem::builder()
-                .condition_check(built(check)?)
-                .build(),
-        ];
-        match self.transact(items).await? {
-            Transaction::Committed => Ok(()),
-            Transaction::ConditionFailed(failed) if failed.first() == Some(&true) => {
-                Err(StoreError::AlreadyExists(what))
-            }
-            Transaction::ConditionFailed(_) => Err(StoreError::AlreadyExists(namesake_what)),
+            .send()
+            .await;
+        match written(put)? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists(what)),
         }
+    }
+
+    /// Gives up `name`'s claim by a party of `kind` (its item was deleted), so that the other
+    /// kind may take the name.
+    pub(super) async fn release_name(&self, name: &str, kind: &str) -> Result<(), StoreError> {
+        let outcome = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(name_key(name))))
+            .condition_expression("claimed_by = :kind")
+            .expression_attribute_values(":kind", s(kind))
+            .send()
+            .await;
+        written(outcome).map(drop)
     }
 
     /// Sets an attribute of a credentials item; [`StoreError::NotFound`] if there is none.

@@ -367,6 +367,14 @@ impl DynamoStore {
     /// Settles an admitted attempt; returns the username's consecutive failures after it.
     /// Counts move by `SET x = x - 1` (every right-hand side reads the item as it was before
     /// the update), so one expression can clear the failures and end the attempt together.
+    /// Settles the attempt that earned a login, if the grant took one.
+    pub(super) async fn settle_login(&self, login: Option<&Settlement>) -> Result<(), StoreError> {
+        match login {
+            Some(login) => self.settle_attempt(login).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
     pub(super) async fn settle_attempt(&self, settlement: &Settlement) -> Result<u32, StoreError> {
         let ticket = settlement.ticket;
         let address = settlement

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::Item;
-use super::keys::{PK, client_key, family_key, user_key};
-use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
+use super::keys::{PK, client_key, user_key};
+use super::logins::CREDENTIAL_VERSION;
+use super::schema::{CREATED_AT, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::model::{
     AccessTokenPolicy, AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken,
-    TokenFamily, TokenFormat, TokenPair, UsedRefreshToken, User,
+    TokenFamily, TokenFormat, UsedRefreshToken, User,
 };
 use crate::domain::names::{ClientId, Username};
 use crate::domain::scope::Scope;
@@ -24,7 +25,6 @@ pub(super) const REFRESH: &str = "refresh";
 pub(super) const USED_REFRESH: &str = "used_refresh";
 /// The attribute of refresh and used-refresh items that holds the family's secret.
 const FAMILY_SECRET: &str = "family_secret";
-const FAMILY: &str = "family";
 
 /// A string attribute.
 pub(super) fn s(value: &str) -> AttributeValue {
@@ -94,49 +94,8 @@ pub(super) fn user_item(user: &User) -> Item {
         ("username".to_owned(), s(&user.username)),
         ("password_hash".to_owned(), s(&user.password_hash)),
         (CREATED_AT.to_owned(), n(user.created_at)),
+        (CREDENTIAL_VERSION.to_owned(), n(user.created_at)),
     ])
-}
-
-pub(super) fn access_item(token: &AccessTokenRecord) -> Item {
-    let mut item = HashMap::from([
-        (PK.to_owned(), s(token.token_hash.as_str())),
-        ("kind".to_owned(), s(ACCESS)),
-        ("client_id".to_owned(), s(&token.client_id)),
-        ("scope".to_owned(), s(&token.scope.to_string())),
-        ("family_id".to_owned(), s(&token.family_id)),
-        ("issued_at".to_owned(), n(token.issued_at)),
-        (TTL_ATTRIBUTE.to_owned(), n(token.expires_at)),
-    ]);
-    if let Some(username) = &token.username {
-        item.insert("username".to_owned(), s(username));
-    }
-    if let Some(audience) = &token.audience {
-        item.insert(AUDIENCE.to_owned(), s(audience));
-    }
-    item
-}
-
-pub(super) fn refresh_item(token: &RefreshTokenRecord) -> Item {
-    let mut item = HashMap::from([
-        (PK.to_owned(), s(token.token_hash.as_str())),
-        ("kind".to_owned(), s(REFRESH)),
-        ("client_id".to_owned(), s(&token.client_id)),
-        ("username".to_owned(), s(&token.username)),
-        ("scope".to_owned(), s(&token.scope.to_string())),
-        (
-            "access_token_hash".to_owned(),
-            s(token.access_token_hash.as_str()),
-        ),
-        ("family_id".to_owned(), s(&token.family_id)),
-        ("issued_at".to_owned(), n(token.issued_at)),
-    ]);
-    if let Some(expires_at) = token.expires_at {
-        item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
-    }
-    if let Some(secret) = &token.family_secret {
-        item.insert(FAMILY_SECRET.to_owned(), s(secret.as_str()));
-    }
-    item
 }
 
 pub(super) fn used_refresh_item(token: &UsedRefreshToken) -> Item {
@@ -160,64 +119,6 @@ pub(super) fn used_refresh_item(token: &UsedRefreshToken) -> Item {
     ]);
     if let Some(secret) = &token.family_secret {
         item.insert(FAMILY_SECRET.to_owned(), s(secret.as_str()));
-    }
-    item
-}
-
-/// A family's record points at its newest pair; it lives as long as that refresh token.
-pub(super) fn family_item(pair: &TokenPair) -> Item {
-    let refresh = &pair.refresh;
-    let mut item = family_base_item(
-        &refresh.family_id,
-        &refresh.client_id,
-        Some(&refresh.username),
-        &refresh.scope,
-        &pair.access.token_hash,
-        refresh.issued_at,
-    );
-    item.insert("current_refresh".to_owned(), s(refresh.token_hash.as_str()));
-    if let Some(expires_at) = refresh.expires_at {
-        item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
-    }
-    item
-}
-
-/// The family of an access token issued alone ends with it.
-pub(super) fn access_family_item(access: &AccessTokenRecord) -> Item {
-    let mut item = family_base_item(
-        &access.family_id,
-        &access.client_id,
-        access.username.as_deref(),
-        &access.scope,
-        &access.token_hash,
-        access.issued_at,
-    );
-    item.insert(TTL_ATTRIBUTE.to_owned(), n(access.expires_at));
-    item
-}
-
-fn family_base_item(
-    family_id: &str,
-    client_id: &str,
-    username: Option<&str>,
-    scope: &Scope,
-    current_access: &TokenHash,
-    issued_at: UnixSeconds,
-) -> Item {
-    let mut item = HashMap::from([
-        (PK.to_owned(), s(&family_key(family_id))),
-        ("kind".to_owned(), s(FAMILY)),
-        ("family_id".to_owned(), s(family_id)),
-        ("client_id".to_owned(), s(client_id)),
-        (FAMILY_CLIENT.to_owned(), s(client_id)),
-        ("scope".to_owned(), s(&scope.to_string())),
-        ("current_access".to_owned(), s(current_access.as_str())),
-        (CREATED_AT.to_owned(), n(issued_at)),
-        ("refreshed_at".to_owned(), n(issued_at)),
-    ]);
-    if let Some(username) = username {
-        item.insert("username".to_owned(), s(username));
-        item.insert(FAMILY_USER.to_owned(), s(username));
     }
     item
 }

@@ -4,15 +4,18 @@
 //! - credentials: clients (`CLIENT#<client_id>`) and users (`USER#<username>`); the token
 //!   function only reads them, except to replace an imported Django hash with Argon2id. One
 //!   more item, `SIGNING_KEYS`, holds the JWT signing key set;
-//! - tokens: access and refresh tokens keyed by the SHA-256 of the token, with the TTL attribute
-//!   `expires_at` (epoch seconds). TTL deletion lags, so every read also compares `expires_at`
-//!   with now. Each grant also writes a family record (`FAMILY#<id>`) naming its current
-//!   tokens; two sparse indexes find a user's or a client's families. Password attempt
-//!   counters live there too, keyed by digests of the username and source address.
+//! - tokens: one item per login (`FAMILY#<id>`, see `families`) holding its current access and
+//!   refresh token (as hashes), its secret and the refresh token it used last, with the TTL
+//!   attribute `expires_at` (epoch seconds). Tokens name their family, so a token is read by
+//!   its family's key. TTL deletion lags (and a multi-Region strongly consistent table has no
+//!   TTL), so every read also compares the expiries with now. Two sparse indexes find a user's
+//!   or a client's families. Password attempt counters live there too, keyed by digests of
+//!   the username and source address. Items of the previous version (a token per item, keyed
+//!   by its hash) are still read.
 //!
 //! A grant is two sequential round trips: one `BatchGetItem` for everything it reads (the
-//! password grant sends its attempt-taking `UpdateItem` beside it), one write for everything it
-//! writes.
+//! password grant sends its attempt-taking `UpdateItem` beside it), one single-item write for
+//! everything it writes (no transaction anywhere on the token paths).
 //!
 //! The files, by concern:
 //! - `item`: an item as the SDK holds it;
@@ -23,11 +26,13 @@
 //! - `provisioning`: `create_tables`, which makes the tables of `schema` exist;
 //! - `reads`: the batched read of a grant, single reads of the tokens table, and the scan that
 //!   lists clients or users;
-//! - `transactions`: the grants' transactional writes, retries and the was-it-committed check;
+//! - `families`: the family item, the token it holds for a hash, and its single-item writes;
 //! - `credential_writes`: conditional single-item writes to the credentials table (creating,
 //!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
+//! - `logins`: a user's logins registered on their item, and ending them;
 //! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
+//! - `sweep`: removal of expired items where the table has no TTL;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
 
 use aws_sdk_dynamodb::Client as DynamoClient;
@@ -37,16 +42,18 @@ use crate::domain::store::StoreError;
 
 mod credential_writes;
 mod errors;
+mod families;
 mod item;
 mod keys;
 mod login_attempts;
+mod logins;
 mod mapping;
 mod port;
 mod provisioning;
 mod reads;
 mod schema;
 mod signing_keys;
-mod transactions;
+mod sweep;
 
 use errors::unavailable;
 use keys::key;

@@ -1,32 +1,34 @@
 //! The storage port implemented on DynamoDB: `impl Store for DynamoStore`.
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
-
 use super::DynamoStore;
-use super::errors::{built, unavailable};
+use super::errors::unavailable;
+use super::families::{
+    FamilyWrite, NewFamily, access_family_item, family_token, is_previous_form, pair_family_item,
+    previous_form_tokens, tokens_named,
+};
 use super::item::Item;
 use super::keys::{
     CLIENT_PREFIX, MAX_KEY_BYTES, USER_PREFIX, client_key, family_key, key, user_key,
 };
+use super::logins::credential_of;
 use super::mapping::{
-    ACCESS, REFRESH, access_family_item, access_from, access_item, client_changes, client_from,
-    client_item, family_from, family_item, kind_of, n, optional_string, s, stored_token_from,
-    string, used_refresh_item, user_from, user_item,
+    client_changes, client_from, client_item, family_from, s, stored_token_from, used_refresh_item,
+    user_from, user_item,
 };
 use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX};
-use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::login_throttle::{Admission, AttemptKeys, AttemptRequest, Settlement};
 use crate::domain::model::{
-    AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
-    TokenFamily, TokenPair, UsedRefreshToken, User,
+    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, TokenFamily,
+    TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::names::{ClientId, Username};
 use crate::domain::store::{
-    AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
-    PasswordGrantContext, Rotation, StoreError, TokenContext, namesake_client, namesake_user,
+    AccessTokenStore, AdminStore, ClientChanges, CredentialVersion, GrantStore, HashReplacement,
+    LoginAttemptStore, LoginIssue, PasswordGrantContext, Rotation, StoreError, TokenContext,
+    namesake_client, namesake_user,
 };
-use crate::domain::token::TokenHash;
+use crate::domain::token::TokenKey;
 
 impl GrantStore for DynamoStore {
     async fn client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
@@ -49,7 +51,9 @@ impl GrantStore for DynamoStore {
                 (&self.tables.credentials, user_pk.clone()),
             ])
             .await?;
+        let credential = credential_of(found.get(&user_pk));
         Ok(PasswordGrantContext {
+            credential,
             client: found.remove(&client_pk).map(client_from).transpose()?,
             user: found.remove(&user_pk).map(user_from).transpose()?,
         })
@@ -58,25 +62,20 @@ impl GrantStore for DynamoStore {
     async fn token_context(
         &self,
         client_id: &ClientId,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> Result<TokenContext, StoreError> {
         let client_pk = client_key(client_id);
-        let token_pk = token.as_str().to_owned();
+        let token_pk = token_pk(token);
         let mut found = self
             .batch_get(vec![
                 (&self.tables.credentials, client_pk.clone()),
                 (&self.tables.tokens, token_pk.clone()),
             ])
             .await?;
-        Ok(TokenContext {
-            client: found.remove(&client_pk).map(client_from).transpose()?,
-            token: found
-                .remove(&token_pk)
-                .map(|item| stored_token_from(item, now))
-                .transpose()?
-                .flatten(),
-        })
+        let client = found.remove(&client_pk).map(client_from).transpose()?;
+        let token = self.token_in(token, found.remove(&token_pk), now).await?;
+        Ok(TokenContext { client, token })
     }
 
     async fn issue_token_pair(
@@ -84,41 +83,76 @@ impl GrantStore for DynamoStore {
         pair: &TokenPair,
         login: Option<&Settlement>,
     ) -> Result<(), StoreError> {
-        let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
-        items.push(self.put_new(family_item(pair))?);
-        // Settling the login is one conditional update beside the transaction, in the same
-        // round trip: if it fails, the attempt's count just waits for its hold to end.
-        let settle = async {
-            match login {
-                Some(login) => self.settle_attempt(login).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        let refresh = &pair.refresh;
-        let (transaction, settled) = tokio::join!(
-            self.transact_storing(items, &refresh.token_hash, &refresh.family_id),
-            settle
+        let access = &pair.access;
+        let (stored, settled) = tokio::join!(
+            self.put_new_family(
+                pair_family_item(pair),
+                &access.family_id,
+                &access.token_hash
+            ),
+            self.settle_login(login)
         );
         if let Err(error) = settled {
-            tracing::warn!(error = %error, "could not clear a username's password failures after a login");
+            tracing::warn!(error = %error, "could not settle a successful password attempt");
         }
-        match transaction? {
-            Transaction::Committed => Ok(()),
-            Transaction::ConditionFailed(_) => Err(new_key_taken()),
+        match stored? {
+            NewFamily::Written => Ok(()),
+            NewFamily::Barred | NewFamily::Taken => Err(family_id_taken()),
+        }
+    }
+
+    async fn issue_login(
+        &self,
+        pair: &TokenPair,
+        login: Option<&Settlement>,
+        credential: &CredentialVersion,
+    ) -> Result<LoginIssue, StoreError> {
+        let (access, refresh) = (&pair.access, &pair.refresh);
+        // The registration, the family and the attempt's settlement go together: one round
+        // trip.
+        let (registered, stored, settled) = tokio::join!(
+            self.register_login(
+                &refresh.username,
+                &refresh.family_id,
+                refresh.issued_at,
+                credential
+            ),
+            self.put_new_family(
+                pair_family_item(pair),
+                &access.family_id,
+                &access.token_hash
+            ),
+            self.settle_login(login)
+        );
+        if let Err(error) = settled {
+            tracing::warn!(error = %error, "could not settle a successful password attempt");
+        }
+        // A family written but not registered (or registered after its logins ended) is never
+        // answered, so no one holds its tokens; it is withdrawn all the same.
+        match (registered?, stored?) {
+            (true, NewFamily::Written) => Ok(LoginIssue::Issued),
+            (false, NewFamily::Written) => {
+                if let Err(error) = self
+                    .withdraw_family(&access.family_id, &access.token_hash)
+                    .await
+                {
+                    tracing::warn!(error = %error, "could not withdraw a login whose credentials changed");
+                }
+                Ok(LoginIssue::CredentialChanged)
+            }
+            (_, NewFamily::Barred) => Ok(LoginIssue::CredentialChanged),
+            (_, NewFamily::Taken) => Err(family_id_taken()),
         }
     }
 
     async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
-        let items = vec![
-            self.put_new(access_item(access))?,
-            self.put_new(access_family_item(access))?,
-        ];
+        let item = access_family_item(access);
         match self
-            .transact_storing(items, &access.token_hash, &access.family_id)
+            .put_new_family(item, &access.family_id, &access.token_hash)
             .await?
         {
-            Transaction::Committed => Ok(()),
-            Transaction::ConditionFailed(_) => Err(new_key_taken()),
+            NewFamily::Written => Ok(()),
+            NewFamily::Barred | NewFamily::Taken => Err(family_id_taken()),
         }
     }
 
@@ -129,115 +163,73 @@ impl GrantStore for DynamoStore {
         now: UnixSeconds,
         used_record_expires_at: UnixSeconds,
     ) -> Result<Rotation, StoreError> {
-        let tokens = &self.tables.tokens;
-        // Overwrites the live token with its used-token record, on the condition that it is
-        // still a live refresh token of this client: the single-use claim.
-        let claim_used = Put::builder()
-            .table_name(tokens)
-            .set_item(Some(used_refresh_item(&UsedRefreshToken::after_rotation(
-                used,
-                replacement,
-                now,
-                used_record_expires_at,
-            ))))
-            .condition_expression(
-                "attribute_exists(pk) AND kind = :refresh AND client_id = :client_id \
-                 AND (attribute_not_exists(expires_at) OR expires_at > :now)",
-            )
-            .expression_attribute_values(":refresh", s(REFRESH))
-            .expression_attribute_values(":client_id", s(&used.client_id))
-            .expression_attribute_values(":now", n(now))
-            .build();
-        let [put_access, put_refresh] = self.pair_puts(replacement)?;
-        let items = vec![
-            TransactWriteItem::builder().put(built(claim_used)?).build(),
-            self.delete_token_item(used.access_token_hash.as_str().to_owned())?,
-            put_access,
-            put_refresh,
-            self.user_still_exists(
-                &used.username,
-                used.issued_at.saturating_add(CREATION_CLOCK_SKEW),
-            )?,
-            // A revoked family has no record, which refuses the rotation.
-            self.advance_family(&used.family_id, &used.token_hash, replacement)?,
-        ];
-        // The access token tells this request's write from a duplicate's: a duplicate derives
-        // the same refresh token, but a JWT access token differs with its scope, audience and
-        // issue time.
-        let access = &replacement.access;
-        match self
-            .transact_storing(items, &access.token_hash, &access.family_id)
+        if replacement.refresh.family_id != used.family_id {
+            return Ok(Rotation::Refused);
+        }
+        let before = match self
+            .advance_family(used, replacement, now, used_record_expires_at)
             .await?
         {
-            Transaction::Committed => Ok(Rotation::Rotated),
-            // Item 0 claims the used token: refused, someone used it first.
-            Transaction::ConditionFailed(failed) if failed.first().copied().unwrap_or(false) => {
-                Ok(Rotation::Refused)
+            FamilyWrite::Refused => return Ok(Rotation::Refused),
+            FamilyWrite::Written(before) => before,
+        };
+        if before.as_ref().is_some_and(is_previous_form) {
+            // The family's first refresh since the upgrade: its used token's own item becomes
+            // a used-token record (a replay of it is recognised) and its access token's goes.
+            // The family has moved on already, so a failure here only leaves the old access
+            // token live until it expires.
+            let record =
+                UsedRefreshToken::after_rotation(used, replacement, now, used_record_expires_at);
+            let (recorded, deleted) = tokio::join!(
+                self.put_token_item(used_refresh_item(&record)),
+                self.delete_token_item(used.access_token_hash.as_str().to_owned())
+            );
+            if let Err(error) = recorded.and(deleted) {
+                tracing::warn!(error = %error, "could not retire a previous version's token items");
             }
-            // Items 2 and 3 put the new pair.
-            Transaction::ConditionFailed(failed)
-                if failed.get(2).copied().unwrap_or(false)
-                    || failed.get(3).copied().unwrap_or(false) =>
-            {
-                Err(new_key_taken())
-            }
-            Transaction::ConditionFailed(_) => Ok(Rotation::Refused),
         }
+        Ok(Rotation::Rotated)
     }
 
     async fn read_tokens(
         &self,
-        tokens: &[&TokenHash],
+        tokens: &[&TokenKey<'_>],
         now: UnixSeconds,
     ) -> Result<Vec<Option<StoredToken>>, StoreError> {
-        let keys = tokens
-            .iter()
-            .map(|token| (self.tables.tokens.as_str(), token.as_str().to_owned()))
-            .collect();
-        let mut found = self.batch_get(keys).await?;
-        tokens
-            .iter()
-            .map(|token| match found.remove(token.as_str()) {
-                Some(item) => stored_token_from(item, now),
-                None => Ok(None),
-            })
-            .collect()
+        let mut keys: Vec<(&str, String)> = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            let pk = token_pk(token);
+            if !keys.iter().any(|(_, known)| *known == pk) {
+                keys.push((self.tables.tokens.as_str(), pk));
+            }
+        }
+        let found = self.batch_get(keys).await?;
+        let mut read = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            let item = found.get(&token_pk(token)).cloned();
+            read.push(self.token_in(token, item, now).await?);
+        }
+        Ok(read)
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {
-        let family_pk = family_key(family_id);
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let Some(family) = self.token_item(family_pk.clone()).await? else {
-                return Ok(0);
+        let Some(family) = self.delete_family(family_id).await? else {
+            return Ok(0);
+        };
+        if is_previous_form(&family) {
+            // Its tokens have items of their own: they go too, so that they stop at once.
+            let mut tokens = previous_form_tokens(&family)?.into_iter();
+            let (access, refresh) = (tokens.next(), tokens.next());
+            let delete = |pk: Option<String>| async move {
+                match pk {
+                    Some(pk) => self.delete_token_item(pk).await,
+                    None => Ok(()),
+                }
             };
-            let current_access = string(&family, "current_access")?;
-            let current_refresh = optional_string(&family, "current_refresh")?;
-            // Only if the family did not move on meanwhile; otherwise read it again.
-            let forget_family = Delete::builder()
-                .table_name(&self.tables.tokens)
-                .set_key(Some(key(family_pk.clone())))
-                .condition_expression("current_access = :access")
-                .expression_attribute_values(":access", s(&current_access))
-                .build();
-            let mut items = vec![
-                TransactWriteItem::builder()
-                    .delete(built(forget_family)?)
-                    .build(),
-            ];
-            let tokens: Vec<String> = [Some(current_access), current_refresh]
-                .into_iter()
-                .flatten()
-                .collect();
-            for token in &tokens {
-                items.push(self.delete_token_item(token.clone())?);
-            }
-            if let Transaction::Committed = self.transact(items).await? {
-                return Ok(tokens.len());
-            }
+            let (access, refresh) = tokio::join!(delete(access), delete(refresh));
+            access.and(refresh)?;
         }
-        Err(StoreError::Unavailable(
-            "the token family kept changing while being revoked".into(),
-        ))
+        Ok(tokens_named(&family))
     }
 
     async fn replace_client_secret_hash(
@@ -282,13 +274,12 @@ impl LoginAttemptStore for DynamoStore {
 impl AccessTokenStore for DynamoStore {
     async fn access_token(
         &self,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
-        match self.token_item(token.as_str().to_owned()).await? {
-            Some(item) if kind_of(&item) == Some(ACCESS) => {
-                Ok(Some(access_from(item)?).filter(|record| record.is_live_at(now)))
-            }
+        let item = self.token_item(token_pk(token)).await?;
+        match self.token_in(token, item, now).await? {
+            Some(StoredToken::Access(record)) => Ok(Some(record)),
             _ => Ok(None),
         }
     }
@@ -306,15 +297,25 @@ impl AdminStore for DynamoStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let id = &client.client_id;
         let (what, namesake) = (format!("client {id}"), namesake_user(id));
-        self.put_if_name_free(client_item(client), what, user_key(id), namesake)
-            .await
+        self.put_if_name_free(
+            client_item(client),
+            (id, "client"),
+            what,
+            (user_key(id), namesake),
+        )
+        .await
     }
 
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let name = &user.username;
         let (what, namesake) = (format!("user {name}"), namesake_client(name));
-        self.put_if_name_free(user_item(user), what, client_key(name), namesake)
-            .await
+        self.put_if_name_free(
+            user_item(user),
+            (name, "user"),
+            what,
+            (client_key(name), namesake),
+        )
+        .await
     }
 
     async fn set_client_secret_hash(
@@ -375,12 +376,37 @@ impl AdminStore for DynamoStore {
 
     async fn delete_client(&self, client_id: &ClientId) -> Result<(), StoreError> {
         self.delete_if_present(client_key(client_id), format!("client {client_id}"))
-            .await
+            .await?;
+        self.release_name(client_id, "client").await
     }
 
     async fn delete_user(&self, username: &Username) -> Result<(), StoreError> {
         self.delete_if_present(user_key(username), format!("user {username}"))
-            .await
+            .await?;
+        self.release_name(username, "user").await?;
+        // Their logins end with them: no refresh reads the user, so the families go now.
+        let owner = FamilyOwner::User(username.clone());
+        for family in self.token_families(&owner, 0).await? {
+            self.revoke_family(&family.family_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn end_logins(&self, username: &Username) -> Result<Vec<String>, StoreError> {
+        self.end_user_logins(username).await
+    }
+
+    async fn bar_family(&self, family_id: &str) -> Result<usize, StoreError> {
+        let Some(before) = self.put_barrier(family_id).await? else {
+            return Ok(0);
+        };
+        if is_previous_form(&before) {
+            let mut tokens = previous_form_tokens(&before)?.into_iter();
+            for pk in [tokens.next(), tokens.next()].into_iter().flatten() {
+                self.delete_token_item(pk).await?;
+            }
+        }
+        Ok(tokens_named(&before))
     }
 
     async fn token_families(
@@ -434,8 +460,66 @@ impl DynamoStore {
     }
 }
 
-/// What the adapter answers when a write of new tokens fails the condition that their keys
-/// are free.
-fn new_key_taken() -> StoreError {
-    StoreError::KeyCollision("a new token's hash is already stored".into())
+/// What the adapter answers when a new family's item finds its key taken.
+fn family_id_taken() -> StoreError {
+    StoreError::KeyCollision("a new token family's id is already stored".into())
+}
+
+/// The key of the item that holds `token`: its family's, or, for a token of the previous
+/// version, its own.
+fn token_pk(token: &TokenKey<'_>) -> String {
+    match token.family_id() {
+        Some(family_id) => family_key(family_id),
+        None => token.hash.as_str().to_owned(),
+    }
+}
+
+impl DynamoStore {
+    /// What `token` is, given the item its key found: classified by its family's item, or
+    /// read from its own item where the token, or its family, is of the previous form.
+    async fn token_in(
+        &self,
+        token: &TokenKey<'_>,
+        item: Option<Item>,
+        now: UnixSeconds,
+    ) -> Result<Option<StoredToken>, StoreError> {
+        let Some(item) = item else {
+            return Ok(None);
+        };
+        if token.family_id().is_none() {
+            return stored_token_from(item, now);
+        }
+        if is_previous_form(&item) {
+            let own = self.token_item(token.hash.as_str().to_owned()).await?;
+            return own
+                .map(|own| stored_token_from(own, now))
+                .transpose()
+                .map(Option::flatten);
+        }
+        family_token(&item, &token.hash, now)
+    }
+
+    /// Puts an item into the tokens table, whatever is there.
+    async fn put_token_item(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.tokens)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    /// Deletes an item of the tokens table, whether or not it exists.
+    async fn delete_token_item(&self, pk: String) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.tokens)
+            .set_key(Some(key(pk)))
+            .send()
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
 }

@@ -261,12 +261,12 @@ mod tests {
             }
         }
 
-        fn in_template(template: &Value, resource: &str) -> Self {
+        fn in_template(template: &Value, resource: &str, kind: &str) -> Self {
             let definition = &template["Resources"][resource];
             assert_eq!(
                 definition["Type"].as_str(),
-                Some("AWS::DynamoDB::Table"),
-                "template.yaml has no DynamoDB table {resource}"
+                Some(kind),
+                "template.yaml has no {kind} {resource}"
             );
             let table: TemplateTable = serde_norway::from_value(definition["Properties"].clone())
                 .unwrap_or_else(|e| panic!("template.yaml's {resource}: {e}"));
@@ -398,9 +398,21 @@ mod tests {
         let template: Value =
             serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut report = Vec::new();
-        for (resource, schema) in [("CredentialsTable", &CREDENTIALS), ("TokensTable", &TOKENS)] {
-            let differences =
-                Shape::in_template(&template, resource).differences(&Shape::of(schema));
+        let table = "AWS::DynamoDB::Table";
+        // The multi-Region strongly consistent tables are the same but for TTL, which they do
+        // not support (expired items are swept instead).
+        let global = "AWS::DynamoDB::GlobalTable";
+        let without_ttl = |schema: &TableSchema| Shape {
+            ttl_attribute: None,
+            ..Shape::of(schema)
+        };
+        for (resource, kind, expected) in [
+            ("CredentialsTable", table, Shape::of(&CREDENTIALS)),
+            ("TokensTable", table, Shape::of(&TOKENS)),
+            ("GlobalCredentialsTable", global, without_ttl(&CREDENTIALS)),
+            ("GlobalTokensTable", global, without_ttl(&TOKENS)),
+        ] {
+            let differences = Shape::in_template(&template, resource, kind).differences(&expected);
             if !differences.is_empty() {
                 report.push(format!("{resource}:\n{}", differences.join("\n")));
             }

@@ -2,14 +2,14 @@
 //! and fast tests. One mutex makes every operation atomic, which gives the same single-use and
 //! all-or-nothing semantics as the DynamoDB adapter.
 //!
+//! A login is one record (its family) holding its current tokens and the refresh token it used
+//! last, as in the DynamoDB adapter, so a refresh replaces one record in place.
+//!
 //! It forgets what DynamoDB's TTL would delete: every so many writes (at least as many as the
-//! last sweep kept tokens and attempt counters), one sweep drops expired tokens, families and
-//! attempt counters. A long local run also holds at most
-//! [`USED_RECORDS_KEPT`] used-refresh-token records, the oldest going first: an older used token
-//! then reads as unknown, as it would after its retention in DynamoDB. So memory stays flat
-//! under any load.
+//! last sweep kept families and attempt counters), one sweep drops expired families and
+//! attempt counters. So memory stays flat under any load.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -18,16 +18,17 @@ use crate::domain::clock::UnixSeconds;
 use crate::domain::login_record::LoginRecord;
 use crate::domain::login_throttle::Settlement;
 use crate::domain::model::{
-    AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
+    AccessTokenRecord, Client, FamilyOwner, RefreshTokenRecord, StoredToken, SupersededToken,
     TokenFamily, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::names::{ClientId, Username};
 use crate::domain::signing::{KeySet, KeySetSaved, KeySetStore};
 use crate::domain::store::{
-    AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
-    PasswordGrantContext, Rotation, StoreError, TokenContext, namesake_client, namesake_user,
+    AccessTokenStore, AdminStore, ClientChanges, CredentialVersion, GrantStore, HashReplacement,
+    LoginAttemptStore, LoginIssue, PasswordGrantContext, Rotation, StoreError, TokenContext,
+    namesake_client, namesake_user,
 };
-use crate::domain::token::TokenHash;
+use crate::domain::token::{TokenHash, TokenKey};
 
 /// Cheap to clone; clones share the same data.
 #[derive(Clone, Default)]
@@ -41,16 +42,17 @@ pub struct MemoryStore {
 struct Data {
     clients: HashMap<ClientId, Client>,
     users: HashMap<Username, User>,
-    /// Every kind of token by hash, as in the DynamoDB tokens table.
-    tokens: HashMap<TokenHash, StoredToken>,
+    /// Users' credential versions, where moved on from 0.
+    credential_versions: HashMap<Username, u64>,
+    /// Every login by family id, with its current tokens, as the DynamoDB adapter's family
+    /// items.
     families: HashMap<String, FamilyRecord>,
     /// Password attempts by username (its digest).
     login_records: HashMap<String, LoginRecord>,
-    /// Used-refresh-token records, oldest first, to forget the oldest past the cap.
-    used_records: VecDeque<TokenHash>,
     /// Writes since the last sweep.
     writes_since_sweep: usize,
-    /// Tokens and attempt counters the last sweep kept: the next one waits for as many writes.
+    /// Families and attempt counters the last sweep kept: the next one waits for as many
+    /// writes.
     kept_by_last_sweep: usize,
     /// The JWT signing key set; version 0 until saved.
     signing_keys: KeySet,
@@ -62,47 +64,40 @@ struct Data {
 /// with the store: 4.6 µs per refresh with 100,000 used records kept, more as tokens piled up).
 const WRITES_PER_SWEEP: usize = 4096;
 
-/// The most used-refresh-token records kept (about 300 bytes each).
-pub const USED_RECORDS_KEPT: usize = 100_000;
-
 impl Data {
     /// Counts a write at `now`, and drops what has expired every [`WRITES_PER_SWEEP`] writes,
-    /// or every as many as the last sweep kept tokens and attempt counters if that is more.
+    /// or every as many as the last sweep kept families and attempt counters if that is more.
     fn wrote(&mut self, now: UnixSeconds) {
         self.writes_since_sweep += 1;
         if self.writes_since_sweep < WRITES_PER_SWEEP.max(self.kept_by_last_sweep) {
             return;
         }
         self.writes_since_sweep = 0;
-        self.tokens.retain(|_, token| is_live(token, now));
         self.families.retain(|_, family| family.is_live_at(now));
         self.login_records
             .retain(|_, record| now < record.expires_at);
-        let tokens = &self.tokens;
-        self.used_records.retain(|hash| tokens.contains_key(hash));
-        self.kept_by_last_sweep = self.tokens.len() + self.login_records.len();
+        self.kept_by_last_sweep = self.families.len() + self.login_records.len();
     }
 
-    /// Keeps a used-refresh-token record, forgetting the oldest past [`USED_RECORDS_KEPT`].
-    fn remember_used(&mut self, used: UsedRefreshToken) {
-        self.used_records.push_back(used.token_hash.clone());
-        self.tokens
-            .insert(used.token_hash.clone(), StoredToken::UsedRefresh(used));
-        while self.used_records.len() > USED_RECORDS_KEPT {
-            if let Some(oldest) = self.used_records.pop_front()
-                && matches!(self.tokens.get(&oldest), Some(StoredToken::UsedRefresh(_)))
-            {
-                self.tokens.remove(&oldest);
-            }
-        }
+    fn credential_version(&self, username: &Username) -> u64 {
+        self.credential_versions.get(username).copied().unwrap_or(0)
+    }
+
+    /// What `key` finds, live at `now`.
+    fn token(&self, key: &TokenKey<'_>, now: UnixSeconds) -> Option<StoredToken> {
+        let family = self.families.get(key.family_id()?)?;
+        family.token(&key.hash, now)
     }
 }
 
-/// A family and the tokens it currently has.
+/// A login: its current tokens, the refresh token it used last and its secret, in one record,
+/// as the DynamoDB adapter's family item.
 struct FamilyRecord {
     family: TokenFamily,
-    current_access: TokenHash,
-    current_refresh: Option<TokenHash>,
+    access: AccessTokenRecord,
+    /// `None` for a client's own token.
+    refresh: Option<RefreshTokenRecord>,
+    previous: Option<UsedRefreshToken>,
 }
 
 impl FamilyRecord {
@@ -110,6 +105,36 @@ impl FamilyRecord {
         self.family
             .expires_at
             .is_none_or(|expires_at| now < expires_at)
+    }
+
+    /// The token whose hash is `hash`, as of `now`: one of the family's, or what the family
+    /// tells of a value that is none of them.
+    fn token(&self, hash: &TokenHash, now: UnixSeconds) -> Option<StoredToken> {
+        if !self.is_live_at(now) {
+            return None;
+        }
+        if let Some(refresh) = self.refresh.as_ref().filter(|r| r.token_hash == *hash) {
+            return Some(StoredToken::Refresh(refresh.clone()));
+        }
+        if self.access.token_hash == *hash {
+            return self
+                .access
+                .is_live_at(now)
+                .then(|| StoredToken::Access(self.access.clone()));
+        }
+        match &self.previous {
+            Some(used) if used.token_hash == *hash => {
+                (now < used.expires_at).then(|| StoredToken::UsedRefresh(used.clone()))
+            }
+            previous => Some(StoredToken::Superseded(SupersededToken {
+                family_id: self.family.family_id.clone(),
+                client_id: self.family.client_id.clone(),
+                family_secret: self.refresh.as_ref().and_then(|r| r.family_secret.clone()),
+                current_refresh: self.refresh.as_ref().map(|r| r.token_hash.clone()),
+                previous_refresh: previous.as_ref().map(|used| used.token_hash.clone()),
+                rotated_at: previous.as_ref().map_or(0, |used| used.used_at),
+            })),
+        }
     }
 }
 
@@ -141,23 +166,23 @@ impl GrantStore for MemoryStore {
         Ok(PasswordGrantContext {
             client: data.clients.get(client_id).cloned(),
             user: data.users.get(username).cloned(),
+            credential: CredentialVersion {
+                version: data.credential_version(username),
+                registered_logins: Vec::new(),
+            },
         })
     }
 
     async fn token_context(
         &self,
         client_id: &ClientId,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> Result<TokenContext, StoreError> {
         let data = self.lock()?;
         Ok(TokenContext {
             client: data.clients.get(client_id).cloned(),
-            token: data
-                .tokens
-                .get(token)
-                .filter(|token| is_live(token, now))
-                .cloned(),
+            token: data.token(token, now),
         })
     }
 
@@ -169,48 +194,33 @@ impl GrantStore for MemoryStore {
         if let Some(login) = login {
             self.settle_login_attempt(login).await?;
         }
-        let mut data = self.lock()?;
-        ensure_unused(&data, pair)?;
-        // As the DynamoDB adapter's conditional put of the family record: never overwrite one.
-        if data.families.contains_key(&pair.refresh.family_id) {
-            return Err(StoreError::KeyCollision(
-                "a new token family's id is already stored".into(),
-            ));
+        self.issue_pair_if(pair, None).await.map(drop)
+    }
+
+    async fn issue_login(
+        &self,
+        pair: &TokenPair,
+        login: Option<&Settlement>,
+        credential: &CredentialVersion,
+    ) -> Result<LoginIssue, StoreError> {
+        if let Some(login) = login {
+            self.settle_login_attempt(login).await?;
         }
-        insert_pair(&mut data, pair);
-        data.families.insert(
-            pair.refresh.family_id.clone(),
-            FamilyRecord {
-                family: TokenFamily {
-                    family_id: pair.refresh.family_id.clone(),
-                    client_id: pair.refresh.client_id.clone(),
-                    username: Some(pair.refresh.username.clone()),
-                    scope: pair.refresh.scope.clone(),
-                    created_at: pair.refresh.issued_at,
-                    refreshed_at: pair.refresh.issued_at,
-                    expires_at: pair.refresh.expires_at,
-                },
-                current_access: pair.access.token_hash.clone(),
-                current_refresh: Some(pair.refresh.token_hash.clone()),
-            },
-        );
-        data.wrote(pair.access.issued_at);
-        Ok(())
+        self.issue_pair_if(pair, Some(credential.version))
+            .await
+            .map(|issued| match issued {
+                true => LoginIssue::Issued,
+                false => LoginIssue::CredentialChanged,
+            })
     }
 
     async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
         let mut data = self.lock()?;
-        if data.tokens.contains_key(&access.token_hash)
-            || data.families.contains_key(&access.family_id)
-        {
+        if data.families.contains_key(&access.family_id) {
             return Err(StoreError::KeyCollision(
-                "a new token's hash is already stored".into(),
+                "a new token family's id is already stored".into(),
             ));
         }
-        data.tokens.insert(
-            access.token_hash.clone(),
-            StoredToken::Access(access.clone()),
-        );
         data.families.insert(
             access.family_id.clone(),
             FamilyRecord {
@@ -223,8 +233,9 @@ impl GrantStore for MemoryStore {
                     refreshed_at: access.issued_at,
                     expires_at: Some(access.expires_at),
                 },
-                current_access: access.token_hash.clone(),
-                current_refresh: None,
+                access: access.clone(),
+                refresh: None,
+                previous: None,
             },
         );
         data.wrote(access.issued_at);
@@ -239,60 +250,48 @@ impl GrantStore for MemoryStore {
         used_record_expires_at: UnixSeconds,
     ) -> Result<Rotation, StoreError> {
         let mut data = self.lock()?;
-        let usable = matches!(
-            data.tokens.get(&used.token_hash),
-            Some(StoredToken::Refresh(stored))
-                if stored.client_id == used.client_id && stored.is_live_at(now)
-        ) && data.users.get(&used.username).is_some_and(|user| {
-            user.created_at <= used.issued_at.saturating_add(CREATION_CLOCK_SKEW)
-        }) && data
-            .families
-            .get(&used.family_id)
-            .is_some_and(|family| family.current_refresh.as_ref() == Some(&used.token_hash));
+        let Some(family) = data.families.get_mut(&used.family_id) else {
+            return Ok(Rotation::Refused);
+        };
+        // As the DynamoDB adapter's one conditional update of the family.
+        let usable = family.is_live_at(now)
+            && family.family.client_id == used.client_id
+            && replacement.refresh.family_id == used.family_id
+            && family.refresh.as_ref().is_some_and(|current| {
+                current.token_hash == used.token_hash && current.is_live_at(now)
+            });
         if !usable {
             return Ok(Rotation::Refused);
         }
-        ensure_unused(&data, replacement)?;
-        data.remember_used(UsedRefreshToken::after_rotation(
+        family.previous = Some(UsedRefreshToken::after_rotation(
             used,
             replacement,
             now,
             used_record_expires_at,
         ));
-        data.tokens.remove(&used.access_token_hash);
-        insert_pair(&mut data, replacement);
-        advance_family(&mut data, replacement);
+        family.access = replacement.access.clone();
+        family.refresh = Some(replacement.refresh.clone());
+        family.family.refreshed_at = replacement.refresh.issued_at;
+        family.family.expires_at = replacement.refresh.expires_at;
         data.wrote(now);
         Ok(Rotation::Rotated)
     }
 
     async fn read_tokens(
         &self,
-        tokens: &[&TokenHash],
+        tokens: &[&TokenKey<'_>],
         now: UnixSeconds,
     ) -> Result<Vec<Option<StoredToken>>, StoreError> {
         let data = self.lock()?;
-        Ok(tokens
-            .iter()
-            .map(|token| {
-                data.tokens
-                    .get(*token)
-                    .filter(|stored| is_live(stored, now))
-                    .cloned()
-            })
-            .collect())
+        Ok(tokens.iter().map(|token| data.token(token, now)).collect())
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<usize, StoreError> {
         let mut data = self.lock()?;
-        let Some(family) = data.families.remove(family_id) else {
-            return Ok(0);
-        };
-        let mut removed = usize::from(data.tokens.remove(&family.current_access).is_some());
-        if let Some(refresh) = family.current_refresh {
-            removed += usize::from(data.tokens.remove(&refresh).is_some());
-        }
-        Ok(removed)
+        Ok(data
+            .families
+            .remove(family_id)
+            .map_or(0, |family| 1 + usize::from(family.refresh.is_some())))
     }
 
     async fn replace_client_secret_hash(
@@ -331,12 +330,12 @@ impl GrantStore for MemoryStore {
 impl AccessTokenStore for MemoryStore {
     async fn access_token(
         &self,
-        token: &TokenHash,
+        token: &TokenKey<'_>,
         now: UnixSeconds,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
         let data = self.lock()?;
-        Ok(match data.tokens.get(token) {
-            Some(StoredToken::Access(record)) if record.is_live_at(now) => Some(record.clone()),
+        Ok(match data.token(token, now) {
+            Some(StoredToken::Access(record)) => Some(record),
             _ => None,
         })
     }
@@ -446,8 +445,28 @@ impl AdminStore for MemoryStore {
         let mut data = self.lock()?;
         data.users
             .remove(username)
-            .map(drop)
-            .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+            .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
+        // Their logins end with them, as the DynamoDB adapter revokes them.
+        data.families
+            .retain(|_, family| family.family.username.as_ref() != Some(username));
+        Ok(())
+    }
+
+    async fn end_logins(&self, username: &Username) -> Result<Vec<String>, StoreError> {
+        let mut data = self.lock()?;
+        if data.users.contains_key(username) {
+            *data
+                .credential_versions
+                .entry(username.clone())
+                .or_default() += 1;
+        }
+        // Logins are issued under the same lock as this, so the listing finds every one
+        // issued before: none is registered apart.
+        Ok(Vec::new())
+    }
+
+    async fn bar_family(&self, family_id: &str) -> Result<usize, StoreError> {
+        self.revoke_family(family_id).await
     }
 
     async fn token_families(
@@ -469,6 +488,49 @@ impl AdminStore for MemoryStore {
             .collect();
         families.sort_by(|a, b| (a.created_at, &a.family_id).cmp(&(b.created_at, &b.family_id)));
         Ok(families)
+    }
+}
+
+impl MemoryStore {
+    /// Stores a pair that starts a family, provided (with `version`) the user's credential
+    /// version is still `version`: `false` if it moved on, and nothing is written.
+    async fn issue_pair_if(
+        &self,
+        pair: &TokenPair,
+        version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut data = self.lock()?;
+        let username = &pair.refresh.username;
+        if version.is_some_and(|version| {
+            !data.users.contains_key(username) || data.credential_version(username) != version
+        }) {
+            return Ok(false);
+        }
+        // As the DynamoDB adapter's conditional put of the family item: never overwrite one.
+        if data.families.contains_key(&pair.refresh.family_id) {
+            return Err(StoreError::KeyCollision(
+                "a new token family's id is already stored".into(),
+            ));
+        }
+        data.families.insert(
+            pair.refresh.family_id.clone(),
+            FamilyRecord {
+                family: TokenFamily {
+                    family_id: pair.refresh.family_id.clone(),
+                    client_id: pair.refresh.client_id.clone(),
+                    username: Some(pair.refresh.username.clone()),
+                    scope: pair.refresh.scope.clone(),
+                    created_at: pair.refresh.issued_at,
+                    refreshed_at: pair.refresh.issued_at,
+                    expires_at: pair.refresh.expires_at,
+                },
+                access: pair.access.clone(),
+                refresh: Some(pair.refresh.clone()),
+                previous: None,
+            },
+        );
+        data.wrote(pair.access.issued_at);
+        Ok(true)
     }
 }
 
@@ -500,49 +562,6 @@ fn replace_if_unchanged(
             HashReplacement::Replaced
         }
         _ => HashReplacement::Stale,
-    }
-}
-
-/// Refuses to overwrite, as the DynamoDB adapter's conditional puts do. With 178-bit tokens a
-/// collision means a broken random source, not bad luck.
-fn ensure_unused(data: &Data, pair: &TokenPair) -> Result<(), StoreError> {
-    if data.tokens.contains_key(&pair.access.token_hash)
-        || data.tokens.contains_key(&pair.refresh.token_hash)
-    {
-        return Err(StoreError::KeyCollision(
-            "a new token's hash is already stored".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn insert_pair(data: &mut Data, pair: &TokenPair) {
-    data.tokens.insert(
-        pair.access.token_hash.clone(),
-        StoredToken::Access(pair.access.clone()),
-    );
-    data.tokens.insert(
-        pair.refresh.token_hash.clone(),
-        StoredToken::Refresh(pair.refresh.clone()),
-    );
-}
-
-/// Points the family at its newest pair.
-fn advance_family(data: &mut Data, pair: &TokenPair) {
-    if let Some(family) = data.families.get_mut(&pair.refresh.family_id) {
-        family.current_access = pair.access.token_hash.clone();
-        family.current_refresh = Some(pair.refresh.token_hash.clone());
-        family.family.refreshed_at = pair.refresh.issued_at;
-        family.family.expires_at = pair.refresh.expires_at;
-    }
-}
-
-/// Expired tokens read as absent even before anything removes them, as in DynamoDB.
-fn is_live(token: &StoredToken, now: UnixSeconds) -> bool {
-    match token {
-        StoredToken::Access(access) => access.is_live_at(now),
-        StoredToken::Refresh(refresh) => refresh.is_live_at(now),
-        StoredToken::UsedRefresh(used) => now < used.expires_at,
     }
 }
 

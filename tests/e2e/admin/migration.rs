@@ -526,11 +526,11 @@ async fn a_refused_upgrade_still_grants_and_a_later_use_upgrades() {
     let django_hash = password_hash(&tables, "alice").await;
     assert!(is_django(&django_hash, 1000));
 
-    // The upgrade's write to the credentials table fails; the grant's own attempt counting
-    // (the tokens table) goes through.
+    // The upgrade's write to the credentials table fails; the grant's own writes (its attempt
+    // counting, its login's registration on the user) go through.
     proxy.fail_always_containing(
         UPDATE_ITEM,
-        &tables.credentials,
+        "password_hash",
         Fault::Throttle("AccessDeniedException"),
     );
     let (status, body) = token_request_to(&service, credentials, &login).await;

@@ -9,9 +9,9 @@ use token_endpoint::domain::clock::{Clock as _, SystemClock, UnixSeconds};
 use token_endpoint::domain::grants::client_credentials::ClientCredentialsRequest;
 use token_endpoint::domain::grants::password::PasswordRequest;
 use token_endpoint::domain::grants::refresh::RefreshRequest;
+use token_endpoint::domain::lifecycle::token_key;
 use token_endpoint::domain::model::StoredToken;
 use token_endpoint::domain::store::prelude::*;
-use token_endpoint::domain::token::TokenHash;
 use token_endpoint::domain::{GrantError, GrantRequest, IssuedTokens, Secret, TokenRequest};
 use token_endpoint::store::dynamodb::TableNames;
 
@@ -108,14 +108,11 @@ pub(super) async fn refresh_grant(
     grant(tables, app, request).await
 }
 
-fn hash(token: &str) -> TokenHash {
-    TokenHash::of(&Secret::new(token))
-}
-
 /// Whether `access` is a live access token, as a protected API would see it.
 pub(super) async fn access_is_live(tables: &TableNames, access: &str) -> bool {
+    let access = Secret::new(access);
     store(tables)
-        .access_token(&hash(access), SystemClock.now())
+        .access_token(&token_key(&access), SystemClock.now())
         .await
         .expect("reading the store")
         .is_some()
@@ -123,10 +120,11 @@ pub(super) async fn access_is_live(tables: &TableNames, access: &str) -> bool {
 
 /// Whether `refresh` is an unused live refresh token of `client_id`, read without using it.
 async fn refresh_is_live(tables: &TableNames, client_id: &str, refresh: &str) -> bool {
+    let refresh = Secret::new(refresh);
     let context = store(tables)
         .token_context(
             &support::client_id_of(client_id),
-            &hash(refresh),
+            &token_key(&refresh),
             SystemClock.now(),
         )
         .await
@@ -209,7 +207,10 @@ fn list_tokens<'s>(
     let listed = run.json();
     for secret in secrets {
         assert!(
-            !run.stdout.contains(secret) && !run.stdout.contains(hash(secret).as_str()),
+            !run.stdout.contains(secret)
+                && !run.stdout.contains(
+                    token_endpoint::domain::token::TokenHash::of(&Secret::new(secret)).as_str()
+                ),
             "list-tokens shows a token or its hash: {}",
             run.stdout
         );

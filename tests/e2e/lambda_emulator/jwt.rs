@@ -139,7 +139,7 @@ fn jwt_access_tokens_issued_checked_and_refused_through_the_emulator() {
     assert!(
         tokens["refresh_token"]
             .as_str()
-            .is_some_and(|refresh| refresh.len() == 30),
+            .is_some_and(|refresh| refresh.len() == 22 + 1 + 30),
         "{tokens}"
     );
     let verified = verify(&access, &jwks, &issuer, false);

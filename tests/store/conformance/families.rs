@@ -13,20 +13,17 @@ pub(super) async fn revoking_a_family_removes_its_newest_pair_only<S: Store>(sto
 
     assert!(ok(store.revoke_family(&issued.refresh.family_id).await) > 0);
     assert_eq!(
-        refresh_token_of(&*store, &next.refresh.token_hash, NOW).await,
+        refresh_token_of(&*store, &next.refresh.key(), NOW).await,
         None
     );
-    assert_eq!(
-        ok(store.access_token(&next.access.token_hash, NOW).await),
-        None
-    );
+    assert_eq!(ok(store.access_token(&next.access.key(), NOW).await), None);
     // Other families are untouched; revoking again finds nothing.
     assert!(
-        refresh_token_of(&*store, &unrelated.refresh.token_hash, NOW)
+        refresh_token_of(&*store, &unrelated.refresh.key(), NOW)
             .await
             .is_some()
     );
-    assert!(ok(store.access_token(&unrelated.access.token_hash, NOW).await).is_some());
+    assert!(ok(store.access_token(&unrelated.access.key(), NOW).await).is_some());
     assert_eq!(ok(store.revoke_family(&issued.refresh.family_id).await), 0);
     assert_eq!(ok(store.revoke_family("no-such-family").await), 0);
 }
@@ -254,15 +251,15 @@ pub(super) async fn revoke_all_of_a_user_spares_other_users<S: Store>(store: Arc
     );
     for revoked in [&alice_rotated, &alice_second] {
         assert_eq!(
-            ok(store.access_token(&revoked.access.token_hash, now).await),
+            ok(store.access_token(&revoked.access.key(), now).await),
             None
         );
         assert_eq!(
-            stored_token(&*store, &revoked.access.token_hash, now).await,
+            stored_token(&*store, &revoked.access.key(), now).await,
             None
         );
         assert_eq!(
-            refresh_token_of(&*store, &revoked.refresh.token_hash, now).await,
+            refresh_token_of(&*store, &revoked.refresh.key(), now).await,
             None
         );
         assert_eq!(
@@ -285,15 +282,15 @@ pub(super) async fn revoke_all_of_a_user_spares_other_users<S: Store>(store: Arc
 
     // Bob and the client's own token are untouched.
     assert_eq!(
-        ok(store.access_token(&bob.access.token_hash, now).await),
+        ok(store.access_token(&bob.access.key(), now).await),
         Some(bob.access.clone())
     );
     assert_eq!(
-        refresh_token_of(&*store, &bob.refresh.token_hash, now).await,
+        refresh_token_of(&*store, &bob.refresh.key(), now).await,
         Some(bob.refresh.clone())
     );
     assert_eq!(
-        ok(store.access_token(&app_own.token_hash, now).await),
+        ok(store.access_token(&app_own.key(), now).await),
         Some(app_own.clone())
     );
     assert_eq!(
@@ -348,11 +345,11 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
         }
     );
     for access in [&alice_app.access, &bob_app.access, &app_own] {
-        assert_eq!(ok(store.access_token(&access.token_hash, now).await), None);
+        assert_eq!(ok(store.access_token(&access.key(), now).await), None);
     }
     for revoked in [&alice_app, &bob_app] {
         assert_eq!(
-            refresh_token_of(&*store, &revoked.refresh.token_hash, now).await,
+            refresh_token_of(&*store, &revoked.refresh.key(), now).await,
             None
         );
         assert_eq!(
@@ -384,11 +381,11 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
         vec![family_of_pair(&alice_tool), family_of_access(&tool_own)]
     );
     assert_eq!(
-        ok(store.access_token(&tool_own.token_hash, now).await),
+        ok(store.access_token(&tool_own.key(), now).await),
         Some(tool_own.clone())
     );
     assert_eq!(
-        ok(store.access_token(&alice_tool.access.token_hash, now).await),
+        ok(store.access_token(&alice_tool.access.key(), now).await),
         Some(alice_tool.access.clone())
     );
     assert_eq!(
@@ -405,5 +402,73 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
     assert_eq!(
         ok(revoke_all(&*store, &client_owner("app"), now).await),
         Revoked::default()
+    );
+}
+
+/// A login that read the user's credentials before their logins ended (a password reset with
+/// `--revoke-tokens`, a deletion) is not issued, whenever its write comes; one issued before is
+/// revoked with the rest.
+pub(super) async fn a_login_read_before_its_users_logins_ended_is_not_issued<S: Store>(
+    store: Arc<S>,
+) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    let read = |store: Arc<S>| async move {
+        ok(store
+            .password_grant_context(
+                &support::client_id_of("app"),
+                &support::username_of("alice"),
+            )
+            .await)
+        .credential
+    };
+    let before = read(Arc::clone(&store)).await;
+    let issued = pair("app", "alice", None);
+    assert_eq!(
+        ok(store.issue_login(&issued, None, &before).await),
+        LoginIssue::Issued
+    );
+    let in_flight = pair("app", "alice", None);
+    let revoked = ok(revoke_all(&*store, &user_owner("alice"), NOW).await);
+    assert_eq!(
+        revoked,
+        Revoked {
+            families: 1,
+            tokens: 2
+        }
+    );
+    assert_eq!(
+        ok(store.issue_login(&in_flight, None, &before).await),
+        LoginIssue::CredentialChanged
+    );
+    for login in [&issued, &in_flight] {
+        assert_eq!(ok(store.access_token(&login.access.key(), NOW).await), None);
+        assert_eq!(
+            refresh_token_of(&*store, &login.refresh.key(), NOW).await,
+            None
+        );
+    }
+    // A login that reads the credentials again is issued; once the user is deleted, one in
+    // flight is not.
+    let after = read(Arc::clone(&store)).await;
+    let next = pair("app", "alice", None);
+    assert_eq!(
+        ok(store.issue_login(&next, None, &after).await),
+        LoginIssue::Issued
+    );
+    assert!(
+        refresh_token_of(&*store, &next.refresh.key(), NOW)
+            .await
+            .is_some()
+    );
+    ok(store.delete_user(&support::username_of("alice")).await);
+    let orphan = pair("app", "alice", None);
+    assert_eq!(
+        ok(store.issue_login(&orphan, None, &after).await),
+        LoginIssue::CredentialChanged
+    );
+    assert_eq!(
+        ok(store.access_token(&orphan.access.key(), NOW).await),
+        None
     );
 }

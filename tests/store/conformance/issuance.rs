@@ -1,4 +1,5 @@
-//! Issuing tokens: a write that would collide with a stored token or family is refused whole.
+//! Issuing tokens: a write that would collide with a stored family is refused whole. A token
+//! is stored in its family's record, so only a family id can collide.
 
 use super::*;
 
@@ -6,13 +7,12 @@ pub(super) async fn duplicate_token_writes_are_refused_whole<S: Store>(store: Ar
     let issued = with_issued_pair(&*store, None).await;
     let mut again = pair("app", "alice", None);
     again.refresh.token_hash = issued.refresh.token_hash.clone();
+    again.refresh.family_id = issued.refresh.family_id.clone();
+    again.access.family_id = issued.refresh.family_id.clone();
     assert!(store.issue_token_pair(&again, None).await.is_err());
+    assert_eq!(ok(store.access_token(&again.access.key(), NOW).await), None);
     assert_eq!(
-        ok(store.access_token(&again.access.token_hash, NOW).await),
-        None
-    );
-    assert_eq!(
-        refresh_token_of(&*store, &issued.refresh.token_hash, NOW).await,
+        refresh_token_of(&*store, &issued.refresh.key(), NOW).await,
         Some(issued.refresh)
     );
 }
@@ -25,14 +25,14 @@ pub(super) async fn an_access_token_issued_alone_reads_back_and_revokes<S: Store
         ..client_token_at("app", NOW)
     };
     ok(store.issue_access_token(&own).await);
-    let read = ok(store.access_token(&own.token_hash, NOW).await);
+    let read = ok(store.access_token(&own.key(), NOW).await);
     assert_eq!(
         read.as_ref().map(|token| token.username.clone()),
         Some(None)
     );
     assert_eq!(read, Some(own.clone()));
     assert_eq!(
-        stored_token(&*store, &own.token_hash, NOW).await,
+        stored_token(&*store, &own.key(), NOW).await,
         Some(StoredToken::Access(own.clone()))
     );
     assert_eq!(
@@ -42,8 +42,8 @@ pub(super) async fn an_access_token_issued_alone_reads_back_and_revokes<S: Store
 
     // Its family holds it alone.
     assert_eq!(ok(store.revoke_family(&own.family_id).await), 1);
-    assert_eq!(ok(store.access_token(&own.token_hash, NOW).await), None);
-    assert_eq!(stored_token(&*store, &own.token_hash, NOW).await, None);
+    assert_eq!(ok(store.access_token(&own.key(), NOW).await), None);
+    assert_eq!(stored_token(&*store, &own.key(), NOW).await, None);
     assert!(
         families(&*store, &client_owner("app"), NOW)
             .await
@@ -57,18 +57,21 @@ pub(super) async fn an_access_token_colliding_with_a_stored_one_is_refused_whole
 ) {
     let issued = with_issued_pair(&*store, None).await;
     let mut colliding = client_token_at("app", NOW + 5);
-    colliding.token_hash = issued.access.token_hash.clone();
+    colliding.family_id = issued.refresh.family_id.clone();
     assert!(store.issue_access_token(&colliding).await.is_err());
     // The stored token is untouched, and the new family was not written either.
     assert_eq!(
-        ok(store.access_token(&issued.access.token_hash, NOW).await),
+        ok(store.access_token(&issued.access.key(), NOW).await),
         Some(issued.access)
     );
     assert_eq!(
         family_ids(&*store, &client_owner("app"), NOW).await,
-        vec![issued.refresh.family_id]
+        vec![issued.refresh.family_id.clone()]
     );
-    assert_eq!(ok(store.revoke_family(&colliding.family_id).await), 0);
+    assert_eq!(
+        refresh_token_of(&*store, &issued.refresh.key(), NOW).await,
+        Some(issued.refresh)
+    );
 }
 
 pub(super) async fn a_pair_reusing_a_family_id_is_refused_whole<S: Store>(store: Arc<S>) {
@@ -78,13 +81,11 @@ pub(super) async fn a_pair_reusing_a_family_id_is_refused_whole<S: Store>(store:
     reusing.refresh.family_id = issued.refresh.family_id.clone();
     assert!(store.issue_token_pair(&reusing, None).await.is_err());
     assert_eq!(
-        ok(store
-            .access_token(&reusing.access.token_hash, NOW + 5)
-            .await),
+        ok(store.access_token(&reusing.access.key(), NOW + 5).await),
         None
     );
     assert_eq!(
-        refresh_token_of(&*store, &reusing.refresh.token_hash, NOW + 5).await,
+        refresh_token_of(&*store, &reusing.refresh.key(), NOW + 5).await,
         None
     );
     // The family still holds the pair it was started with.
@@ -94,7 +95,7 @@ pub(super) async fn a_pair_reusing_a_family_id_is_refused_whole<S: Store>(store:
     );
     assert_eq!(ok(store.revoke_family(&issued.refresh.family_id).await), 2);
     assert_eq!(
-        ok(store.access_token(&issued.access.token_hash, NOW + 5).await),
+        ok(store.access_token(&issued.access.key(), NOW + 5).await),
         None
     );
 }

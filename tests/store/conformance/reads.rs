@@ -35,24 +35,20 @@ pub(super) async fn absent_records_read_as_none<S: Store>(store: Arc<S>) {
         .await);
     assert_eq!((context.client, context.user), (None, None));
     let context = ok(store
-        .token_context(&support::client_id_of("other"), &fresh_hash(), NOW)
+        .token_context(&support::client_id_of("other"), &unknown_key(), NOW)
         .await);
     assert_eq!((context.client, context.token), (None, None));
-    assert_eq!(ok(store.access_token(&fresh_hash(), NOW).await), None);
+    assert_eq!(ok(store.access_token(&unknown_key(), NOW).await), None);
 }
 
 pub(super) async fn issued_pairs_read_back<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, Some(NOW + 86_400)).await;
     assert_eq!(
-        ok(store.access_token(&issued.access.token_hash, NOW).await),
+        ok(store.access_token(&issued.access.key(), NOW).await),
         Some(issued.access.clone())
     );
     let context = ok(store
-        .token_context(
-            &support::client_id_of("app"),
-            &issued.refresh.token_hash,
-            NOW,
-        )
+        .token_context(&support::client_id_of("app"), &issued.refresh.key(), NOW)
         .await);
     assert_eq!(context.client, Some(client("app")));
     assert_eq!(context.token, Some(StoredToken::Refresh(issued.refresh)));
@@ -60,7 +56,7 @@ pub(super) async fn issued_pairs_read_back<S: Store>(store: Arc<S>) {
 
 pub(super) async fn expired_access_tokens_read_as_absent<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    let hash = &issued.access.token_hash;
+    let hash = &issued.access.key();
     assert!(ok(store.access_token(hash, NOW + 3599).await).is_some());
     // The TTL has passed but nothing deleted the item: the read itself must refuse it.
     assert_eq!(ok(store.access_token(hash, NOW + 3600).await), None);
@@ -71,7 +67,7 @@ pub(super) async fn refresh_tokens_without_lifetime_never_expire<S: Store>(store
     let issued = with_issued_pair(&*store, None).await;
     let far_future = NOW + 10 * 365 * 86_400;
     assert!(
-        refresh_token_of(&*store, &issued.refresh.token_hash, far_future)
+        refresh_token_of(&*store, &issued.refresh.key(), far_future)
             .await
             .is_some()
     );
@@ -87,11 +83,11 @@ pub(super) async fn refresh_tokens_without_lifetime_never_expire<S: Store>(store
 pub(super) async fn access_tokens_are_not_refresh_tokens<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     assert_eq!(
-        refresh_token_of(&*store, &issued.access.token_hash, NOW).await,
+        refresh_token_of(&*store, &issued.access.key(), NOW).await,
         None
     );
     assert_eq!(
-        ok(store.access_token(&issued.refresh.token_hash, NOW).await),
+        ok(store.access_token(&issued.refresh.key(), NOW).await),
         None
     );
 }
@@ -105,7 +101,7 @@ pub(super) async fn oversized_keys_read_as_absent<S: Store>(store: Arc<S>) {
     );
     let context = ok(store.password_grant_context(&long_id, &long_name).await);
     assert_eq!((context.client, context.user), (None, None));
-    let context = ok(store.token_context(&long_id, &fresh_hash(), NOW).await);
+    let context = ok(store.token_context(&long_id, &unknown_key(), NOW).await);
     assert_eq!(context.client, None);
 }
 
@@ -133,11 +129,7 @@ pub(super) async fn reads_a_client_alone<S: Store>(store: Arc<S>) {
 pub(super) async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let context = ok(store
-        .token_context(
-            &support::client_id_of("app"),
-            &issued.access.token_hash,
-            NOW,
-        )
+        .token_context(&support::client_id_of("app"), &issued.access.key(), NOW)
         .await);
     assert_eq!(context.client, Some(client("app")));
     let Some(StoredToken::Access(access)) = context.token else {
@@ -147,14 +139,14 @@ pub(super) async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc
     assert_eq!(access.family_id, issued.refresh.family_id);
     assert_eq!(access.username.as_deref(), Some("alice"));
     assert_eq!(
-        stored_token(&*store, &issued.refresh.token_hash, NOW).await,
+        stored_token(&*store, &issued.refresh.key(), NOW).await,
         Some(StoredToken::Refresh(issued.refresh.clone()))
     );
     // The token is read whoever presents it: checking its client is the caller's job.
     let context = ok(store
         .token_context(
             &support::client_id_of("stranger"),
-            &issued.access.token_hash,
+            &issued.access.key(),
             NOW,
         )
         .await);
@@ -168,13 +160,13 @@ pub(super) async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc
     let own = client_token_at("app", NOW);
     ok(store.issue_access_token(&own).await);
     assert_eq!(
-        stored_token(&*store, &own.token_hash, NOW).await,
+        stored_token(&*store, &own.key(), NOW).await,
         Some(StoredToken::Access(own.clone()))
     );
 
     // Access tokens read as absent from their expiry on, even before anything deletes them.
     for token in [&issued.access, &own] {
-        let hash = &token.token_hash;
+        let hash = &token.key();
         assert!(
             stored_token(&*store, hash, token.expires_at - 1)
                 .await
@@ -192,7 +184,7 @@ pub(super) async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc
         Rotation::Rotated
     );
     assert_eq!(
-        stored_token(&*store, &issued.refresh.token_hash, NOW + 20).await,
+        stored_token(&*store, &issued.refresh.key(), NOW + 20).await,
         Some(StoredToken::UsedRefresh(UsedRefreshToken::after_rotation(
             &issued.refresh,
             &next,
@@ -201,11 +193,11 @@ pub(super) async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc
         )))
     );
     assert_eq!(
-        stored_token(&*store, &issued.access.token_hash, NOW + 20).await,
+        stored_token(&*store, &issued.access.key(), NOW + 20).await,
         None
     );
     assert_eq!(
-        stored_token(&*store, &next.access.token_hash, NOW + 20).await,
+        stored_token(&*store, &next.access.key(), NOW + 20).await,
         Some(StoredToken::Access(next.access))
     );
 }

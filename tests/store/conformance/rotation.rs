@@ -5,7 +5,7 @@ use super::*;
 
 pub(super) async fn expired_refresh_tokens_are_neither_read_nor_rotated<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, Some(NOW + 60)).await;
-    let hash = &issued.refresh.token_hash;
+    let hash = &issued.refresh.key();
     assert!(refresh_token_of(&*store, hash, NOW + 59).await.is_some());
     assert_eq!(refresh_token_of(&*store, hash, NOW + 60).await, None);
     let next = successor(&issued);
@@ -15,10 +15,7 @@ pub(super) async fn expired_refresh_tokens_are_neither_read_nor_rotated<S: Store
             .await),
         Rotation::Refused
     );
-    assert_eq!(
-        ok(store.access_token(&next.access.token_hash, NOW).await),
-        None
-    );
+    assert_eq!(ok(store.access_token(&next.access.key(), NOW).await), None);
 }
 
 pub(super) async fn rotation_replaces_the_pair<S: Store>(store: Arc<S>) {
@@ -31,19 +28,19 @@ pub(super) async fn rotation_replaces_the_pair<S: Store>(store: Arc<S>) {
         Rotation::Rotated
     );
     assert_eq!(
-        refresh_token_of(&*store, &issued.refresh.token_hash, NOW).await,
+        refresh_token_of(&*store, &issued.refresh.key(), NOW).await,
         None
     );
     assert_eq!(
-        ok(store.access_token(&issued.access.token_hash, NOW).await),
+        ok(store.access_token(&issued.access.key(), NOW).await),
         None
     );
     assert_eq!(
-        refresh_token_of(&*store, &next.refresh.token_hash, NOW).await,
+        refresh_token_of(&*store, &next.refresh.key(), NOW).await,
         Some(next.refresh.clone())
     );
     assert_eq!(
-        ok(store.access_token(&next.access.token_hash, NOW).await),
+        ok(store.access_token(&next.access.key(), NOW).await),
         Some(next.access)
     );
 }
@@ -65,11 +62,11 @@ pub(super) async fn a_refresh_token_rotates_once<S: Store>(store: Arc<S>) {
         Rotation::Refused
     );
     assert_eq!(
-        refresh_token_of(&*store, &second.refresh.token_hash, NOW).await,
+        refresh_token_of(&*store, &second.refresh.key(), NOW).await,
         None
     );
     assert!(
-        refresh_token_of(&*store, &first.refresh.token_hash, NOW)
+        refresh_token_of(&*store, &first.refresh.key(), NOW)
             .await
             .is_some()
     );
@@ -88,7 +85,7 @@ pub(super) async fn rotation_refuses_another_clients_token<S: Store>(store: Arc<
     );
     // Not burnt: the owner can still use it.
     assert!(
-        refresh_token_of(&*store, &issued.refresh.token_hash, NOW)
+        refresh_token_of(&*store, &issued.refresh.key(), NOW)
             .await
             .is_some()
     );
@@ -110,10 +107,7 @@ pub(super) async fn rotation_refuses_a_deleted_users_token<S: Store>(store: Arc<
             .await),
         Rotation::Refused
     );
-    assert_eq!(
-        ok(store.access_token(&next.access.token_hash, NOW).await),
-        None
-    );
+    assert_eq!(ok(store.access_token(&next.access.key(), NOW).await), None);
 }
 
 /// A user deleted and created again under the same name is someone else: the old user's
@@ -179,7 +173,7 @@ pub(super) async fn concurrent_rotations_have_exactly_one_winner<S: Store>(store
         .collect();
     assert_eq!(winners.len(), 1, "outcomes: {outcomes:?}");
     for attempt in &attempts {
-        let stored = refresh_token_of(&*store, &attempt.refresh.token_hash, NOW).await;
+        let stored = refresh_token_of(&*store, &attempt.refresh.key(), NOW).await;
         assert_eq!(stored.is_some(), std::ptr::eq(attempt, winners[0]));
     }
 }
@@ -188,23 +182,25 @@ pub(super) async fn a_failed_rotation_changes_nothing<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
     let other = pair("app", "alice", None);
     ok(store.issue_token_pair(&other, None).await);
-    // The replacement's refresh token collides with a stored one: the write must fail whole.
+    // The replacement names another family: the write must fail whole.
     let mut colliding = successor(&issued);
-    colliding.refresh.token_hash = other.refresh.token_hash.clone();
-    assert!(
+    colliding.refresh.family_id = other.refresh.family_id.clone();
+    colliding.access.family_id = other.refresh.family_id.clone();
+    assert_ne!(
         store
             .rotate_refresh_token(&issued.refresh, &colliding, NOW, KEEP_USED_UNTIL)
             .await
-            .is_err()
+            .ok(),
+        Some(Rotation::Rotated)
     );
     assert!(
-        refresh_token_of(&*store, &issued.refresh.token_hash, NOW)
+        refresh_token_of(&*store, &issued.refresh.key(), NOW)
             .await
             .is_some()
     );
-    assert!(ok(store.access_token(&issued.access.token_hash, NOW).await).is_some());
+    assert!(ok(store.access_token(&issued.access.key(), NOW).await).is_some());
     assert_eq!(
-        ok(store.access_token(&colliding.access.token_hash, NOW).await),
+        ok(store.access_token(&colliding.access.key(), NOW).await),
         None
     );
 }
@@ -218,7 +214,7 @@ pub(super) async fn a_used_refresh_token_leaves_a_record_until_it_expires<S: Sto
             .await),
         Rotation::Rotated
     );
-    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW + 20).await;
+    let used = used_record_of(&*store, &issued.refresh.key(), NOW + 20).await;
     let used = used.expect("the used token should leave a record");
     assert_eq!(used.family_id, issued.refresh.family_id);
     assert_eq!(used.client_id, "app");
@@ -226,13 +222,13 @@ pub(super) async fn a_used_refresh_token_leaves_a_record_until_it_expires<S: Sto
     assert_eq!(used.expires_at, KEEP_USED_UNTIL);
     // The record is not a usable token, and is forgotten once it expires.
     assert_eq!(
-        refresh_token_of(&*store, &issued.refresh.token_hash, NOW + 20).await,
+        refresh_token_of(&*store, &issued.refresh.key(), NOW + 20).await,
         None
     );
     let context = ok(store
         .token_context(
             &support::client_id_of("app"),
-            &issued.refresh.token_hash,
+            &issued.refresh.key(),
             KEEP_USED_UNTIL,
         )
         .await);
@@ -247,7 +243,7 @@ pub(super) async fn a_used_record_remembers_the_successor_and_the_secret<S: Stor
     ok(store
         .rotate_refresh_token(&issued.refresh, &next, NOW, KEEP_USED_UNTIL)
         .await);
-    let used = used_record_of(&*store, &issued.refresh.token_hash, NOW)
+    let used = used_record_of(&*store, &issued.refresh.key(), NOW)
         .await
         .expect("no used record");
     assert_eq!(used.successor_refresh, next.refresh.token_hash);
@@ -256,7 +252,7 @@ pub(super) async fn a_used_record_remembers_the_successor_and_the_secret<S: Stor
     assert!(used.family_secret.is_some());
     assert_eq!((used.username.as_str(), used.used_at), ("alice", NOW));
     // The successor carries the secret on.
-    let found = ok(store.read_tokens(&[&next.refresh.token_hash], NOW).await);
+    let found = ok(store.read_tokens(&[&next.refresh.key()], NOW).await);
     match found.as_slice() {
         [Some(StoredToken::Refresh(refresh))] => {
             assert_eq!(refresh.family_secret, issued.refresh.family_secret);
@@ -267,14 +263,10 @@ pub(super) async fn a_used_record_remembers_the_successor_and_the_secret<S: Stor
 
 pub(super) async fn tokens_are_read_by_hash_in_order<S: Store>(store: Arc<S>) {
     let issued = with_issued_pair(&*store, None).await;
-    let unknown = fresh_hash();
+    let unknown = unknown_key();
     let found = ok(store
         .read_tokens(
-            &[
-                &issued.refresh.token_hash,
-                &unknown,
-                &issued.access.token_hash,
-            ],
+            &[&issued.refresh.key(), &unknown, &issued.access.key()],
             NOW,
         )
         .await);
@@ -288,8 +280,59 @@ pub(super) async fn tokens_are_read_by_hash_in_order<S: Store>(store: Arc<S>) {
     ));
     // Expired tokens read as absent, as everywhere.
     let later = ok(store
-        .read_tokens(&[&issued.access.token_hash], issued.access.expires_at)
+        .read_tokens(&[&issued.access.key()], issued.access.expires_at)
         .await);
     assert_eq!(later, vec![None]);
     assert_eq!(ok(store.read_tokens(&[], NOW).await), vec![]);
+}
+
+/// A value that names a live family but none of the tokens it holds reads as what the family
+/// tells of it: its secret and the refresh tokens it knows, from which the refresh grant
+/// recognises an older refresh token of it (a replay). A revoked family tells nothing.
+pub(super) async fn an_older_token_reads_as_superseded_until_its_family_ends<S: Store>(
+    store: Arc<S>,
+) {
+    let issued = with_issued_pair(&*store, None).await;
+    let second = successor(&issued);
+    let third = successor(&issued);
+    for (used, next, at) in [(&issued, &second, NOW + 1), (&second, &third, NOW + 2)] {
+        assert_eq!(
+            ok(store
+                .rotate_refresh_token(&used.refresh, next, at, KEEP_USED_UNTIL)
+                .await),
+            Rotation::Rotated
+        );
+    }
+    let older = ok(store
+        .token_context(
+            &support::client_id_of("app"),
+            &issued.refresh.key(),
+            NOW + 3,
+        )
+        .await)
+    .token;
+    let Some(StoredToken::Superseded(older)) = older else {
+        panic!("{older:?}");
+    };
+    assert_eq!(older.family_id, issued.refresh.family_id);
+    assert_eq!(older.client_id, "app");
+    assert_eq!(older.family_secret, issued.refresh.family_secret);
+    assert_eq!(
+        older.current_refresh.as_ref(),
+        Some(&third.refresh.token_hash)
+    );
+    assert_eq!(
+        older.previous_refresh.as_ref(),
+        Some(&second.refresh.token_hash)
+    );
+    assert_eq!(older.rotated_at, NOW + 2);
+    ok(store.revoke_family(&issued.refresh.family_id).await);
+    let after = ok(store
+        .token_context(
+            &support::client_id_of("app"),
+            &issued.refresh.key(),
+            NOW + 3,
+        )
+        .await);
+    assert_eq!(after.token, None);
 }

@@ -12,7 +12,7 @@ use crate::repo_root;
 pub const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
 /// The token in the revocation, introspection and authorizer events: as long as a real token,
 /// so `content-length` stays right when one replaces it.
-pub const ACCESS_PLACEHOLDER: &str = "REPLACEwithACCESStoken00000000";
+pub const ACCESS_PLACEHOLDER: &str = "REPLACEwithAFAMILYid00.REPLACEwithACCESStoken00000000";
 /// Where the events say the API is.
 pub const HOST: &str = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
 

@@ -6,7 +6,9 @@
 //! attempt timeout, close the connection before forwarding the request or after forwarding
 //! it (the write happened, the client never hears of it), or answer 200 with a body that fails
 //! to parse and holds secrets, as a cut-off `BatchGetItem` answer would. Every request is counted per
-//! operation, so tests can assert that the SDK retried.
+//! operation, so tests can assert that the SDK retried. [`FaultProxy::refuse_like_mrsc`] makes
+//! it refuse what a multi-Region strongly consistent global table refuses (transactions, TTL),
+//! so that suites run as they would on one.
 //!
 //! Hand-rolled over `TcpStream`: the SDK sends `Content-Length` bodies on keep-alive
 //! connections; upstream, each request gets its own connection with `Connection: close`, so the
@@ -27,6 +29,20 @@ use tokio::net::{TcpListener, TcpStream};
 pub const BATCH_GET_ITEM: &str = "DynamoDB_20120810.BatchGetItem";
 pub const TRANSACT_WRITE_ITEMS: &str = "DynamoDB_20120810.TransactWriteItems";
 pub const UPDATE_ITEM: &str = "DynamoDB_20120810.UpdateItem";
+pub const PUT_ITEM: &str = "DynamoDB_20120810.PutItem";
+pub const DELETE_ITEM: &str = "DynamoDB_20120810.DeleteItem";
+pub const TRANSACT_GET_ITEMS: &str = "DynamoDB_20120810.TransactGetItems";
+pub const UPDATE_TIME_TO_LIVE: &str = "DynamoDB_20120810.UpdateTimeToLive";
+/// Not an operation: any single-item write (`PutItem`, `UpdateItem`, `DeleteItem`) of a token
+/// family's item, the one write of every grant. Rules and counters take it as a target, beside
+/// the operation's own.
+pub const FAMILY_WRITE: &str = "family write";
+/// What a multi-Region strongly consistent (MRSC) global table refuses: transactions and TTL.
+pub const REFUSED_BY_MRSC: [&str; 3] = [
+    TRANSACT_WRITE_ITEMS,
+    TRANSACT_GET_ITEMS,
+    UPDATE_TIME_TO_LIVE,
+];
 
 /// Any request whose answer takes longer than this upstream is answered by closing the
 /// connection; moto answers in milliseconds.
@@ -39,6 +55,9 @@ const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 pub enum Fault {
     /// Answers HTTP 500 `InternalServerError` without forwarding.
     InternalServerError,
+    /// Answers HTTP 400 `ValidationException` without forwarding, as DynamoDB answers an
+    /// operation a multi-Region strongly consistent table does not support.
+    Unsupported,
     /// Answers HTTP 400 with this DynamoDB error type (`ThrottlingException`,
     /// `ProvisionedThroughputExceededException`) without forwarding.
     Throttle(&'static str),
@@ -197,13 +216,25 @@ impl FaultProxy {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Answers what a multi-Region strongly consistent table refuses (transactions, TTL) as
+    /// DynamoDB does there, from now on.
+    pub fn refuse_like_mrsc(&self) {
+        for target in REFUSED_BY_MRSC {
+            self.fail_always(target, Fault::Unsupported);
+        }
+    }
+
     /// Counts the request and picks the fault of the first rule that still applies.
     fn plan(&self, target: &str, body: &[u8]) -> Option<Fault> {
         let mut state = self.state();
         *state.seen.entry(target.to_owned()).or_default() += 1;
+        let family_write = is_family_write(target, body);
+        if family_write {
+            *state.seen.entry(FAMILY_WRITE.to_owned()).or_default() += 1;
+        }
         let body = String::from_utf8_lossy(body);
         let rule = state.rules.iter_mut().find(|rule| {
-            rule.target == target
+            (rule.target == target || (family_write && rule.target == FAMILY_WRITE))
                 && rule.remaining != Some(0)
                 && rule
                     .body_contains
@@ -231,6 +262,9 @@ impl FaultProxy {
                 },
                 Some(Fault::InternalServerError) => {
                     dynamodb_error(500, "Internal Server Error", "InternalServerError")
+                }
+                Some(Fault::Unsupported) => {
+                    dynamodb_error(400, "Bad Request", "ValidationException")
                 }
                 Some(Fault::Throttle(error_type)) => dynamodb_error(400, "Bad Request", error_type),
                 Some(Fault::Stall(hold)) => {
@@ -281,6 +315,9 @@ impl FaultProxy {
             .flatten()?;
         let mut state = self.state();
         *state.forwarded.entry(target.to_owned()).or_default() += 1;
+        if is_family_write(target, &request.body) {
+            *state.forwarded.entry(FAMILY_WRITE.to_owned()).or_default() += 1;
+        }
         if let Some(token) = token
             && answer.starts_with(b"HTTP/1.1 200")
         {
@@ -485,6 +522,11 @@ fn dynamodb_answer(status: &str, body: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// Whether a request is a single-item write of a token family's item.
+fn is_family_write(target: &str, body: &[u8]) -> bool {
+    [PUT_ITEM, UPDATE_ITEM, DELETE_ITEM].contains(&target) && find(body, b"\"FAMILY#").is_some()
 }
 
 fn client_request_token(body: &[u8]) -> Option<String> {

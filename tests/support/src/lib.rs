@@ -4,6 +4,7 @@
 //! fault proxy ([`fault_proxy`]), processes started with a clean environment ([`process`]) and
 //! the decision to skip a test whose tool is missing ([`skip`]).
 
+pub mod capacity;
 pub mod clock;
 pub mod events;
 pub mod fault_proxy;
@@ -179,6 +180,25 @@ pub async fn dynamo_store() -> DynamoStore {
         .await
         .expect("creating tables in moto");
     store
+}
+
+/// One "Region" of a multi-Region strongly consistent (MRSC) global table on `tables` (made
+/// already): a store whose calls pass through a proxy of its own that refuses what such a
+/// table refuses (transactions, TTL), as DynamoDB does there. Stores on the same tables are
+/// Regions of one strongly consistent table, as moto applies each write atomically.
+pub async fn mrsc_region(tables: TableNames) -> DynamoStore {
+    let proxy = fault_proxy::FaultProxy::start(moto_endpoint()).await;
+    proxy.refuse_like_mrsc();
+    let config = dynamodb_config(proxy.endpoint())
+        .interceptor(token_endpoint::telemetry::store_timing::DynamoTimer)
+        .build();
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables)
+}
+
+/// A DynamoDB store on fresh tables in moto, reached as one Region of an MRSC global table.
+pub async fn mrsc_dynamo_store() -> DynamoStore {
+    let made = dynamo_store().await;
+    mrsc_region(made.tables().clone()).await
 }
 
 /// Production settings: tests exercise the real Argon2 cost (release-optimised in dev builds).

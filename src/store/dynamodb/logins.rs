@@ -1,0 +1,156 @@
+//! A user's logins, registered on the user's item so that ending them (a password reset with
+//! `--revoke-tokens`, a deletion) finds every one, even one still being written, without
+//! waiting for the families index. A login registers its family (`login#<family id>`, the
+//! time it started) by a conditional update on the user's credential version, beside the
+//! write of its family, in the same round trip; ending the logins moves the version on (no
+//! login that read the old one registers any more) and bars every registered family, written
+//! or not. A registration is dropped once the index surely lists its family.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::DynamoStore;
+use super::errors::{conditional, unavailable};
+use super::item::Item;
+use super::keys::{family_key, key, user_key};
+use super::mapping::{n, s};
+use crate::domain::clock::{Clock as _, SystemClock, UnixSeconds};
+use crate::domain::store::{CredentialVersion, StoreError};
+
+/// Starts at the user's creation time, so that a user deleted and created again under the same
+/// name never has a version that a login of the deleted one read.
+pub(super) const CREDENTIAL_VERSION: &str = "credential_version";
+const REGISTERED: &str = "login#";
+/// After this long a login's family is listed by the index (which lags writes by a moment),
+/// and its registration is dropped by the next login.
+const REGISTERED_SECONDS: UnixSeconds = 3600;
+/// The most registrations one login drops, to bound its update.
+const DROPPED_PER_LOGIN: usize = 16;
+/// How long a barred family's id stays refused: far longer than a login can be in flight.
+const BARRED_SECONDS: UnixSeconds = 86_400;
+pub(super) const BARRED: &str = "barred";
+
+/// The credential version of a user's item as read, and its registrations.
+pub(super) fn credential_of(user: Option<&Item>) -> CredentialVersion {
+    let Some(user) = user else {
+        return CredentialVersion::default();
+    };
+    let version = match user.get(CREDENTIAL_VERSION) {
+        Some(AttributeValue::N(value)) => value.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let registered_logins = user
+        .iter()
+        .filter_map(|(name, value)| {
+            let family_id = name.strip_prefix(REGISTERED)?;
+            let started: UnixSeconds = value.as_n().ok()?.parse().ok()?;
+            Some((family_id.to_owned(), started))
+        })
+        .collect();
+    CredentialVersion {
+        version,
+        registered_logins,
+    }
+}
+
+/// The registrations a login starting at `now` drops: those the families index lists by then.
+fn settled_logins(credential: &CredentialVersion, now: UnixSeconds) -> Vec<&str> {
+    credential
+        .registered_logins
+        .iter()
+        .filter(|(_, started)| started.saturating_add(REGISTERED_SECONDS) <= now)
+        .map(|(family_id, _)| family_id.as_str())
+        .take(DROPPED_PER_LOGIN)
+        .collect()
+}
+
+impl DynamoStore {
+    /// Registers `family_id` on the user's item, provided the user exists and their
+    /// credential version is still `credential.version`; drops the settled registrations.
+    pub(super) async fn register_login(
+        &self,
+        username: &str,
+        family_id: &str,
+        started: UnixSeconds,
+        credential: &CredentialVersion,
+    ) -> Result<bool, StoreError> {
+        let settled = settled_logins(credential, started);
+        let mut update = String::from("SET #new = :started");
+        if !settled.is_empty() {
+            update.push_str(" REMOVE ");
+            let names: Vec<String> = (0..settled.len())
+                .map(|index| format!("#old{index}"))
+                .collect();
+            update.push_str(&names.join(", "));
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(user_key(username))))
+            .update_expression(update)
+            .expression_attribute_names("#new", format!("{REGISTERED}{family_id}"))
+            .expression_attribute_names("#version", CREDENTIAL_VERSION)
+            .expression_attribute_values(":started", n(started));
+        for (index, settled) in settled.iter().enumerate() {
+            request = request.expression_attribute_names(
+                format!("#old{index}"),
+                format!("{REGISTERED}{settled}"),
+            );
+        }
+        let request = match credential.version {
+            // A user written before versions were kept has none: 0.
+            0 => request
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+                )
+                .expression_attribute_values(":version", n(0)),
+            version => request
+                .condition_expression("#version = :version")
+                .expression_attribute_values(":version", n(version)),
+        };
+        Ok(conditional(request.send().await)?.is_some())
+    }
+
+    /// Moves the user's credential version on and answers the families registered on them.
+    pub(super) async fn end_user_logins(&self, username: &str) -> Result<Vec<String>, StoreError> {
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(user_key(username))))
+            .update_expression("ADD #version :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#version", CREDENTIAL_VERSION)
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let Some(output) = conditional(outcome)? else {
+            return Ok(Vec::new());
+        };
+        Ok(output
+            .attributes
+            .unwrap_or_default()
+            .into_keys()
+            .filter_map(|name| name.strip_prefix(REGISTERED).map(str::to_owned))
+            .collect())
+    }
+
+    /// Puts a barrier in place of the family `family_id`, written or not, and answers what
+    /// was there.
+    pub(super) async fn put_barrier(&self, family_id: &str) -> Result<Option<Item>, StoreError> {
+        let expires_at = SystemClock.now().saturating_add(BARRED_SECONDS);
+        let output = self
+            .client
+            .put_item()
+            .table_name(&self.tables.tokens)
+            .item("pk", s(&family_key(family_id)))
+            .item("kind", s(BARRED))
+            .item("expires_at", n(expires_at))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.attributes.filter(|item| !item.is_empty()))
+    }
+}
