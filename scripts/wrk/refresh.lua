@@ -17,7 +17,7 @@ request = function()
 end
 
 response = function(status, headers, body)
-    local token = body:match('"refresh_token": "([A-Za-z0-9]+)"')
+    local token = body:match('"refresh_token": "([A-Za-z0-9._~-]+)"')
     if status == 200 and token then
         refresh_token = token
     else

@@ -1,5 +1,7 @@
 //! `POST /o/token/`: the grants (RFC 6749 §4.3, §4.4 and §6).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -18,8 +20,10 @@ use super::params::Params;
 use super::response::{failed, refused};
 use super::source_address::source_of;
 use crate::domain::login_throttle::SourceAddress;
-use crate::domain::store::{GrantStore, LoginAttemptStore};
-use crate::domain::{GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService};
+use crate::domain::store::{GrantStore, LoginAttemptStore, StoreError};
+use crate::domain::{
+    GrantError, GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService,
+};
 use crate::domain::{Issuance, IssuanceRefused};
 
 const ENDPOINT: &str = "token";
@@ -59,9 +63,7 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore>(
             .map(|c| c.client_id.to_string()),
         ..EndpointOutcome::new(ENDPOINT, "issued")
     };
-    // The grant's future holds every flow's state and is several kilobytes: boxed here, it is
-    // not copied through each layer of the router on its way to its first poll.
-    match within_deadline(Box::pin(service.grant(token_request))).await {
+    match within_deadline(grant_work(service, token_request)).await {
         Ok(issued) => outcome.on(success(&issued)),
         Err(failure) => failed(outcome, failure),
     }
@@ -81,6 +83,33 @@ fn warn_once_of_requests_without_address() {
              docs/security.md"
         );
     });
+}
+
+/// The grant's work. Its future holds every flow's state and is several kilobytes: boxed here,
+/// it is not copied through each layer of the router on its way to its first poll. A password
+/// grant runs as a task of its own: once it has taken a login attempt it must settle it, even
+/// if the client hangs up (which drops a request's future on the local server) or the deadline
+/// answers first; an abandoned attempt would hold its slot until its hold expired.
+fn grant_work<S: GrantStore + LoginAttemptStore>(
+    service: Arc<TokenService<S>>,
+    request: TokenRequest,
+) -> Pin<Box<dyn Future<Output = Result<IssuedTokens, GrantError>> + Send>> {
+    if request.grant.grant_type() != GrantType::Password {
+        return Box::pin(async move { service.grant(request).await });
+    }
+    let task = tokio::spawn(async move { service.grant(request).await });
+    Box::pin(async move {
+        match task.await {
+            Ok(issued) => issued,
+            Err(failed) => match failed.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Cancelled: only a runtime shutting down cancels a task.
+                Err(_) => Err(GrantError::Store(StoreError::Unavailable(
+                    "the server is shutting down".into(),
+                ))),
+            },
+        }
+    })
 }
 
 /// Who issues the request's tokens (the configured issuer, or the request's own) and for whom:

@@ -102,3 +102,22 @@ async fn the_lock_lifts_when_its_time_has_passed_and_a_success_clears_the_count(
         ALL_SCOPES,
     );
 }
+
+/// A client that hangs up mid-login (the local server then drops the request) leaves no attempt
+/// holding a slot: the grant runs to its end on its own and settles its attempt. Five such
+/// logins from one address, each dropped once it has taken its attempt and is checking the
+/// password, then the real login from that address gets its tokens, not a wait and a 503.
+#[tokio::test]
+async fn logins_whose_clients_hung_up_hold_no_slot() {
+    use futures::FutureExt as _;
+
+    let (app, _clock) = spawn_app_with_clock().await;
+    for _ in 0..5 {
+        let login = app.send(login_from(REAL_USER, ALICE, ALICE_PASSWORD));
+        // One poll takes the attempt and leaves the password being checked on a blocking
+        // thread; then the client is gone.
+        assert!(login.now_or_never().is_none(), "the login ended at once");
+    }
+    let reply = app.send(login_from(REAL_USER, ALICE, ALICE_PASSWORD)).await;
+    assert_tokens(&reply, ALL_SCOPES);
+}
