@@ -254,20 +254,20 @@ pub struct UsedRefreshToken {
 }
 
 impl UsedRefreshToken {
-    /// The record a rotation leaves in place of `used`; it keeps the secret the successor was
-    /// derived with.
+    /// The record a rotation leaves in place of `used`, made of it; it keeps the secret the
+    /// successor was derived with.
     pub fn after_rotation(
-        used: &RefreshTokenRecord,
+        used: RefreshTokenRecord,
         successor: &TokenPair,
         now: UnixSeconds,
         expires_at: UnixSeconds,
     ) -> Self {
         Self {
-            token_hash: used.token_hash.clone(),
-            client_id: used.client_id.clone(),
-            username: used.username.clone(),
-            scope: used.scope.clone(),
-            family_id: used.family_id.clone(),
+            token_hash: used.token_hash,
+            client_id: used.client_id,
+            username: used.username,
+            scope: used.scope,
+            family_id: used.family_id,
             family_secret: successor.refresh.family_secret.clone(),
             used_at: now,
             expires_at,

@@ -178,8 +178,12 @@ impl GrantStore for DynamoStore {
             // a used-token record (a replay of it is recognised) and its access token's goes.
             // The family has moved on already, so a failure here only leaves the old access
             // token live until it expires.
-            let record =
-                UsedRefreshToken::after_rotation(used, replacement, now, used_record_expires_at);
+            let record = UsedRefreshToken::after_rotation(
+                used.clone(),
+                replacement,
+                now,
+                used_record_expires_at,
+            );
             let (recorded, deleted) = tokio::join!(
                 self.put_token_item(used_refresh_item(&record)),
                 self.delete_token_item(used.access_token_hash.as_str().to_owned())

@@ -263,12 +263,10 @@ impl GrantStore for MemoryStore {
         if !usable {
             return Ok(Rotation::Refused);
         }
-        family.previous = Some(UsedRefreshToken::after_rotation(
-            used,
-            replacement,
-            now,
-            used_record_expires_at,
-        ));
+        // The current record becomes the used one: moved, not copied.
+        family.previous = family.refresh.take().map(|current| {
+            UsedRefreshToken::after_rotation(current, replacement, now, used_record_expires_at)
+        });
         family.access = replacement.access.clone();
         family.refresh = Some(replacement.refresh.clone());
         family.family.refreshed_at = replacement.refresh.issued_at;

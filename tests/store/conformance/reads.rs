@@ -186,7 +186,7 @@ pub(super) async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc
     assert_eq!(
         stored_token(&*store, &issued.refresh.key(), NOW + 20).await,
         Some(StoredToken::UsedRefresh(UsedRefreshToken::after_rotation(
-            &issued.refresh,
+            issued.refresh.clone(),
             &next,
             NOW + 10,
             KEEP_USED_UNTIL
