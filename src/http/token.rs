@@ -25,6 +25,7 @@ use crate::domain::{
     GrantError, GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService,
 };
 use crate::domain::{Issuance, IssuanceRefused};
+use crate::telemetry::store_timing;
 
 const ENDPOINT: &str = "token";
 
@@ -97,7 +98,7 @@ fn grant_work<S: GrantStore + LoginAttemptStore>(
     if request.grant.grant_type() != GrantType::Password {
         return Box::pin(async move { service.grant(request).await });
     }
-    let task = tokio::spawn(async move { service.grant(request).await });
+    let task = store_timing::spawn_measured(async move { service.grant(request).await });
     Box::pin(async move {
         match task.await {
             Ok(issued) => issued,

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use tokio::task::JoinError;
 
 /// The DynamoDB operations of one request (retries included in each) and their total time.
 /// Operations run one after another, so `calls` is also the number of sequential round trips.
@@ -34,12 +35,35 @@ pub async fn measure<F: Future>(request: F) -> (F::Output, StoreTime) {
         .await
 }
 
+/// Runs `work` as a task of its own, whose DynamoDB calls still count in the spawning request's
+/// tally (a task-local does not follow `tokio::spawn`). The task runs on even if the returned
+/// future is dropped.
+pub fn spawn_measured<F>(work: F) -> impl Future<Output = Result<F::Output, JoinError>> + Send
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let task = tokio::spawn(measure(work));
+    async move {
+        let (output, time) = task.await?;
+        add_time(time);
+        Ok(output)
+    }
+}
+
 fn add(elapsed: Duration) {
+    add_time(StoreTime {
+        calls: 1,
+        elapsed,
+    });
+}
+
+fn add_time(more: StoreTime) {
     // Outside `measure` (start-up, oauth-admin) there is nothing to add to.
     let _ = TALLY.try_with(|tally| {
         let mut time = tally.get();
-        time.calls = time.calls.saturating_add(1);
-        time.elapsed += elapsed;
+        time.calls = time.calls.saturating_add(more.calls);
+        time.elapsed += more.elapsed;
         tally.set(time);
     });
 }
@@ -103,5 +127,26 @@ mod tests {
         );
         assert_eq!(second.calls, 1);
         add(Duration::from_millis(1)); // outside any request: ignored, no panic
+    }
+
+    #[tokio::test]
+    async fn a_spawned_task_counts_in_its_requests_tally() {
+        let (output, time) = measure(async {
+            add(Duration::from_millis(2));
+            spawn_measured(async {
+                add(Duration::from_millis(3));
+                7
+            })
+            .await
+        })
+        .await;
+        assert_eq!(output.ok(), Some(7));
+        assert_eq!(
+            time,
+            StoreTime {
+                calls: 2,
+                elapsed: Duration::from_millis(5)
+            }
+        );
     }
 }
