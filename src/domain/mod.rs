@@ -13,6 +13,7 @@ pub mod error;
 pub mod grants;
 pub mod issuance;
 pub mod issuer;
+pub mod jose;
 pub mod lifecycle;
 pub mod login_throttle;
 pub mod model;

@@ -5,6 +5,7 @@
 //! - [`LoginAttemptStore`]: the password grant's attempt counting;
 //! - [`AccessTokenStore`]: the one read a bearer check makes;
 //! - [`AdminStore`]: provisioning for `oauth-admin` and the seeded local server;
+//! - [`ReplayStore`]: the `jti`s of DPoP proofs and client assertions, each accepted once;
 //! - the signing keys' own port, [`crate::domain::signing::KeySetStore`].
 //!
 //! Two adapters in `crate::store` implement them all with the same semantics, checked by one
@@ -17,6 +18,7 @@
 use std::future::Future;
 
 use super::clock::UnixSeconds;
+use super::jose::ReplayKey;
 use super::login_throttle::{
     AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,
 };
@@ -277,6 +279,21 @@ pub trait AccessTokenStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
 }
 
+/// Remembers once-only JWTs (DPoP proofs, client assertions) for as long as they could be
+/// accepted, so that each is accepted once.
+pub trait ReplayStore: Send + Sync + 'static {
+    /// Records `key` as used until `expires_at`, in one conditional write: `true` the first
+    /// time, `false` while a record of it is live at `now`. Among concurrent calls with one key
+    /// exactly one gets `true`. A record past its `expires_at` counts as absent and is
+    /// overwritten, so the answer never waits for TTL deletion.
+    fn record_once(
+        &self,
+        key: &ReplayKey,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
 /// Provisioning, used by `oauth-admin` and to seed the local server.
 pub trait AdminStore: Send + Sync + 'static {
     /// Reads a user.
@@ -349,14 +366,18 @@ pub trait AdminStore: Send + Sync + 'static {
 
 /// Every port a store adapter serves, for the wiring (router, entry points) that serves every
 /// flow. Implemented for anything that implements them all.
-pub trait Store: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore {}
+pub trait Store:
+    GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore + ReplayStore
+{
+}
 
-impl<T: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore> Store for T {}
+impl<T: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore + ReplayStore> Store for T {}
 
 /// Every port trait of this module in scope at once, for code that calls an adapter's methods
 /// directly (tests, seeding): `use crate::domain::store::prelude::*;`.
 pub mod prelude {
     pub use crate::domain::store::{
         AccessTokenStore as _, AdminStore as _, GrantStore as _, LoginAttemptStore as _,
+        ReplayStore as _,
     };
 }

@@ -27,6 +27,7 @@
 //! - `credential_writes`: conditional single-item writes to the credentials table (creating,
 //!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
+//! - `replay`: used `jti`s of DPoP proofs and client assertions, one conditional put each;
 //! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
 
@@ -44,6 +45,7 @@ mod mapping;
 mod port;
 mod provisioning;
 mod reads;
+mod replay;
 mod schema;
 mod signing_keys;
 mod transactions;

@@ -33,6 +33,8 @@ use crate::domain::token::TokenHash;
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     data: Arc<Mutex<Data>>,
+    /// Used `jti`s, apart: they are written on other paths than tokens.
+    replays: Arc<Mutex<replay::ReplayRecords>>,
 }
 
 #[derive(Default)]
@@ -669,6 +671,10 @@ fn is_live(token: &StoredToken, now: UnixSeconds) -> bool {
         StoredToken::UsedRefresh(used) => now < used.expires_at,
     }
 }
+
+mod replay;
+
+pub use replay::REPLAY_RECORDS_KEPT;
 
 #[cfg(test)]
 mod tests;
