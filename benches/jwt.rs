@@ -103,6 +103,7 @@ fn access_tokens(service: &Service, runtime: &tokio::runtime::Runtime) -> [Strin
 fn claims() -> AccessTokenClaims {
     let now = SystemClock.now();
     AccessTokenClaims {
+        cnf: None,
         iss: support::issuer(),
         sub: DEMO_USERNAME.into(),
         aud: support::issuer(),

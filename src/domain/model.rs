@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::clock::UnixSeconds;
+use super::jose::Thumbprint;
 use super::names::{ClientId, Username};
 use super::scope::Scope;
 use super::token::{FamilySecret, TokenHash};
@@ -99,6 +100,56 @@ pub struct AccessTokenPolicy {
     /// Shorter than the server's access token lifetime, for clients whose JWTs must stop
     /// working sooner after a revocation; `None`: the server's.
     pub lifetime: Option<u64>,
+    /// Whether its tokens are bound to a DPoP key (RFC 9449).
+    pub dpop: DpopPolicy,
+}
+
+/// Whether a client's access tokens are sender-constrained with DPoP (RFC 9449).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum DpopPolicy {
+    /// Every token request carries a proof; the tokens and the refresh token are bound to its
+    /// key.
+    Required,
+    /// A request with a proof gets a bound access token, one without a Bearer token; existing
+    /// clients are unchanged.
+    #[default]
+    Allowed,
+    /// Proofs are ignored: always Bearer tokens.
+    Off,
+}
+
+impl DpopPolicy {
+    pub const ALL: [DpopPolicy; 3] = [DpopPolicy::Required, DpopPolicy::Allowed, DpopPolicy::Off];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopPolicy::Required => "required",
+            DpopPolicy::Allowed => "allowed",
+            DpopPolicy::Off => "off",
+        }
+    }
+}
+
+impl fmt::Display for DpopPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The value is not a DPoP policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown DPoP policy (expected required, allowed or off)")]
+pub struct UnknownDpopPolicy;
+
+impl FromStr for DpopPolicy {
+    type Err = UnknownDpopPolicy;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        DpopPolicy::ALL
+            .into_iter()
+            .find(|policy| policy.as_str() == value)
+            .ok_or(UnknownDpopPolicy)
+    }
 }
 
 impl AccessTokenPolicy {
@@ -184,6 +235,8 @@ pub struct AccessTokenRecord {
     pub issued_at: UnixSeconds,
     /// Also the DynamoDB TTL attribute; reads must still check it, because TTL deletion lags.
     pub expires_at: UnixSeconds,
+    /// The DPoP key the token is bound to (RFC 9449 `cnf.jkt`); `None`: a Bearer token.
+    pub jkt: Option<Thumbprint>,
 }
 
 impl AccessTokenRecord {
@@ -211,6 +264,9 @@ pub struct RefreshTokenRecord {
     pub issued_at: UnixSeconds,
     /// `None`: lasts until used.
     pub expires_at: Option<UnixSeconds>,
+    /// The DPoP key it is bound to: only a proof by that key may use it. Set for a client that
+    /// requires DPoP.
+    pub jkt: Option<Thumbprint>,
 }
 
 impl RefreshTokenRecord {

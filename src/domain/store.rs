@@ -23,7 +23,7 @@ use super::login_throttle::{
     AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,
 };
 use super::model::{
-    AccessTokenRecord, Client, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
+    AccessTokenRecord, Client, DpopPolicy, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenFormat, TokenPair, User,
 };
 use super::names::{ClientId, Username};
@@ -105,6 +105,7 @@ pub struct ClientChanges {
     pub token_format: Option<TokenFormat>,
     /// `Some(None)`: back to the server's lifetime.
     pub access_token_lifetime: Option<Option<u64>>,
+    pub dpop: Option<DpopPolicy>,
 }
 
 impl ClientChanges {
@@ -114,6 +115,7 @@ impl ClientChanges {
             && self.grant_types.is_none()
             && self.token_format.is_none()
             && self.access_token_lifetime.is_none()
+            && self.dpop.is_none()
     }
 
     /// Makes these changes to `client`, as the store does.
@@ -132,6 +134,9 @@ impl ClientChanges {
         }
         if let Some(lifetime) = self.access_token_lifetime {
             client.access_tokens.lifetime = lifetime;
+        }
+        if let Some(dpop) = self.dpop {
+            client.access_tokens.dpop = dpop;
         }
     }
 }

@@ -59,6 +59,14 @@ struct Introspection<'a> {
     exp: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+    /// The DPoP key a bound token is for (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 impl<'a> Introspection<'a> {
@@ -68,9 +76,17 @@ impl<'a> Introspection<'a> {
             scope: Some(access.scope.to_string()),
             client_id: Some(&access.client_id),
             username: access.username.as_deref(),
-            token_type: Some("Bearer"),
+            token_type: Some(if access.jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            }),
             exp: Some(access.expires_at),
             iat: Some(access.issued_at),
+            cnf: access
+                .jkt
+                .as_ref()
+                .map(|jkt| Confirmation { jkt: jkt.as_str() }),
         }
     }
 
@@ -83,6 +99,7 @@ impl<'a> Introspection<'a> {
             token_type: None,
             exp: None,
             iat: None,
+            cnf: None,
         }
     }
 }

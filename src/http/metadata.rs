@@ -20,6 +20,7 @@ use super::observe::EndpointOutcome;
 use super::paths::{INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
 use super::response::refused;
 use crate::domain::GrantType;
+use crate::domain::jose::dpop::PROOF_ALGORITHMS;
 
 const ENDPOINT: &str = "metadata";
 
@@ -41,6 +42,8 @@ struct Metadata<'a> {
     token_endpoint_auth_methods_supported: [&'static str; 2],
     revocation_endpoint_auth_methods_supported: [&'static str; 2],
     introspection_endpoint_auth_methods_supported: [&'static str; 2],
+    /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+    dpop_signing_alg_values_supported: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scopes_supported: Option<Vec<&'a str>>,
 }
@@ -71,6 +74,7 @@ pub(super) async fn metadata_endpoint(
             .scopes_supported
             .as_ref()
             .map(|scope| scope.tokens().collect()),
+        dpop_signing_alg_values_supported: PROOF_ALGORITHMS.iter().map(|a| a.as_str()).collect(),
     };
     let mut response = (
         StatusCode::OK,

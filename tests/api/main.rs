@@ -10,6 +10,7 @@ mod helpers;
 
 mod client_auth;
 mod client_credentials;
+mod dpop;
 mod events;
 mod hostile_input;
 mod introspection;

@@ -28,7 +28,8 @@ fn document(issuer: &str, scopes: Option<&str>) -> String {
             r#""response_types_supported": [], "#,
             r#""token_endpoint_auth_methods_supported": {methods}, "#,
             r#""revocation_endpoint_auth_methods_supported": {methods}, "#,
-            r#""introspection_endpoint_auth_methods_supported": {methods}{scopes}}}"#
+            r#""introspection_endpoint_auth_methods_supported": {methods}, "#,
+            r#""dpop_signing_alg_values_supported": ["ES256", "RS256", "PS256"]{scopes}}}"#
         ),
         issuer = issuer,
         methods = methods,

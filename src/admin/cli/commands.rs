@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::import;
 use crate::domain::TokenFormat;
-use crate::domain::model::UnknownTokenFormat;
+use crate::domain::model::{DpopPolicy, UnknownDpopPolicy, UnknownTokenFormat};
 use crate::domain::signing::MAX_ACCESS_TOKEN_LIFETIME;
 
 const AFTER_HELP: &str = "\
@@ -239,6 +239,10 @@ pub struct CreateClientArgs {
     /// a revoked JWT keeps passing gateway JWT authorizers until it expires.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_ACCESS_TOKEN_LIFETIME))]
     pub(super) access_token_lifetime: Option<u64>,
+    /// DPoP (RFC 9449): required (every token request proves a key; tokens and refresh
+    /// tokens are bound to it), allowed (a request with a proof gets a bound token) or off.
+    #[arg(long, value_name = "POLICY", default_value = "allowed", value_parser = parse_dpop_policy)]
+    pub(super) dpop: DpopPolicy,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +273,15 @@ pub struct ClientChangeArgs {
     /// The new access token lifetime in seconds; 0: the server's.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_ACCESS_TOKEN_LIFETIME))]
     pub(super) access_token_lifetime: Option<u64>,
+    /// The new DPoP policy: required, allowed or off. Refresh tokens already bound stay bound.
+    #[arg(long, value_name = "POLICY", value_parser = parse_dpop_policy)]
+    pub(super) dpop: Option<DpopPolicy>,
+}
+
+fn parse_dpop_policy(value: &str) -> Result<DpopPolicy, String> {
+    value
+        .parse()
+        .map_err(|error: UnknownDpopPolicy| error.to_string())
 }
 
 fn parse_token_format(value: &str) -> Result<TokenFormat, String> {

@@ -34,6 +34,7 @@ impl CreateClientArgs {
             access_tokens: AccessTokenPolicy {
                 format: self.token_format,
                 lifetime: self.access_token_lifetime,
+                dpop: self.dpop,
             },
             secret,
         })
@@ -55,6 +56,7 @@ impl UpdateClientArgs {
             access_token_lifetime: changes
                 .access_token_lifetime
                 .map(|seconds| (seconds > 0).then_some(seconds)),
+            dpop: changes.dpop,
         };
         Ok((client_id, changes))
     }

@@ -247,6 +247,7 @@ fn client_json(
         "grant_types": grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "token_format": access_tokens.format.as_str(),
         "access_token_lifetime": access_tokens.lifetime,
+        "dpop": access_tokens.dpop.as_str(),
     })
 }
 

@@ -66,6 +66,7 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
             family_id: family_id.into(),
             issued_at: SystemClock.now(),
             expires_at: SystemClock.now() + 3600,
+            jkt: None,
         },
         refresh: RefreshTokenRecord {
             token_hash: TokenHash::of(&Secret::new(format!("{family_id}-refresh"))),
@@ -77,6 +78,7 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
             family_id: family_id.into(),
             issued_at: SystemClock.now(),
             expires_at: None,
+            jkt: None,
         },
     }
 }

@@ -38,6 +38,7 @@ pub async fn issue<S: GrantStore>(
     if !client.allows(GrantType::ClientCredentials) {
         return Err(GrantError::UnauthorizedClient);
     }
+    let binding = issuer.dpop_binding(&client, context.dpop)?;
     let scope = narrow(request.scope.as_deref(), &client.scope)?;
     let lifetime = issuer.access_lifetime(&client);
     let grant = AccessGrant {
@@ -46,6 +47,7 @@ pub async fn issue<S: GrantStore>(
         scope: &scope,
         issued_at: now,
         expires_at: now + lifetime,
+        jkt: binding.access.as_ref(),
     };
     let access_token = issuer
         .access_token(&grant, new_token()?, context.issuance)
@@ -58,6 +60,7 @@ pub async fn issue<S: GrantStore>(
         family_id: new_family_id()?,
         issued_at: now,
         expires_at: grant.expires_at,
+        jkt: binding.access.clone(),
     };
     context.store.issue_access_token(&access).await?;
     Ok(IssuedTokens {
@@ -65,6 +68,7 @@ pub async fn issue<S: GrantStore>(
         refresh_token: None,
         expires_in: lifetime,
         scope,
+        dpop_bound: binding.access.is_some(),
     })
 }
 

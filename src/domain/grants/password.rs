@@ -6,7 +6,9 @@ use super::{GrantContext, GrantParameters, MissingParameter, required};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::credentials::Verification;
 use crate::domain::error::GrantError;
-use crate::domain::issuer::{IssuedTokens, NewPair, log_upgrade, narrow, new_family_id};
+use crate::domain::issuer::{
+    DpopBinding, IssuedTokens, NewPair, log_upgrade, narrow, new_family_id,
+};
 use crate::domain::login_throttle::{
     Admission, AttemptKeys, KNOWN_SOURCE_SECONDS, TakenAttempt, UncheckedAttempt,
 };
@@ -69,6 +71,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         client,
         user,
         number,
+        binding,
     } = attempt.admit().await?;
     let verifier = context.issuer.verifier();
     let verification = verifier
@@ -89,7 +92,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
             return Err(attempt.unchecked(admission, error).await);
         }
     };
-    attempt.log_in(&client, scope).await
+    attempt.log_in(&client, scope, binding).await
 }
 
 /// The answer to a username no user can have: the client is checked as for any attempt, then
@@ -122,6 +125,8 @@ struct Admitted {
     user: Option<User>,
     /// The attempt's number from its source (see [`Admission::Admitted`]).
     number: u32,
+    /// What the login's tokens are bound to.
+    binding: DpopBinding,
 }
 
 impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
@@ -158,8 +163,12 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             .and_then(|client| match client.allows(GrantType::Password) {
                 true => Ok(client),
                 false => Err(GrantError::UnauthorizedClient),
+            })
+            .and_then(|client| {
+                let binding = issuer.dpop_binding(&client, self.context.dpop)?;
+                Ok((client, binding))
             });
-        let client = match client {
+        let (client, binding) = match client {
             Ok(client) => client,
             Err(error) => return Err(self.unchecked(admission, error).await),
         };
@@ -171,6 +180,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
                     client,
                     user: read.user,
                     number,
+                    binding,
                 })
             }
             Admission::Admitted { .. } | Admission::Refused => {
@@ -186,7 +196,12 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
     }
 
     /// Issues a new login's pair, which starts a family, and clears the source's count.
-    async fn log_in(&self, client: &Client, scope: Scope) -> Result<IssuedTokens, GrantError> {
+    async fn log_in(
+        &self,
+        client: &Client,
+        scope: Scope,
+        binding: DpopBinding,
+    ) -> Result<IssuedTokens, GrantError> {
         let (issuer, now) = (self.context.issuer, self.now);
         // The refresh token carries the scope granted here, not everything the client may ask
         // for, so a later refresh cannot widen it (RFC 6749 §6).
@@ -199,6 +214,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             family_id: new_family_id()?,
             family_secret: FamilySecret::generate()?,
             issued_at: now,
+            binding,
         };
         let (issued, pair) = issuer
             .new_pair(new_pair, tokens, self.context.issuance)

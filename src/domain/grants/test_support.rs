@@ -131,6 +131,7 @@ impl Grants {
             grant: grant_request,
             source,
             issuance: Err(IssuanceRefused::NoIssuer),
+            dpop: None,
         };
         grant(&self.issuer, &self.store, &self.lockout, request).await
     }

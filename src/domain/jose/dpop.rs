@@ -59,6 +59,8 @@ pub enum ProofRefusal {
     Replayed,
     #[error("the proof is for another key than the token's")]
     WrongKey,
+    #[error("no DPoP proof, which the client requires")]
+    Missing,
 }
 
 /// A proof's refusal, or this server's demand for a nonce (RFC 9449 §8).

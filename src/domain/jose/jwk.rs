@@ -20,7 +20,11 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Jwk {
     /// `kty` `EC`, `crv` `P-256`: x and y, 32 bytes each.
-    P256 { x: String, y: String, point: Vec<u8> },
+    P256 {
+        x: String,
+        y: String,
+        point: Vec<u8>,
+    },
     /// `kty` `RSA`.
     Rsa {
         n: String,
@@ -67,7 +71,10 @@ impl Jwk {
     /// refused.
     pub fn from_json(value: &Value) -> Result<Self, JoseError> {
         let object = value.as_object().ok_or(JoseError::BadKey)?;
-        if PRIVATE_MEMBERS.iter().any(|name| object.contains_key(*name)) {
+        if PRIVATE_MEMBERS
+            .iter()
+            .any(|name| object.contains_key(*name))
+        {
             return Err(JoseError::PrivateKey);
         }
         match member(object, "kty")? {

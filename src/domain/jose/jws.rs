@@ -105,7 +105,11 @@ impl<'a> CompactJws<'a> {
 
     /// Whether `key` made the signature.
     pub fn verify(&self, key: &Jwk) -> Result<(), JoseError> {
-        if key.verifies(self.algorithm, self.signing_input.as_bytes(), &self.signature) {
+        if key.verifies(
+            self.algorithm,
+            self.signing_input.as_bytes(),
+            &self.signature,
+        ) {
             Ok(())
         } else {
             Err(JoseError::BadSignature)

@@ -17,7 +17,8 @@ mod vault;
 
 pub use error::{KeyError, VaultError};
 pub use jwt::{
-    AccessTokenClaims, JwtRejection, UnverifiedJwt, encode_access_token, looks_like_jwt,
+    AccessTokenClaims, Confirmation, JwtRejection, UnverifiedJwt, encode_access_token,
+    looks_like_jwt,
 };
 pub use key_ring::{KeyRing, KeyRingTiming};
 pub use key_set::{

@@ -9,9 +9,10 @@ use super::item::Item;
 use super::keys::{PK, client_key, family_key, user_key};
 use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
+use crate::domain::jose::Thumbprint;
 use crate::domain::model::{
-    AccessTokenPolicy, AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken,
-    TokenFamily, TokenFormat, TokenPair, UsedRefreshToken, User,
+    AccessTokenPolicy, AccessTokenRecord, Client, DpopPolicy, GrantType, RefreshTokenRecord,
+    StoredToken, TokenFamily, TokenFormat, TokenPair, UsedRefreshToken, User,
 };
 use crate::domain::names::{ClientId, Username};
 use crate::domain::scope::Scope;
@@ -40,6 +41,10 @@ pub(super) fn n(value: u64) -> AttributeValue {
 const TOKEN_FORMAT: &str = "token_format";
 /// 0 (or absent): the server's lifetime.
 const ACCESS_TOKEN_LIFETIME: &str = "access_token_lifetime";
+/// Absent from clients registered before DPoP: allowed.
+const DPOP: &str = "dpop";
+/// The DPoP key thumbprint a token is bound to; absent: a Bearer token.
+const JKT: &str = "jkt";
 
 pub(super) fn client_item(client: &Client) -> Item {
     HashMap::from([
@@ -57,6 +62,7 @@ pub(super) fn client_item(client: &Client) -> Item {
             ACCESS_TOKEN_LIFETIME.to_owned(),
             n(client.access_tokens.lifetime.unwrap_or(0)),
         ),
+        (DPOP.to_owned(), s(client.access_tokens.dpop.as_str())),
         (CREATED_AT.to_owned(), n(client.created_at)),
     ])
 }
@@ -78,6 +84,9 @@ pub(super) fn client_changes(changes: &ClientChanges) -> Vec<(&'static str, Attr
     }
     if let Some(lifetime) = changes.access_token_lifetime {
         values.push((ACCESS_TOKEN_LIFETIME, n(lifetime.unwrap_or(0))));
+    }
+    if let Some(dpop) = changes.dpop {
+        values.push((DPOP, s(dpop.as_str())));
     }
     values
 }
@@ -108,6 +117,9 @@ pub(super) fn access_item(token: &AccessTokenRecord) -> Item {
     if let Some(username) = &token.username {
         item.insert("username".to_owned(), s(username));
     }
+    if let Some(jkt) = &token.jkt {
+        item.insert(JKT.to_owned(), s(jkt.as_str()));
+    }
     item
 }
 
@@ -130,6 +142,9 @@ pub(super) fn refresh_item(token: &RefreshTokenRecord) -> Item {
     }
     if let Some(secret) = &token.family_secret {
         item.insert(FAMILY_SECRET.to_owned(), s(secret.as_str()));
+    }
+    if let Some(jkt) = &token.jkt {
+        item.insert(JKT.to_owned(), s(jkt.as_str()));
     }
     item
 }
@@ -301,7 +316,17 @@ fn access_token_policy(item: &Item) -> Result<AccessTokenPolicy, StoreError> {
         }
     };
     let lifetime = optional_number(item, ACCESS_TOKEN_LIFETIME)?.filter(|&seconds| seconds > 0);
-    Ok(AccessTokenPolicy { format, lifetime })
+    let dpop = match optional_string(item, DPOP)? {
+        None => DpopPolicy::default(),
+        Some(policy) => policy
+            .parse()
+            .map_err(|_| StoreError::Malformed(format!("attribute {DPOP} is not a DPoP policy")))?,
+    };
+    Ok(AccessTokenPolicy {
+        format,
+        lifetime,
+        dpop,
+    })
 }
 
 pub(super) fn user_from(item: Item) -> Result<User, StoreError> {
@@ -340,7 +365,12 @@ pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
         family_id: string(&item, "family_id")?,
         issued_at: number(&item, "issued_at")?,
         expires_at: number(&item, TTL_ATTRIBUTE)?,
+        jkt: jkt(&item)?,
     })
+}
+
+fn jkt(item: &Item) -> Result<Option<Thumbprint>, StoreError> {
+    Ok(optional_string(item, JKT)?.map(Thumbprint::from_stored))
 }
 
 fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
@@ -354,6 +384,7 @@ fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
         family_secret: family_secret(&item)?,
         issued_at: number(&item, "issued_at")?,
         expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
+        jkt: jkt(&item)?,
     })
 }
 

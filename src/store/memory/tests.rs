@@ -15,6 +15,7 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
         family_id: family_id.into(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
     };
     let refresh = RefreshTokenRecord {
         token_hash: hash(),
@@ -26,6 +27,7 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
         family_secret: None,
         issued_at,
         expires_at: None,
+        jkt: None,
     };
     TokenPair { access, refresh }
 }

@@ -54,6 +54,7 @@ async fn grant(tables: &TableNames, app: &App, grant: GrantRequest) -> Result<Lo
             grant,
             source: Default::default(),
             issuance: Err(IssuanceRefused::NoIssuer),
+            dpop: None,
         })
         .await
         .map(Login::from)

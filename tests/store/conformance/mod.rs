@@ -172,6 +172,7 @@ fn pair_at(
         family_id: family_id.clone(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
     };
     let refresh = RefreshTokenRecord {
         token_hash: fresh_hash(),
@@ -183,6 +184,7 @@ fn pair_at(
         family_secret: Some(FamilySecret::generate().unwrap()),
         issued_at,
         expires_at: refresh_expires_at,
+        jkt: None,
     };
     TokenPair { access, refresh }
 }
@@ -197,6 +199,7 @@ fn client_token_at(client_id: &str, issued_at: UnixSeconds) -> AccessTokenRecord
         family_id: fresh_family_id(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
     }
 }
 

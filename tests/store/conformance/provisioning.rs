@@ -2,6 +2,7 @@
 //! only while they are the one that was verified.
 
 use super::*;
+use token_endpoint::domain::model::DpopPolicy;
 use token_endpoint::domain::{AccessTokenPolicy, TokenFormat};
 
 pub(super) async fn provisioning_refuses_duplicates_and_missing_records<S: Store>(store: Arc<S>) {
@@ -306,6 +307,7 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
         grant_types: Some(vec![GrantType::ClientCredentials]),
         token_format: Some(TokenFormat::Jwt),
         access_token_lifetime: Some(Some(300)),
+        dpop: Some(DpopPolicy::Required),
     };
     let changed = ok(store
         .update_client(&support::client_id_of("app"), &changes)
@@ -315,6 +317,7 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
     expected.access_tokens = AccessTokenPolicy {
         format: TokenFormat::Jwt,
         lifetime: Some(300),
+        dpop: DpopPolicy::Required,
     };
     assert_eq!(changed, expected);
     assert_eq!(

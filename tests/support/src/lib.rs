@@ -5,6 +5,7 @@
 //! the decision to skip a test whose tool is missing ([`skip`]).
 
 pub mod clock;
+pub mod dpop;
 pub mod events;
 pub mod fault_proxy;
 pub mod http;
