@@ -8,6 +8,7 @@ mod issuance;
 mod lockout;
 mod provisioning;
 mod reads;
+mod replay;
 mod rotation;
 mod signing_keys;
 
@@ -24,7 +25,8 @@ use token_endpoint::domain::token::{FamilySecret, TokenHash, new_token, random_a
 use token_endpoint::domain::{Client, GrantType, Scope, User};
 
 use self::{
-    families::*, issuance::*, lockout::*, provisioning::*, reads::*, rotation::*, signing_keys::*,
+    families::*, issuance::*, lockout::*, provisioning::*, reads::*, replay::*, rotation::*,
+    signing_keys::*,
 };
 
 const NOW: UnixSeconds = 1_800_000_000;
@@ -93,6 +95,9 @@ macro_rules! conformance_suite {
                 a_saved_key_set_reads_back_and_is_not_listed,
                 a_stale_key_set_save_conflicts_and_changes_nothing,
                 concurrent_key_set_saves_have_one_winner,
+                a_jti_is_recorded_once_until_it_expires,
+                concurrent_first_uses_have_one_winner,
+                dpop_bound_tokens_read_back_with_their_key,
             );
         }
     };
