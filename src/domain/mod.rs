@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod login_throttle;
 pub mod model;
 pub mod names;
+pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod service;

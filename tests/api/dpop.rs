@@ -21,7 +21,7 @@ use token_endpoint::store::MemoryStore;
 use crate::helpers::*;
 
 const ISSUER: &str = "https://auth.example.com";
-const TOKEN_URL: &str = "https://auth.example.com/o/token/";
+pub const TOKEN_URL: &str = "https://auth.example.com/o/token/";
 
 fn discovery() -> Discovery {
     Discovery {
@@ -31,7 +31,7 @@ fn discovery() -> Discovery {
 }
 
 /// An app naming itself [`ISSUER`], its clock, and whether it demands nonces.
-async fn dpop_app(nonces: bool) -> (TestApp, Arc<ManualClock>, App) {
+pub async fn dpop_app(nonces: bool) -> (TestApp, Arc<ManualClock>, App) {
     let clock = Arc::new(ManualClock::default());
     let config = support::test_config();
     let verifier = CredentialVerifier::new(config.argon2).unwrap();
@@ -51,7 +51,7 @@ async fn dpop_app(nonces: bool) -> (TestApp, Arc<ManualClock>, App) {
 
 impl TestApp {
     /// `POST /o/token/` of `form` as client A, with `proof` in a `DPoP` header.
-    async fn with_proof(&self, form_body: &str, proof: Option<&str>) -> Reply {
+    pub async fn with_proof(&self, form_body: &str, proof: Option<&str>) -> Reply {
         let mut request = support::http::token_request(form_body, A);
         if let Some(proof) = proof {
             request
@@ -62,7 +62,7 @@ impl TestApp {
     }
 }
 
-fn login() -> String {
+pub fn login() -> String {
     form(&[
         ("grant_type", "password"),
         ("username", ALICE),

@@ -11,6 +11,7 @@ mod helpers;
 mod client_auth;
 mod client_credentials;
 mod dpop;
+mod dpop_authorizer;
 mod events;
 mod hostile_input;
 mod introspection;
