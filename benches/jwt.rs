@@ -76,6 +76,7 @@ fn authorizer(service: &Service, runtime: &tokio::runtime::Runtime) -> Authorize
         keys,
         issuer: None,
         clock,
+        accepts_dpop: true,
     }
 }
 

@@ -108,6 +108,7 @@ fn authorizer(store: &DynamoStore) -> Authorizer<DynamoStore> {
         keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
         issuer: None,
         clock,
+        accepts_dpop: true,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Config {
     pub signing: SigningConfig,
     /// Set: DPoP proofs must carry a nonce made under this secret (`DPOP_NONCE_SECRET`).
     pub dpop_nonce_secret: Option<Secret>,
+    /// The authorizer accepts DPoP-bound tokens only if API Gateway caches none of its answers.
+    pub authorizer_accepts_dpop: bool,
 }
 
 /// The names of the DynamoDB tables.
@@ -126,6 +128,7 @@ impl From<ServiceSettings> for Config {
                 propagation_delay: settings.signing_key_propagation_seconds,
             },
             dpop_nonce_secret: settings.dpop_nonce_secret,
+            authorizer_accepts_dpop: settings.authorizer_cache_ttl_seconds == 0,
         }
     }
 }

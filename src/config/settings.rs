@@ -141,6 +141,12 @@ pub struct ServiceSettings {
     /// carry a server nonce (RFC 9449 §8) made from it; unset: proofs need none.
     #[arg(long, env = "DPOP_NONCE_SECRET", value_parser = nonce_secret, hide_env_values = true)]
     pub dpop_nonce_secret: Option<Secret>,
+    /// The authorizer: how long API Gateway caches its answers (the template's
+    /// AuthorizerCacheTtlSeconds). Above 0 it refuses DPoP-bound tokens, whose every request
+    /// needs a fresh proof that a cached answer would skip.
+    #[arg(long, env = "AUTHORIZER_CACHE_TTL_SECONDS", value_parser = whole_number,
+          default_value_t = 0)]
+    pub authorizer_cache_ttl_seconds: u64,
 }
 
 /// The SDK's standard endpoint override, read here because an empty one makes the SDK panic.

@@ -48,6 +48,9 @@ pub struct Authorizer<S> {
     /// token endpoint derives it from the request.
     pub issuer: Option<String>,
     pub clock: Arc<dyn Clock>,
+    /// Whether `Authorization: DPoP` may pass: only where API Gateway caches no answer, or a
+    /// cached Allow would let requests through without their proofs.
+    pub accepts_dpop: bool,
 }
 
 /// Serves authorizer events until the runtime stops.
@@ -72,6 +75,13 @@ pub async fn authorize<S: AccessTokenStore + ReplayStore>(
     let issuer = authorizer.issuer.as_deref().or(request.issuer.as_deref());
     let now = authorizer.clock.now();
     let access = match &token {
+        Some((Scheme::Dpop, _)) if !authorizer.accepts_dpop => {
+            tracing::warn!(
+                "a DPoP token refused: API Gateway caches this authorizer's answers \
+                 (AUTHORIZER_CACHE_TTL_SECONDS above 0)"
+            );
+            None
+        }
         Some((scheme, token)) => {
             let presented = PresentedToken {
                 scheme: *scheme,

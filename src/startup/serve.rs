@@ -93,6 +93,7 @@ async fn serve<S: ServiceStore, V: KeyVault>(
                 keys,
                 issuer,
                 clock,
+                accepts_dpop: config.authorizer_accepts_dpop,
             };
             lambda::authorizer::run(authorizer).await
         }

@@ -21,8 +21,19 @@ fn api_url() -> String {
     format!("https://{HOST}/example/whoami")
 }
 
-/// The authorizer's answer to the fixture's request with `authorization` and `proof`.
+/// The answer of an authorizer that API Gateway does not cache to the fixture's request with
+/// `authorization` and `proof`.
 async fn decide(service: &App, authorization: &str, proof: Option<&str>) -> bool {
+    decide_behind(service, 0, authorization, proof).await
+}
+
+/// …of an authorizer whose answers API Gateway caches for `cache_ttl` seconds.
+async fn decide_behind(
+    service: &App,
+    cache_ttl: u64,
+    authorization: &str,
+    proof: Option<&str>,
+) -> bool {
     let mut event: Value = event("authorizer-http-api.json");
     event["headers"]["authorization"] = json!(authorization);
     if let Some(proof) = proof {
@@ -35,6 +46,7 @@ async fn decide(service: &App, authorization: &str, proof: Option<&str>) -> bool
         store,
         issuer: None,
         clock,
+        accepts_dpop: cache_ttl == 0,
     };
     let answer = authorize(&authorizer, event).await.unwrap();
     answer["isAuthorized"] == json!(true)
@@ -52,6 +64,10 @@ async fn the_authorizer_wants_a_fresh_proof_of_the_tokens_key_for_the_request() 
     let dpop = format!("DPoP {token}");
     let proof = key.proof("GET", &api_url(), now, Some(&token));
 
+    assert!(
+        !decide_behind(&service, 60, &dpop, Some(&proof)).await,
+        "a cached answer would skip the next request's proof"
+    );
     assert!(decide(&service, &dpop, Some(&proof)).await);
     assert!(
         !decide(&service, &dpop, Some(&proof)).await,

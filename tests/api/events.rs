@@ -401,6 +401,7 @@ impl Decide for Shape {
             store,
             issuer: None,
             clock,
+            accepts_dpop: true,
         };
         let answer = authorize(&authorizer, event)
             .await
