@@ -12,6 +12,7 @@ use crate::admin::{
     RotatedSigningKey, SigningKeyDetails, UserDetails,
 };
 use crate::config::TablesConfig;
+use crate::domain::model::DpopPolicy;
 use crate::domain::lifecycle::Revoked;
 use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret, TokenFamily};
 
@@ -232,7 +233,8 @@ fn insert_revoked(result: &mut Value, revocation: &Revocation) {
     }
 }
 
-/// `access_token_lifetime` is `null` when the client's tokens live as long as the server's.
+/// `access_token_lifetime` is `null` when the client's tokens live as long as the server's;
+/// `dpop` is shown when it is not the default, `allowed`.
 fn client_json(
     client_id: &str,
     name: &str,
@@ -240,15 +242,18 @@ fn client_json(
     grant_types: &[GrantType],
     access_tokens: &AccessTokenPolicy,
 ) -> Value {
-    json!({
+    let mut client = json!({
         "client_id": client_id,
         "name": name,
         "scope": scope.to_string(),
         "grant_types": grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "token_format": access_tokens.format.as_str(),
         "access_token_lifetime": access_tokens.lifetime,
-        "dpop": access_tokens.dpop.as_str(),
-    })
+    });
+    if access_tokens.dpop != DpopPolicy::default() {
+        client["dpop"] = json!(access_tokens.dpop.as_str());
+    }
+    client
 }
 
 fn client_details_json(client: &ClientDetails) -> Value {
