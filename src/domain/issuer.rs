@@ -9,9 +9,10 @@ use super::clock::{Clock, UnixSeconds};
 use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
 use super::issuance::{Issuance, IssuanceRefused};
-use super::jose::Thumbprint;
+use super::jose::assertion::{AssertionContext, AssertionRefusal, check_assertion};
 use super::jose::dpop::{DpopError, ProofRefusal};
 use super::jose::nonce::DpopNonces;
+use super::jose::{JoseError, Thumbprint};
 use super::model::{
     AccessTokenRecord, Client, DpopPolicy, RefreshTokenRecord, TokenFormat, TokenPair,
 };
@@ -59,7 +60,18 @@ pub struct ClientCredentials {
     pub client_id: ClientId,
     /// More than one when the presentation is ambiguous (a Basic header can carry the secret
     /// form-encoded, as RFC 6749 §2.3.1 says, or raw, as curl and most libraries send it).
+    /// Empty with an assertion.
     pub secret_candidates: Vec<Secret>,
+    /// A private_key_jwt client assertion (RFC 7523 §2.2), instead of a secret.
+    pub assertion: Option<ClientAssertion>,
+}
+
+/// A JWT a client signed to authenticate, and what its `aud` may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAssertion {
+    pub jwt: Secret,
+    /// The endpoint's URL, the token endpoint's and the issuer, as the HTTP layer tells them.
+    pub audiences: Vec<String>,
 }
 
 /// A successful grant: what goes into the RFC 6749 §5.1 response.
@@ -208,6 +220,14 @@ impl Issuer {
     ) -> Result<Client, GrantError> {
         // Client ids are not secret, so an unknown client may answer faster than a wrong secret.
         let client = client.ok_or(GrantError::InvalidClient)?;
+        if let Some(assertion) = &credentials.assertion {
+            return self
+                .authenticate_by_assertion(store, client, assertion)
+                .await;
+        }
+        if !client.has_secret() {
+            return Err(GrantError::InvalidClient);
+        }
         match self
             .verifier
             .verify_client_secret(&client, &credentials.secret_candidates)
@@ -227,6 +247,44 @@ impl Issuer {
                 Ok(client)
             }
         }
+    }
+
+    /// Authenticates `client` by its assertion: signed by one of its keys, naming it and
+    /// this server, short-lived, and used for the first time (recorded now).
+    async fn authenticate_by_assertion<S: GrantStore>(
+        &self,
+        store: &S,
+        client: Client,
+        assertion: &ClientAssertion,
+    ) -> Result<Client, GrantError> {
+        let now = self.now();
+        let audiences: Vec<&str> = assertion.audiences.iter().map(String::as_str).collect();
+        let context = AssertionContext {
+            client_id: client.client_id.as_str(),
+            audiences: &audiences,
+            now,
+        };
+        let checked = match &client.jwks {
+            Some(keys) => check_assertion(assertion.jwt.expose(), keys, &context),
+            None => Err(AssertionRefusal::Jose(JoseError::BadKey)),
+        };
+        let recorded = match checked {
+            Ok(checked) => {
+                store
+                    .record_once(&checked.replay_key, checked.remember_until, now)
+                    .await?
+            }
+            Err(refusal) => {
+                tracing::info!(client_id = %client.client_id, %refusal, "client assertion refused");
+                return Err(GrantError::InvalidClient);
+            }
+        };
+        if !recorded {
+            let refusal = AssertionRefusal::Replayed;
+            tracing::info!(client_id = %client.client_id, %refusal, "client assertion refused");
+            return Err(GrantError::InvalidClient);
+        }
+        Ok(client)
     }
 
     /// How long `client`'s access tokens live: its own lifetime, never longer than the

@@ -29,7 +29,7 @@ pub mod token;
 pub use error::GrantError;
 pub use grants::{GrantRequest, TokenRequest};
 pub use issuance::{Issuance, IssuanceRefused};
-pub use issuer::{ClientCredentials, IssuedTokens, Lifetimes};
+pub use issuer::{ClientAssertion, ClientCredentials, IssuedTokens, Lifetimes};
 pub use login_throttle::LockoutPolicy;
 pub use model::{
     AccessTokenPolicy, Client, FamilyOwner, GrantType, TokenFamily, TokenFormat, User,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::clock::UnixSeconds;
-use super::jose::Thumbprint;
+use super::jose::{ClientJwks, Thumbprint};
 use super::names::{ClientId, Username};
 use super::scope::Scope;
 use super::token::{FamilySecret, TokenHash};
@@ -62,7 +62,8 @@ impl FromStr for GrantType {
     }
 }
 
-/// A registered OAuth client (RFC 6749 §2). Every client is confidential: it has a secret.
+/// A registered OAuth client (RFC 6749 §2). Every client is confidential: it has a secret, or
+/// keys for private_key_jwt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub client_id: ClientId,
@@ -78,9 +79,18 @@ pub struct Client {
     /// When the client was registered. A refresh token issued before then belongs to a
     /// deleted namesake and is refused. 0 for records from before this was kept.
     pub created_at: UnixSeconds,
+    /// The public keys it signs private_key_jwt assertions with (RFC 7523); `None`: it
+    /// authenticates with its secret. A client has one or the other; both only while it
+    /// moves from one to the other.
+    pub jwks: Option<ClientJwks>,
 }
 
 impl Client {
+    /// Whether it has a secret: an empty hash is none (a private_key_jwt client).
+    pub fn has_secret(&self) -> bool {
+        !self.secret_hash.is_empty()
+    }
+
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
@@ -133,6 +143,31 @@ impl DpopPolicy {
 impl fmt::Display for DpopPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How a client authenticates (RFC 8414 `token_endpoint_auth_methods_supported`), as an
+/// operator chooses it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// With its secret, in a Basic header or the body.
+    #[default]
+    ClientSecret,
+    /// With a JWT signed by one of its registered keys (RFC 7523 §2.2).
+    PrivateKeyJwt,
+}
+
+impl FromStr for ClientAuthMethod {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "client_secret" | "client_secret_basic" | "client_secret_post" => {
+                Ok(ClientAuthMethod::ClientSecret)
+            }
+            "private_key_jwt" => Ok(ClientAuthMethod::PrivateKeyJwt),
+            _ => Err("unknown method (expected client_secret_basic or private_key_jwt)".into()),
+        }
     }
 }
 

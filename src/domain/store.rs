@@ -18,7 +18,7 @@
 use std::future::Future;
 
 use super::clock::UnixSeconds;
-use super::jose::ReplayKey;
+use super::jose::{ClientJwks, ReplayKey};
 use super::login_throttle::{
     AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,
 };
@@ -106,6 +106,8 @@ pub struct ClientChanges {
     /// `Some(None)`: back to the server's lifetime.
     pub access_token_lifetime: Option<Option<u64>>,
     pub dpop: Option<DpopPolicy>,
+    /// The keys of private_key_jwt; `Some(None)`: none any more.
+    pub jwks: Option<Option<ClientJwks>>,
 }
 
 impl ClientChanges {
@@ -116,6 +118,7 @@ impl ClientChanges {
             && self.token_format.is_none()
             && self.access_token_lifetime.is_none()
             && self.dpop.is_none()
+            && self.jwks.is_none()
     }
 
     /// Makes these changes to `client`, as the store does.
@@ -138,12 +141,16 @@ impl ClientChanges {
         if let Some(dpop) = self.dpop {
             client.access_tokens.dpop = dpop;
         }
+        if let Some(jwks) = &self.jwks {
+            client.jwks.clone_from(jwks);
+        }
     }
 }
 
 /// What the grants read and write. Futures are `Send` so the router can run on a
-/// multi-threaded runtime.
-pub trait GrantStore: Send + Sync + 'static {
+/// multi-threaded runtime. Client authentication records private_key_jwt assertions as used,
+/// so it is a [`ReplayStore`] too.
+pub trait GrantStore: ReplayStore + Send + Sync + 'static {
     /// Reads a client.
     fn client(
         &self,

@@ -41,12 +41,16 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore + ReplaySto
         let token_request = token_request(&parts.headers, &params)?;
         let issuance = issuance(&parts, &params);
         let dpop = dpop_presentation(&parts)?;
-        Ok(TokenRequest {
+        let mut token_request = TokenRequest {
             source,
             issuance,
             dpop,
             ..token_request
-        })
+        };
+        if let Some(client) = &mut token_request.client {
+            client_auth::assertion_audiences(client, &parts);
+        }
+        Ok(token_request)
     };
     let token_request = match read.await {
         Ok(token_request) => token_request,

@@ -19,6 +19,7 @@ mod jwt;
 mod lockout;
 mod metadata;
 mod password_grant;
+mod private_key_jwt;
 mod refresh_grant;
 mod request_shape;
 mod revocation;

@@ -12,8 +12,8 @@ use crate::admin::{
     RotatedSigningKey, SigningKeyDetails, UserDetails,
 };
 use crate::config::TablesConfig;
-use crate::domain::model::DpopPolicy;
 use crate::domain::lifecycle::Revoked;
+use crate::domain::model::DpopPolicy;
 use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret, TokenFamily};
 
 /// Whether a stored hash is still the one imported from Django: a boolean, never the hash.

@@ -17,6 +17,7 @@ fn admin() -> Admin<MemoryStore> {
 
 fn new_client(client_id: Option<&str>, secret: Option<&str>) -> NewClient {
     NewClient {
+        jwks: None,
         client_id: client_id.map(|id| ClientId::parse(id).unwrap()),
         name: "App".into(),
         scope: Scope::parse("read write").unwrap_or_default(),
@@ -296,6 +297,7 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
         grant_types: vec![GrantType::Password],
         access_tokens: Default::default(),
         created_at: 0,
+        jwks: None,
     };
     let stored = admin.store.create_client(&imported).await;
     assert!(stored.is_ok());

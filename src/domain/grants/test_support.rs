@@ -188,6 +188,7 @@ pub fn password_request(username: &str, password: &str, scope: Option<&str>) -> 
 
 pub fn credentials(client_id: &str, secret: &str) -> ClientCredentials {
     ClientCredentials {
+        assertion: None,
         client_id: self::client_id(client_id),
         secret_candidates: vec![Secret::new(secret)],
     }
@@ -226,6 +227,7 @@ fn client(
         grant_types: grant_types.to_vec(),
         access_tokens: Default::default(),
         created_at: 0,
+        jwks: None,
     }
 }
 

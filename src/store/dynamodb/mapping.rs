@@ -9,7 +9,7 @@ use super::item::Item;
 use super::keys::{PK, client_key, family_key, user_key};
 use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
-use crate::domain::jose::Thumbprint;
+use crate::domain::jose::{ClientJwks, Thumbprint};
 use crate::domain::model::{
     AccessTokenPolicy, AccessTokenRecord, Client, DpopPolicy, GrantType, RefreshTokenRecord,
     StoredToken, TokenFamily, TokenFormat, TokenPair, UsedRefreshToken, User,
@@ -45,6 +45,8 @@ const ACCESS_TOKEN_LIFETIME: &str = "access_token_lifetime";
 const DPOP: &str = "dpop";
 /// The DPoP key thumbprint a token is bound to; absent: a Bearer token.
 const JKT: &str = "jkt";
+/// A private_key_jwt client's JWK Set (JSON); absent or empty: none.
+const JWKS: &str = "jwks";
 
 pub(super) fn client_item(client: &Client) -> Item {
     HashMap::from([
@@ -64,6 +66,10 @@ pub(super) fn client_item(client: &Client) -> Item {
         ),
         (DPOP.to_owned(), s(client.access_tokens.dpop.as_str())),
         (CREATED_AT.to_owned(), n(client.created_at)),
+        (
+            JWKS.to_owned(),
+            s(client.jwks.as_ref().map_or("", ClientJwks::as_json)),
+        ),
     ])
 }
 
@@ -87,6 +93,9 @@ pub(super) fn client_changes(changes: &ClientChanges) -> Vec<(&'static str, Attr
     }
     if let Some(dpop) = changes.dpop {
         values.push((DPOP, s(dpop.as_str())));
+    }
+    if let Some(jwks) = &changes.jwks {
+        values.push((JWKS, s(jwks.as_ref().map_or("", ClientJwks::as_json))));
     }
     values
 }
@@ -300,6 +309,7 @@ pub(super) fn client_from(item: Item) -> Result<Client, StoreError> {
         grant_types,
         access_tokens: access_token_policy(&item)?,
         created_at: optional_number(&item, CREATED_AT)?.unwrap_or(0),
+        jwks: jwks(&item)?,
     })
 }
 
@@ -367,6 +377,16 @@ pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
         expires_at: number(&item, TTL_ATTRIBUTE)?,
         jkt: jkt(&item)?,
     })
+}
+
+fn jwks(item: &Item) -> Result<Option<ClientJwks>, StoreError> {
+    match optional_string(item, JWKS)? {
+        None => Ok(None),
+        Some(json) if json.is_empty() => Ok(None),
+        Some(json) => ClientJwks::parse(&json)
+            .map(Some)
+            .map_err(|_| StoreError::Malformed(format!("attribute {JWKS} is not a JWK Set"))),
+    }
 }
 
 fn jkt(item: &Item) -> Result<Option<Thumbprint>, StoreError> {

@@ -48,6 +48,7 @@ async fn grant(tables: &TableNames, app: &App, grant: GrantRequest) -> Result<Lo
     service
         .grant(TokenRequest {
             client: Some(ClientCredentials {
+                assertion: None,
                 client_id: support::client_id_of(&app.id),
                 secret_candidates: vec![Secret::new(app.secret.as_str())],
             }),

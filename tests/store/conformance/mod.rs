@@ -132,6 +132,7 @@ fn client(client_id: &str) -> Client {
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
         access_tokens: Default::default(),
         created_at: NOW - 86_400,
+        jwks: None,
     }
 }
 

@@ -230,6 +230,7 @@ pub async fn add_client<S: Store>(
         grant_types: grant_types.to_vec(),
         access_tokens: AccessTokenPolicy::default(),
         created_at: 0,
+        jwks: None,
     };
     service.store().create_client(&client).await.unwrap();
 }
