@@ -113,6 +113,9 @@ pub fn client_created(created: &CreatedClient) -> Output {
         &client.grant_types,
         &client.access_tokens,
     );
+    if client.jwks.is_some() {
+        insert(&mut result, [("auth_methods", json!(["private_key_jwt"]))]);
+    }
     let Some(secret) = &created.generated_secret else {
         return Output::new(result);
     };
@@ -271,6 +274,10 @@ fn client_details_json(client: &ClientDetails) -> Value {
             client.django_hash_pending_upgrade.into(),
         )],
     );
+    // Shown for a client with keys: a secret alone is every client's default.
+    if client.auth_methods != ["client_secret_basic"] {
+        insert(&mut result, [("auth_methods", json!(client.auth_methods))]);
+    }
     result
 }
 

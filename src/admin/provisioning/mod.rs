@@ -74,11 +74,17 @@ pub struct ClientDetails {
     /// The secret hash is one imported from django-oauth-toolkit, replaced with Argon2id at
     /// the client's first successful authentication.
     pub django_hash_pending_upgrade: bool,
+    /// How it may authenticate: `client_secret_basic`, `private_key_jwt`, or both while it
+    /// moves from one to the other.
+    pub auth_methods: Vec<&'static str>,
 }
 
 impl From<Client> for ClientDetails {
     fn from(client: Client) -> Self {
+        let secret = client.has_secret().then_some("client_secret_basic");
+        let keys = client.jwks.is_some().then_some("private_key_jwt");
         Self {
+            auth_methods: secret.into_iter().chain(keys).collect(),
             django_hash_pending_upgrade: django_hasher(&client.secret_hash).is_some(),
             client_id: client.client_id,
             name: client.name,
@@ -161,7 +167,7 @@ impl<S: Store> Admin<S> {
             grant_types: new.grant_types,
             access_tokens: new.access_tokens,
             created_at: SystemClock.now(),
-            jwks: None,
+            jwks: new.jwks,
         };
         self.store.create_client(&client).await?;
         Ok(CreatedClient {

@@ -414,7 +414,8 @@ async fn a_client_moves_from_its_secret_to_keys_and_back_never_left_with_neither
     };
     let created = admin.create_client(keys_only).await.unwrap();
     assert!(created.generated_secret.is_none());
-    assert!(!stored_client(&admin, "signer").await.has_secret());
+    let signer = stored_client(&admin, "signer").await;
+    assert!(!signer.has_secret() && signer.jwks == Some(key_set()));
     let signer = ClientId::parse("signer").unwrap();
     let to_secret = admin
         .settle_auth_method(&signer, ClientAuthMethod::ClientSecret)
