@@ -80,7 +80,8 @@ struct ProofClaims {
     jti: String,
     htm: String,
     htu: String,
-    iat: u64,
+    /// Seconds; some libraries write a fraction.
+    iat: serde_json::Number,
     #[serde(default)]
     ath: Option<String>,
     #[serde(default)]
@@ -118,9 +119,16 @@ pub fn check_proof(proof: &str, request: &ProofRequest<'_>) -> Result<CheckedPro
         return Err(ProofRefusal::WrongUrl);
     }
     let now = request.now;
-    if claims.iat.saturating_add(PROOF_MAX_AGE) < now
-        || claims.iat > now.saturating_add(PROOF_MAX_AHEAD)
-    {
+    let iat = (claims.iat.as_u64())
+        .or_else(|| {
+            claims
+                .iat
+                .as_f64()
+                .filter(|iat| *iat >= 0.0)
+                .map(|iat| iat as u64)
+        })
+        .ok_or(ProofRefusal::BadClaims)?;
+    if iat.saturating_add(PROOF_MAX_AGE) < now || iat > now.saturating_add(PROOF_MAX_AHEAD) {
         return Err(ProofRefusal::Stale);
     }
     if let Some(token) = request.access_token {
@@ -133,7 +141,7 @@ pub fn check_proof(proof: &str, request: &ProofRequest<'_>) -> Result<CheckedPro
     Ok(CheckedProof {
         replay_key: ReplayKey::new("dpop", jkt.as_str(), &claims.jti),
         jkt,
-        remember_until: claims.iat.saturating_add(PROOF_MAX_AGE + 1),
+        remember_until: iat.saturating_add(PROOF_MAX_AGE + 1),
         nonce: claims.nonce,
     })
 }
