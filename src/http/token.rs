@@ -22,7 +22,7 @@ use crate::domain::jose::JoseError;
 use crate::domain::jose::dpop::{DpopError, ProofRefusal};
 use crate::domain::login_throttle::SourceAddress;
 use crate::domain::store::{GrantStore, LoginAttemptStore, ReplayStore};
-use crate::domain::{GrantError, Issuance, IssuanceRefused};
+use crate::domain::{GrantError, Issuance, IssuanceRefused, Secret};
 use crate::domain::{GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService};
 
 /// The request header that carries a DPoP proof (RFC 9449 §4.1).
@@ -98,7 +98,7 @@ fn dpop_presentation(parts: &Parts) -> Result<Option<DpopPresentation>, OAuthErr
         return Ok(None);
     };
     let proof = match (headers.next(), proof.to_str()) {
-        (None, Ok(proof)) => proof.trim().to_owned(),
+        (None, Ok(proof)) => Secret::new(proof.trim()),
         (Some(_), _) => {
             return Err(GrantError::from(DpopError::from(ProofRefusal::Repeated)).into());
         }

@@ -17,6 +17,7 @@ use super::jose::Thumbprint;
 use super::jose::dpop::{ProofRequest, accept_proof};
 use super::login_throttle::{LockoutPolicy, SourceAddress};
 use super::model::GrantType;
+use super::secret::Secret;
 use super::store::{GrantStore, LoginAttemptStore, ReplayStore};
 
 /// A token request, parsed and checked for shape by the HTTP layer.
@@ -37,7 +38,8 @@ pub struct TokenRequest {
 /// A DPoP proof as presented to the token endpoint, with the URL it must name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DpopPresentation {
-    pub proof: String,
+    /// Printed as a secret: a proof is no credential once used, but it is a signed request.
+    pub proof: Secret,
     /// The token endpoint's URL as this request reached it, without query.
     pub url: String,
 }
@@ -149,7 +151,7 @@ pub async fn grant<S: GrantStore + LoginAttemptStore + ReplayStore>(
                 now: issuer.now(),
             };
             let nonces = issuer.dpop_nonces();
-            Some(accept_proof(store, &presented.proof, &proof_request, nonces).await?)
+            Some(accept_proof(store, presented.proof.expose(), &proof_request, nonces).await?)
         }
         None => None,
     };
