@@ -58,6 +58,7 @@ fn authorizer(service: &Service) -> Authorizer<MemoryStore> {
         keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
         store,
         issuer: None,
+        audiences: Vec::new(),
         clock,
         accepts_dpop: true,
     }

@@ -75,6 +75,7 @@ fn authorizer(service: &Service, runtime: &tokio::runtime::Runtime) -> Authorize
         store,
         keys,
         issuer: None,
+        audiences: Vec::new(),
         clock,
         accepts_dpop: true,
     }

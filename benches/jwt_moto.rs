@@ -107,6 +107,7 @@ fn authorizer(store: &DynamoStore) -> Authorizer<DynamoStore> {
         store: store.clone(),
         keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
         issuer: None,
+        audiences: Vec::new(),
         clock,
         accepts_dpop: true,
     }
@@ -164,7 +165,7 @@ async fn authorizer_decisions(service: &Service, log: &OperationLog, count: usiz
     summary
 }
 
-/// `KeyRing::warm_up` on a new ring (what a cold token function does while it initialises),
+/// `KeyRing::warm_up` on a new ring (what a new token function instance's first JWT pays),
 /// and its three parts on their own, round by round.
 async fn key_loads(
     store: &DynamoStore,

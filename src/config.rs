@@ -59,6 +59,20 @@ pub struct DiscoveryConfig {
     pub scopes_supported: Option<Scope>,
     /// Unset: the issuer, and no other.
     pub audiences: AudienceUris,
+    /// The audiences of the API the Lambda authorizer protects; unset: see
+    /// [`Self::authorizer_audiences`].
+    pub protected_audiences: AudienceUris,
+}
+
+impl DiscoveryConfig {
+    /// The audiences the Lambda authorizer accepts tokens for: the API's own, or else the
+    /// tokens' default one, the first of [`Self::audiences`]; empty: the issuer.
+    pub fn authorizer_audiences(&self) -> Vec<String> {
+        match self.protected_audiences.0.is_empty() {
+            false => self.protected_audiences.0.clone(),
+            true => self.audiences.0.iter().take(1).cloned().collect(),
+        }
+    }
 }
 
 /// How JWT access tokens are signed.
@@ -118,6 +132,7 @@ impl From<ServiceSettings> for Config {
                 issuer: settings.issuer,
                 scopes_supported: settings.scopes_supported,
                 audiences: settings.access_token_audiences.unwrap_or_default(),
+                protected_audiences: settings.authorizer_audiences.unwrap_or_default(),
             },
             trusted_proxies: settings.trusted_proxies,
             signing: SigningConfig {
@@ -169,6 +184,26 @@ mod tests {
                 "environment variable ACCESS_TOKEN_LIFETIME_SECONDS: \" soon\" is not a whole number"
             )
         );
+    }
+
+    #[test]
+    fn the_authorizer_accepts_its_apis_audiences_else_the_tokens_default() -> Result<(), ConfigError>
+    {
+        let accepted = |pairs: &[(&str, &str)]| {
+            config(pairs).map(|config| config.discovery.authorizer_audiences())
+        };
+        let (a, b) = ("https://a.example", "https://b.example/v1");
+        let both = format!("{a} {b}");
+        assert_eq!(accepted(&[("ACCESS_TOKEN_AUDIENCES", &both)])?, [a]);
+        let named = [
+            ("ACCESS_TOKEN_AUDIENCES", &*both),
+            ("AUTHORIZER_AUDIENCES", b),
+        ];
+        assert_eq!(accepted(&named)?, [b]);
+        // Neither: the issuer, which the authorizer knows per event.
+        assert!(accepted(&[("AUTHORIZER_AUDIENCES", "")])?.is_empty());
+        assert!(accepted(&[("AUTHORIZER_AUDIENCES", "api-a")]).is_err());
+        Ok(())
     }
 
     #[test]

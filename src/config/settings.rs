@@ -124,6 +124,12 @@ pub struct ServiceSettings {
     /// issuer, and no other.
     #[arg(long, env = "ACCESS_TOKEN_AUDIENCES", value_parser = audiences)]
     pub access_token_audiences: Option<AudienceUris>,
+    /// The Lambda authorizer: space-separated absolute URIs of the API it protects. A JWT
+    /// whose `aud`, or an opaque token requested for a `resource`, is none of them is refused.
+    /// Unset: the tokens' default audience (the first of ACCESS_TOKEN_AUDIENCES, else the
+    /// issuer).
+    #[arg(long, env = "AUTHORIZER_AUDIENCES", value_parser = audiences)]
+    pub authorizer_audiences: Option<AudienceUris>,
     /// KMS key (id, ARN or alias) that seals the JWT signing keys at rest.
     #[arg(long, env = "SIGNING_KEY_KMS_KEY", default_value = DEFAULT_SIGNING_KEY_KMS_KEY)]
     pub signing_key_kms_key: String,

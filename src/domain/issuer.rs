@@ -361,6 +361,7 @@ impl Issuer {
             issued_at: new.issued_at,
             expires_at: grant.expires_at,
             jkt: new.binding.access.clone(),
+            audience: Issuance::recorded_audience(new.client.access_tokens.format, issuance),
         };
         let refresh = RefreshTokenRecord {
             token_hash: TokenHash::of(&refresh_token),

@@ -69,17 +69,15 @@ impl<S: GrantStore> TokenOperations<'_, S> {
             return Ok(None);
         };
         // Where no keys are loaded, no JWT is one of this server's.
-        let refused = match self.issuer.signing_keys() {
+        let checked = match self.issuer.signing_keys() {
             Some(keys) => {
                 let now = self.issuer.now();
-                jwt_refused(keys, token, issuer, now, "introspected JWT refused").await?
+                check_jwt(keys, token, issuer, now, "introspected JWT refused").await?
             }
-            None => looks_like_jwt(token.expose()),
+            None if looks_like_jwt(token.expose()) => JwtCheck::Refused,
+            None => JwtCheck::NotJwt,
         };
-        if refused {
-            return Ok(None);
-        }
-        Ok(Some(access))
+        Ok(checked.access(Some(access)))
     }
 
     /// The keys a verifier needs now (RFC 7517 JWK Set): those that sign or will, and those
@@ -121,51 +119,102 @@ impl<S: GrantStore> TokenOperations<'_, S> {
     }
 }
 
-/// The live access token a bearer presents (RFC 6750), or `None`. Expiry is checked here, not
-/// left to DynamoDB's TTL, which deletes late. A JWT is checked first (signature, `typ`,
-/// `iss`, `exp`) without a read, then looked up like any token, so a revoked login's JWTs are
-/// refused at once.
+/// The live access token a bearer presents (RFC 6750) to the API for `audiences`, or `None`.
+/// Expiry is checked here, not left to DynamoDB's TTL, which deletes late. A JWT is checked
+/// first (signature, `typ`, `iss`, `exp`, `aud`) without a read, then looked up like any
+/// token, so a revoked login's JWTs are refused at once. A token for another API is refused
+/// (RFC 9068 §4, RFC 8707): a JWT's `aud`, or the audience an opaque token's record keeps,
+/// must be one of `audiences`, or, where that is empty, the issuer. An opaque token that
+/// names no audience is for any API, as django-oauth-toolkit's are.
 pub async fn validate_bearer<S: AccessTokenStore>(
     store: &S,
     keys: &KeyRing,
     token: &Secret,
     issuer: Option<&str>,
+    audiences: &[String],
     now: UnixSeconds,
 ) -> Result<Option<AccessTokenRecord>, KeyError> {
-    if jwt_refused(keys, token, issuer, now, "bearer JWT refused").await? {
-        return Ok(None);
+    let for_another_api = |audience: Option<&str>| {
+        let accepted = |audience: &str| match audiences.is_empty() {
+            true => issuer == Some(audience),
+            false => audiences.iter().any(|accepted| accepted == audience),
+        };
+        let refused = audience.is_some_and(|audience| !accepted(audience));
+        if refused {
+            tracing::info!(rejection = "for another audience", "bearer token refused");
+        }
+        refused
+    };
+    let checked = check_jwt(keys, token, issuer, now, "bearer JWT refused").await?;
+    match &checked {
+        JwtCheck::Refused => return Ok(None),
+        // Refused without a read.
+        JwtCheck::Verified { audience } if for_another_api(Some(audience)) => return Ok(None),
+        _ => {}
     }
-    match lookup_key(token) {
-        Some(token_hash) => Ok(store.access_token(&token_hash, now).await?),
-        None => Ok(None),
+    let Some(token_hash) = lookup_key(token) else {
+        return Ok(None);
+    };
+    // An opaque token's audience is on its record (a JWT's passed above).
+    let access = checked.access(store.access_token(&token_hash, now).await?);
+    Ok(access.filter(|access| !for_another_api(access.audience.as_deref())))
+}
+
+/// What [`check_jwt`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum JwtCheck {
+    /// Not a JWT: the lookup decides.
+    NotJwt,
+    /// A JWT that is not a live access token of this issuer's.
+    Refused,
+    /// A live access token of this issuer's, for `audience`.
+    Verified { audience: String },
+}
+
+impl JwtCheck {
+    /// The token's record, if the check let it through, with the JWT's audience.
+    fn access(self, access: Option<AccessTokenRecord>) -> Option<AccessTokenRecord> {
+        match self {
+            JwtCheck::NotJwt => access,
+            JwtCheck::Refused => None,
+            JwtCheck::Verified { audience } => access.map(|access| AccessTokenRecord {
+                audience: Some(audience),
+                ..access
+            }),
+        }
     }
 }
 
-/// Whether `token` is a JWT that is not a live access token `issuer` signed with a published
-/// key (signature, `typ`, `iss`, `exp`), logged with `refusal` and the reason. A token that is
-/// no JWT is not refused here: the lookup decides.
-async fn jwt_refused(
+/// Whether `token` is a JWT, and if so whether it is a live access token `issuer` signed with
+/// a published key (signature, `typ`, `iss`, `exp`); a refusal is logged with `refusal` and
+/// the reason.
+async fn check_jwt(
     keys: &KeyRing,
     token: &Secret,
     issuer: Option<&str>,
     now: UnixSeconds,
     refusal: &str,
-) -> Result<bool, KeyError> {
+) -> Result<JwtCheck, KeyError> {
     if !looks_like_jwt(token.expose()) {
-        return Ok(false);
+        return Ok(JwtCheck::NotJwt);
     }
     let checked = match (issuer, UnverifiedJwt::parse(token.expose())) {
         (None, _) => Err(JwtRejection::WrongIssuer),
         (_, Err(rejection)) => Err(rejection),
         (Some(issuer), Ok(jwt)) => match keys.verifying_key(jwt.kid()).await? {
-            Some(key) => jwt.verify(&key, issuer, now).map(|_| ()),
+            Some(key) => jwt.verify(&key, issuer, now),
             None => Err(JwtRejection::UnknownKey),
         },
     };
-    if let Err(rejection) = checked {
-        tracing::info!(%rejection, "{refusal}");
-    }
-    Ok(checked.is_err())
+    Ok(match checked {
+        Ok(claims) => JwtCheck::Verified {
+            audience: claims.aud,
+        },
+        Err(rejection) => {
+            tracing::info!(%rejection, "{refusal}");
+            JwtCheck::Refused
+        }
+    })
 }
 
 /// Revokes every live family of a user or a client: for a user who left or whose password

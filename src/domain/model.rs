@@ -272,6 +272,11 @@ pub struct AccessTokenRecord {
     pub expires_at: UnixSeconds,
     /// The DPoP key the token is bound to (RFC 9449 `cnf.jkt`); `None`: a Bearer token.
     pub jkt: Option<Thumbprint>,
+    /// The one API the token is for (RFC 8707): kept for an opaque token whose request named
+    /// it as its `resource`; `None` for the others, which django-oauth-toolkit's tokens are
+    /// like: any API may accept them. A JWT names its own in `aud`; introspection and the
+    /// authorizer fill this in from the verified token.
+    pub audience: Option<String>,
 }
 
 impl AccessTokenRecord {

@@ -32,15 +32,16 @@ pub struct PresentedToken<'a> {
 /// The live access token `presented` names, if the way it is presented is right for it: a
 /// Bearer token under `Bearer`, a bound token under `DPoP` with a fresh proof of its key. A
 /// bound token presented as Bearer is refused (a thief's copy has no key), and so is an
-/// unbound one presented as DPoP.
+/// unbound one presented as DPoP. `audiences` are the API's, as [`validate_bearer`] takes them.
 pub async fn validate_access<S: AccessTokenStore + ReplayStore>(
     store: &S,
     keys: &KeyRing,
     presented: &PresentedToken<'_>,
-    issuer: Option<&str>,
+    (issuer, audiences): (Option<&str>, &[String]),
     now: UnixSeconds,
 ) -> Result<Option<AccessTokenRecord>, KeyError> {
-    let Some(access) = validate_bearer(store, keys, presented.token, issuer, now).await? else {
+    let token = presented.token;
+    let Some(access) = validate_bearer(store, keys, token, issuer, audiences, now).await? else {
         return Ok(None);
     };
     let refused = |reason: &str| {

@@ -55,6 +55,16 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// What [`StoreError::AlreadyExists`] names when a new client's id is a username.
+pub fn namesake_user(name: &str) -> String {
+    format!("user {name} (a client id may not be a username: a token's sub names either)")
+}
+
+/// What [`StoreError::AlreadyExists`] names when a new username is a client id.
+pub fn namesake_client(name: &str) -> String {
+    format!("client {name} (a username may not be a client id: a token's sub names either)")
+}
+
 /// What the password grant reads, in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PasswordGrantContext {
@@ -314,11 +324,14 @@ pub trait AdminStore: Send + Sync + 'static {
         username: &Username,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
-    /// Adds a client; [`StoreError::AlreadyExists`] if the id is taken.
+    /// Adds a client; [`StoreError::AlreadyExists`] if the id is taken, by a client or as a
+    /// username ([`namesake_user`]): a JWT's `sub` is the username, or the client id for a
+    /// client's own token, and must name one of them only (RFC 9068 §5).
     fn create_client(&self, client: &Client)
     -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Adds a user; [`StoreError::AlreadyExists`] if the username is taken.
+    /// Adds a user; [`StoreError::AlreadyExists`] if the username is taken, by a user or as a
+    /// client id ([`namesake_client`]), atomically with the write.
     fn create_user(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Replaces a client's secret hash; [`StoreError::NotFound`] if there is no such client.

@@ -59,6 +59,10 @@ struct Introspection<'a> {
     exp: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+    /// The API the token is for: a JWT's `aud`, or the `resource` an opaque token was
+    /// requested for; absent for an opaque token any API may accept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
     /// The DPoP key a bound token is for (RFC 9449 §6.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Confirmation<'a>>,
@@ -83,6 +87,7 @@ impl<'a> Introspection<'a> {
             }),
             exp: Some(access.expires_at),
             iat: Some(access.issued_at),
+            aud: access.audience.as_deref(),
             cnf: access
                 .jkt
                 .as_ref()
@@ -99,6 +104,7 @@ impl<'a> Introspection<'a> {
             token_type: None,
             exp: None,
             iat: None,
+            aud: None,
             cnf: None,
         }
     }

@@ -196,6 +196,13 @@ async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
 /// Decodes one form-encoded name or value. Error descriptions never echo the input, which may
 /// be a password.
 pub fn form_decode(encoded: &[u8]) -> Result<String, OAuthError> {
+    let not_utf8 = || OAuthError::invalid_request("The request body is not valid UTF-8.");
+    // Grant types, tokens and most names carry nothing to decode: one copy, no rewriting.
+    if !encoded.iter().any(|&byte| byte == b'+' || byte == b'%') {
+        return std::str::from_utf8(encoded)
+            .map(str::to_owned)
+            .map_err(|_| not_utf8());
+    }
     let spaced: Vec<u8> = encoded
         .iter()
         .map(|&byte| if byte == b'+' { b' ' } else { byte })
@@ -203,7 +210,7 @@ pub fn form_decode(encoded: &[u8]) -> Result<String, OAuthError> {
     percent_decode(&spaced)
         .decode_utf8()
         .map(|text| text.into_owned())
-        .map_err(|_| OAuthError::invalid_request("The request body is not valid UTF-8."))
+        .map_err(|_| not_utf8())
 }
 
 /// A JSON object's members in order, duplicates kept, so they can be refused like repeated

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
-use axum::{Extension, Router};
 
 use super::discovery::Discovery;
 use super::error::OAuthError;
@@ -59,13 +61,27 @@ pub fn router_behind<S: Store>(
         )
         .fallback(not_found)
         .with_state(service)
-        // The token endpoint names the issuer and audience of JWT access tokens with it.
-        .layer(Extension(discovery))
-        .layer(middleware::from_fn(observe))
         .layer(middleware::from_fn_with_state(
-            Arc::new(trusted),
-            source_address::attach_source,
+            Arc::new(Edge { trusted, discovery }),
+            edge,
         ))
+}
+
+/// What every request gets before an endpoint sees it.
+struct Edge {
+    /// The proxies whose `X-Forwarded-For` names the caller.
+    trusted: TrustedProxies,
+    /// How the token endpoint names the issuer and audience of JWT access tokens.
+    discovery: Arc<Discovery>,
+}
+
+/// The one middleware around every route: attaches the caller's address and the discovery
+/// settings, then observes the request. One layer rather than three, since each layer costs
+/// every request a boxed service clone and a boxed future.
+async fn edge(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
+    let mut request = source_address::attach(request, &edge.trusted);
+    request.extensions_mut().insert(Arc::clone(&edge.discovery));
+    observe(request, next).await
 }
 
 /// `endpoint`, with OPTIONS answering which methods it allows and any other method a 405

@@ -8,12 +8,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 
 pub use crate::config::InvalidProxy;
@@ -89,17 +86,9 @@ fn hop_address(hop: &str) -> Option<IpAddr> {
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|socket| socket.ip()))
 }
 
-/// Middleware that puts each request's [`SourceAddress`] in its extensions, from a
-/// [`PeerAddress`] extension or the TCP peer.
-pub async fn attach_source(
-    State(trusted): State<Arc<TrustedProxies>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    next.run(attach(request, &trusted)).await
-}
-
-fn attach(mut request: Request, trusted: &TrustedProxies) -> Request {
+/// Puts the request's [`SourceAddress`] in its extensions, from a [`PeerAddress`] extension
+/// or the TCP peer.
+pub(super) fn attach(mut request: Request, trusted: &TrustedProxies) -> Request {
     let extensions = request.extensions();
     let peer = extensions
         .get::<PeerAddress>()

@@ -64,7 +64,9 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore + ReplaySto
             .map(|c| c.client_id.to_string()),
         ..EndpointOutcome::new(ENDPOINT, "issued")
     };
-    match within_deadline(service.grant(token_request)).await {
+    // The grant's future holds every flow's state and is several kilobytes: boxed here, it is
+    // not copied through each layer of the router on its way to its first poll.
+    match within_deadline(Box::pin(service.grant(token_request))).await {
         Ok(issued) => outcome.on(success(&issued)),
         Err(failure) => failed(outcome, failure),
     }
@@ -86,7 +88,11 @@ fn issuance(parts: &Parts, params: &Params) -> Result<Issuance, IssuanceRefused>
         .audiences
         .audience_for(resource, &issuer)
         .map_err(|_| IssuanceRefused::InvalidTarget)?;
-    Ok(Issuance { issuer, audience })
+    Ok(Issuance {
+        issuer,
+        audience,
+        resource_named: resource.is_some(),
+    })
 }
 
 /// The request's `DPoP` header (RFC 9449 §4.1), with the URL its proof must name: the

@@ -47,6 +47,9 @@ pub struct Authorizer<S> {
     /// The issuer a JWT must name; `None`: the one the event's API and stage make, as the
     /// token endpoint derives it from the request.
     pub issuer: Option<String>,
+    /// The audiences of the API it protects: a token for another is refused. Empty: the
+    /// issuer.
+    pub audiences: Vec<String>,
     pub clock: Arc<dyn Clock>,
     /// Whether `Authorization: DPoP` may pass: only where API Gateway caches no answer, or a
     /// cached Allow would let requests through without their proofs.
@@ -93,7 +96,8 @@ pub async fn authorize<S: AccessTokenStore + ReplayStore>(
                     .map(|(method, url)| (method.as_str(), url.as_str())),
             };
             let (store, keys) = (&authorizer.store, &authorizer.keys);
-            validate_access(store, keys, &presented, issuer, now).await?
+            let expected = (issuer, authorizer.audiences.as_slice());
+            validate_access(store, keys, &presented, expected, now).await?
         }
         None => None,
     };

@@ -8,29 +8,18 @@ pub mod http;
 
 use std::time::Duration;
 
-use crate::domain::signing::KeyRing;
 use crate::store::WarmUp;
 
-/// Opens the store's connection and loads the signing keys (unsealing the current one) while
-/// the instance initialises, together and bounded, so an outage delays init by at most this
-/// much and the first request waits for neither.
-pub async fn warm_up(store: &impl WarmUp, keys: Option<&KeyRing>) {
-    let keys = async {
-        match keys {
-            Some(keys) => keys.warm_up().await,
-            None => Ok(()),
-        }
-    };
-    let both = async { tokio::join!(store.warm_up(), keys) };
-    match tokio::time::timeout(Duration::from_secs(2), both).await {
-        Ok((Ok(()), Ok(()))) => tracing::debug!("DynamoDB connection and signing keys warmed"),
-        Ok((store, keys)) => {
-            let error = store
-                .err()
-                .map(|e| e.to_string())
-                .or(keys.err().map(|e| e.to_string()));
-            tracing::warn!(error = error.unwrap_or_default(), "warm-up failed");
-        }
+/// Opens the store's connection while the instance initialises, bounded, so an outage delays
+/// init by at most this much and the first request does not pay for the connection.
+///
+/// Only what every request needs: the signing keys are left to the first request that uses
+/// them (`KeyRing` loads them once, however many ask at the same time), so an instance that
+/// serves only opaque tokens never reads the key set nor calls KMS.
+pub async fn warm_up(store: &impl WarmUp) {
+    match tokio::time::timeout(Duration::from_secs(2), store.warm_up()).await {
+        Ok(Ok(())) => tracing::debug!("DynamoDB connection warmed"),
+        Ok(Err(error)) => tracing::warn!(error = %error, "warm-up failed"),
         Err(_) => tracing::warn!("warm-up timed out"),
     }
 }

@@ -80,18 +80,20 @@ async fn serve<S: ServiceStore, V: KeyVault>(
     match role {
         Role::Lambda(FunctionKind::Token) => {
             let service = signing_token_service(store.clone(), vault, &config)?;
-            lambda::warm_up(&store, service.signing_keys()).await;
+            lambda::warm_up(&store).await;
             lambda::http::run(router(service, config)).await
         }
         Role::Lambda(FunctionKind::Authorizer) => {
             let clock = Arc::new(SystemClock);
             let keys = KeyRing::verifying(store.clone(), clock.clone(), config.signing.key_ring);
-            lambda::warm_up(&store, Some(&keys)).await;
+            lambda::warm_up(&store).await;
+            let audiences = config.discovery.authorizer_audiences();
             let issuer = config.discovery.issuer;
             let authorizer = Authorizer {
                 store,
                 keys,
                 issuer,
+                audiences,
                 clock,
                 accepts_dpop: config.authorizer_accepts_dpop,
             };

@@ -45,6 +45,7 @@ async fn decide_behind(
         keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
         store,
         issuer: None,
+        audiences: Vec::new(),
         clock,
         accepts_dpop: cache_ttl == 0,
     };

@@ -404,6 +404,7 @@ impl Decide for Shape {
             keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
             store,
             issuer: None,
+            audiences: Vec::new(),
             clock,
             accepts_dpop: true,
         };

@@ -397,6 +397,16 @@ pub struct Active<'a> {
 /// `(iat, exp)`.
 #[track_caller]
 pub fn assert_active(reply: &Reply, expected: Active<'_>) -> (u64, u64) {
+    assert_active_for(reply, expected, None)
+}
+
+/// [`assert_active`] for a token that names the API it is for: `aud` comes last.
+#[track_caller]
+pub fn assert_active_for(
+    reply: &Reply,
+    expected: Active<'_>,
+    audience: Option<&str>,
+) -> (u64, u64) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_json_no_store(reply);
     let body = reply.json();
@@ -411,8 +421,11 @@ pub fn assert_active(reply: &Reply, expected: Active<'_>) -> (u64, u64) {
         .username
         .map(|username| format!(r#", "username": "{username}""#))
         .unwrap_or_default();
+    let aud = audience
+        .map(|audience| format!(r#", "aud": "{audience}""#))
+        .unwrap_or_default();
     let text = format!(
-        r#"{{"active": true, "scope": "{}", "client_id": "{}"{username}, "token_type": "Bearer", "exp": {exp}, "iat": {iat}}}"#,
+        r#"{{"active": true, "scope": "{}", "client_id": "{}"{username}, "token_type": "Bearer", "exp": {exp}, "iat": {iat}{aud}}}"#,
         expected.scope, expected.client_id
     );
     assert_eq!(reply.text(), text);

@@ -7,9 +7,12 @@ use axum::http::StatusCode;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Value, json};
+use token_endpoint::admin::Admin;
+use token_endpoint::domain::Secret;
 use token_endpoint::domain::clock::Clock as _;
+use token_endpoint::domain::lifecycle::validate_bearer;
 use token_endpoint::domain::signing::{
-    KeySetStore as _, MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN, new_signing_key,
+    KeyRing, KeySetStore as _, MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN, new_signing_key,
 };
 use token_endpoint::domain::store::ClientChanges;
 use token_endpoint::domain::store::prelude::*;
@@ -94,7 +97,8 @@ async fn a_jwt_client_gets_rfc_9068_tokens_that_verify_against_the_published_key
     );
     assert!(claims["jti"].as_str().is_some_and(|jti| jti.len() >= 22));
     // Introspection knows it.
-    let (iat, exp) = assert_active(&app.introspect(A, &access).await, alice_a("read"));
+    let introspected = app.introspect(A, &access).await;
+    let (iat, exp) = assert_active_for(&introspected, alice_a("read"), Some(API));
     assert_eq!((iat, exp), (now, now + 3600));
 
     // A client's own token names the client as its subject.
@@ -196,7 +200,8 @@ async fn introspection_refuses_tampered_foreign_and_revoked_jwts() {
     let (app, _, _) = spawn_jwt_app(discovery()).await;
     let tokens = alice_tokens(&app).await;
     let access = tokens.access.clone();
-    assert_active(&app.introspect(A, &access).await, alice_a(ALL_SCOPES));
+    let introspected = app.introspect(A, &access).await;
+    assert_active_for(&introspected, alice_a(ALL_SCOPES), Some(API));
 
     // Another signature, another payload: nothing this server issued.
     let (signed, signature) = access.rsplit_once('.').unwrap();
@@ -218,17 +223,22 @@ async fn introspection_refuses_tampered_foreign_and_revoked_jwts() {
     assert_inactive(&app.introspect(A, &access).await);
 }
 
+fn kid(token: &str) -> String {
+    decode_header(token).unwrap().kid.unwrap()
+}
+
+/// The kids of a JWK Set answer.
+fn published(reply: &crate::helpers::Reply) -> Vec<String> {
+    let keys: JwkSet = serde_json::from_str(&reply.text()).unwrap();
+    keys.keys
+        .iter()
+        .filter_map(|key| key.common.key_id.clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_rotation_publishes_the_new_key_first_and_keeps_the_old_until_its_tokens_expire() {
     let (app, service, clock) = spawn_jwt_app(discovery()).await;
-    let kid = |token: &str| decode_header(token).unwrap().kid.unwrap();
-    let published = |reply: &crate::helpers::Reply| -> Vec<String> {
-        let keys: JwkSet = serde_json::from_str(&reply.text()).unwrap();
-        keys.keys
-            .iter()
-            .filter_map(|key| key.common.key_id.clone())
-            .collect()
-    };
     let old_kid = kid(&alice_tokens(&app).await.access);
 
     // What `oauth-admin rotate-signing-key` does: a new key that signs an hour from now.
@@ -301,4 +311,95 @@ async fn concurrent_refreshes_asking_for_different_scopes_all_get_the_stored_tok
         "{}",
         introspected.text()
     );
+}
+
+#[tokio::test]
+async fn a_revoked_signing_key_is_unpublished_and_its_tokens_refused_from_the_next_reload() {
+    let (app, service, clock) = spawn_jwt_app(discovery()).await;
+    let store = service.store().clone();
+    let before = alice_tokens(&app).await;
+    let leaked = kid(&before.access);
+    // An authorizer instance that has read the key set already.
+    let authorizer_keys = KeyRing::verifying(store.clone(), clock.clone(), Default::default());
+    let authorized = |keys: KeyRing, token: String| {
+        let (store, now) = (store.clone(), clock.now());
+        async move {
+            let token = Secret::new(token);
+            let audiences = [API.to_owned()];
+            let access = validate_bearer(&store, &keys, &token, Some(ISSUER), &audiences, now);
+            let access = access.await;
+            access.unwrap().is_some()
+        }
+    };
+    assert!(authorized(authorizer_keys.clone(), before.access.clone()).await);
+
+    // What `oauth-admin revoke-signing-key` does.
+    let admin = Admin::new(store.clone(), support::cheap_config().argon2);
+    let revoked = admin
+        .revoke_signing_key(&support::signing::vault(), &leaked, clock.now())
+        .await
+        .unwrap();
+    let replacement = revoked
+        .replacement
+        .expect("the key signed: a new one replaces it");
+    // Each instance's next read of the set (beside a request, within a minute).
+    for keys in [service.signing_keys().unwrap(), &authorizer_keys] {
+        keys.warm_up().await.unwrap();
+    }
+
+    assert_eq!(
+        published(&app.get(JWKS_PATH, &[]).await),
+        [replacement.as_str()]
+    );
+    assert_inactive(&app.introspect(A, &before.access).await);
+    assert!(!authorized(authorizer_keys.clone(), before.access.clone()).await);
+    // The refresh token is opaque: the login goes on, under the new key.
+    let refreshed = access_of(&app.refresh(A, &before.refresh, None).await);
+    assert_eq!(kid(&refreshed), replacement);
+    verified(&app, &refreshed, API).await;
+    assert!(authorized(authorizer_keys, refreshed).await);
+}
+
+/// RFC 9068 §4, RFC 8707: a token for one API is refused in front of another. JWTs always
+/// name their audience; an opaque token names one only if its request named a `resource`.
+#[tokio::test]
+async fn a_token_for_another_api_is_refused_and_introspection_names_its_audience() {
+    let (app, service, clock) = spawn_jwt_app(discovery()).await;
+    let store = service.store().clone();
+    let keys = KeyRing::verifying(store.clone(), clock.clone(), Default::default());
+    let accepted_by = |audience: &str, token: &str| {
+        let (store, keys, now) = (store.clone(), keys.clone(), clock.now());
+        let (audiences, token) = ([audience.to_owned()], Secret::new(token.to_owned()));
+        async move {
+            let access = validate_bearer(&store, &keys, &token, Some(ISSUER), &audiences, now);
+            access.await.unwrap().is_some()
+        }
+    };
+    let jwt = [("grant_type", "client_credentials")];
+    let opaque = [
+        ("grant_type", "password"),
+        ("username", ALICE),
+        ("password", ALICE_PASSWORD),
+    ];
+    let cases = [
+        (E, &jwt[..], None, Some(API)),
+        (E, &jwt[..], Some(OTHER_API), Some(OTHER_API)),
+        (B, &opaque[..], Some(OTHER_API), Some(OTHER_API)),
+        (B, &opaque[..], None, None),
+    ];
+    for (client, grant, resource, audience) in cases {
+        let mut fields = grant.to_vec();
+        fields.extend(resource.map(|resource| ("resource", resource)));
+        let token = access_of(&app.post_form(&form(&fields), client).await);
+        let introspected = app.introspect(A, &token).await.json();
+        assert_eq!(introspected["aud"].as_str(), audience, "{fields:?}");
+        for api in [API, OTHER_API] {
+            let accepted = audience.is_none_or(|audience| audience == api);
+            assert_eq!(
+                accepted_by(api, &token).await,
+                accepted,
+                "{fields:?} at {api}"
+            );
+        }
+    }
 }

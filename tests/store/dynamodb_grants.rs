@@ -516,6 +516,7 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
         issued_at: now + 2,
         expires_at: now + 3602,
         jkt: None,
+        audience: None,
     };
     store.issue_access_token(&own).await.unwrap();
     let family_ids = |owner: FamilyOwner| {
@@ -557,6 +558,7 @@ fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair {
         issued_at,
         expires_at: issued_at + 3600,
         jkt: None,
+        audience: None,
     };
     let refresh = RefreshTokenRecord {
         token_hash: hash(),

@@ -197,6 +197,18 @@ pub enum Command {
         propagation_delay: Option<u64>,
     },
 
+    /// Withdraws a JWT signing key at once (a leaked one): unpublished, and no longer
+    /// signing; if it signed now, a new key replaces it and signs at once. Introspection and
+    /// the Lambda authorizer refuse its tokens once they read the key set again (within
+    /// SIGNING_KEYS_REFRESH_SECONDS); gateway JWT authorizers, once their copy of the key set
+    /// expires (API Gateway: up to an hour). Tokens it signed stop working: clients refresh.
+    /// Prints the kid, the replacement's kid (or null) and the set's version.
+    RevokeSigningKey {
+        /// The key's id, as list-signing-keys shows it.
+        #[arg(value_name = "KID")]
+        kid: String,
+    },
+
     /// Lists the JWT signing keys, by when each starts signing: kid, created_at, signs_from
     /// and status (pending, signing, or retired with retired_at). Never a private key.
     ListSigningKeys,

@@ -9,7 +9,7 @@ use super::failure::CommandFailure;
 use crate::admin::import::ImportReport;
 use crate::admin::{
     ClientDetails, CreatedClient, EnsuredSigningKey, KeySetDetails, KeyState, Revocation,
-    RotatedSigningKey, SigningKeyDetails, UserDetails,
+    RevokedSigningKey, RotatedSigningKey, SigningKeyDetails, UserDetails,
 };
 use crate::config::TablesConfig;
 use crate::domain::lifecycle::Revoked;
@@ -75,6 +75,15 @@ pub fn signing_key_rotated(rotated: &RotatedSigningKey) -> Output {
         "pruned": rotated.pruned,
         "superseded": rotated.superseded,
         "retries": rotated.retries,
+    }))
+}
+
+pub fn signing_key_revoked(revoked: &RevokedSigningKey) -> Output {
+    Output::new(json!({
+        "kid": revoked.kid,
+        "replacement": revoked.replacement,
+        "version": revoked.version,
+        "retries": revoked.retries,
     }))
 }
 

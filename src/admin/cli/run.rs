@@ -40,6 +40,7 @@ pub async fn run(command: Command) -> Result<(), CommandFailure> {
         Command::RotateSigningKey { propagation_delay } => {
             rotate_signing_key(propagation_delay).await
         }
+        Command::RevokeSigningKey { kid } => revoke_signing_key(&kid).await,
         Command::ListSigningKeys => list_signing_keys().await,
     }
 }
@@ -207,6 +208,15 @@ async fn rotate_signing_key(propagation_delay: Option<u64>) -> Result<(), Comman
         );
     }
     Ok(())
+}
+
+async fn revoke_signing_key(kid: &str) -> Result<(), CommandFailure> {
+    let operator = connect().await?;
+    let revoked = operator
+        .admin
+        .revoke_signing_key(&operator.deployment.vault(), kid, SystemClock.now())
+        .await?;
+    output::signing_key_revoked(&revoked).print()
 }
 
 async fn list_signing_keys() -> Result<(), CommandFailure> {

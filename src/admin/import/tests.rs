@@ -346,3 +346,17 @@ async fn swapped_models_and_username_fields_are_read_by_their_labels() {
     assert!(stored_user(&store, "zoe@example.com").await.is_some());
     assert_eq!(stored_user(&store, "ignored").await, None);
 }
+
+#[tokio::test]
+async fn a_user_named_as_a_client_is_skipped_so_that_sub_names_one_of_them() {
+    let store = MemoryStore::new();
+    let export = json!([
+        application(1, "shared", json!({})),
+        user(2, "shared", json!({})),
+    ])
+    .to_string();
+    let report = run(&store, &export).await;
+    assert_eq!(item(&report, 1, APP).outcome, ImportOutcome::Imported);
+    assert!(reason(&report, 2, USER).contains("a username may not be a client id"));
+    assert_eq!(stored_user(&store, "shared").await, None);
+}

@@ -12,8 +12,8 @@ mod signing_keys;
 pub use admin::Admin;
 pub use error::{AdminError, Change};
 pub use signing_keys::{
-    EnsuredSigningKey, KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, RotatedSigningKey,
-    SigningKeyDetails,
+    EnsuredSigningKey, KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, RevokedSigningKey,
+    RotatedSigningKey, SigningKeyDetails,
 };
 
 use super::import::{self, ImportOptions, ImportReport};

@@ -1,5 +1,6 @@
 //! The JWT signing key use cases, over any [`KeySetStore`] and [`KeyVault`]: making sure a key
-//! exists, rotating, and listing the keys for operators (never their sealed private halves).
+//! exists, rotating, revoking a leaked key, and listing the keys for operators (never their
+//! sealed private halves).
 //!
 //! Every change is a conditional save of the whole set over the version it read, so two
 //! administrators (or two deployments) acting at once cannot lose one another's key: the one
@@ -11,6 +12,7 @@ use crate::domain::clock::UnixSeconds;
 use crate::domain::signing::{
     KeyId, KeySet, KeySetSaved, KeySetStore, KeyVault, SigningKeyRecord, new_signing_key,
 };
+use crate::domain::store::StoreError;
 
 /// Reads and saves of one rotation before it gives up on a set that keeps changing.
 pub const KEY_SET_SAVE_ATTEMPTS: u32 = 3;
@@ -40,6 +42,19 @@ pub struct RotatedSigningKey {
     /// sign no earlier than the new key, which takes their place (a rotation with a shorter
     /// delay, or two rotations within the same second).
     pub superseded: Vec<KeyId>,
+    /// How many times the save found the set changed by someone else and was made again.
+    pub retries: u32,
+}
+
+/// What [`Admin::revoke_signing_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedSigningKey {
+    pub kid: KeyId,
+    /// The key that took the revoked one's place because that one signed at the time (or was
+    /// the only key): it signs at once.
+    pub replacement: Option<KeyId>,
+    /// The version of the set saved.
+    pub version: u64,
     /// How many times the save found the set changed by someone else and was made again.
     pub retries: u32,
 }
@@ -127,6 +142,56 @@ impl<S: KeySetStore> Admin<S> {
                 // As `with_key` placed it (a second after a key that started this second).
                 let placed = next.keys.last().unwrap_or(&key);
                 return Ok(rotated(placed, &current, &next, retries));
+            }
+        }
+        Err(AdminError::KeySetContended {
+            attempts: KEY_SET_SAVE_ATTEMPTS,
+        })
+    }
+
+    /// Withdraws the key `kid` (a leaked one) from the set: no longer published, so verifiers
+    /// that read the set again refuse its tokens, and no longer signing. If it signs at `now`
+    /// (or is the only key), a new key takes its place in the set, with its `signs_from`: it
+    /// signs at once, until the next key starts as planned, and a retried refresh of a token
+    /// issued before re-signs with it. A retired or pending key is only removed. Reads again
+    /// if the set changed since it was read, as a rotation does.
+    pub async fn revoke_signing_key<V: KeyVault>(
+        &self,
+        vault: &V,
+        kid: &str,
+        now: UnixSeconds,
+    ) -> Result<RevokedSigningKey, AdminError> {
+        // Generated and sealed at most once, and only if it is needed.
+        let mut replacement: Option<SigningKeyRecord> = None;
+        for retries in 0..KEY_SET_SAVE_ATTEMPTS {
+            let current = self.store.signing_keys().await?;
+            let Some(revoked) = current.find(kid) else {
+                return Err(StoreError::NotFound(format!("signing key {kid}")).into());
+            };
+            let signing = current.signing_key_at(now).map(|key| key.kid.as_str());
+            let replace = signing == Some(kid) || current.keys.len() == 1;
+            if replace && replacement.is_none() {
+                replacement = Some(new_signing_key(vault, now, revoked.signs_from).await?);
+            }
+            let keys = current
+                .keys
+                .iter()
+                .filter_map(|key| match key.kid == kid {
+                    false => Some(key.clone()),
+                    true => replacement.clone().filter(|_| replace),
+                })
+                .collect();
+            let next = KeySet {
+                version: current.version + 1,
+                keys,
+            };
+            if self.store.save_signing_keys(&next).await? == KeySetSaved::Saved {
+                return Ok(RevokedSigningKey {
+                    kid: kid.to_owned(),
+                    replacement: replacement.filter(|_| replace).map(|new| new.kid),
+                    version: next.version,
+                    retries,
+                });
             }
         }
         Err(AdminError::KeySetContended {

@@ -68,6 +68,7 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
             issued_at: SystemClock.now(),
             expires_at: SystemClock.now() + 3600,
             jkt: None,
+            audience: None,
         },
         refresh: RefreshTokenRecord {
             token_hash: TokenHash::of(&Secret::new(format!("{family_id}-refresh"))),

@@ -4,6 +4,7 @@
 
 use super::{GrantContext, GrantParameters, MissingParameter};
 use crate::domain::error::GrantError;
+use crate::domain::issuance::Issuance;
 use crate::domain::issuer::{AccessGrant, IssuedTokens, narrow, new_family_id};
 use crate::domain::model::{AccessTokenRecord, GrantType};
 use crate::domain::store::GrantStore;
@@ -61,6 +62,7 @@ pub async fn issue<S: GrantStore>(
         issued_at: now,
         expires_at: grant.expires_at,
         jkt: binding.access.clone(),
+        audience: Issuance::recorded_audience(client.access_tokens.format, context.issuance),
     };
     context.store.issue_access_token(&access).await?;
     Ok(IssuedTokens {

@@ -158,9 +158,10 @@ impl KeyRing {
         }
     }
 
-    /// Reads the key set (again, if it was read before) and unseals the key that signs now,
-    /// so the first request does not wait for it (called while a Lambda instance
-    /// initialises).
+    /// Reads the key set (again, if it was read before) and unseals the key that signs now.
+    /// Nothing needs to call it first: the first use loads the set, once however many ask at
+    /// the same time (a Lambda instance leaves it to its first JWT, so an instance that serves
+    /// only opaque tokens never reads the set nor calls the vault).
     pub async fn warm_up(&self) -> Result<(), KeyError> {
         let copy = self.inner.reload(Some(Instant::now())).await?;
         if self.inner.vault.is_some() {
@@ -430,8 +431,12 @@ mod tests {
         let store = CountingStore::default();
         let now = SystemClock.now();
         let old = add_key(&store, now - 10).await;
-        // Margins of a second or more against a busy machine.
-        let timing = KeyRingTiming::refreshing_every(Duration::from_millis(250));
+        // A copy goes stale only after a minute, so a busy machine that starves this test for
+        // a second cannot turn the reload beside requests into one in front of them.
+        let timing = KeyRingTiming {
+            stale_after: Duration::from_secs(60),
+            ..KeyRingTiming::refreshing_every(Duration::from_millis(250))
+        };
         let ring = KeyRing::signing(store.clone(), PlainVault, Arc::new(SystemClock), timing);
         let signer = |ring: KeyRing| async move {
             let key = ring.signing_key_at(now).await;
@@ -448,18 +453,78 @@ mod tests {
         tokio::time::sleep(timing.refresh_after).await;
         // Old enough to reload: the request goes on with the copy it has...
         assert_eq!(signer(ring.clone()).await, old);
-        // ...while the reload runs beside it, and the next request has the new key.
-        for _ in 0..100 {
+        // ...while the reload runs beside it, and a request after it has the new key. Polled
+        // for up to 5 s: the reload is a spawned task, late on a busy machine.
+        let mut signing = old.clone();
+        for _ in 0..1000 {
             if reads() == 2 {
-                break;
+                signing = signer(ring.clone()).await;
+                if signing == new {
+                    break;
+                }
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(signer(ring.clone()).await, new);
-        assert_eq!(reads(), 2);
+        assert_eq!(signing, new);
+        assert_eq!(reads(), 2, "requests during the reload start no other");
         // The retired key still verifies the tokens it signed.
         assert!(matches!(ring.verifying_key(&old).await, Ok(Some(_))));
+    }
+
+    /// Counts the keys it unseals.
+    #[derive(Clone, Default)]
+    struct CountingVault(Arc<AtomicUsize>);
+
+    impl KeyVault for CountingVault {
+        async fn seal(
+            &self,
+            kid: &str,
+            key: &PrivateKeyDer,
+        ) -> Result<SealedPrivateKey, VaultError> {
+            KeyVault::seal(&PlainVault, kid, key).await
+        }
+
+        async fn unseal(
+            &self,
+            kid: &str,
+            sealed: &SealedPrivateKey,
+        ) -> Result<PrivateKeyDer, VaultError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            KeyVault::unseal(&PlainVault, kid, sealed).await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_uses_of_a_cold_ring_read_the_set_once_and_unseal_once() {
+        let store = CountingStore::default();
+        let now = SystemClock.now();
+        let kid = add_key(&store, now - 10).await;
+        let vault = CountingVault::default();
+        let timing = KeyRingTiming::default();
+        let ring = KeyRing::signing(store.clone(), vault.clone(), Arc::new(SystemClock), timing);
+        assert_eq!(
+            store.reads.load(Ordering::SeqCst),
+            0,
+            "built without a read"
+        );
+
+        let mut uses = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let ring = ring.clone();
+            uses.spawn(async move {
+                ring.signing_key_at(now)
+                    .await
+                    .map(|key| key.kid().to_owned())
+            });
+        }
+        while let Some(used) = uses.join_next().await {
+            assert_eq!(
+                used.ok().and_then(Result::ok).as_deref(),
+                Some(kid.as_str())
+            );
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(vault.0.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -1,32 +1,53 @@
-//! Single-item conditional writes to the credentials table: provisioning clients and users,
-//! and replacing an imported Django hash, each refused rather than creating or overwriting the
-//! wrong item.
+//! Conditional writes to the credentials table: provisioning clients and users (each with a
+//! check that no user or client has its name, in one transaction), and replacing an imported
+//! Django hash, each refused rather than creating or overwriting the wrong item.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem,
+};
 
 use super::DynamoStore;
-use super::errors::{conditional, written};
+use super::errors::{built, conditional, written};
 use super::item::Item;
 use super::keys::key;
 use super::mapping::s;
+use super::transactions::Transaction;
 use crate::domain::store::{HashReplacement, StoreError};
 
 impl DynamoStore {
-    /// Creates a credentials item; [`StoreError::AlreadyExists`], naming `what`, if its key is
-    /// taken.
-    pub(super) async fn put_if_absent(&self, item: Item, what: String) -> Result<(), StoreError> {
-        let outcome = self
-            .client
-            .put_item()
+    /// Creates a credentials item if its key is free, provided no item has the key `namesake`
+    /// either: a client and a user of one name are refused in one transaction, so
+    /// that a token's `sub` names one or the other. [`StoreError::AlreadyExists`] names
+    /// `what` or `namesake_what`, whichever is taken.
+    pub(super) async fn put_if_name_free(
+        &self,
+        item: Item,
+        what: String,
+        namesake: String,
+        namesake_what: String,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder()
             .table_name(&self.tables.credentials)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if written(outcome)? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists(what))
+            .build();
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(namesake)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build();
+        let items = vec![
+            TransactWriteItem::builder().put(built(put)?).build(),
+            TransactWriteItem::builder()
+                .condition_check(built(check)?)
+                .build(),
+        ];
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(failed) if failed.first() == Some(&true) => {
+                Err(StoreError::AlreadyExists(what))
+            }
+            Transaction::ConditionFailed(_) => Err(StoreError::AlreadyExists(namesake_what)),
         }
     }
 

@@ -47,6 +47,8 @@ const DPOP: &str = "dpop";
 const JKT: &str = "jkt";
 /// A private_key_jwt client's JWK Set (JSON); absent or empty: none.
 const JWKS: &str = "jwks";
+/// An opaque access token's RFC 8707 audience, where its request named one.
+const AUDIENCE: &str = "audience";
 
 pub(super) fn client_item(client: &Client) -> Item {
     HashMap::from([
@@ -128,6 +130,9 @@ pub(super) fn access_item(token: &AccessTokenRecord) -> Item {
     }
     if let Some(jkt) = &token.jkt {
         item.insert(JKT.to_owned(), s(jkt.as_str()));
+    }
+    if let Some(audience) = &token.audience {
+        item.insert(AUDIENCE.to_owned(), s(audience));
     }
     item
 }
@@ -376,6 +381,7 @@ pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
         issued_at: number(&item, "issued_at")?,
         expires_at: number(&item, TTL_ATTRIBUTE)?,
         jkt: jkt(&item)?,
+        audience: optional_string(&item, AUDIENCE)?,
     })
 }
 

@@ -26,7 +26,7 @@ use crate::domain::model::{
 use crate::domain::names::{ClientId, Username};
 use crate::domain::store::{
     AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
-    PasswordGrantContext, Rotation, StoreError, TokenContext,
+    PasswordGrantContext, Rotation, StoreError, TokenContext, namesake_client, namesake_user,
 };
 use crate::domain::token::TokenHash;
 
@@ -324,12 +324,16 @@ impl AdminStore for DynamoStore {
     }
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.put_if_absent(client_item(client), format!("client {}", client.client_id))
+        let id = &client.client_id;
+        let (what, namesake) = (format!("client {id}"), namesake_user(id));
+        self.put_if_name_free(client_item(client), what, user_key(id), namesake)
             .await
     }
 
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        self.put_if_absent(user_item(user), format!("user {}", user.username))
+        let name = &user.username;
+        let (what, namesake) = (format!("user {name}"), namesake_client(name));
+        self.put_if_name_free(user_item(user), what, client_key(name), namesake)
             .await
     }
 

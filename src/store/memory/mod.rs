@@ -25,7 +25,7 @@ use crate::domain::names::{ClientId, Username};
 use crate::domain::signing::{KeySet, KeySetSaved, KeySetStore};
 use crate::domain::store::{
     AccessTokenStore, AdminStore, ClientChanges, GrantStore, HashReplacement, LoginAttemptStore,
-    PasswordGrantContext, Rotation, StoreError, TokenContext,
+    PasswordGrantContext, Rotation, StoreError, TokenContext, namesake_client, namesake_user,
 };
 use crate::domain::token::TokenHash;
 
@@ -492,6 +492,10 @@ impl AdminStore for MemoryStore {
                 client.client_id
             )));
         }
+        let id = client.client_id.to_string();
+        if data.users.contains_key(&Username::from_stored(id.clone())) {
+            return Err(StoreError::AlreadyExists(namesake_user(&id)));
+        }
         data.clients
             .insert(client.client_id.clone(), client.clone());
         Ok(())
@@ -501,6 +505,13 @@ impl AdminStore for MemoryStore {
         let mut data = self.lock()?;
         if data.users.contains_key(&user.username) {
             return Err(StoreError::AlreadyExists(format!("user {}", user.username)));
+        }
+        let name = user.username.to_string();
+        if data
+            .clients
+            .contains_key(&ClientId::from_stored(name.clone()))
+        {
+            return Err(StoreError::AlreadyExists(namesake_client(&name)));
         }
         data.users.insert(user.username.clone(), user.clone());
         Ok(())

@@ -16,6 +16,7 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
         issued_at,
         expires_at: issued_at + 3600,
         jkt: None,
+        audience: None,
     };
     let refresh = RefreshTokenRecord {
         token_hash: hash(),

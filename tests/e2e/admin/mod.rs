@@ -772,7 +772,7 @@ async fn an_unreachable_store_or_bad_configuration_fails_with_status_1() {
 #[test]
 fn every_command_has_help() {
     let tables = support::unique_tables();
-    let commands: [(&str, &[&str]); 17] = [
+    let commands: [(&str, &[&str]); 18] = [
         ("create-tables", &[]),
         (
             "create-client",
@@ -811,6 +811,7 @@ fn every_command_has_help() {
         ("revoke-tokens", &["--username", "--client-id"]),
         ("revoke-family", &["--family-id"]),
         ("rotate-signing-key", &["--propagation-delay"]),
+        ("revoke-signing-key", &["KID"]),
         ("list-signing-keys", &[]),
     ];
     let top = admin_with_env(&tables, "http://127.0.0.1:1", &["--help"], None);

@@ -1,7 +1,8 @@
 //! The JWT signing key commands of `oauth-admin`: `create-tables` makes the KMS key and a first
 //! signing key, `create-client`/`update-client --token-format jwt` make one where a deployment
 //! has none, `rotate-signing-key` publishes the next key before it signs, even when two run at
-//! once, and `list-signing-keys` shows them, never a private key.
+//! once, `revoke-signing-key` withdraws one, and `list-signing-keys` shows them, never a private
+//! key.
 
 use std::collections::BTreeSet;
 
@@ -58,7 +59,8 @@ fn kids(values: &Value) -> BTreeSet<String> {
 }
 
 #[tokio::test]
-async fn create_tables_makes_a_kms_sealed_key_and_a_rotation_publishes_the_next_first() {
+async fn create_tables_makes_a_kms_sealed_key_a_rotation_publishes_the_next_first_and_a_revocation_replaces_the_signing_one()
+ {
     support::require!(Moto);
     let tables = support::unique_tables();
     let created = admin(&tables, &["create-tables"], None).json();
@@ -91,8 +93,28 @@ async fn create_tables_makes_a_kms_sealed_key_and_a_rotation_publishes_the_next_
     );
     assert_eq!(
         listed(&tables),
-        (2, vec![(first, "signing".into()), (next, "pending".into())])
+        (
+            2,
+            vec![
+                (first.clone(), "signing".into()),
+                (next.clone(), "pending".into())
+            ]
+        )
     );
+
+    // A leaked signing key: withdrawn, and a new key signs in its place; the pending one
+    // still starts when it was to.
+    let revoked = admin(&tables, &["revoke-signing-key", &first], None).json();
+    assert_eq!(text(&revoked, "kid"), first);
+    let replacement = text(&revoked, "replacement");
+    assert_eq!(
+        listed(&tables),
+        (
+            3,
+            vec![(replacement, "signing".into()), (next, "pending".into())]
+        )
+    );
+    admin(&tables, &["revoke-signing-key", &first], None).fails(1, "does not exist");
 }
 
 #[tokio::test]

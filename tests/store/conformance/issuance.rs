@@ -19,7 +19,11 @@ pub(super) async fn duplicate_token_writes_are_refused_whole<S: Store>(store: Ar
 
 pub(super) async fn an_access_token_issued_alone_reads_back_and_revokes<S: Store>(store: Arc<S>) {
     ok(store.create_client(&client("app")).await);
-    let own = client_token_at("app", NOW);
+    // Requested for one API (RFC 8707 `resource`): the audience reads back with it.
+    let own = AccessTokenRecord {
+        audience: Some("https://api.example.com/v1".into()),
+        ..client_token_at("app", NOW)
+    };
     ok(store.issue_access_token(&own).await);
     let read = ok(store.access_token(&own.token_hash, NOW).await);
     assert_eq!(

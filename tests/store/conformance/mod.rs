@@ -98,6 +98,8 @@ macro_rules! conformance_suite {
                 a_jti_is_recorded_once_until_it_expires,
                 concurrent_first_uses_have_one_winner,
                 dpop_bound_tokens_read_back_with_their_key,
+                a_revoked_signing_key_is_gone_from_the_next_reload,
+                a_client_and_a_user_never_share_a_name,
             );
         }
     };
@@ -179,6 +181,7 @@ fn pair_at(
         issued_at,
         expires_at: issued_at + 3600,
         jkt: None,
+        audience: None,
     };
     let refresh = RefreshTokenRecord {
         token_hash: fresh_hash(),
@@ -206,6 +209,7 @@ fn client_token_at(client_id: &str, issued_at: UnixSeconds) -> AccessTokenRecord
         issued_at,
         expires_at: issued_at + 3600,
         jkt: None,
+        audience: None,
     }
 }
 

@@ -409,3 +409,27 @@ fn rfc_7517_key_set() -> ClientJwks {
     )
     .unwrap()
 }
+
+/// A JWT's `sub` is the username, or the client id for a client's own token: a name is one or
+/// the other, never both, even when both are created at once.
+pub(super) async fn a_client_and_a_user_never_share_a_name<S: Store>(store: Arc<S>) {
+    ok(store.create_client(&client("app")).await);
+    ok(store.create_user(&user("alice")).await);
+    assert!(matches!(
+        store.create_user(&user("app")).await,
+        Err(StoreError::AlreadyExists(what)) if what.starts_with("client app ")
+    ));
+    assert!(matches!(
+        store.create_client(&client("alice")).await,
+        Err(StoreError::AlreadyExists(what)) if what.starts_with("user alice ")
+    ));
+    for name in ["both-1", "both-2", "both-3"] {
+        let (as_client, as_user) = (client(name), user(name));
+        let (created_client, created_user) =
+            tokio::join!(store.create_client(&as_client), store.create_user(&as_user));
+        assert!(
+            created_client.is_ok() != created_user.is_ok(),
+            "{name}: {created_client:?} {created_user:?}"
+        );
+    }
+}

@@ -3,8 +3,11 @@
 //! and all: storage needs no vault.
 
 use super::*;
+use support::clock::ManualClock;
+use token_endpoint::admin::Admin;
 use token_endpoint::domain::signing::{
-    KeySet, KeySetSaved, KeySetStore, PublicJwk, SealedPrivateKey, SigningKeyRecord,
+    KeyRing, KeyRingTiming, KeySet, KeySetSaved, KeySetStore, PublicJwk, SealedPrivateKey,
+    SigningKeyRecord,
 };
 
 /// A key that signs from `signs_from`, with made-up public and sealed halves of real sizes.
@@ -105,4 +108,47 @@ pub(super) async fn concurrent_key_set_saves_have_one_winner<S: KeySetStore>(sto
         .collect();
     assert_eq!(winners.len(), 1, "outcomes: {outcomes:?}");
     assert_eq!(&stored_keys(&*store).await, winners[0]);
+}
+
+/// `oauth-admin revoke-signing-key` on each store: the key leaves the stored set, a new one
+/// takes its place, and a verifier that read the set before refuses the key once it reads it
+/// again.
+pub(super) async fn a_revoked_signing_key_is_gone_from_the_next_reload<
+    S: Store + KeySetStore + Clone,
+>(
+    store: Arc<S>,
+) {
+    let store = (*store).clone();
+    let (admin, vault) = (
+        Admin::new(store.clone(), support::cheap_config().argon2),
+        support::signing::vault(),
+    );
+    let leaked = admin.ensure_signing_key(&vault, NOW).await.unwrap().kid;
+    let clock = Arc::new(ManualClock::at(NOW + 60));
+    let ring = KeyRing::verifying(store.clone(), clock, KeyRingTiming::default());
+    let known = |kid: String| {
+        let ring = ring.clone();
+        async move { ring.verifying_key(&kid).await.unwrap().is_some() }
+    };
+    assert!(known(leaked.clone()).await);
+
+    let revoked = admin.revoke_signing_key(&vault, &leaked, NOW + 60).await;
+    let replacement = revoked.unwrap().replacement.expect("a replacement");
+    let stored = stored_keys(&store).await;
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        stored
+            .keys
+            .iter()
+            .map(|key| (key.kid.as_str(), key.signs_from))
+            .collect::<Vec<_>>(),
+        [(replacement.as_str(), NOW)]
+    );
+    assert!(
+        known(leaked.clone()).await,
+        "until the ring reads the set again"
+    );
+    ring.warm_up().await.unwrap();
+    assert!(!known(leaked).await);
+    assert!(known(replacement).await);
 }

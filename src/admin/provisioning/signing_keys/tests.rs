@@ -227,3 +227,74 @@ async fn a_rotation_that_loses_the_race_reads_again_and_keeps_the_winner() {
     );
     assert_eq!(rotated.signs_from, NOW + HOUR);
 }
+
+#[tokio::test]
+async fn revoking_the_signing_key_puts_a_new_one_in_its_place_and_other_keys_are_only_removed() {
+    let (admin, vault) = (admin(MemoryStore::new()), vault());
+    let retired = ok(admin.ensure_signing_key(&vault, NOW).await).kid;
+    let leaked = ok(admin.rotate_signing_key(&vault, NOW, HOUR).await);
+    let now = leaked.signs_from + 60;
+    let pending = ok(admin.rotate_signing_key(&vault, now, HOUR).await).kid;
+
+    let revoked = ok(admin.revoke_signing_key(&vault, &leaked.kid, now).await);
+    let replacement = revoked.replacement.clone().expect("a replacement");
+    assert_eq!((revoked.version, revoked.retries), (4, 0));
+    // The new key signs at once, in the leaked one's place: the others keep their times.
+    assert_eq!(
+        states(&ok(admin.signing_keys(now).await)),
+        [
+            (
+                retired.as_str(),
+                KeyState::Retired {
+                    at: leaked.signs_from
+                }
+            ),
+            (replacement.as_str(), KeyState::Signing),
+            (pending.as_str(), KeyState::Pending),
+        ]
+    );
+    let stored = admin.store.signing_keys().await.unwrap_or_default();
+    let record = stored.find(&replacement).expect("stored");
+    assert_eq!(
+        (record.signs_from, record.created_at),
+        (leaked.signs_from, now)
+    );
+    let unsealed = vault.unseal(&record.kid, &record.sealed_private).await;
+    assert!(unsealed.is_ok_and(|der| SigningKey::from_private_der(&replacement, &der).is_ok()));
+
+    // A key that does not sign now is only removed; an unknown one changes nothing.
+    for kid in [&retired, &pending] {
+        let revoked = ok(admin.revoke_signing_key(&vault, kid, now).await);
+        assert_eq!(revoked.replacement, None);
+    }
+    assert!(matches!(
+        admin.revoke_signing_key(&vault, &leaked.kid, now).await,
+        Err(AdminError::Store(StoreError::NotFound(_)))
+    ));
+    assert_eq!(
+        states(&ok(admin.signing_keys(now).await)),
+        [(replacement.as_str(), KeyState::Signing)]
+    );
+    // The only key is replaced even where it does not sign yet.
+    let last = ok(admin
+        .revoke_signing_key(&vault, &replacement, leaked.signs_from - 1)
+        .await);
+    assert!(last.replacement.is_some_and(|kid| kid != replacement));
+}
+
+#[tokio::test]
+async fn a_revocation_that_loses_the_race_reads_again_and_keeps_the_winner() {
+    let (admin, vault) = (admin(RivalSavesFirst::default()), vault());
+    let leaked = ok(admin.ensure_signing_key(&vault, NOW).await).kid;
+    admin.store.arm(NOW + HOUR);
+    let revoked = ok(admin.revoke_signing_key(&vault, &leaked, NOW + 60).await);
+    assert_eq!((revoked.version, revoked.retries), (3, 1));
+    let replacement = revoked.replacement.expect("a replacement");
+    assert_eq!(
+        states(&ok(admin.signing_keys(NOW + 60).await)),
+        [
+            (replacement.as_str(), KeyState::Signing),
+            ("rival", KeyState::Pending)
+        ]
+    );
+}
