@@ -32,6 +32,66 @@ async fn send(
     support::moto::send(service, &Discovery::default(), support::token_request(form)).await
 }
 
+/// Logins of one user from one address at once, as an integration whose workers start together
+/// makes them.
+const BURST: usize = 32;
+
+/// The burst, on a fresh service: each login's latency (p50, p99, and what they add to an
+/// uncontended login's median, `single_ms`), and what the burst wrote. Write units: one per
+/// single-item write (a refused conditional write is charged too; attempt records stay under
+/// 1 KB), two per item of a transaction (the password grant's puts 3); reads are the polls of
+/// logins waiting for the attempts ahead of them (strongly consistent, half a read unit each).
+async fn burst(
+    config: &token_endpoint::config::Config,
+    log: &OperationLog,
+    size: usize,
+    single_ms: f64,
+) -> Value {
+    let store = DynamoStore::new(log.client(), test_support::unique_tables());
+    store
+        .create_tables()
+        .await
+        .unwrap_or_else(|e| panic!("creating tables: {e}"));
+    let service = startup::token_service(store, config).unwrap_or_else(|e| panic!("{e}"));
+    startup::seed_demo(&service)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let form = format!("grant_type=password&username={DEMO_USERNAME}&password={DEMO_PASSWORD}");
+    send(&service, &form).await;
+    log.take();
+    let logins: Vec<_> = (0..size)
+        .map(|_| {
+            let (service, form) = (Arc::clone(&service), form.clone());
+            tokio::spawn(async move { send(&service, &form).await })
+        })
+        .collect();
+    let (mut latencies, mut issued) = (Vec::new(), 0);
+    for login in logins {
+        let (status, _, elapsed, _) = login.await.unwrap_or_else(|e| panic!("{e}"));
+        issued += usize::from(status == StatusCode::OK);
+        latencies.push(elapsed.as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let quantile = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    let operations = log.take();
+    let count = |name: &str| operations.iter().filter(|op| op.as_str() == name).count();
+    let attempt_writes = count("UpdateItem") + count("PutItem") + count("DeleteItem");
+    let transactions = count("TransactWriteItems");
+    json!({
+        "logins": size,
+        "issued": issued,
+        "p50_ms": quantile(0.5),
+        "p99_ms": quantile(0.99),
+        "single_ms": single_ms,
+        "added_p50_ms": quantile(0.5) - single_ms,
+        "added_p99_ms": quantile(0.99) - single_ms,
+        "attempt_write_units": attempt_writes,
+        "token_write_units": 2 * 3 * transactions,
+        "write_units": attempt_writes + 2 * 3 * transactions,
+        "polls": count("GetItem"),
+    })
+}
+
 fn main() {
     // Without moto, `cargo test --all-targets` (which runs benches once) skips this one.
     if !test_support::skip::available(&[test_support::skip::Tool::Moto]) {
@@ -126,7 +186,10 @@ fn main() {
             "locked".into(),
             json!({"operations": operations, "round_trips": round_trips}),
         );
+        let logins = if grants == GRANTS { BURST } else { 6 };
+        let burst = burst(&config, &log, logins, password.median_ms()).await;
         json!({
+            "burst": burst,
             "refusals": refusals,
             "password": password.summary(),
             "refresh_token": refresh.summary(),

@@ -57,8 +57,10 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let mut config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
+    // Nothing locks: every round's refusals are checked ones.
     config.lockout = LockoutPolicy {
         free_failures: u32::MAX,
+        username_ceiling: u32::MAX,
         ..LockoutPolicy::default()
     };
     let open = support::demo_service(&config, &runtime);

@@ -122,6 +122,9 @@ for grant, label, transaction_items in [("password", "password grant", 3), ("ref
     if transaction_items:
         row(f"moto: {label}, write units", str(write_units(m["operations"], transaction_items)), "before this round: 6 (+2 after failures)")
     row(f"moto: {label}, p50 / p99 of {m['requests']}", f'{m["p50_ms"]:.1f} / {m["p99_ms"]:.1f} ms', "")
+b = moto["burst"]
+row(f"moto: {b['logins']} concurrent logins of one user from one address: p50 / p99 (uncontended login: {b['single_ms']:.1f} ms)", f'{b["p50_ms"]:.1f} / {b["p99_ms"]:.1f} ms (added {b["added_p50_ms"]:.1f} / {b["added_p99_ms"]:.1f} ms)', f'{b["issued"]} of {b["logins"]} got tokens (all should)')
+row(f"moto: the {b['logins']}-login burst: write units (attempt records + token transactions), polls", f'{b["write_units"]} ({b["attempt_write_units"]} + {b["token_write_units"]}), {b["polls"]} reads', f"attempts: 2 per login uncontended")
 for name, label, before in [("wrong_password", "wrong password", "2 calls, 1 write unit"), ("unknown_user", "unknown user", "2 calls, 1 write unit"), ("locked", "locked address", "1 call, no write")]:
     r = moto["refusals"][name]
     row(f"moto: refused, {label}: operations, round trips, write units", f'{mix(r["operations"])}; {r["round_trips"]}; {write_units(r["operations"], 0)}', f"before this round: {before}")

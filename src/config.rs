@@ -120,7 +120,6 @@ impl From<ServiceSettings> for Config {
                 max_lock_seconds: settings.lockout_max_seconds,
                 memory_seconds: settings.lockout_memory_seconds,
                 username_ceiling: settings.lockout_username_ceiling,
-                username_window_seconds: settings.lockout_username_window_seconds,
                 username_lock_seconds: settings.lockout_username_lock_seconds,
             },
             argon2: Argon2Settings {

@@ -46,18 +46,27 @@ pub fn token_request(form: &str) -> Request<Body> {
     token_request_from(Format::Opaque, form)
 }
 
-/// A form-encoded token request from the demo client of `format`, over Basic authentication.
+/// The address the benchmarks' requests come from, as the Lambda adapter tags a request: a
+/// password attempt is counted for it as for a deployed caller's.
+pub const CALLER: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
+/// A form-encoded token request from the demo client of `format`, over Basic authentication,
+/// from [`CALLER`].
 pub fn token_request_from(format: Format, form: &str) -> Request<Body> {
     let (client_id, secret) = format.credentials();
     let basic = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         format!("{client_id}:{secret}"),
     );
-    Request::post("/o/token/")
+    let mut request = Request::post("/o/token/")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::AUTHORIZATION, format!("Basic {basic}"))
         .body(Body::from(form.to_owned()))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    request
+        .extensions_mut()
+        .insert(token_endpoint::http::source_address::PeerAddress(CALLER));
+    request
 }
 
 /// The issuer of the benchmarks' JWTs: the API the authorizer events (`events/authorizer-*.json`)

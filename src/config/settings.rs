@@ -83,17 +83,15 @@ pub struct ServiceSettings {
     #[arg(long, env = "LOCKOUT_MEMORY_SECONDS", value_parser = lock_memory,
           default_value_t = LockoutPolicy::default().memory_seconds)]
     pub lockout_memory_seconds: u64,
-    /// Failures for one username from all addresses, within the window, that lock it
-    /// everywhere; 1 to 100.
+    /// Consecutive failures for one username from all addresses (a success resets them) past
+    /// which it takes one attempt per `LOCKOUT_USERNAME_LOCK_SECONDS`, except from addresses
+    /// it logged in from; 1 to 100.
     #[arg(long, env = "LOCKOUT_USERNAME_CEILING", value_parser = username_ceiling,
           default_value_t = LockoutPolicy::default().username_ceiling)]
     pub lockout_username_ceiling: u32,
-    /// The window the username ceiling counts in, from its first failure.
-    #[arg(long, env = "LOCKOUT_USERNAME_WINDOW_SECONDS", value_parser = at_least_one,
-          default_value_t = LockoutPolicy::default().username_window_seconds)]
-    pub lockout_username_window_seconds: u64,
-    /// At least this long a username stays locked everywhere once the ceiling is reached.
-    #[arg(long, env = "LOCKOUT_USERNAME_LOCK_SECONDS", value_parser = whole_number,
+    /// Past the ceiling, how long each failure locks the username everywhere but its known
+    /// addresses: the pace left to guessing from any number of addresses. At least 1.
+    #[arg(long, env = "LOCKOUT_USERNAME_LOCK_SECONDS", value_parser = at_least_one,
           default_value_t = LockoutPolicy::default().username_lock_seconds)]
     pub lockout_username_lock_seconds: u64,
     /// Proxies in front of the service whose `X-Forwarded-For` is believed (addresses or CIDR

@@ -23,6 +23,15 @@ pub enum GrantError {
     /// usernames are counted like real ones, so the answer reveals nothing about which exist.
     #[error("too many failed password attempts")]
     LockedOut { username_wide: bool },
+    /// A wrong password, the one that brought the username's consecutive failures from every
+    /// source to the ceiling: answered exactly as [`GrantError::InvalidCredentials`], and
+    /// counted apart for the alarm.
+    #[error("invalid resource owner credentials; the username's failures reached the ceiling")]
+    CeilingReached,
+    /// Password attempts in flight for the username held every slot for as long as the request
+    /// could wait for their outcome. Not a failure: the caller may retry.
+    #[error("password attempts in flight held every slot")]
+    AttemptsInFlight,
     /// The refresh token is unknown, used, expired, or was issued to another client.
     #[error("invalid refresh token")]
     InvalidRefreshToken,

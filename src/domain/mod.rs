@@ -15,6 +15,7 @@ pub mod issuance;
 pub mod issuer;
 pub mod jose;
 pub mod lifecycle;
+pub mod login_record;
 pub mod login_throttle;
 pub mod model;
 pub mod names;

@@ -19,9 +19,7 @@ use std::future::Future;
 
 use super::clock::UnixSeconds;
 use super::jose::{ClientJwks, ReplayKey};
-use super::login_throttle::{
-    AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,
-};
+use super::login_throttle::{Admission, AttemptKeys, AttemptRequest, Settlement};
 use super::model::{
     AccessTokenRecord, Client, DpopPolicy, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenFormat, TokenPair, User,
@@ -70,9 +68,6 @@ pub fn namesake_client(name: &str) -> String {
 pub struct PasswordGrantContext {
     pub client: Option<Client>,
     pub user: Option<User>,
-    /// The username's failures from every source in its current window (zero when none are
-    /// remembered or the window has ended).
-    pub username_failures: UsernameFailures,
 }
 
 /// What the refresh grant, revocation and introspection read, in one round trip: the client
@@ -167,14 +162,11 @@ pub trait GrantStore: ReplayStore + Send + Sync + 'static {
         client_id: &ClientId,
     ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
 
-    /// Reads a client, a user and the username's failures from every source together.
-    /// Failures whose window ended at `now` read as none.
+    /// Reads a client and a user together.
     fn password_grant_context(
         &self,
         client_id: &ClientId,
         username: &Username,
-        keys: &AttemptKeys,
-        now: UnixSeconds,
     ) -> impl Future<Output = Result<PasswordGrantContext, StoreError>> + Send;
 
     /// Reads a client and a token of any kind together. Expired tokens and expired used-token
@@ -187,12 +179,13 @@ pub trait GrantStore: ReplayStore + Send + Sync + 'static {
     ) -> impl Future<Output = Result<TokenContext, StoreError>> + Send;
 
     /// Stores a new token pair, which starts a new family: both tokens or neither. With
-    /// `known_source`, that source's attempt record starts again (a successful password clears
-    /// its count), known until `known_until`.
+    /// `login`, the successful password attempt that earned it is settled beside it, in the
+    /// same round trip (see [`LoginAttemptStore::settle_login_attempt`]); a failure to settle
+    /// is logged, not returned, as the attempt's count then ends with its hold.
     fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+        login: Option<&Settlement>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores an access token without a refresh token (client credentials grant); it starts
@@ -251,42 +244,31 @@ pub trait GrantStore: ReplayStore + Send + Sync + 'static {
     ) -> impl Future<Output = Result<HashReplacement, StoreError>> + Send;
 }
 
-/// The password grant's attempt counting (see [`crate::domain::login_throttle`]).
+/// The password grant's attempt counting (see [`crate::domain::login_throttle`]), one record
+/// per username with the rules of [`crate::domain::login_record`].
 pub trait LoginAttemptStore: Send + Sync + 'static {
-    /// Takes one password attempt for `attempt.keys.per_source`, atomically, before its
-    /// password is checked. Admitted if the source has no live record (none, or one that
-    /// expired at `now`: counting starts again), has taken fewer than `free_attempts`, or its
-    /// lock and hold have both passed; an admitted attempt counts one more, holds the source
-    /// until `hold_until` and keeps the record until `expires_at` (or, for a known source, until
-    /// it stops being known). Among concurrent calls exactly as many are admitted as these
-    /// rules allow one at a time. Says too whether the source is known at `now`.
+    /// Takes one password attempt, atomically, before its password is checked, against the
+    /// source's count and the username's together. When attempts in flight hold every slot it
+    /// waits for their outcome (no polling on the memory store, jittered backoff on DynamoDB),
+    /// for at most `attempt.max_wait`, and then answers [`Admission::Busy`]. Among concurrent
+    /// calls exactly as many are admitted as the rules allow one at a time.
     fn take_login_attempt(
         &self,
         attempt: &AttemptRequest,
-    ) -> impl Future<Output = Result<TakenAttempt, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
 
-    /// Records that an admitted attempt's password was wrong: the live record of the source
-    /// (one a success deleted stays deleted) has its lock grow to `failure.locked_until` (never
-    /// shrink), its hold released if `failure.releases_hold`, and is kept until
-    /// `failure.expires_at`; the username's failures from every source count
-    /// one more (a window that ended starts again, ending at `failure.username_window_ends`).
-    /// When that count reaches `username_ceiling`, the window is extended to at least
-    /// `username_lock_ends`. Returns the username's failures after this one.
-    fn record_login_failure(
+    /// Records how an admitted attempt ended, and lets waiting attempts look again. Returns the
+    /// username's consecutive failures after it.
+    fn settle_login_attempt(
         &self,
-        failure: &FailureRecord,
-        username_ceiling: u32,
-        username_lock_ends: UnixSeconds,
-    ) -> impl Future<Output = Result<UsernameFailures, StoreError>> + Send;
+        settlement: &Settlement,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
-    /// Ends an attempt whose password was not checked. If it was admitted, it is given back
-    /// (counted one less, and its hold released if it held the source), since it tried no
-    /// password; either way the source's live record notes one more refused attempt. The write
-    /// keeps refused answers as slow as checked ones.
-    fn end_unchecked_login_attempt(
+    /// Notes an attempt refused by a lock: the write keeps refused answers as slow as checked
+    /// ones. Nothing to note (no record) is not an error.
+    fn note_refused_login_attempt(
         &self,
         keys: &AttemptKeys,
-        ended: UncheckedAttempt,
         now: UnixSeconds,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -5,11 +5,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::GrantError;
+use crate::domain::login_throttle::MAX_ATTEMPT_WAIT;
 
 /// The longest a request may take before it is answered 503: under the Lambda function's
 /// 10 s timeout, so a slow or stuck DynamoDB gives the client an OAuth error, not a gateway
 /// error.
 pub const GRANT_DEADLINE: Duration = Duration::from_secs(8);
+
+// A password attempt waiting for attempts in flight gives up in time to be answered, and to
+// check its password if it is let in at the last moment.
+const _: () = assert!(MAX_ATTEMPT_WAIT.as_secs() < GRANT_DEADLINE.as_secs());
 
 /// Why a request's domain work gave no answer.
 #[derive(Debug)]

@@ -167,6 +167,8 @@ pub fn reason(failure: &DomainFailure) -> Option<&'static str> {
             username_wide: true,
         }) => Some("username_locked"),
         DomainFailure::Grant(GrantError::InvalidCredentials) => Some("invalid_credentials"),
+        DomainFailure::Grant(GrantError::CeilingReached) => Some("username_ceiling_reached"),
+        DomainFailure::Grant(GrantError::AttemptsInFlight) => Some("attempts_in_flight"),
         // Counted with the store's failures: what runs out of time is waiting on DynamoDB.
         DomainFailure::Grant(
             GrantError::Store(StoreError::Unavailable(_))
@@ -218,8 +220,9 @@ impl From<GrantError> for OAuthError {
         match error {
             E::InvalidClient => Self::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient, None),
             E::UnauthorizedClient => Self::new(bad_request, ErrorCode::UnauthorizedClient, None),
-            // The exact description the documented endpoint gives, for unknown users too.
-            E::InvalidCredentials => Self::new(
+            // The exact description the documented endpoint gives, for unknown users too, and
+            // for the failure that reaches the username's ceiling.
+            E::InvalidCredentials | E::CeilingReached => Self::new(
                 bad_request,
                 ErrorCode::InvalidGrant,
                 Some("Invalid credentials given.".into()),
@@ -231,6 +234,8 @@ impl From<GrantError> for OAuthError {
                 ErrorCode::InvalidGrant,
                 Some(LOCKED_OUT_DESCRIPTION.into()),
             ),
+            // Never "Too many failed attempts": none failed. Retry-After says when to try again.
+            E::AttemptsInFlight => Self::temporarily_unavailable(),
             E::InvalidRefreshToken => Self::new(bad_request, ErrorCode::InvalidGrant, None),
             E::InvalidScope => Self::new(bad_request, ErrorCode::InvalidScope, None),
             E::TokenOfAnotherClient => Self::new(
@@ -351,6 +356,27 @@ mod tests {
         assert_eq!(
             response.headers().get(header::RETRY_AFTER),
             Some(&HeaderValue::from_static("1"))
+        );
+    }
+
+    #[test]
+    fn logins_that_waited_too_long_for_each_other_are_told_to_retry_not_that_they_failed() {
+        let busy = DomainFailure::Grant(GrantError::AttemptsInFlight);
+        assert_eq!(reason(&busy), Some("attempts_in_flight"));
+        let answer = OAuthError::from(GrantError::AttemptsInFlight);
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer.code.as_str(), "temporarily_unavailable");
+        assert_ne!(answer.description.as_deref(), Some(LOCKED_OUT_DESCRIPTION));
+        assert!(
+            answer
+                .into_response()
+                .headers()
+                .contains_key(header::RETRY_AFTER)
+        );
+        // The failure that reaches the username's ceiling is told as any wrong password.
+        assert_eq!(
+            OAuthError::from(GrantError::CeilingReached),
+            OAuthError::from(GrantError::InvalidCredentials)
         );
     }
 }

@@ -28,6 +28,9 @@ pub struct EndpointOutcome {
     /// `issued`, `revoked`, `active`… or the OAuth error code.
     pub outcome: &'static str,
     pub reason: Option<&'static str>,
+    /// A password request that came with no source address: held to the username-wide
+    /// count alone (see `login_throttle`).
+    pub without_source_address: bool,
 }
 
 impl EndpointOutcome {
@@ -38,6 +41,7 @@ impl EndpointOutcome {
             client_id: None,
             outcome,
             reason: None,
+            without_source_address: false,
         }
     }
 
@@ -81,6 +85,7 @@ pub(super) async fn observe(request: Request, next: Next) -> Response {
         client_id: outcome.client_id.as_deref(),
         outcome: outcome.outcome,
         reason: outcome.reason,
+        without_source_address: outcome.without_source_address,
         status: status.as_u16(),
         latency: started.elapsed(),
         store,

@@ -56,8 +56,15 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore + ReplaySto
         Ok(token_request) => token_request,
         Err(error) => return refused(ENDPOINT, error),
     };
+    let grant_type = token_request.grant.grant_type();
+    let without_source_address =
+        grant_type == GrantType::Password && token_request.source.0.is_none();
+    if without_source_address {
+        warn_once_of_requests_without_address();
+    }
     let outcome = EndpointOutcome {
-        grant_type: Some(token_request.grant.grant_type().as_str()),
+        grant_type: Some(grant_type.as_str()),
+        without_source_address,
         client_id: token_request
             .client
             .as_ref()
@@ -70,6 +77,22 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore + ReplaySto
         Ok(issued) => outcome.on(success(&issued)),
         Err(failure) => failed(outcome, failure),
     }
+}
+
+/// Says once per instance that password requests arrive without a source address: the
+/// integration in front (an ALB not trusted for `X-Forwarded-For`, a custom integration, a
+/// direct invoke) gives none, so each username is held to its username-wide count alone and a
+/// stranger's guesses spend the real user's budget. The metric counts every such request.
+fn warn_once_of_requests_without_address() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "a password request came without a source address: password guessing is limited by \
+             each username's consecutive failures alone (no per-address lock). Pass the \
+             caller's address (API Gateway does; an ALB needs TRUSTED_PROXIES), see \
+             docs/security.md"
+        );
+    });
 }
 
 /// Who issues the request's tokens (the configured issuer, or the request's own) and for whom:

@@ -4,8 +4,11 @@
 //! Metrics, in the `TokenEndpoint` namespace:
 //! - by `FunctionName`: `Requests`, `Latency` and `DynamoDBTime` (ms), `ServerErrors` (5xx
 //!   answers), `Lockouts` (password requests refused because their source address is locked
-//!   for the username) and `UsernameLockouts` (refused because failures from many addresses
-//!   locked the username everywhere: an attack spread over addresses, alarmed on);
+//!   for the username), `UsernameLockouts` (the wrong password that brought a username's
+//!   consecutive failures to the ceiling, and requests refused past it: an attack spread over
+//!   addresses, alarmed on), `UsernameCeilingReached` (that wrong password alone) and
+//!   `PasswordRequestsWithoutAddress` (password requests the edge gave no source address, held
+//!   to the username-wide count alone);
 //! - by `FunctionName`, `Endpoint`, `GrantType` and `Outcome`: `Requests`, so grants issued by
 //!   type and failures by error code.
 //!
@@ -44,6 +47,8 @@ pub fn document(record: &RequestRecord<'_>, function: &str, timestamp_ms: u128) 
             {"Name": "ServerErrors", "Unit": "Count"},
             {"Name": "Lockouts", "Unit": "Count"},
             {"Name": "UsernameLockouts", "Unit": "Count"},
+            {"Name": "UsernameCeilingReached", "Unit": "Count"},
+            {"Name": "PasswordRequestsWithoutAddress", "Unit": "Count"},
         ],
     });
     let by_outcome = json!({
@@ -65,7 +70,12 @@ pub fn document(record: &RequestRecord<'_>, function: &str, timestamp_ms: u128) 
         "DynamoDBTime": millis(record.store.elapsed),
         "ServerErrors": u8::from(record.status >= 500),
         "Lockouts": u8::from(record.reason == Some("locked")),
-        "UsernameLockouts": u8::from(record.reason == Some("username_locked")),
+        "UsernameLockouts": u8::from(matches!(
+            record.reason,
+            Some("username_locked" | "username_ceiling_reached")
+        )),
+        "UsernameCeilingReached": u8::from(record.reason == Some("username_ceiling_reached")),
+        "PasswordRequestsWithoutAddress": u8::from(record.without_source_address),
         "level": "INFO",
         "message": "request",
         "client_id": record.client_id,
@@ -95,6 +105,7 @@ mod tests {
             client_id: Some("app"),
             outcome,
             reason,
+            without_source_address: false,
             status,
             latency: Duration::from_micros(48_250),
             store: StoreTime {
@@ -174,6 +185,25 @@ mod tests {
                 everywhere["UsernameLockouts"].clone()
             ),
             (json!(0), json!(1))
+        );
+        let crossing = document(
+            &record(400, "invalid_grant", Some("username_ceiling_reached")),
+            "f",
+            1,
+        );
+        assert_eq!(
+            (
+                crossing["UsernameLockouts"].clone(),
+                crossing["UsernameCeilingReached"].clone()
+            ),
+            (json!(1), json!(1)),
+            "the alarm fires when the ceiling is reached, not only on refusals"
+        );
+        let mut unaddressed = record(200, "issued", None);
+        unaddressed.without_source_address = true;
+        assert_eq!(
+            document(&unaddressed, "f", 1)["PasswordRequestsWithoutAddress"],
+            1
         );
         let unavailable = document(&record(503, "temporarily_unavailable", None), "f", 1);
         assert_eq!(unavailable["ServerErrors"], 1);

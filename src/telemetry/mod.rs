@@ -82,6 +82,8 @@ pub struct RequestRecord<'a> {
     pub outcome: &'static str,
     /// Why, where the error code alone does not say (e.g. `locked` for a refused password).
     pub reason: Option<&'static str>,
+    /// A password request without a source address (counted by the username alone).
+    pub without_source_address: bool,
     pub status: u16,
     pub latency: Duration,
     pub store: StoreTime,
@@ -100,6 +102,7 @@ pub fn record_request(record: &RequestRecord<'_>) {
             client_id = record.client_id,
             outcome = record.outcome,
             reason = record.reason,
+            without_source_address = record.without_source_address,
             status = record.status,
             latency_ms = millis(record.latency),
             dynamodb_ms = millis(record.store.elapsed),

@@ -202,7 +202,7 @@ impl App {
                 }
                 // Password attempt counters record attempts, which happened whether or not the
                 // grant could finish; they are the conformance suite's concern.
-                "login_source" | "login_username" => {}
+                "login" => {}
                 // Records other than tokens (families, used tokens): kept whole, so "nothing
                 // changed" covers them too.
                 _ => {

@@ -7,6 +7,7 @@
 //! another Python); without it they are skipped, see `support::skip`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bursts;
 mod conformance;
 mod dynamodb_faults;
 mod dynamodb_grants;

@@ -9,14 +9,12 @@ use crate::domain::error::GrantError;
 use crate::domain::issuer::{
     DpopBinding, IssuedTokens, NewPair, log_upgrade, narrow, new_family_id,
 };
-use crate::domain::login_throttle::{
-    Admission, AttemptKeys, KNOWN_SOURCE_SECONDS, TakenAttempt, UncheckedAttempt,
-};
+use crate::domain::login_throttle::{Admission, AttemptKeys, Outcome, Settlement, Ticket};
 use crate::domain::model::{Client, GrantType, User};
 use crate::domain::names::{NameError, Username};
 use crate::domain::scope::Scope;
 use crate::domain::secret::Secret;
-use crate::domain::store::{GrantStore, LoginAttemptStore};
+use crate::domain::store::{GrantStore, LoginAttemptStore, StoreError};
 use crate::domain::token::{FamilySecret, new_token};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,10 +47,10 @@ impl PasswordRequest {
 /// before the password so that a client not allowed this grant learns nothing about users'
 /// passwords.
 ///
-/// The attempt is taken from the source's budget while the client and user are read, in the
-/// same round trip, so that a burst of guesses cannot check more passwords than the policy
-/// allows. Every answer that is not a token costs one more write, whatever the reason: a wrong
-/// password, an unknown user and a lock take the same time.
+/// The attempt is taken from the source's and the username's budgets while the client and user
+/// are read, in the same round trip, so that a burst of guesses cannot check more passwords
+/// than the policy allows. Every answer after the password costs one more write, whatever the
+/// reason: a wrong password, an unknown user and a lock take the same time.
 pub async fn issue<S: GrantStore + LoginAttemptStore>(
     context: &GrantContext<'_, S>,
     request: PasswordRequest,
@@ -70,16 +68,19 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
     let Admitted {
         client,
         user,
-        number,
+        ticket,
         binding,
     } = attempt.admit().await?;
     let verifier = context.issuer.verifier();
-    let verification = verifier
+    let verification = match verifier
         .verify_password(user.as_ref(), &request.password)
-        .await?;
+        .await
+    {
+        Ok(verification) => verification,
+        Err(error) => return Err(attempt.unchecked(ticket, error).await),
+    };
     if !verification.matched() {
-        attempt.record_failure(number).await;
-        return Err(GrantError::InvalidCredentials);
+        return Err(attempt.record_failure(ticket).await);
     }
     if let (Verification::MatchedOutdated { replacement }, Some(user)) = (verification, &user) {
         upgrade_password_hash(context.store, user, &replacement).await;
@@ -87,12 +88,9 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
     let scope = match narrow(request.scope.as_deref(), &client.scope) {
         Ok(scope) => scope,
         // The password was right; the request fails on its scope, which is no guess.
-        Err(error) => {
-            let admission = Admission::Admitted { number };
-            return Err(attempt.unchecked(admission, error).await);
-        }
+        Err(error) => return Err(attempt.unchecked(ticket, error).await),
     };
-    attempt.log_in(&client, scope, binding).await
+    attempt.log_in(&client, scope, (ticket, binding)).await
 }
 
 /// The answer to a username no user can have: the client is checked as for any attempt, then
@@ -123,16 +121,15 @@ struct Admitted {
     client: Client,
     /// `None` for an unknown username, checked against a dummy hash all the same.
     user: Option<User>,
-    /// The attempt's number from its source (see [`Admission::Admitted`]).
-    number: u32,
+    ticket: Ticket,
     /// What the login's tokens are bound to.
     binding: DpopBinding,
 }
 
 impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
-    /// Takes the attempt from the source's budget while the client, the user and the
-    /// username's failures are read, in the same round trip; then authenticates the client
-    /// and decides whether the password may be checked. An attempt that may not is ended here.
+    /// Takes the attempt from the source's and the username's budgets while the client and the
+    /// user are read, in the same round trip; then authenticates the client and decides
+    /// whether the password may be checked. An attempt that may not is ended here.
     async fn admit(&self) -> Result<Admitted, GrantError> {
         let GrantContext {
             issuer,
@@ -141,66 +138,66 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             client: credentials,
             ..
         } = *self.context;
-        let (username, keys, now) = (self.username, &self.keys, self.now);
-        let attempt_request = lockout.attempt_request(keys.clone(), now);
+        let attempt_request = lockout.attempt_request(self.keys.clone(), self.now);
         let (read, taken) = tokio::join!(
-            store.password_grant_context(&credentials.client_id, username, keys, now),
+            store.password_grant_context(&credentials.client_id, self.username),
             store.take_login_attempt(&attempt_request),
         );
         // Store unavailable: nothing is checked. A failed attempt-taking may or may not have
-        // counted; a failed read gives back the attempt it took.
-        let TakenAttempt {
-            admission,
-            known_source,
-        } = taken?;
-        let read = match read {
-            Ok(read) => read,
-            Err(error) => return Err(self.unchecked(admission, error).await),
+        // counted (its hold then ends by itself); a failed read gives back the attempt it took.
+        let admission = taken?;
+        let ticket = match admission {
+            Admission::Admitted(ticket) => Some(ticket),
+            Admission::Locked { .. } | Admission::Busy => None,
         };
-        let client = issuer
-            .authenticate(store, read.client, credentials)
-            .await
-            .and_then(|client| match client.allows(GrantType::Password) {
-                true => Ok(client),
-                false => Err(GrantError::UnauthorizedClient),
-            })
-            .and_then(|client| {
-                let binding = issuer.dpop_binding(&client, self.context.dpop)?;
-                Ok((client, binding))
-            });
-        let (client, binding) = match client {
-            Ok(client) => client,
-            Err(error) => return Err(self.unchecked(admission, error).await),
+        let checked = async {
+            let read = read?;
+            let client = issuer.authenticate(store, read.client, credentials).await?;
+            if !client.allows(GrantType::Password) {
+                return Err(GrantError::UnauthorizedClient);
+            }
+            let binding = issuer.dpop_binding(&client, self.context.dpop)?;
+            Ok((client, read.user, binding))
+        };
+        let (client, user, binding) = match checked.await {
+            Ok(read) => read,
+            Err(error) => {
+                return Err(match ticket {
+                    Some(ticket) => self.unchecked(ticket, error).await,
+                    None => error,
+                });
+            }
         };
         match admission {
-            Admission::Admitted { number }
-                if known_source || !lockout.username_locked(read.username_failures, now) =>
-            {
-                Ok(Admitted {
-                    client,
-                    user: read.user,
-                    number,
-                    binding,
-                })
-            }
-            Admission::Admitted { .. } | Admission::Refused => {
+            Admission::Admitted(ticket) => Ok(Admitted {
+                client,
+                user,
+                ticket,
+                binding,
+            }),
+            // Not a failure, and told apart from one: attempts in flight held every slot for
+            // as long as the request could wait. The caller may retry.
+            Admission::Busy => Err(GrantError::AttemptsInFlight),
+            Admission::Locked { username_wide } => {
                 // No password is checked while locked, so guessing burns no CPU; the answer
                 // takes as long as a verification and the write after it would, as a wrong
                 // password's does, so the lock is not visible in the timing either.
-                let username_wide = matches!(admission, Admission::Admitted { .. });
                 issuer.verifier().imitate_verification().await?;
-                self.end_unchecked(admission).await;
+                if let Err(error) = store.note_refused_login_attempt(&self.keys, self.now).await {
+                    tracing::error!(error = %error, "could not note a refused password attempt");
+                }
                 Err(GrantError::LockedOut { username_wide })
             }
         }
     }
 
-    /// Issues a new login's pair, which starts a family, and clears the source's count.
+    /// Issues a new login's pair, which starts a family, and clears the source's and the
+    /// username's failures beside it, in the same round trip.
     async fn log_in(
         &self,
         client: &Client,
         scope: Scope,
-        binding: DpopBinding,
+        (ticket, binding): (Ticket, DpopBinding),
     ) -> Result<IssuedTokens, GrantError> {
         let (issuer, now) = (self.context.issuer, self.now);
         // The refresh token carries the scope granted here, not everything the client may ask
@@ -216,77 +213,72 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             issued_at: now,
             binding,
         };
-        let (issued, pair) = issuer
+        let (issued, pair) = match issuer
             .new_pair(new_pair, tokens, self.context.issuance)
-            .await?;
-        let known_until = now.saturating_add(KNOWN_SOURCE_SECONDS);
+            .await
+        {
+            Ok(made) => made,
+            Err(error) => return Err(self.unchecked(ticket, error).await),
+        };
+        let success = self.context.lockout.success(self.keys.clone(), ticket, now);
         self.context
             .store
-            .issue_token_pair(&pair, Some((&self.keys, known_until)))
+            .issue_token_pair(&pair, Some(&success))
             .await?;
         Ok(issued)
     }
 }
 
 impl<S: LoginAttemptStore> Attempt<'_, S> {
-    /// Ends an attempt that fails with `error` before its password counts as a guess, and
-    /// returns the error to answer.
-    async fn unchecked(&self, admission: Admission, error: impl Into<GrantError>) -> GrantError {
-        self.end_unchecked(admission).await;
+    /// Gives back an attempt whose password did not count as a guess, and returns the error to
+    /// answer. A failure to write is logged, not answered: the answer is decided already, and
+    /// at worst the attempt stays counted in flight until its hold ends.
+    async fn unchecked(&self, ticket: Ticket, error: impl Into<GrantError>) -> GrantError {
+        let (lockout, now) = (self.context.lockout, self.now);
+        let given_back = lockout.unchecked(self.keys.clone(), ticket, now);
+        if let Err(error) = self.settle(&given_back).await {
+            tracing::error!(error = %error, "could not end a password attempt");
+        }
         error.into()
     }
 
-    /// Gives back an attempt whose password was not checked. A failure to write is logged, not
-    /// answered: the answer is decided already, and at worst the source waits for its hold.
-    async fn end_unchecked(&self, admission: Admission) {
-        let ended = match admission {
-            Admission::Refused => UncheckedAttempt::Refused,
-            Admission::Admitted { number } => UncheckedAttempt::Admitted {
-                held: self.context.lockout.holds_source(number),
-            },
-        };
-        let store = self.context.store;
-        if let Err(error) = store
-            .end_unchecked_login_attempt(&self.keys, ended, self.now)
-            .await
-        {
-            tracing::error!(error = %error, "could not end a password attempt");
-        }
+    async fn settle(&self, settlement: &Settlement) -> Result<u32, StoreError> {
+        self.context.store.settle_login_attempt(settlement).await
     }
 
-    /// Records that the `number`th attempt from a source had a wrong password, for a username
-    /// known or not (counting only known users would reveal which exist). A failure to record
-    /// is logged, not answered: the credentials were wrong either way, and the source stays
-    /// held until the hold ends.
-    async fn record_failure(&self, number: u32) {
+    /// Records a wrong password, for a username known or not (counting only known users would
+    /// reveal which exist), and returns the error to answer. A failure to record is logged,
+    /// not answered: the credentials were wrong either way, and the attempt stays counted in
+    /// flight until its hold ends.
+    async fn record_failure(&self, ticket: Ticket) -> GrantError {
         let (lockout, now) = (self.context.lockout, self.now);
-        let failure = lockout.failure(self.keys.clone(), number, now);
-        let recorded = self
-            .context
-            .store
-            .record_login_failure(
-                &failure,
-                lockout.username_ceiling,
-                lockout.username_lock_ends(now),
-            )
-            .await;
-        match recorded {
+        let failure = lockout.failure(self.keys.clone(), ticket, now);
+        match self.settle(&failure).await {
             Err(error) => tracing::error!(error = %error, "could not record a failed login"),
-            Ok(username) if username.count == lockout.username_ceiling => {
+            Ok(failures) if failures == lockout.username_ceiling => {
                 tracing::warn!(
-                    failures = username.count,
-                    locked_for_seconds = username.expires_at.saturating_sub(now),
-                    "password grant locked for a username everywhere: failures from many \
-                     addresses reached the ceiling"
+                    failures,
+                    "password grant: consecutive failures for a username, from many addresses, \
+                     reached the ceiling; past it, one attempt every {} s except from its known \
+                     addresses",
+                    lockout.username_lock_seconds
                 );
+                return GrantError::CeilingReached;
             }
-            Ok(_) if failure.locked_until > now => tracing::info!(
-                attempt = number,
-                locked_for_seconds = failure.locked_until - now,
-                "password grant locked for a username from one address after repeated failures"
-            ),
-            Ok(_) => {}
+            Ok(_) => {
+                if let Outcome::Failed { locked_until, .. } = failure.outcome
+                    && locked_until > now
+                {
+                    tracing::info!(
+                        attempt = ticket.number,
+                        locked_for_seconds = locked_until - now,
+                        "password grant locked for a username from one address after repeated \
+                         failures"
+                    );
+                }
+            }
         }
+        GrantError::InvalidCredentials
     }
 }
 
@@ -492,30 +484,53 @@ mod tests {
         let grants = Grants::with_lockout(lockout).await;
         // Address 1 logged in before: it is known.
         grants.alice_logs_in().await;
-        for n in 10..13 {
+        for n in 10..12 {
             let wrong = grants.password_from(APP, "guess", address(n)).await;
             assert!(
                 matches!(wrong, Err(GrantError::InvalidCredentials)),
                 "{wrong:?}"
             );
         }
+        // The failure that reaches the ceiling is answered as any wrong password.
+        let third = grants.password_from(APP, "guess", address(12)).await;
+        assert!(
+            matches!(third, Err(GrantError::CeilingReached)),
+            "{third:?}"
+        );
+        let stranger = grants.password_from(APP, ALICE_PASSWORD, address(20)).await;
+        assert!(is_locked_out(&stranger, true), "{stranger:?}");
+        // Past the lock, one attempt: the right password gets in, and ends the run.
+        grants.advance(lockout.username_lock_seconds);
+        assert!(
+            grants
+                .password_from(APP, ALICE_PASSWORD, address(20))
+                .await
+                .is_ok()
+        );
+        assert!(
+            grants
+                .password_from(APP, ALICE_PASSWORD, address(21))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_known_address_passes_a_username_lock() {
+        let lockout = LockoutPolicy {
+            username_ceiling: 3,
+            ..LockoutPolicy::default()
+        };
+        let grants = Grants::with_lockout(lockout).await;
+        grants.alice_logs_in().await;
+        for n in 10..13 {
+            let _ = grants.password_from(APP, "guess", address(n)).await;
+        }
         let stranger = grants.password_from(APP, ALICE_PASSWORD, address(20)).await;
         assert!(is_locked_out(&stranger, true), "{stranger:?}");
         assert!(
             grants
                 .password_from(APP, ALICE_PASSWORD, address(1))
-                .await
-                .is_ok()
-        );
-        grants.advance(
-            lockout
-                .username_window_seconds
-                .max(lockout.username_lock_seconds)
-                + 1,
-        );
-        assert!(
-            grants
-                .password_from(APP, ALICE_PASSWORD, address(20))
                 .await
                 .is_ok()
         );

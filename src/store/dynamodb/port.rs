@@ -2,6 +2,7 @@
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
+use super::DynamoStore;
 use super::errors::{built, unavailable};
 use super::item::Item;
 use super::keys::{
@@ -14,11 +15,8 @@ use super::mapping::{
 };
 use super::schema::{FAMILIES_BY_CLIENT_INDEX, FAMILIES_BY_USER_INDEX};
 use super::transactions::{TRANSACTION_ATTEMPTS, Transaction};
-use super::{DynamoStore, login_attempts};
 use crate::domain::clock::UnixSeconds;
-use crate::domain::login_throttle::{
-    AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt, UsernameFailures,
-};
+use crate::domain::login_throttle::{Admission, AttemptKeys, AttemptRequest, Settlement};
 use crate::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenPair, UsedRefreshToken, User,
@@ -43,25 +41,17 @@ impl GrantStore for DynamoStore {
         &self,
         client_id: &ClientId,
         username: &Username,
-        keys: &AttemptKeys,
-        now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
         let (client_pk, user_pk) = (client_key(client_id), user_key(username));
-        let failures_pk = login_attempts::username_key(keys);
         let mut found = self
             .batch_get(vec![
                 (&self.tables.credentials, client_pk.clone()),
                 (&self.tables.credentials, user_pk.clone()),
-                (&self.tables.tokens, failures_pk.clone()),
             ])
             .await?;
         Ok(PasswordGrantContext {
             client: found.remove(&client_pk).map(client_from).transpose()?,
             user: found.remove(&user_pk).map(user_from).transpose()?,
-            username_failures: login_attempts::username_failures_from(
-                found.remove(&failures_pk),
-                now,
-            )?,
         })
     }
 
@@ -92,25 +82,25 @@ impl GrantStore for DynamoStore {
     async fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+        login: Option<&Settlement>,
     ) -> Result<(), StoreError> {
         let mut items: Vec<TransactWriteItem> = self.pair_puts(pair)?.into();
         items.push(self.put_new(family_item(pair))?);
-        // Clearing the count is a plain put beside the transaction, in the same round trip:
-        // one write unit instead of two, and if it fails the count just waits for its expiry.
-        let clear = async {
-            match known_source {
-                Some((keys, known_until)) => self.mark_known(keys, known_until).await,
+        // Settling the login is one conditional update beside the transaction, in the same
+        // round trip: if it fails, the attempt's count just waits for its hold to end.
+        let settle = async {
+            match login {
+                Some(login) => self.settle_attempt(login).await.map(drop),
                 None => Ok(()),
             }
         };
         let refresh = &pair.refresh;
-        let (transaction, cleared) = tokio::join!(
+        let (transaction, settled) = tokio::join!(
             self.transact_storing(items, &refresh.token_hash, &refresh.family_id),
-            clear
+            settle
         );
-        if let Err(error) = cleared {
-            tracing::warn!(error = %error, "could not clear a source's password attempts after a login");
+        if let Err(error) = settled {
+            tracing::warn!(error = %error, "could not clear a username's password failures after a login");
         }
         match transaction? {
             Transaction::Committed => Ok(()),
@@ -272,30 +262,20 @@ impl GrantStore for DynamoStore {
 }
 
 impl LoginAttemptStore for DynamoStore {
-    async fn take_login_attempt(
-        &self,
-        attempt: &AttemptRequest,
-    ) -> Result<TakenAttempt, StoreError> {
+    async fn take_login_attempt(&self, attempt: &AttemptRequest) -> Result<Admission, StoreError> {
         self.take_attempt(attempt).await
     }
 
-    async fn record_login_failure(
-        &self,
-        failure: &FailureRecord,
-        username_ceiling: u32,
-        username_lock_ends: UnixSeconds,
-    ) -> Result<UsernameFailures, StoreError> {
-        self.record_failure(failure, username_ceiling, username_lock_ends)
-            .await
+    async fn settle_login_attempt(&self, settlement: &Settlement) -> Result<u32, StoreError> {
+        self.settle_attempt(settlement).await
     }
 
-    async fn end_unchecked_login_attempt(
+    async fn note_refused_login_attempt(
         &self,
         keys: &AttemptKeys,
-        ended: UncheckedAttempt,
         now: UnixSeconds,
     ) -> Result<(), StoreError> {
-        self.end_unchecked_attempt(keys, ended, now).await
+        self.note_refused(keys, now).await
     }
 }
 

@@ -12,11 +12,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tokio::sync::Notify;
+
 use crate::domain::clock::UnixSeconds;
-use crate::domain::login_throttle::{
-    Admission, AttemptKeys, AttemptRequest, FailureRecord, TakenAttempt, UncheckedAttempt,
-    UsernameFailures,
-};
+use crate::domain::login_record::LoginRecord;
+use crate::domain::login_throttle::Settlement;
 use crate::domain::model::{
     AccessTokenRecord, CREATION_CLOCK_SKEW, Client, FamilyOwner, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenPair, UsedRefreshToken, User,
@@ -35,6 +35,8 @@ pub struct MemoryStore {
     data: Arc<Mutex<Data>>,
     /// Used `jti`s, apart: they are written on other paths than tokens.
     replays: Arc<Mutex<replay::ReplayRecords>>,
+    /// Woken whenever a password attempt ends, for the attempts waiting on it.
+    attempt_settled: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -44,10 +46,8 @@ struct Data {
     /// Every kind of token by hash, as in the DynamoDB tokens table.
     tokens: HashMap<TokenHash, StoredToken>,
     families: HashMap<String, FamilyRecord>,
-    /// Password attempts by username and source address (their digest).
-    login_attempts: HashMap<String, SourceAttempts>,
-    /// Failures from every source by username (its digest).
-    username_failures: HashMap<String, UsernameFailures>,
+    /// Password attempts by username (its digest).
+    login_records: HashMap<String, LoginRecord>,
     /// Used-refresh-token records, oldest first, to forget the oldest past the cap.
     used_records: VecDeque<TokenHash>,
     /// Writes since the last sweep.
@@ -56,17 +56,6 @@ struct Data {
     kept_by_last_sweep: usize,
     /// The JWT signing key set; version 0 until saved.
     signing_keys: KeySet,
-}
-
-/// One username's password attempts from one source, as the DynamoDB adapter's item.
-#[derive(Debug, Clone, Copy, Default)]
-struct SourceAttempts {
-    taken: u32,
-    locked_until: UnixSeconds,
-    held_until: UnixSeconds,
-    refused: u64,
-    known_until: UnixSeconds,
-    expires_at: UnixSeconds,
 }
 
 /// The fewest writes between two sweeps of what has expired. A sweep looks at everything, so
@@ -89,13 +78,11 @@ impl Data {
         self.writes_since_sweep = 0;
         self.tokens.retain(|_, token| is_live(token, now));
         self.families.retain(|_, family| family.is_live_at(now));
-        self.login_attempts
+        self.login_records
             .retain(|_, record| now < record.expires_at);
-        self.username_failures
-            .retain(|_, failures| now < failures.expires_at);
         let tokens = &self.tokens;
         self.used_records.retain(|hash| tokens.contains_key(hash));
-        self.kept_by_last_sweep = self.tokens.len() + self.login_attempts.len();
+        self.kept_by_last_sweep = self.tokens.len() + self.login_records.len();
     }
 
     /// Keeps a used-refresh-token record, forgetting the oldest past [`USED_RECORDS_KEPT`].
@@ -151,19 +138,11 @@ impl GrantStore for MemoryStore {
         &self,
         client_id: &ClientId,
         username: &Username,
-        keys: &AttemptKeys,
-        now: UnixSeconds,
     ) -> Result<PasswordGrantContext, StoreError> {
         let data = self.lock()?;
         Ok(PasswordGrantContext {
             client: data.clients.get(client_id).cloned(),
             user: data.users.get(username).cloned(),
-            username_failures: data
-                .username_failures
-                .get(&keys.per_username)
-                .filter(|failures| now < failures.expires_at)
-                .copied()
-                .unwrap_or_default(),
         })
     }
 
@@ -187,8 +166,11 @@ impl GrantStore for MemoryStore {
     async fn issue_token_pair(
         &self,
         pair: &TokenPair,
-        known_source: Option<(&AttemptKeys, UnixSeconds)>,
+        login: Option<&Settlement>,
     ) -> Result<(), StoreError> {
+        if let Some(login) = login {
+            self.settle_login_attempt(login).await?;
+        }
         let mut data = self.lock()?;
         ensure_unused(&data, pair)?;
         // As the DynamoDB adapter's conditional put of the family record: never overwrite one.
@@ -214,16 +196,6 @@ impl GrantStore for MemoryStore {
                 current_refresh: Some(pair.refresh.token_hash.clone()),
             },
         );
-        if let Some((keys, known_until)) = known_source {
-            data.login_attempts.insert(
-                keys.per_source.clone(),
-                SourceAttempts {
-                    known_until,
-                    expires_at: known_until,
-                    ..SourceAttempts::default()
-                },
-            );
-        }
         data.wrote(pair.access.issued_at);
         Ok(())
     }
@@ -355,113 +327,6 @@ impl GrantStore for MemoryStore {
             expected,
             new_hash,
         ))
-    }
-}
-
-impl LoginAttemptStore for MemoryStore {
-    async fn take_login_attempt(
-        &self,
-        attempt: &AttemptRequest,
-    ) -> Result<TakenAttempt, StoreError> {
-        let mut data = self.lock()?;
-        data.wrote(attempt.now);
-        let record = data
-            .login_attempts
-            .entry(attempt.keys.per_source.clone())
-            .or_default();
-        if record.expires_at <= attempt.now {
-            // Absent or expired: counting starts again.
-            *record = SourceAttempts::default();
-        }
-        let known_source = attempt.now < record.known_until;
-        let admitted = record.taken < attempt.free_attempts
-            || (record.locked_until <= attempt.now && record.held_until <= attempt.now);
-        if !admitted {
-            return Ok(TakenAttempt {
-                admission: Admission::Refused,
-                known_source,
-            });
-        }
-        record.taken = record.taken.saturating_add(1);
-        record.held_until = attempt.hold_until;
-        // As the DynamoDB adapter: a known source's record lives as long as it is known.
-        record.expires_at = if record.known_until > 0 {
-            record.known_until
-        } else {
-            attempt.expires_at
-        };
-        Ok(TakenAttempt {
-            admission: Admission::Admitted {
-                number: record.taken,
-            },
-            known_source,
-        })
-    }
-
-    async fn record_login_failure(
-        &self,
-        failure: &FailureRecord,
-        username_ceiling: u32,
-        username_lock_ends: UnixSeconds,
-    ) -> Result<UsernameFailures, StoreError> {
-        let mut data = self.lock()?;
-        // As the DynamoDB adapter's conditional update: a record a success deleted stays
-        // deleted, and a longer lock stays.
-        if let Some(record) = data
-            .login_attempts
-            .get_mut(&failure.keys.per_source)
-            .filter(|record| record.locked_until <= failure.locked_until)
-        {
-            record.locked_until = failure.locked_until;
-            if failure.releases_hold {
-                record.held_until = 0;
-            }
-            // As the DynamoDB adapter: a known source's record lives as long as it is known,
-            // whatever its failures.
-            record.expires_at = if record.known_until > 0 {
-                record.known_until
-            } else {
-                failure.expires_at
-            };
-        }
-        let username = data
-            .username_failures
-            .entry(failure.keys.per_username.clone())
-            .or_default();
-        if username.expires_at <= failure.now {
-            *username = UsernameFailures {
-                count: 0,
-                expires_at: failure.username_window_ends,
-            };
-        }
-        username.count = username.count.saturating_add(1);
-        if username.count == username_ceiling {
-            username.expires_at = username.expires_at.max(username_lock_ends);
-        }
-        Ok(*username)
-    }
-
-    async fn end_unchecked_login_attempt(
-        &self,
-        keys: &AttemptKeys,
-        ended: UncheckedAttempt,
-        now: UnixSeconds,
-    ) -> Result<(), StoreError> {
-        let mut data = self.lock()?;
-        if let Some(record) = data
-            .login_attempts
-            .get_mut(&keys.per_source)
-            .filter(|record| now < record.expires_at)
-        {
-            if let UncheckedAttempt::Admitted { held } = ended {
-                record.taken = record.taken.saturating_sub(1);
-                if held {
-                    record.held_until = 0;
-                }
-            }
-            record.refused = record.refused.saturating_add(1);
-        }
-        Ok(())
     }
 }
 
@@ -687,5 +552,6 @@ mod replay;
 
 pub use replay::REPLAY_RECORDS_KEPT;
 
+mod login_attempts;
 #[cfg(test)]
 mod tests;

@@ -139,8 +139,6 @@ async fn stored(tables: &TableNames, client_id: &str, username: &str) -> Passwor
         .password_grant_context(
             &support::client_id_of(client_id),
             &support::username_of(username),
-            &token_endpoint::domain::login_throttle::AttemptKeys::new(username, Default::default()),
-            0,
         )
         .await
         .expect("reading the store")

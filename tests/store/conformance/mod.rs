@@ -65,15 +65,15 @@ macro_rules! conformance_suite {
                 revoking_a_family_removes_its_newest_pair_only,
                 a_revoked_family_cannot_rotate,
                 free_attempts_then_one_at_a_time_after_each_lock,
-                a_lock_only_grows,
-                only_the_holder_releases_the_hold,
-                sources_and_usernames_are_counted_apart,
-                an_expired_record_starts_again,
+                a_success_frees_the_way_and_only_failures_count,
+                a_waiting_attempt_is_let_in_when_one_in_flight_ends,
                 unchecked_attempts_are_given_back,
-                a_successful_login_clears_its_source_and_makes_it_known,
                 a_known_source_stays_known_after_a_typo,
-                username_failures_count_across_sources_up_to_the_ceiling,
+                sources_and_usernames_are_counted_apart,
+                forgotten_failures_and_records_start_again,
                 concurrent_attempts_are_admitted_as_the_policy_allows,
+                consecutive_failures_lock_the_username_except_for_known_sources,
+                a_record_tracks_a_bounded_number_of_addresses,
                 a_used_record_remembers_the_successor_and_the_secret,
                 tokens_are_read_by_hash_in_order,
                 reads_a_client_alone,
@@ -144,11 +144,6 @@ fn user(username: &str) -> User {
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$cGFzc3dvcmQ".into(),
         created_at: NOW - 86_400,
     }
-}
-
-/// The attempt keys of `username` from nowhere in particular, for reads that need some.
-fn keys_for(username: &str) -> token_endpoint::domain::login_throttle::AttemptKeys {
-    token_endpoint::domain::login_throttle::AttemptKeys::new(username, Default::default())
 }
 
 fn fresh_hash() -> TokenHash {

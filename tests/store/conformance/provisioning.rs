@@ -52,8 +52,6 @@ pub(super) async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
         .password_grant_context(
             &support::client_id_of("app"),
             &support::username_of("alice"),
-            &keys_for("alice"),
-            NOW,
         )
         .await);
     assert_eq!(
@@ -70,8 +68,6 @@ pub(super) async fn provisioning_updates_and_deletes<S: Store>(store: Arc<S>) {
         .password_grant_context(
             &support::client_id_of("app"),
             &support::username_of("alice"),
-            &keys_for("alice"),
-            NOW,
         )
         .await);
     assert_eq!((context.client, context.user), (None, None));
@@ -92,8 +88,6 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
             .password_grant_context(
                 &support::client_id_of("app"),
                 &support::username_of("alice"),
-                &keys_for("alice"),
-                NOW,
             )
             .await);
         (
@@ -216,8 +210,6 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
         .password_grant_context(
             &support::client_id_of("nope"),
             &support::username_of("nobody"),
-            &keys_for("nobody"),
-            NOW,
         )
         .await);
     assert_eq!((context.client, context.user), (None, None));
@@ -225,9 +217,7 @@ pub(super) async fn replacing_a_hash_needs_the_expected_one<S: Store>(store: Arc
         ok(store
             .password_grant_context(
                 &support::client_id_of("app"),
-                &support::username_of("alice"),
-                &keys_for("alice"),
-                NOW
+                &support::username_of("alice")
             )
             .await)
         .user,
@@ -263,12 +253,7 @@ pub(super) async fn concurrent_hash_replacements_have_one_winner<S: Store>(store
     assert_eq!(winners.len(), 1, "{winners:?}");
     assert_eq!(
         ok(store
-            .password_grant_context(
-                &support::client_id_of(""),
-                &support::username_of("alice"),
-                &keys_for("alice"),
-                NOW
-            )
+            .password_grant_context(&support::client_id_of(""), &support::username_of("alice"))
             .await)
         .user
         .map(|u| u.password_hash),

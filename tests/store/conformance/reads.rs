@@ -11,8 +11,6 @@ pub(super) async fn reads_client_and_user_in_one_call<S: Store>(store: Arc<S>) {
         .password_grant_context(
             &support::client_id_of("app"),
             &support::username_of("alice"),
-            &keys_for("alice"),
-            NOW,
         )
         .await);
     assert_eq!(context.client, Some(client("app")));
@@ -25,8 +23,6 @@ pub(super) async fn absent_records_read_as_none<S: Store>(store: Arc<S>) {
         .password_grant_context(
             &support::client_id_of("app"),
             &support::username_of("nobody"),
-            &keys_for("nobody"),
-            NOW,
         )
         .await);
     assert_eq!(context.client, Some(client("app")));
@@ -35,8 +31,6 @@ pub(super) async fn absent_records_read_as_none<S: Store>(store: Arc<S>) {
         .password_grant_context(
             &support::client_id_of("other"),
             &support::username_of("nobody"),
-            &keys_for("nobody"),
-            NOW,
         )
         .await);
     assert_eq!((context.client, context.user), (None, None));
@@ -109,9 +103,7 @@ pub(super) async fn oversized_keys_read_as_absent<S: Store>(store: Arc<S>) {
         ClientId::from_stored(long.clone()),
         Username::from_stored(long.clone()),
     );
-    let context = ok(store
-        .password_grant_context(&long_id, &long_name, &keys_for(&long), NOW)
-        .await);
+    let context = ok(store.password_grant_context(&long_id, &long_name).await);
     assert_eq!((context.client, context.user), (None, None));
     let context = ok(store.token_context(&long_id, &fresh_hash(), NOW).await);
     assert_eq!(context.client, None);

@@ -56,7 +56,8 @@ pub fn python_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
-struct Moto {
+/// A moto server; it stops when this is dropped (its stdin closes).
+pub struct Moto {
     endpoint: String,
     // Held so the server's stdin stays open for the life of the test process.
     _child: Mutex<Child>,
@@ -66,6 +67,29 @@ struct Moto {
 pub fn moto_endpoint() -> &'static str {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     &MOTO.get_or_init(start_moto).endpoint
+}
+
+/// A moto server of its own, for a test whose many requests would otherwise queue behind every
+/// other test's on the shared one (moto serves one request at a time).
+pub fn private_moto() -> Moto {
+    start_moto()
+}
+
+impl Moto {
+    /// A DynamoDB store on fresh tables in this server.
+    pub async fn dynamo_store(&self) -> DynamoStore {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            dynamodb_config(&self.endpoint)
+                .interceptor(token_endpoint::telemetry::store_timing::DynamoTimer)
+                .build(),
+        );
+        let store = DynamoStore::new(client, unique_tables());
+        store
+            .create_tables()
+            .await
+            .expect("creating tables in moto");
+        store
+    }
 }
 
 fn start_moto() -> Moto {
