@@ -77,6 +77,7 @@ fn authorizer(service: &Service, runtime: &tokio::runtime::Runtime) -> Authorize
         issuer: None,
         audiences: Vec::new(),
         clock,
+        accepts_dpop: true,
     }
 }
 
@@ -104,6 +105,7 @@ fn access_tokens(service: &Service, runtime: &tokio::runtime::Runtime) -> [Strin
 fn claims() -> AccessTokenClaims {
     let now = SystemClock.now();
     AccessTokenClaims {
+        cnf: None,
         iss: support::issuer(),
         sub: DEMO_USERNAME.into(),
         aud: support::issuer(),

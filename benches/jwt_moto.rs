@@ -109,6 +109,7 @@ fn authorizer(store: &DynamoStore) -> Authorizer<DynamoStore> {
         issuer: None,
         audiences: Vec::new(),
         clock,
+        accepts_dpop: true,
     }
 }
 

@@ -26,6 +26,10 @@ load jwt
 echo "==> cargo bench --bench jwt (RS256 signing and verification, RSA key generation and parsing, grants and authorizer decisions of a JWT client against an opaque one; a few minutes)"
 cargo bench --bench jwt -- --noplot | grep '^interleaved'
 
+load dpop
+echo "==> cargo bench --bench dpop (a DPoP proof check, a grant and an authorizer decision with and without a proof)"
+cargo bench --bench dpop -- --noplot >/dev/null
+
 load moto
 echo "==> the grants against moto (DynamoDB-compatible, 127.0.0.1): latency and DynamoDB calls per grant"
 [ -d .venv ] || make --no-print-directory dev-deps
@@ -216,6 +220,11 @@ for part, label in [("get_item", "the key set's GetItem (consistent read, item p
     d = k[part]
     jrow(f"moto: cold key load, part: {label}, p50 / p99", f'{d["p50_ms"]:.2f} / {d["p99_ms"]:.2f} ms', "")
 jrow("AWS KMS Decrypt, in AWS (not measured here)", "single-digit to low double-digit ms", "estimate, not a measurement")
+# DPoP (issue 22): benches/dpop.rs, in process; a proof's DynamoDB cost is by construction.
+jrow("DPoP proof check, ES256: parse, signature against its jwk, claims (check_proof)", f"{us('dpop_check_proof_es256'):.1f} µs", "criterion")
+jrow("client credentials grant, memory store, through the router: Bearer → DPoP", pair(us("client_credentials_grant_bearer_memory_store"), us("client_credentials_grant_dpop_memory_store")), "criterion; the proof recorded once")
+jrow("Lambda authorizer decision, memory store: Bearer → DPoP (proof checked and recorded)", pair(us("authorizer_decision_bearer"), us("authorizer_decision_dpop")), "criterion")
+jrow("DynamoDB per accepted DPoP proof or client assertion", "1 conditional PutItem, 1 write unit", "REPLAY# item, TTL two minutes; a replay's refused put is charged too")
 for name, label, shape in [("refresh", "refresh grants", "2 threads × 1 connection, chained tokens"), ("client-credentials", "client credentials grants", "2 threads, 8 connections")]:
     o = json.loads(pathlib.Path(f"target/wrk-{name}.json").read_text())
     j = json.loads(pathlib.Path(f"target/wrk-{name}-jwt.json").read_text())

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::domain::credentials::Argon2Settings;
 use crate::domain::signing::KeyRingTiming;
-use crate::domain::{Lifetimes, LockoutPolicy, Scope};
+use crate::domain::{Lifetimes, LockoutPolicy, Scope, Secret};
 
 mod defaults;
 mod environment;
@@ -37,6 +37,10 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     pub trusted_proxies: ProxyRanges,
     pub signing: SigningConfig,
+    /// Set: DPoP proofs must carry a nonce made under this secret (`DPOP_NONCE_SECRET`).
+    pub dpop_nonce_secret: Option<Secret>,
+    /// The authorizer accepts DPoP-bound tokens only if API Gateway caches none of its answers.
+    pub authorizer_accepts_dpop: bool,
 }
 
 /// The names of the DynamoDB tables.
@@ -137,6 +141,8 @@ impl From<ServiceSettings> for Config {
                 )),
                 propagation_delay: settings.signing_key_propagation_seconds,
             },
+            dpop_nonce_secret: settings.dpop_nonce_secret,
+            authorizer_accepts_dpop: settings.authorizer_cache_ttl_seconds == 0,
         }
     }
 }

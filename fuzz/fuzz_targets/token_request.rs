@@ -1,5 +1,6 @@
 //! Fuzzes `parse_token_request`: body parsing (form and JSON), parameter rules and client
-//! authentication (the `Authorization: Basic` decoder), and the error response.
+//! authentication (the `Authorization: Basic` decoder, a client assertion's shape), and the
+//! error response.
 //!
 //! # Input format
 //!

@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, Parser, ValueEnum};
 
 use crate::domain::credentials::Argon2Settings;
 use crate::domain::signing::{MAX_ACCESS_TOKEN_LIFETIME, PUBLICATION_MARGIN};
-use crate::domain::{Lifetimes, LockoutPolicy, Scope};
+use crate::domain::{Lifetimes, LockoutPolicy, Scope, Secret};
 
 use super::defaults::{
     DEFAULT_CREDENTIALS_TABLE, DEFAULT_SIGNING_KEY_KMS_KEY, DEFAULT_TOKENS_TABLE,
@@ -141,6 +141,16 @@ pub struct ServiceSettings {
     #[arg(long, env = "SIGNING_KEY_PROPAGATION_SECONDS", value_parser = whole_number,
           default_value_t = 3600)]
     pub signing_key_propagation_seconds: u64,
+    /// A secret of at least 32 characters, the same on every instance: set, DPoP proofs must
+    /// carry a server nonce (RFC 9449 §8) made from it; unset: proofs need none.
+    #[arg(long, env = "DPOP_NONCE_SECRET", value_parser = nonce_secret, hide_env_values = true)]
+    pub dpop_nonce_secret: Option<Secret>,
+    /// The authorizer: how long API Gateway caches its answers (the template's
+    /// AuthorizerCacheTtlSeconds). Above 0 it refuses DPoP-bound tokens, whose every request
+    /// needs a fresh proof that a cached answer would skip.
+    #[arg(long, env = "AUTHORIZER_CACHE_TTL_SECONDS", value_parser = whole_number,
+          default_value_t = 0)]
+    pub authorizer_cache_ttl_seconds: u64,
 }
 
 /// The SDK's standard endpoint override, read here because an empty one makes the SDK panic.
@@ -429,6 +439,13 @@ fn scopes(text: &str) -> Result<Scope, String> {
 fn port(text: &str) -> Result<u16, String> {
     text.parse()
         .map_err(|_| format!("{text:?} is not a port number"))
+}
+
+fn nonce_secret(text: &str) -> Result<Secret, String> {
+    match text.trim() {
+        secret if secret.len() >= 32 => Ok(Secret::new(secret)),
+        _ => Err("must be at least 32 characters".into()),
+    }
 }
 
 fn trimmed(text: &str) -> Result<String, Infallible> {

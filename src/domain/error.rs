@@ -2,6 +2,7 @@
 
 use super::credentials::CredentialError;
 use super::issuance::IssuanceRefused;
+use super::jose::dpop::DpopError;
 use super::signing::KeyError;
 use super::store::StoreError;
 use super::token::RandomnessUnavailable;
@@ -51,4 +52,17 @@ pub enum GrantError {
     Credentials(#[from] CredentialError),
     #[error(transparent)]
     Randomness(#[from] RandomnessUnavailable),
+    /// A DPoP proof is missing, invalid, replayed or for another key, or lacks the nonce this
+    /// server demands (never [`DpopError::Store`]: that is [`GrantError::Store`]).
+    #[error(transparent)]
+    Dpop(DpopError),
+}
+
+impl From<DpopError> for GrantError {
+    fn from(error: DpopError) -> Self {
+        match error {
+            DpopError::Store(error) => GrantError::Store(error),
+            refused => GrantError::Dpop(refused),
+        }
+    }
 }

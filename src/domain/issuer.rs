@@ -9,11 +9,17 @@ use super::clock::{Clock, UnixSeconds};
 use super::credentials::{CredentialVerifier, Verification};
 use super::error::GrantError;
 use super::issuance::{Issuance, IssuanceRefused};
-use super::model::{AccessTokenRecord, Client, RefreshTokenRecord, TokenFormat, TokenPair};
+use super::jose::assertion::{AssertionContext, AssertionRefusal, check_assertion};
+use super::jose::dpop::{DpopError, ProofRefusal};
+use super::jose::nonce::DpopNonces;
+use super::jose::{JoseError, Thumbprint};
+use super::model::{
+    AccessTokenRecord, Client, DpopPolicy, RefreshTokenRecord, TokenFormat, TokenPair,
+};
 use super::names::{ClientId, Username};
 use super::scope::Scope;
 use super::secret::Secret;
-use super::signing::{AccessTokenClaims, KeyError, KeyRing, encode_access_token};
+use super::signing::{AccessTokenClaims, Confirmation, KeyError, KeyRing, encode_access_token};
 use super::store::{GrantStore, HashReplacement, StoreError};
 use super::token::{FamilySecret, TokenHash, random_alphanumeric};
 
@@ -54,7 +60,18 @@ pub struct ClientCredentials {
     pub client_id: ClientId,
     /// More than one when the presentation is ambiguous (a Basic header can carry the secret
     /// form-encoded, as RFC 6749 §2.3.1 says, or raw, as curl and most libraries send it).
+    /// Empty with an assertion.
     pub secret_candidates: Vec<Secret>,
+    /// A private_key_jwt client assertion (RFC 7523 §2.2), instead of a secret.
+    pub assertion: Option<ClientAssertion>,
+}
+
+/// A JWT a client signed to authenticate, and what its `aud` may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAssertion {
+    pub jwt: Secret,
+    /// The endpoint's URL, the token endpoint's and the issuer, as the HTTP layer tells them.
+    pub audiences: Vec<String>,
 }
 
 /// A successful grant: what goes into the RFC 6749 §5.1 response.
@@ -65,6 +82,16 @@ pub struct IssuedTokens {
     pub refresh_token: Option<Secret>,
     pub expires_in: u64,
     pub scope: Scope,
+    /// Whether the access token is bound to a DPoP key (`token_type` `DPoP`).
+    pub dpop_bound: bool,
+}
+
+/// What a grant's tokens are bound to, by the client's DPoP policy and the key the request
+/// proved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DpopBinding {
+    pub access: Option<Thumbprint>,
+    pub refresh: Option<Thumbprint>,
 }
 
 /// What an access token is issued for, and when.
@@ -75,6 +102,8 @@ pub struct AccessGrant<'a> {
     pub scope: &'a Scope,
     pub issued_at: UnixSeconds,
     pub expires_at: UnixSeconds,
+    /// The DPoP key the token is bound to.
+    pub jkt: Option<&'a Thumbprint>,
 }
 
 /// What a new pair is issued for: everything but the tokens' values.
@@ -86,6 +115,7 @@ pub struct NewPair<'a> {
     pub family_id: String,
     pub family_secret: FamilySecret,
     pub issued_at: UnixSeconds,
+    pub binding: DpopBinding,
 }
 
 /// Authenticates clients and mints tokens for every grant.
@@ -95,6 +125,8 @@ pub struct Issuer {
     clock: Arc<dyn Clock>,
     /// Signs JWT access tokens; `None`: JWT clients get a server error.
     signing: Option<KeyRing>,
+    /// Demands DPoP nonces (RFC 9449 §8); `None`: proofs need none.
+    dpop_nonces: Option<DpopNonces>,
 }
 
 impl Issuer {
@@ -104,7 +136,44 @@ impl Issuer {
             lifetimes,
             clock,
             signing: None,
+            dpop_nonces: None,
         }
+    }
+
+    /// Demands that DPoP proofs carry a nonce of `nonces`.
+    pub fn with_dpop_nonces(mut self, nonces: DpopNonces) -> Self {
+        self.dpop_nonces = Some(nonces);
+        self
+    }
+
+    /// The nonces DPoP proofs must carry, if any.
+    pub fn dpop_nonces(&self) -> Option<&DpopNonces> {
+        self.dpop_nonces.as_ref()
+    }
+
+    /// What `client`'s tokens are bound to when the request proved possession of `proven`:
+    /// its access token unless its policy is off, its refresh token too if it requires DPoP
+    /// (RFC 9449 §5 binds a public client's; here every client is confidential). A client that
+    /// requires DPoP and proved nothing is refused.
+    pub fn dpop_binding(
+        &self,
+        client: &Client,
+        proven: Option<&Thumbprint>,
+    ) -> Result<DpopBinding, GrantError> {
+        Ok(match (client.access_tokens.dpop, proven) {
+            (DpopPolicy::Off, _) | (DpopPolicy::Allowed, None) => DpopBinding::default(),
+            (DpopPolicy::Required, None) => {
+                return Err(DpopError::Invalid(ProofRefusal::Missing).into());
+            }
+            (DpopPolicy::Allowed, Some(key)) => DpopBinding {
+                access: Some(key.clone()),
+                refresh: None,
+            },
+            (DpopPolicy::Required, Some(key)) => DpopBinding {
+                access: Some(key.clone()),
+                refresh: Some(key.clone()),
+            },
+        })
     }
 
     /// Signs JWT access tokens with the keys of `key_ring`.
@@ -151,6 +220,14 @@ impl Issuer {
     ) -> Result<Client, GrantError> {
         // Client ids are not secret, so an unknown client may answer faster than a wrong secret.
         let client = client.ok_or(GrantError::InvalidClient)?;
+        if let Some(assertion) = &credentials.assertion {
+            return self
+                .authenticate_by_assertion(store, client, assertion)
+                .await;
+        }
+        if !client.has_secret() {
+            return Err(GrantError::InvalidClient);
+        }
         match self
             .verifier
             .verify_client_secret(&client, &credentials.secret_candidates)
@@ -170,6 +247,44 @@ impl Issuer {
                 Ok(client)
             }
         }
+    }
+
+    /// Authenticates `client` by its assertion: signed by one of its keys, naming it and
+    /// this server, short-lived, and used for the first time (recorded now).
+    async fn authenticate_by_assertion<S: GrantStore>(
+        &self,
+        store: &S,
+        client: Client,
+        assertion: &ClientAssertion,
+    ) -> Result<Client, GrantError> {
+        let now = self.now();
+        let audiences: Vec<&str> = assertion.audiences.iter().map(String::as_str).collect();
+        let context = AssertionContext {
+            client_id: client.client_id.as_str(),
+            audiences: &audiences,
+            now,
+        };
+        let checked = match &client.jwks {
+            Some(keys) => check_assertion(assertion.jwt.expose(), keys, &context),
+            None => Err(AssertionRefusal::Jose(JoseError::BadKey)),
+        };
+        let recorded = match checked {
+            Ok(checked) => {
+                store
+                    .record_once(&checked.replay_key, checked.remember_until, now)
+                    .await?
+            }
+            Err(refusal) => {
+                tracing::info!(client_id = %client.client_id, %refusal, "client assertion refused");
+                return Err(GrantError::InvalidClient);
+            }
+        };
+        if !recorded {
+            let refusal = AssertionRefusal::Replayed;
+            tracing::info!(client_id = %client.client_id, %refusal, "client assertion refused");
+            return Err(GrantError::InvalidClient);
+        }
+        Ok(client)
     }
 
     /// How long `client`'s access tokens live: its own lifetime, never longer than the
@@ -210,6 +325,9 @@ impl Issuer {
             jti: value.expose().to_owned(),
             client_id: client_id.to_string(),
             scope: grant.scope.to_string(),
+            cnf: grant.jkt.map(|jkt| Confirmation {
+                jkt: jkt.as_str().to_owned(),
+            }),
         };
         Ok(encode_access_token(&key, &claims)?)
     }
@@ -230,6 +348,7 @@ impl Issuer {
             scope: &new.access_scope,
             issued_at: new.issued_at,
             expires_at: new.issued_at + lifetime,
+            jkt: new.binding.access.as_ref(),
         };
         let access_token = self.access_token(&grant, access_value, issuance).await?;
         let client_id = &new.client.client_id;
@@ -241,6 +360,7 @@ impl Issuer {
             family_id: new.family_id.clone(),
             issued_at: new.issued_at,
             expires_at: grant.expires_at,
+            jkt: new.binding.access.clone(),
             audience: Issuance::recorded_audience(new.client.access_tokens.format, issuance),
         };
         let refresh = RefreshTokenRecord {
@@ -253,12 +373,14 @@ impl Issuer {
             family_secret: Some(new.family_secret),
             issued_at: new.issued_at,
             expires_at: (self.lifetimes.refresh_token).map(|lifetime| new.issued_at + lifetime),
+            jkt: new.binding.refresh.clone(),
         };
         let issued = IssuedTokens {
             access_token,
             refresh_token: Some(refresh_token),
             expires_in: lifetime,
             scope: new.access_scope,
+            dpop_bound: new.binding.access.is_some(),
         };
         Ok((issued, TokenPair { access, refresh }))
     }

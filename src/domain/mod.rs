@@ -13,11 +13,13 @@ pub mod error;
 pub mod grants;
 pub mod issuance;
 pub mod issuer;
+pub mod jose;
 pub mod lifecycle;
 pub mod login_record;
 pub mod login_throttle;
 pub mod model;
 pub mod names;
+pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod service;
@@ -28,7 +30,7 @@ pub mod token;
 pub use error::GrantError;
 pub use grants::{GrantRequest, TokenRequest};
 pub use issuance::{Issuance, IssuanceRefused};
-pub use issuer::{ClientCredentials, IssuedTokens, Lifetimes};
+pub use issuer::{ClientAssertion, ClientCredentials, IssuedTokens, Lifetimes};
 pub use login_throttle::LockoutPolicy;
 pub use model::{
     AccessTokenPolicy, Client, FamilyOwner, GrantType, TokenFamily, TokenFormat, User,

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::clock::UnixSeconds;
+use super::jose::{ClientJwks, Thumbprint};
 use super::names::{ClientId, Username};
 use super::scope::Scope;
 use super::token::{FamilySecret, TokenHash};
@@ -61,7 +62,8 @@ impl FromStr for GrantType {
     }
 }
 
-/// A registered OAuth client (RFC 6749 §2). Every client is confidential: it has a secret.
+/// A registered OAuth client (RFC 6749 §2). Every client is confidential: it has a secret, or
+/// keys for private_key_jwt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub client_id: ClientId,
@@ -77,9 +79,18 @@ pub struct Client {
     /// When the client was registered. A refresh token issued before then belongs to a
     /// deleted namesake and is refused. 0 for records from before this was kept.
     pub created_at: UnixSeconds,
+    /// The public keys it signs private_key_jwt assertions with (RFC 7523); `None`: it
+    /// authenticates with its secret. A client has one or the other; both only while it
+    /// moves from one to the other.
+    pub jwks: Option<ClientJwks>,
 }
 
 impl Client {
+    /// Whether it has a secret: an empty hash is none (a private_key_jwt client).
+    pub fn has_secret(&self) -> bool {
+        !self.secret_hash.is_empty()
+    }
+
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
@@ -99,6 +110,81 @@ pub struct AccessTokenPolicy {
     /// Shorter than the server's access token lifetime, for clients whose JWTs must stop
     /// working sooner after a revocation; `None`: the server's.
     pub lifetime: Option<u64>,
+    /// Whether its tokens are bound to a DPoP key (RFC 9449).
+    pub dpop: DpopPolicy,
+}
+
+/// Whether a client's access tokens are sender-constrained with DPoP (RFC 9449).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum DpopPolicy {
+    /// Every token request carries a proof; the tokens and the refresh token are bound to its
+    /// key.
+    Required,
+    /// A request with a proof gets a bound access token, one without a Bearer token; existing
+    /// clients are unchanged.
+    #[default]
+    Allowed,
+    /// Proofs are ignored: always Bearer tokens.
+    Off,
+}
+
+impl DpopPolicy {
+    pub const ALL: [DpopPolicy; 3] = [DpopPolicy::Required, DpopPolicy::Allowed, DpopPolicy::Off];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopPolicy::Required => "required",
+            DpopPolicy::Allowed => "allowed",
+            DpopPolicy::Off => "off",
+        }
+    }
+}
+
+impl fmt::Display for DpopPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a client authenticates (RFC 8414 `token_endpoint_auth_methods_supported`), as an
+/// operator chooses it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// With its secret, in a Basic header or the body.
+    #[default]
+    ClientSecret,
+    /// With a JWT signed by one of its registered keys (RFC 7523 §2.2).
+    PrivateKeyJwt,
+}
+
+impl FromStr for ClientAuthMethod {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "client_secret" | "client_secret_basic" | "client_secret_post" => {
+                Ok(ClientAuthMethod::ClientSecret)
+            }
+            "private_key_jwt" => Ok(ClientAuthMethod::PrivateKeyJwt),
+            _ => Err("unknown method (expected client_secret_basic or private_key_jwt)".into()),
+        }
+    }
+}
+
+/// The value is not a DPoP policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown DPoP policy (expected required, allowed or off)")]
+pub struct UnknownDpopPolicy;
+
+impl FromStr for DpopPolicy {
+    type Err = UnknownDpopPolicy;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        DpopPolicy::ALL
+            .into_iter()
+            .find(|policy| policy.as_str() == value)
+            .ok_or(UnknownDpopPolicy)
+    }
 }
 
 impl AccessTokenPolicy {
@@ -184,6 +270,8 @@ pub struct AccessTokenRecord {
     pub issued_at: UnixSeconds,
     /// Also the DynamoDB TTL attribute; reads must still check it, because TTL deletion lags.
     pub expires_at: UnixSeconds,
+    /// The DPoP key the token is bound to (RFC 9449 `cnf.jkt`); `None`: a Bearer token.
+    pub jkt: Option<Thumbprint>,
     /// The one API the token is for (RFC 8707): kept for an opaque token whose request named
     /// it as its `resource`; `None` for the others, which django-oauth-toolkit's tokens are
     /// like: any API may accept them. A JWT names its own in `aud`; introspection and the
@@ -216,6 +304,9 @@ pub struct RefreshTokenRecord {
     pub issued_at: UnixSeconds,
     /// `None`: lasts until used.
     pub expires_at: Option<UnixSeconds>,
+    /// The DPoP key it is bound to: only a proof by that key may use it. Set for a client that
+    /// requires DPoP.
+    pub jkt: Option<Thumbprint>,
 }
 
 impl RefreshTokenRecord {

@@ -9,12 +9,13 @@ use super::credentials::CredentialVerifier;
 use super::error::GrantError;
 use super::grants::{self, TokenRequest};
 use super::issuer::{ClientCredentials, IssuedTokens, Issuer, Lifetimes};
+use super::jose::nonce::DpopNonces;
 use super::lifecycle::TokenOperations;
 use super::login_throttle::LockoutPolicy;
 use super::model::AccessTokenRecord;
 use super::secret::Secret;
 use super::signing::{KeyRing, SigningKeyRecord};
-use super::store::{GrantStore, LoginAttemptStore};
+use super::store::{GrantStore, LoginAttemptStore, ReplayStore};
 
 /// Runs grants, revocation and introspection against a store.
 pub struct TokenService<S> {
@@ -43,6 +44,12 @@ impl<S> TokenService<S> {
         self
     }
 
+    /// Demands that DPoP proofs carry a nonce of `nonces` (RFC 9449 §8).
+    pub fn with_dpop_nonces(mut self, nonces: DpopNonces) -> Self {
+        self.issuer = self.issuer.with_dpop_nonces(nonces);
+        self
+    }
+
     pub fn with_lockout(mut self, lockout: LockoutPolicy) -> Self {
         self.lockout = lockout;
         self
@@ -66,7 +73,7 @@ impl<S> TokenService<S> {
     }
 }
 
-impl<S: GrantStore + LoginAttemptStore> TokenService<S> {
+impl<S: GrantStore + LoginAttemptStore + ReplayStore> TokenService<S> {
     /// `POST /o/token/`: runs the request's grant.
     pub async fn grant(&self, request: TokenRequest) -> Result<IssuedTokens, GrantError> {
         grants::grant(&self.issuer, &self.store, &self.lockout, request).await

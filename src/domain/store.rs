@@ -5,6 +5,7 @@
 //! - [`LoginAttemptStore`]: the password grant's attempt counting;
 //! - [`AccessTokenStore`]: the one read a bearer check makes;
 //! - [`AdminStore`]: provisioning for `oauth-admin` and the seeded local server;
+//! - [`ReplayStore`]: the `jti`s of DPoP proofs and client assertions, each accepted once;
 //! - the signing keys' own port, [`crate::domain::signing::KeySetStore`].
 //!
 //! Two adapters in `crate::store` implement them all with the same semantics, checked by one
@@ -19,9 +20,10 @@
 use std::future::Future;
 
 use super::clock::UnixSeconds;
+use super::jose::{ClientJwks, ReplayKey};
 use super::login_throttle::{Admission, AttemptKeys, AttemptRequest, Settlement};
 use super::model::{
-    AccessTokenRecord, Client, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
+    AccessTokenRecord, Client, DpopPolicy, FamilyOwner, GrantType, RefreshTokenRecord, StoredToken,
     TokenFamily, TokenFormat, TokenPair, User,
 };
 use super::names::{ClientId, Username};
@@ -131,6 +133,9 @@ pub struct ClientChanges {
     pub token_format: Option<TokenFormat>,
     /// `Some(None)`: back to the server's lifetime.
     pub access_token_lifetime: Option<Option<u64>>,
+    pub dpop: Option<DpopPolicy>,
+    /// The keys of private_key_jwt; `Some(None)`: none any more.
+    pub jwks: Option<Option<ClientJwks>>,
 }
 
 impl ClientChanges {
@@ -140,6 +145,8 @@ impl ClientChanges {
             && self.grant_types.is_none()
             && self.token_format.is_none()
             && self.access_token_lifetime.is_none()
+            && self.dpop.is_none()
+            && self.jwks.is_none()
     }
 
     /// Makes these changes to `client`, as the store does.
@@ -159,12 +166,19 @@ impl ClientChanges {
         if let Some(lifetime) = self.access_token_lifetime {
             client.access_tokens.lifetime = lifetime;
         }
+        if let Some(dpop) = self.dpop {
+            client.access_tokens.dpop = dpop;
+        }
+        if let Some(jwks) = &self.jwks {
+            client.jwks.clone_from(jwks);
+        }
     }
 }
 
 /// What the grants read and write. Futures are `Send` so the router can run on a
-/// multi-threaded runtime.
-pub trait GrantStore: Send + Sync + 'static {
+/// multi-threaded runtime. Client authentication records private_key_jwt assertions as used,
+/// so it is a [`ReplayStore`] too.
+pub trait GrantStore: ReplayStore + Send + Sync + 'static {
     /// Reads a client.
     fn client(
         &self,
@@ -305,6 +319,21 @@ pub trait AccessTokenStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
 }
 
+/// Remembers once-only JWTs (DPoP proofs, client assertions) for as long as they could be
+/// accepted, so that each is accepted once.
+pub trait ReplayStore: Send + Sync + 'static {
+    /// Records `key` as used until `expires_at`, in one conditional write: `true` the first
+    /// time, `false` while a record of it is live at `now`. Among concurrent calls with one key
+    /// exactly one gets `true`. A record past its `expires_at` counts as absent and is
+    /// overwritten, so the answer never waits for TTL deletion.
+    fn record_once(
+        &self,
+        key: &ReplayKey,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
 /// Provisioning, used by `oauth-admin` and to seed the local server.
 pub trait AdminStore: Send + Sync + 'static {
     /// Reads a user.
@@ -394,14 +423,18 @@ pub trait AdminStore: Send + Sync + 'static {
 
 /// Every port a store adapter serves, for the wiring (router, entry points) that serves every
 /// flow. Implemented for anything that implements them all.
-pub trait Store: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore {}
+pub trait Store:
+    GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore + ReplayStore
+{
+}
 
-impl<T: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore> Store for T {}
+impl<T: GrantStore + LoginAttemptStore + AccessTokenStore + AdminStore + ReplayStore> Store for T {}
 
 /// Every port trait of this module in scope at once, for code that calls an adapter's methods
 /// directly (tests, seeding): `use crate::domain::store::prelude::*;`.
 pub mod prelude {
     pub use crate::domain::store::{
         AccessTokenStore as _, AdminStore as _, GrantStore as _, LoginAttemptStore as _,
+        ReplayStore as _,
     };
 }

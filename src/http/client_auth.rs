@@ -1,13 +1,18 @@
-//! Client credentials from the `Authorization: Basic` header or the body (RFC 6749 §2.3.1).
+//! Client credentials from the `Authorization: Basic` header or the body (RFC 6749 §2.3.1),
+//! or a private_key_jwt client assertion in the body (RFC 7523 §2.2).
 
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
+use super::discovery::discovery_of;
 use super::error::OAuthError;
 use super::params::{MAX_VALUE_BYTES, Params, form_decode};
+use super::paths::TOKEN_PATH;
+use crate::domain::jose::assertion::{JWT_BEARER_ASSERTION_TYPE, asserted_client};
 use crate::domain::names::ClientId;
-use crate::domain::{ClientCredentials, GrantError, Secret};
+use crate::domain::{ClientAssertion, ClientCredentials, GrantError, Secret};
 
 /// Standard base64 that also takes unpadded input, which some hand-built headers send.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -27,6 +32,14 @@ pub fn client_credentials(
 ) -> Result<Option<ClientCredentials>, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
+    if params.get("client_assertion_type").is_some() || params.get("client_assertion").is_some() {
+        if body_secret.is_some() || basic_credentials(headers)?.is_some() {
+            return Err(OAuthError::invalid_request(
+                "More than one client authentication method.",
+            ));
+        }
+        return assertion_credentials(body_id, params).map(Some);
+    }
     let Some((basic_id, secret_candidates)) = basic_credentials(headers)? else {
         return body_id
             .map(|client_id| {
@@ -61,7 +74,51 @@ fn credentials(
     Ok(ClientCredentials {
         client_id,
         secret_candidates,
+        assertion: None,
     })
+}
+
+/// A client assertion (RFC 7523 §2.2): of type jwt-bearer, from the client `client_id`
+/// names, or else the one the assertion says issued it (checked with its signature later).
+fn assertion_credentials(
+    body_id: Option<&str>,
+    params: &Params,
+) -> Result<ClientCredentials, OAuthError> {
+    if params.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION_TYPE) {
+        return Err(OAuthError::invalid_request(
+            "Unsupported or missing client_assertion_type.",
+        ));
+    }
+    let jwt = params
+        .get("client_assertion")
+        .ok_or_else(|| OAuthError::invalid_request("Missing client_assertion parameter."))?;
+    let client_id = match body_id {
+        Some(client_id) => client_id.to_owned(),
+        None => asserted_client(jwt).ok_or_else(|| OAuthError::from(GrantError::InvalidClient))?,
+    };
+    Ok(ClientCredentials {
+        assertion: Some(ClientAssertion {
+            jwt: Secret::new(jwt),
+            audiences: Vec::new(),
+        }),
+        ..credentials(&client_id, Vec::new())?
+    })
+}
+
+/// Names the audiences a client assertion sent to the endpoint at `parts` may have: that
+/// endpoint's URL, the token endpoint's and the issuer (OpenID Connect Core §9 names the token
+/// endpoint; RFC 7523 §3 allows the issuer).
+pub fn assertion_audiences(credentials: &mut ClientCredentials, parts: &Parts) {
+    let Some(assertion) = &mut credentials.assertion else {
+        return;
+    };
+    if let Ok(issuer) = discovery_of(parts).issuer(parts) {
+        assertion.audiences = vec![
+            format!("{issuer}{}", parts.uri.path()),
+            format!("{issuer}{TOKEN_PATH}"),
+            issuer,
+        ];
+    }
 }
 
 /// Reads `Authorization: Basic …`. Other schemes are not client authentication and are

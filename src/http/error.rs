@@ -12,6 +12,7 @@ use super::deadline::{DomainFailure, GRANT_DEADLINE};
 use super::json::{no_store_json_headers, python_style_json};
 use crate::domain::GrantError;
 use crate::domain::IssuanceRefused;
+use crate::domain::jose::dpop::{DpopError, ProofRefusal};
 use crate::domain::model::UnsupportedGrantType;
 use crate::domain::signing::{KeyError, VaultError};
 use crate::domain::store::StoreError;
@@ -36,6 +37,11 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// RFC 8707 §2: a `resource` that is malformed or not one this server issues tokens for.
     InvalidTarget,
+    /// RFC 9449 §4.3: a DPoP proof that is missing (where the client requires one), malformed,
+    /// stale, replayed or for another key.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the nonce in the `DPoP-Nonce` header.
+    UseDpopNonce,
     /// RFC 6749 §4.1.2.1 defines it for the authorization endpoint; here, a 500.
     ServerError,
     /// RFC 6749 §4.1.2.1 defines it for the authorization endpoint; here, a 503.
@@ -54,6 +60,8 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -74,6 +82,8 @@ pub struct OAuthError {
     pub description: Option<Cow<'static, str>>,
     /// The `Allow` header of a 405.
     allow: Option<&'static str>,
+    /// The `DPoP-Nonce` header of a `use_dpop_nonce` answer.
+    dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -83,6 +93,7 @@ impl OAuthError {
             code,
             description,
             allow: None,
+            dpop_nonce: None,
         }
     }
 
@@ -139,6 +150,9 @@ impl OAuthError {
         )
     }
 }
+
+/// The response header that hands out a DPoP nonce (RFC 9449 §8.1).
+pub const DPOP_NONCE_HEADER: &str = "dpop-nonce";
 
 /// What a locked caller is told.
 pub const LOCKED_OUT_DESCRIPTION: &str = "Too many failed attempts; try again later.";
@@ -229,6 +243,19 @@ impl From<GrantError> for OAuthError {
                 ErrorCode::UnauthorizedClient,
                 Some("The token was not issued to this client.".into()),
             ),
+            E::Dpop(DpopError::UseNonce { nonce }) => Self {
+                dpop_nonce: Some(nonce),
+                ..Self::new(
+                    bad_request,
+                    ErrorCode::UseDpopNonce,
+                    Some("Authorization server requires nonce in DPoP proof.".into()),
+                )
+            },
+            E::Dpop(DpopError::Invalid(refusal)) => Self::new(
+                bad_request,
+                ErrorCode::InvalidDpopProof,
+                Some(dpop_description(refusal).into()),
+            ),
             E::Issuance(IssuanceRefused::NoIssuer) => {
                 Self::invalid_request("The Host header is missing or malformed.")
             }
@@ -257,6 +284,21 @@ impl From<GrantError> for OAuthError {
     }
 }
 
+/// What a client is told about its refused proof: enough to fix its code, nothing more.
+fn dpop_description(refusal: ProofRefusal) -> &'static str {
+    match refusal {
+        ProofRefusal::Missing => "A DPoP proof is required.",
+        ProofRefusal::Repeated => "More than one DPoP header.",
+        ProofRefusal::Stale => "The DPoP proof is too old or from the future (iat).",
+        ProofRefusal::Replayed => "The DPoP proof was used before (jti).",
+        ProofRefusal::WrongMethod | ProofRefusal::WrongUrl => {
+            "The DPoP proof is for another request (htm, htu)."
+        }
+        ProofRefusal::WrongKey => "The DPoP proof is signed with another key than the token's.",
+        _ => "Invalid DPoP proof.",
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorCode,
@@ -274,6 +316,9 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         if let Some(allow) = self.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(nonce) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            headers.insert(DPOP_NONCE_HEADER, nonce);
         }
         match self.status {
             StatusCode::UNAUTHORIZED => {

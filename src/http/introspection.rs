@@ -63,6 +63,14 @@ struct Introspection<'a> {
     /// requested for; absent for an opaque token any API may accept.
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
+    /// The DPoP key a bound token is for (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 impl<'a> Introspection<'a> {
@@ -72,10 +80,18 @@ impl<'a> Introspection<'a> {
             scope: Some(access.scope.to_string()),
             client_id: Some(&access.client_id),
             username: access.username.as_deref(),
-            token_type: Some("Bearer"),
+            token_type: Some(if access.jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            }),
             exp: Some(access.expires_at),
             iat: Some(access.issued_at),
             aud: access.audience.as_deref(),
+            cnf: access
+                .jkt
+                .as_ref()
+                .map(|jkt| Confirmation { jkt: jkt.as_str() }),
         }
     }
 
@@ -89,6 +105,7 @@ impl<'a> Introspection<'a> {
             exp: None,
             iat: None,
             aud: None,
+            cnf: None,
         }
     }
 }

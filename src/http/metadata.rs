@@ -20,11 +20,17 @@ use super::observe::EndpointOutcome;
 use super::paths::{INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
 use super::response::refused;
 use crate::domain::GrantType;
+use crate::domain::jose::assertion::ASSERTION_ALGORITHMS;
+use crate::domain::jose::dpop::PROOF_ALGORITHMS;
 
 const ENDPOINT: &str = "metadata";
 
 /// Client authentication methods every endpoint accepts (RFC 8414 §2, RFC 7591 §2).
-const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+const AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 
 /// RFC 8414 §2, with the fields that apply to a server without an authorization endpoint.
 #[derive(Serialize)]
@@ -38,9 +44,13 @@ struct Metadata<'a> {
     grant_types_supported: Vec<&'static str>,
     /// Required by RFC 8414; empty because there is no authorization endpoint.
     response_types_supported: [&'static str; 0],
-    token_endpoint_auth_methods_supported: [&'static str; 2],
-    revocation_endpoint_auth_methods_supported: [&'static str; 2],
-    introspection_endpoint_auth_methods_supported: [&'static str; 2],
+    token_endpoint_auth_methods_supported: [&'static str; 3],
+    /// RFC 8414 §2: what private_key_jwt assertions may be signed with.
+    token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    revocation_endpoint_auth_methods_supported: [&'static str; 3],
+    introspection_endpoint_auth_methods_supported: [&'static str; 3],
+    /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+    dpop_signing_alg_values_supported: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scopes_supported: Option<Vec<&'a str>>,
 }
@@ -65,12 +75,17 @@ pub(super) async fn metadata_endpoint(
         grant_types_supported: GrantType::ALL.iter().map(|grant| grant.as_str()).collect(),
         response_types_supported: [],
         token_endpoint_auth_methods_supported: AUTH_METHODS,
+        token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS
+            .iter()
+            .map(|a| a.as_str())
+            .collect(),
         revocation_endpoint_auth_methods_supported: AUTH_METHODS,
         introspection_endpoint_auth_methods_supported: AUTH_METHODS,
         scopes_supported: discovery
             .scopes_supported
             .as_ref()
             .map(|scope| scope.tokens().collect()),
+        dpop_signing_alg_values_supported: PROOF_ALGORITHMS.iter().map(|a| a.as_str()).collect(),
     };
     let mut response = (
         StatusCode::OK,

@@ -13,10 +13,15 @@ use super::error::OAuthError;
 use crate::domain::grants::{GRANT_PARAMETERS, GrantParameters};
 
 /// The parameters the endpoints read beside the grants' own: the grant type and the client's
-/// credentials, then revocation's and introspection's.
-const ENDPOINT_PARAMETERS: ([&str; 3], [&str; 2]) = (
+/// credentials, then revocation's and introspection's, then a client assertion (RFC 7523).
+const ENDPOINT_PARAMETERS: ([&str; 3], [&str; 4]) = (
     ["grant_type", "client_id", "client_secret"],
-    ["token", "token_type_hint"],
+    [
+        "token",
+        "token_type_hint",
+        "client_assertion_type",
+        "client_assertion",
+    ],
 );
 
 /// Every parameter the endpoints read, the grants' as each grant declares them. Each may appear
@@ -258,6 +263,8 @@ mod tests {
             "refresh_token",
             "token",
             "token_type_hint",
+            "client_assertion_type",
+            "client_assertion",
         ];
         assert_eq!(KNOWN.as_slice(), expected);
     }

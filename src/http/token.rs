@@ -19,17 +19,23 @@ use super::observe::EndpointOutcome;
 use super::params::Params;
 use super::response::{failed, refused};
 use super::source_address::source_of;
+use crate::domain::grants::DpopPresentation;
+use crate::domain::jose::JoseError;
+use crate::domain::jose::dpop::{DpopError, ProofRefusal};
 use crate::domain::login_throttle::SourceAddress;
-use crate::domain::store::{GrantStore, LoginAttemptStore, StoreError};
+use crate::domain::store::{GrantStore, LoginAttemptStore, ReplayStore, StoreError};
 use crate::domain::{
-    GrantError, GrantRequest, GrantType, IssuedTokens, TokenRequest, TokenService,
+    GrantError, GrantRequest, GrantType, IssuedTokens, Secret, TokenRequest, TokenService,
 };
 use crate::domain::{Issuance, IssuanceRefused};
 use crate::telemetry::store_timing;
 
+/// The request header that carries a DPoP proof (RFC 9449 §4.1).
+pub(super) const DPOP_HEADER: &str = "dpop";
+
 const ENDPOINT: &str = "token";
 
-pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore>(
+pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore + ReplayStore>(
     State(service): State<Arc<TokenService<S>>>,
     request: Request,
 ) -> Response {
@@ -39,11 +45,17 @@ pub(super) async fn token_endpoint<S: GrantStore + LoginAttemptStore>(
         let params = Params::read(&parts.uri, &parts.headers, body).await?;
         let token_request = token_request(&parts.headers, &params)?;
         let issuance = issuance(&parts, &params);
-        Ok(TokenRequest {
+        let dpop = dpop_presentation(&parts)?;
+        let mut token_request = TokenRequest {
             source,
             issuance,
+            dpop,
             ..token_request
-        })
+        };
+        if let Some(client) = &mut token_request.client {
+            client_auth::assertion_audiences(client, &parts);
+        }
+        Ok(token_request)
     };
     let token_request = match read.await {
         Ok(token_request) => token_request,
@@ -136,6 +148,33 @@ fn issuance(parts: &Parts, params: &Params) -> Result<Issuance, IssuanceRefused>
     })
 }
 
+/// The request's `DPoP` header (RFC 9449 §4.1), with the URL its proof must name: the
+/// issuer's (configured, or this request's) and the path the request reached. More than one
+/// header is an invalid proof.
+fn dpop_presentation(parts: &Parts) -> Result<Option<DpopPresentation>, OAuthError> {
+    let mut headers = parts.headers.get_all(DPOP_HEADER).iter();
+    let Some(proof) = headers.next() else {
+        return Ok(None);
+    };
+    let proof = match (headers.next(), proof.to_str()) {
+        (None, Ok(proof)) => Secret::new(proof.trim()),
+        (Some(_), _) => {
+            return Err(GrantError::from(DpopError::from(ProofRefusal::Repeated)).into());
+        }
+        (None, Err(_)) => {
+            return Err(GrantError::from(DpopError::from(ProofRefusal::from(
+                JoseError::Malformed,
+            )))
+            .into());
+        }
+    };
+    let issuer = discovery_of(parts).issuer(parts)?;
+    Ok(Some(DpopPresentation {
+        proof,
+        url: format!("{issuer}{}", parts.uri.path()),
+    }))
+}
+
 /// Turns a token request's headers and body into a [`TokenRequest`], or the OAuth error the
 /// request deserves. Pure and synchronous: the fuzz target drives it directly.
 pub fn parse_token_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
@@ -157,6 +196,7 @@ fn token_request(headers: &HeaderMap, params: &Params) -> Result<TokenRequest, O
         // The endpoint fills these in from the request's extensions.
         source: SourceAddress::default(),
         issuance: Err(IssuanceRefused::NoIssuer),
+        dpop: None,
     })
 }
 
@@ -176,7 +216,7 @@ fn success(issued: &IssuedTokens) -> Response {
     let body = python_style_json(&TokenBody {
         access_token: issued.access_token.expose(),
         expires_in: issued.expires_in,
-        token_type: "Bearer",
+        token_type: if issued.dpop_bound { "DPoP" } else { "Bearer" },
         scope: issued.scope.to_string(),
         refresh_token: issued.refresh_token.as_ref().map(|token| token.expose()),
     });

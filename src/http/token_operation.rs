@@ -33,8 +33,9 @@ impl TokenOperation {
             let token = params
                 .get("token")
                 .ok_or_else(|| OAuthError::invalid_request("Missing token parameter."))?;
-            let client = client_auth::client_credentials(&parts.headers, &params)?
+            let mut client = client_auth::client_credentials(&parts.headers, &params)?
                 .ok_or_else(|| OAuthError::from(GrantError::InvalidClient))?;
+            client_auth::assertion_audiences(&mut client, &parts);
             Ok((client, Secret::new(token)))
         };
         match read.await {

@@ -1,5 +1,9 @@
 //! The authorizer function: an API Gateway Lambda authorizer that lets a request through if
-//! it carries `Authorization: Bearer <token>` with a live access token (RFC 6750 §2.1).
+//! it carries `Authorization: Bearer <token>` with a live access token (RFC 6750 §2.1), or
+//! `Authorization: DPoP <token>` with a DPoP-bound one and a `DPoP` proof of its key for this
+//! request (RFC 9449 §7; `REQUEST` authorizers only, which see the method, URL and headers).
+//! It keeps no decision: API Gateway's result cache must be off on routes that take DPoP
+//! tokens, or a cached Allow would let a request through without a fresh proof.
 //!
 //! The event's shape says which kind of authorizer invoked it, and the answer takes the
 //! matching shape:
@@ -29,11 +33,11 @@ use serde_json::Value;
 
 use crate::domain::Secret;
 use crate::domain::clock::{Clock, UnixSeconds};
-use crate::domain::lifecycle::validate_bearer;
 use crate::domain::model::AccessTokenRecord;
 use crate::domain::names::Username;
+use crate::domain::resource::{PresentedToken, Scheme, validate_access};
 use crate::domain::signing::KeyRing;
-use crate::domain::store::AccessTokenStore;
+use crate::domain::store::{AccessTokenStore, ReplayStore};
 
 /// What the authorizer checks tokens against.
 pub struct Authorizer<S> {
@@ -47,10 +51,15 @@ pub struct Authorizer<S> {
     /// issuer.
     pub audiences: Vec<String>,
     pub clock: Arc<dyn Clock>,
+    /// Whether `Authorization: DPoP` may pass: only where API Gateway caches no answer, or a
+    /// cached Allow would let requests through without their proofs.
+    pub accepts_dpop: bool,
 }
 
 /// Serves authorizer events until the runtime stops.
-pub async fn run<S: AccessTokenStore>(authorizer: Authorizer<S>) -> Result<(), Error> {
+pub async fn run<S: AccessTokenStore + ReplayStore>(
+    authorizer: Authorizer<S>,
+) -> Result<(), Error> {
     let authorizer = Arc::new(authorizer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let authorizer = Arc::clone(&authorizer);
@@ -60,18 +69,35 @@ pub async fn run<S: AccessTokenStore>(authorizer: Authorizer<S>) -> Result<(), E
 }
 
 /// Decides one authorizer event.
-pub async fn authorize<S: AccessTokenStore>(
+pub async fn authorize<S: AccessTokenStore + ReplayStore>(
     authorizer: &Authorizer<S>,
     event: Value,
 ) -> Result<Value, Error> {
     let request = AuthorizerRequest::from_event(event)?;
-    let token = request.authorization.as_deref().and_then(bearer_token);
+    let token = request.authorization.as_deref().and_then(presented_token);
     let issuer = authorizer.issuer.as_deref().or(request.issuer.as_deref());
     let now = authorizer.clock.now();
-    let access = match token {
-        Some(token) => {
+    let access = match &token {
+        Some((Scheme::Dpop, _)) if !authorizer.accepts_dpop => {
+            tracing::warn!(
+                "a DPoP token refused: API Gateway caches this authorizer's answers \
+                 (AUTHORIZER_CACHE_TTL_SECONDS above 0)"
+            );
+            None
+        }
+        Some((scheme, token)) => {
+            let presented = PresentedToken {
+                scheme: *scheme,
+                token,
+                proof: request.dpop_proof.as_deref(),
+                request: request
+                    .request_line
+                    .as_ref()
+                    .map(|(method, url)| (method.as_str(), url.as_str())),
+            };
             let (store, keys) = (&authorizer.store, &authorizer.keys);
-            validate_bearer(store, keys, &token, issuer, &authorizer.audiences, now).await?
+            let expected = (issuer, authorizer.audiences.as_slice());
+            validate_access(store, keys, &presented, expected, now).await?
         }
         None => None,
     };
@@ -110,6 +136,10 @@ struct AuthorizerRequest {
     method_arn: Option<String>,
     /// The issuer the token endpoint would name behind the invoked API and stage.
     issuer: Option<String>,
+    /// The one `DPoP` header (RFC 9449 §7), if there is exactly one.
+    dpop_proof: Option<String>,
+    /// The invoked method and URL (`https://domain/path`, no query), which a DPoP proof names.
+    request_line: Option<(String, String)>,
 }
 
 impl AuthorizerRequest {
@@ -130,6 +160,8 @@ impl AuthorizerRequest {
                 authorization: token.authorization_token,
                 issuer: issuer_of_method(&method_arn),
                 method_arn: Some(method_arn),
+                dpop_proof: None,
+                request_line: None,
             });
         }
         if is_v2 {
@@ -138,20 +170,52 @@ impl AuthorizerRequest {
             let issuer = context.domain_name.as_deref().map(|domain| {
                 issuer_behind(domain, context.stage.as_deref().unwrap_or(DEFAULT_STAGE))
             });
+            // rawPath includes a named stage, as the client called it.
+            let request_line = context
+                .domain_name
+                .as_deref()
+                .zip(request.raw_path.as_deref())
+                .map(|(domain, path)| {
+                    (
+                        context.http.method.to_string(),
+                        format!("https://{domain}{path}"),
+                    )
+                });
             return Ok(Self {
                 kind: AuthorizerKind::HttpApiSimple,
                 authorization: authorization_header(&request.headers),
                 method_arn: None,
                 issuer,
+                dpop_proof: dpop_header(&request.headers),
+                request_line,
             });
         }
+        // The typed context leaves the domain name out.
+        let domain = (event.pointer("/requestContext/domainName"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let request: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_value(event)?;
         let method_arn = request.method_arn.ok_or(NO_METHOD_ARN)?;
+        // requestContext.path includes the stage, as the client called it.
+        let context = &request.request_context;
+        let path = context.path.as_deref().or(request.path.as_deref());
+        let method = request
+            .http_method
+            .as_ref()
+            .or(context.http_method.as_ref());
+        let request_line = match (method, domain.as_deref(), path) {
+            (Some(method), Some(domain), Some(path)) => {
+                Some((method.to_string(), format!("https://{domain}{path}")))
+            }
+            _ => None,
+        };
         Ok(Self {
             kind: AuthorizerKind::Policy,
             authorization: authorization_header(&request.headers),
             issuer: issuer_of_method(&method_arn),
             method_arn: Some(method_arn),
+            dpop_proof: dpop_header(&request.headers),
+            request_line,
         })
     }
 
@@ -213,6 +277,20 @@ fn authorization_header(headers: &HeaderMap) -> Option<String> {
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The `DPoP` header's value if there is exactly one; payload format 2.0 joins repeated
+/// headers with commas, which no proof contains.
+fn dpop_header(headers: &HeaderMap) -> Option<String> {
+    let mut values = headers.get_all("dpop").iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value
+            .to_str()
+            .ok()
+            .filter(|value| !value.contains(','))
+            .map(|value| value.trim().to_owned()),
+        _ => None,
+    }
 }
 
 /// The answers as `aws_lambda_events` has them (`ApiGatewayV2CustomAuthorizerSimpleResponse`,
@@ -303,11 +381,19 @@ fn api_wide(method_arn: &str) -> String {
     }
 }
 
-/// The token of an `Authorization: Bearer …` value (the scheme is case-insensitive).
-fn bearer_token(authorization: &str) -> Option<Secret> {
+/// The scheme and token of an `Authorization: Bearer …` or `DPoP …` value (the scheme is
+/// case-insensitive).
+fn presented_token(authorization: &str) -> Option<(Scheme, Secret)> {
     let (scheme, token) = authorization.trim().split_once(' ')?;
     let token = token.trim_start_matches(' ');
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| Secret::new(token))
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    (!token.is_empty()).then(|| (scheme, Secret::new(token)))
 }
 
 #[cfg(test)]
@@ -323,7 +409,15 @@ mod tests {
 
     #[test]
     fn bearer_tokens_are_read_case_insensitively() {
-        let read = |value: &str| bearer_token(value).map(|t| t.expose().to_owned());
+        let read = |value: &str| {
+            presented_token(value)
+                .filter(|(scheme, _)| *scheme == Scheme::Bearer)
+                .map(|(_, t)| t.expose().to_owned())
+        };
+        assert_eq!(
+            presented_token("DPoP abc").map(|(scheme, _)| scheme),
+            Some(Scheme::Dpop)
+        );
         assert_eq!(read("Bearer abc"), Some("abc".into()));
         assert_eq!(read("bearer  abc"), Some("abc".into()));
         assert_eq!(read("BEARER abc "), Some("abc".into()));

@@ -4,6 +4,7 @@
 use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::credentials::CredentialError;
+use crate::domain::model::DpopPolicy;
 use crate::domain::names::{ClientId, NameError, Username};
 use crate::domain::signing::{KeyError, KeySet, KeySetStore, VaultError, new_signing_key};
 use crate::domain::store::{Store, StoreError};
@@ -75,9 +76,11 @@ pub async fn seed_demo<S: Store>(service: &TokenService<S>) -> Result<(), SeedEr
             access_tokens: AccessTokenPolicy {
                 format,
                 lifetime: None,
+                dpop: DpopPolicy::Allowed,
             },
             // Older than any token: nothing was issued before the store was seeded.
             created_at: 0,
+            jwks: None,
         };
         service.store().create_client(&client).await?;
     }

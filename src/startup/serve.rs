@@ -95,6 +95,7 @@ async fn serve<S: ServiceStore, V: KeyVault>(
                 issuer,
                 audiences,
                 clock,
+                accepts_dpop: config.authorizer_accepts_dpop,
             };
             lambda::authorizer::run(authorizer).await
         }

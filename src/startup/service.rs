@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::domain::TokenService;
 use crate::domain::clock::SystemClock;
 use crate::domain::credentials::{CredentialError, CredentialVerifier};
+use crate::domain::jose::nonce::DpopNonces;
 use crate::domain::signing::{KeyRing, KeySetStore, KeyVault};
 use crate::domain::store::Store;
 use crate::store::MemoryStore;
@@ -44,10 +45,12 @@ fn unsigned_service<S: Store>(
     config: &Config,
 ) -> Result<TokenService<S>, CredentialError> {
     let verifier = CredentialVerifier::new(config.argon2)?;
-    Ok(
-        TokenService::new(store, verifier, config.lifetimes, Arc::new(SystemClock))
-            .with_lockout(config.lockout),
-    )
+    let service = TokenService::new(store, verifier, config.lifetimes, Arc::new(SystemClock))
+        .with_lockout(config.lockout);
+    Ok(match &config.dpop_nonce_secret {
+        Some(secret) => service.with_dpop_nonces(DpopNonces::new(secret.expose().as_bytes())),
+        None => service,
+    })
 }
 
 /// The memory store's service for `make run`: seeded with the demo clients and user, and

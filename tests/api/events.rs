@@ -381,7 +381,11 @@ async fn metadata_event_names_the_stage_in_every_url() {
     assert_eq!(body["response_types_supported"], json!([]));
     assert_eq!(
         body["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
 }
 
@@ -402,6 +406,7 @@ impl Decide for Shape {
             issuer: None,
             audiences: Vec::new(),
             clock,
+            accepts_dpop: true,
         };
         let answer = authorize(&authorizer, event)
             .await

@@ -116,6 +116,14 @@ async fn seeded_service_with_clock() -> (App, Arc<ManualClock>) {
     (service, clock)
 }
 
+/// An app over `service`, seeded with the test identities, whose metadata follows `discovery`.
+pub async fn spawn_app_over(service: App, discovery: Discovery) -> TestApp {
+    seed(&service).await;
+    TestApp {
+        router: token_endpoint::http::router(service, discovery),
+    }
+}
+
 /// The service behind a test app.
 pub type App = Arc<TokenService<MemoryStore>>;
 

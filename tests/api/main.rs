@@ -10,6 +10,8 @@ mod helpers;
 
 mod client_auth;
 mod client_credentials;
+mod dpop;
+mod dpop_authorizer;
 mod events;
 mod hostile_input;
 mod introspection;
@@ -17,6 +19,7 @@ mod jwt;
 mod lockout;
 mod metadata;
 mod password_grant;
+mod private_key_jwt;
 mod refresh_grant;
 mod request_shape;
 mod revocation;

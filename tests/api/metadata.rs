@@ -14,7 +14,7 @@ const API_HOST: &str = "abc123.execute-api.eu-west-1.amazonaws.com";
 /// The whole document for `issuer`, byte for byte, with `scopes` (already JSON) at the end
 /// if given.
 fn document(issuer: &str, scopes: Option<&str>) -> String {
-    let methods = r#"["client_secret_basic", "client_secret_post"]"#;
+    let methods = r#"["client_secret_basic", "client_secret_post", "private_key_jwt"]"#;
     let scopes = scopes
         .map(|scopes| format!(r#", "scopes_supported": {scopes}"#))
         .unwrap_or_default();
@@ -27,8 +27,10 @@ fn document(issuer: &str, scopes: Option<&str>) -> String {
             r#""grant_types_supported": ["password", "refresh_token", "client_credentials"], "#,
             r#""response_types_supported": [], "#,
             r#""token_endpoint_auth_methods_supported": {methods}, "#,
+            r#""token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"], "#,
             r#""revocation_endpoint_auth_methods_supported": {methods}, "#,
-            r#""introspection_endpoint_auth_methods_supported": {methods}{scopes}}}"#
+            r#""introspection_endpoint_auth_methods_supported": {methods}, "#,
+            r#""dpop_signing_alg_values_supported": ["ES256", "RS256", "PS256"]{scopes}}}"#
         ),
         issuer = issuer,
         methods = methods,

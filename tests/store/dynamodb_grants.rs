@@ -515,6 +515,7 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
         family_id: random_alphanumeric(12).unwrap(),
         issued_at: now + 2,
         expires_at: now + 3602,
+        jkt: None,
         audience: None,
     };
     store.issue_access_token(&own).await.unwrap();
@@ -556,6 +557,7 @@ pub(crate) fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair
         family_id: family_id.clone(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
         audience: None,
     };
     let refresh = RefreshTokenRecord {
@@ -568,6 +570,7 @@ pub(crate) fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair
         family_secret: None,
         issued_at,
         expires_at: None,
+        jkt: None,
     };
     TokenPair { access, refresh }
 }

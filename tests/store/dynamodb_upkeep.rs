@@ -23,6 +23,7 @@ async fn the_sweep_removes_expired_items_only() {
         family_id: random_alphanumeric(12).unwrap(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
         audience: None,
     };
     let (expired, live) = (own(now - 4000), own(now - 10));

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::import;
 use crate::domain::TokenFormat;
-use crate::domain::model::UnknownTokenFormat;
+use crate::domain::model::{DpopPolicy, UnknownDpopPolicy, UnknownTokenFormat};
 use crate::domain::signing::MAX_ACCESS_TOKEN_LIFETIME;
 
 const AFTER_HELP: &str = "\
@@ -256,6 +256,19 @@ pub struct CreateClientArgs {
     /// a revoked JWT keeps passing gateway JWT authorizers until it expires.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_ACCESS_TOKEN_LIFETIME))]
     pub(super) access_token_lifetime: Option<u64>,
+    /// DPoP (RFC 9449): required (every token request proves a key; tokens and refresh
+    /// tokens are bound to it), allowed (a request with a proof gets a bound token) or off.
+    #[arg(long, value_name = "POLICY", default_value = "allowed", value_parser = parse_dpop_policy)]
+    pub(super) dpop: DpopPolicy,
+    /// How it authenticates: client_secret_basic (a generated or given secret, sent in a Basic
+    /// header or the body) or private_key_jwt (RFC 7523: a JWT signed with a key of
+    /// --jwks-file; no secret).
+    #[arg(long, value_name = "METHOD", default_value = "client_secret_basic")]
+    pub(super) auth_method: String,
+    /// The private_key_jwt client's public keys: a JWK Set file (`{"keys": [...]}`, EC P-256 or
+    /// RSA, with a kid each), or - for standard input.
+    #[arg(long, value_name = "PATH")]
+    pub(super) jwks_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -286,6 +299,24 @@ pub struct ClientChangeArgs {
     /// The new access token lifetime in seconds; 0: the server's.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_ACCESS_TOKEN_LIFETIME))]
     pub(super) access_token_lifetime: Option<u64>,
+    /// The new DPoP policy: required, allowed or off. Refresh tokens already bound stay bound.
+    #[arg(long, value_name = "POLICY", value_parser = parse_dpop_policy)]
+    pub(super) dpop: Option<DpopPolicy>,
+    /// New private_key_jwt keys (a JWK Set file, or - for standard input), replacing the
+    /// registered ones: list the old and the new key while the client rotates. A secret
+    /// client keeps its secret too, until --auth-method private_key_jwt.
+    #[arg(long, value_name = "PATH")]
+    pub(super) jwks_file: Option<PathBuf>,
+    /// Ends a move: private_key_jwt removes the secret (the client must have keys);
+    /// client_secret_basic removes the keys (it must have a secret: rotate-client-secret).
+    #[arg(long, value_name = "METHOD")]
+    pub(super) auth_method: Option<String>,
+}
+
+fn parse_dpop_policy(value: &str) -> Result<DpopPolicy, String> {
+    value
+        .parse()
+        .map_err(|error: UnknownDpopPolicy| error.to_string())
 }
 
 fn parse_token_format(value: &str) -> Result<TokenFormat, String> {

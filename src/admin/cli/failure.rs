@@ -37,6 +37,7 @@ impl From<AdminError> for CommandFailure {
     fn from(error: AdminError) -> Self {
         match error {
             AdminError::UnreadableExport(error) => Self::InvalidInput(format!("--file: {error}")),
+            AdminError::NoCredentialLeft => Self::InvalidInput(format!("--auth-method: {error}")),
             // The record is gone but its tokens may still work: say so, and how to finish.
             AdminError::NotRevoked {
                 change,

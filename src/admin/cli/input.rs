@@ -10,6 +10,8 @@ use super::commands::{CreateClientArgs, ImportArgs, OwnerArgs, UpdateClientArgs}
 use super::failure::CommandFailure;
 use crate::admin::NewClient;
 use crate::admin::import::ImportOptions;
+use crate::domain::jose::ClientJwks;
+use crate::domain::model::ClientAuthMethod;
 use crate::domain::names::{ClientId, NameError, Username, check_client_name};
 use crate::domain::store::ClientChanges;
 use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret};
@@ -21,6 +23,22 @@ impl CreateClientArgs {
         let scope = valid_scope(&self.scope)?;
         let grant_types = valid_grant_types(&self.grant_types)?;
         let client_id = self.client_id.as_deref().map(valid_client_id).transpose()?;
+        let jwks = match (auth_method(&self.auth_method)?, &self.jwks_file) {
+            (ClientAuthMethod::PrivateKeyJwt, Some(path)) if !self.client_secret_stdin => {
+                Some(jwks_from(path)?)
+            }
+            (ClientAuthMethod::PrivateKeyJwt, _) => {
+                return Err(CommandFailure::InvalidInput(
+                    "--auth-method private_key_jwt needs --jwks-file and no secret".into(),
+                ));
+            }
+            (ClientAuthMethod::ClientSecret, Some(_)) => {
+                return Err(CommandFailure::InvalidInput(
+                    "--jwks-file needs --auth-method private_key_jwt".into(),
+                ));
+            }
+            (ClientAuthMethod::ClientSecret, None) => None,
+        };
         let secret = if self.client_secret_stdin {
             Some(secret_from_stdin("client secret")?)
         } else {
@@ -34,8 +52,10 @@ impl CreateClientArgs {
             access_tokens: AccessTokenPolicy {
                 format: self.token_format,
                 lifetime: self.access_token_lifetime,
+                dpop: self.dpop,
             },
             secret,
+            jwks,
         })
     }
 }
@@ -55,9 +75,48 @@ impl UpdateClientArgs {
             access_token_lifetime: changes
                 .access_token_lifetime
                 .map(|seconds| (seconds > 0).then_some(seconds)),
+            dpop: changes.dpop,
+            jwks: (changes.jwks_file.as_deref())
+                .map(jwks_from)
+                .transpose()?
+                .map(Some),
         };
         Ok((client_id, changes))
     }
+
+    /// The method a move between a secret and keys ends with, if it ends now.
+    pub fn auth_method(&self) -> Result<Option<ClientAuthMethod>, CommandFailure> {
+        self.changes
+            .auth_method
+            .as_deref()
+            .map(auth_method)
+            .transpose()
+    }
+}
+
+fn auth_method(value: &str) -> Result<ClientAuthMethod, CommandFailure> {
+    value
+        .parse()
+        .map_err(|error| CommandFailure::InvalidInput(format!("--auth-method: {error}")))
+}
+
+/// A JWK Set of public keys from `path`, or standard input for `-`.
+fn jwks_from(path: &Path) -> Result<ClientJwks, CommandFailure> {
+    let mut json = String::new();
+    let read = if path == Path::new("-") {
+        io::stdin().lock().read_to_string(&mut json)
+    } else {
+        std::fs::File::open(path).and_then(|mut file| file.read_to_string(&mut json))
+    };
+    read.map_err(|error| {
+        CommandFailure::InvalidInput(format!("--jwks-file {}: {error}", path.display()))
+    })?;
+    ClientJwks::parse(&json).map_err(|error| {
+        CommandFailure::InvalidInput(format!(
+            "--jwks-file {}: {error} (a JWK Set of 1 to 10 public EC P-256 or RSA keys)",
+            path.display()
+        ))
+    })
 }
 
 impl ImportArgs {

@@ -13,6 +13,7 @@ use crate::admin::{
 };
 use crate::config::TablesConfig;
 use crate::domain::lifecycle::Revoked;
+use crate::domain::model::DpopPolicy;
 use crate::domain::{AccessTokenPolicy, FamilyOwner, GrantType, Scope, Secret, TokenFamily};
 
 /// Whether a stored hash is still the one imported from Django: a boolean, never the hash.
@@ -121,6 +122,9 @@ pub fn client_created(created: &CreatedClient) -> Output {
         &client.grant_types,
         &client.access_tokens,
     );
+    if client.jwks.is_some() {
+        insert(&mut result, [("auth_methods", json!(["private_key_jwt"]))]);
+    }
     let Some(secret) = &created.generated_secret else {
         return Output::new(result);
     };
@@ -245,7 +249,8 @@ fn insert_revoked(result: &mut Value, revocation: &Revocation) {
     }
 }
 
-/// `access_token_lifetime` is `null` when the client's tokens live as long as the server's.
+/// `access_token_lifetime` is `null` when the client's tokens live as long as the server's;
+/// `dpop` is shown when it is not the default, `allowed`.
 fn client_json(
     client_id: &str,
     name: &str,
@@ -253,14 +258,18 @@ fn client_json(
     grant_types: &[GrantType],
     access_tokens: &AccessTokenPolicy,
 ) -> Value {
-    json!({
+    let mut client = json!({
         "client_id": client_id,
         "name": name,
         "scope": scope.to_string(),
         "grant_types": grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "token_format": access_tokens.format.as_str(),
         "access_token_lifetime": access_tokens.lifetime,
-    })
+    });
+    if access_tokens.dpop != DpopPolicy::default() {
+        client["dpop"] = json!(access_tokens.dpop.as_str());
+    }
+    client
 }
 
 fn client_details_json(client: &ClientDetails) -> Value {
@@ -278,6 +287,10 @@ fn client_details_json(client: &ClientDetails) -> Value {
             client.django_hash_pending_upgrade.into(),
         )],
     );
+    // Shown for a client with keys: a secret alone is every client's default.
+    if client.auth_methods != ["client_secret_basic"] {
+        insert(&mut result, [("auth_methods", json!(client.auth_methods))]);
+    }
     result
 }
 

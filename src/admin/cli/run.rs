@@ -95,9 +95,15 @@ async fn rotate_client_secret(client_id: &str, revoke_tokens: bool) -> Result<()
 
 async fn update_client(args: UpdateClientArgs) -> Result<(), CommandFailure> {
     let (client_id, changes) = args.checked()?;
+    let auth_method = args.auth_method()?;
     let operator = connect().await?;
     ensure_signing_key_for(&operator, changes.token_format).await?;
-    let client = operator.admin.update_client(&client_id, &changes).await?;
+    let mut client = operator.admin.update_client(&client_id, &changes).await?;
+    if let Some(method) = auth_method {
+        client = (operator.admin)
+            .settle_auth_method(&client_id, method)
+            .await?;
+    }
     output::client(&client).print()
 }
 

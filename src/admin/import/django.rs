@@ -89,6 +89,7 @@ pub(super) fn application_client(
         grant_types,
         access_tokens: AccessTokenPolicy::default(),
         created_at: SystemClock.now(),
+        jwks: None,
     };
     Ok((client, kept_as))
 }

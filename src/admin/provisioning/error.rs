@@ -29,6 +29,11 @@ pub enum AdminError {
         "the signing key set changed under each of {attempts} attempt(s) to save it; run the command again"
     )]
     KeySetContended { attempts: u32 },
+    /// The client would be left with neither a secret nor keys.
+    #[error(
+        "the client has no keys (give --jwks-file) or no secret (rotate-client-secret first) to keep"
+    )]
+    NoCredentialLeft,
     /// The change was made, but the tokens issued before it still work until revoked.
     #[error("{change}, but revoking its tokens failed: {source}")]
     NotRevoked {

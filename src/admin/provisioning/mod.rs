@@ -21,7 +21,9 @@ use crate::domain::AccessTokenPolicy;
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::django::django_hasher;
 use crate::domain::credentials::{Argon2Settings, CredentialVerifier};
+use crate::domain::jose::ClientJwks;
 use crate::domain::lifecycle::{Revoked, revoke_all};
+use crate::domain::model::ClientAuthMethod;
 use crate::domain::names::{ClientId, Username};
 use crate::domain::store::{ClientChanges, Store, StoreError};
 use crate::domain::token::{RandomnessUnavailable, random_alphanumeric};
@@ -72,11 +74,17 @@ pub struct ClientDetails {
     /// The secret hash is one imported from django-oauth-toolkit, replaced with Argon2id at
     /// the client's first successful authentication.
     pub django_hash_pending_upgrade: bool,
+    /// How it may authenticate: `client_secret_basic`, `private_key_jwt`, or both while it
+    /// moves from one to the other.
+    pub auth_methods: Vec<&'static str>,
 }
 
 impl From<Client> for ClientDetails {
     fn from(client: Client) -> Self {
+        let secret = client.has_secret().then_some("client_secret_basic");
+        let keys = client.jwks.is_some().then_some("private_key_jwt");
         Self {
+            auth_methods: secret.into_iter().chain(keys).collect(),
             django_hash_pending_upgrade: django_hasher(&client.secret_hash).is_some(),
             client_id: client.client_id,
             name: client.name,
@@ -115,8 +123,10 @@ pub struct NewClient {
     pub grant_types: Vec<GrantType>,
     pub access_tokens: AccessTokenPolicy,
     /// The client's existing secret, so a client moving over keeps its credentials. `None`:
-    /// generate one.
+    /// generate one, unless it has keys.
     pub secret: Option<Secret>,
+    /// The keys of a private_key_jwt client, which gets no secret.
+    pub jwks: Option<ClientJwks>,
 }
 
 /// A registered client.
@@ -140,23 +150,29 @@ impl<S: Store> Admin<S> {
             Some(client_id) => client_id,
             None => ClientId::random(CLIENT_ID_LENGTH)?,
         };
-        let (secret, generated) = match new.secret {
-            Some(secret) => (secret, false),
-            None => (generate_secret()?, true),
+        let (secret, generated) = match (new.secret, &new.jwks) {
+            (Some(secret), _) => (Some(secret), false),
+            (None, None) => (Some(generate_secret()?), true),
+            (None, Some(_)) => (None, false),
+        };
+        let secret_hash = match &secret {
+            Some(secret) => verifier.hash(secret)?,
+            None => String::new(),
         };
         let client = Client {
             client_id,
             name: new.name,
-            secret_hash: verifier.hash(&secret)?,
+            secret_hash,
             scope: new.scope,
             grant_types: new.grant_types,
             access_tokens: new.access_tokens,
             created_at: SystemClock.now(),
+            jwks: new.jwks,
         };
         self.store.create_client(&client).await?;
         Ok(CreatedClient {
             client,
-            generated_secret: generated.then_some(secret),
+            generated_secret: secret.filter(|_| generated),
         })
     }
 
@@ -189,6 +205,35 @@ impl<S: Store> Admin<S> {
         changes: &ClientChanges,
     ) -> Result<ClientDetails, AdminError> {
         Ok(self.store.update_client(client_id, changes).await?.into())
+    }
+
+    /// Ends a move between a secret and keys: `PrivateKeyJwt` removes the secret of a client
+    /// that has keys, `ClientSecret` the keys of one that has a secret. [`AdminError::
+    /// NoCredentialLeft`] if the client lacks what it is to keep.
+    pub async fn settle_auth_method(
+        &self,
+        client_id: &ClientId,
+        method: ClientAuthMethod,
+    ) -> Result<ClientDetails, AdminError> {
+        let client = self
+            .store
+            .client(client_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
+        match method {
+            ClientAuthMethod::PrivateKeyJwt if client.jwks.is_some() => {
+                self.store.set_client_secret_hash(client_id, "").await?;
+                self.show_client(client_id).await
+            }
+            ClientAuthMethod::ClientSecret if client.has_secret() => {
+                let changes = ClientChanges {
+                    jwks: Some(None),
+                    ..ClientChanges::default()
+                };
+                self.update_client(client_id, &changes).await
+            }
+            _ => Err(AdminError::NoCredentialLeft),
+        }
     }
 
     /// A client; [`StoreError::NotFound`] if there is no such client.

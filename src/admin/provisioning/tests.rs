@@ -17,6 +17,7 @@ fn admin() -> Admin<MemoryStore> {
 
 fn new_client(client_id: Option<&str>, secret: Option<&str>) -> NewClient {
     NewClient {
+        jwks: None,
         client_id: client_id.map(|id| ClientId::parse(id).unwrap()),
         name: "App".into(),
         scope: Scope::parse("read write").unwrap_or_default(),
@@ -66,6 +67,7 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
             family_id: family_id.into(),
             issued_at: SystemClock.now(),
             expires_at: SystemClock.now() + 3600,
+            jkt: None,
             audience: None,
         },
         refresh: RefreshTokenRecord {
@@ -78,6 +80,7 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
             family_id: family_id.into(),
             issued_at: SystemClock.now(),
             expires_at: None,
+            jkt: None,
         },
     }
 }
@@ -295,6 +298,7 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
         grant_types: vec![GrantType::Password],
         access_tokens: Default::default(),
         created_at: 0,
+        jwks: None,
     };
     let stored = admin.store.create_client(&imported).await;
     assert!(stored.is_ok());
@@ -390,4 +394,54 @@ async fn invalid_argon2_settings_fail_only_the_use_cases_that_hash() {
         admin.revoke_tokens(&owner).await.ok(),
         Some(Revoked::default())
     );
+}
+
+/// RFC 7517 appendix A.1's EC public key as a JWK Set.
+fn key_set() -> ClientJwks {
+    ClientJwks::parse(
+        r#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "1",
+            "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+            "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#,
+    )
+    .unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[tokio::test]
+async fn a_client_moves_from_its_secret_to_keys_and_back_never_left_with_neither() {
+    let admin = admin();
+    let keys_only = NewClient {
+        jwks: Some(key_set()),
+        ..new_client(Some("signer"), None)
+    };
+    let created = admin.create_client(keys_only).await.unwrap();
+    assert!(created.generated_secret.is_none());
+    let signer = stored_client(&admin, "signer").await;
+    assert!(!signer.has_secret() && signer.jwks == Some(key_set()));
+    let signer = ClientId::parse("signer").unwrap();
+    let to_secret = admin
+        .settle_auth_method(&signer, ClientAuthMethod::ClientSecret)
+        .await;
+    assert!(matches!(to_secret, Err(AdminError::NoCredentialLeft)));
+
+    let created = admin.create_client(new_client(Some("app"), None)).await;
+    let secret = created.unwrap().generated_secret.unwrap();
+    let app = ClientId::parse("app").unwrap();
+    let to_keys = admin
+        .settle_auth_method(&app, ClientAuthMethod::PrivateKeyJwt)
+        .await;
+    assert!(matches!(to_keys, Err(AdminError::NoCredentialLeft)));
+    let with_keys = ClientChanges {
+        jwks: Some(Some(key_set())),
+        ..ClientChanges::default()
+    };
+    admin.update_client(&app, &with_keys).await.unwrap();
+    // Rotating: both work.
+    let rotating = stored_client(&admin, "app").await;
+    assert!(rotating.jwks.is_some() && secret_works(&rotating, secret.expose()).await);
+    admin
+        .settle_auth_method(&app, ClientAuthMethod::PrivateKeyJwt)
+        .await
+        .unwrap();
+    let moved = stored_client(&admin, "app").await;
+    assert!(moved.jwks.is_some() && !moved.has_secret());
 }

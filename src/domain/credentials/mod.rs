@@ -54,6 +54,7 @@ mod fixtures {
             grant_types: vec![GrantType::Password],
             access_tokens: Default::default(),
             created_at: 0,
+            jwks: None,
         }
     }
 

@@ -39,6 +39,7 @@ pub async fn issue<S: GrantStore>(
     if !client.allows(GrantType::ClientCredentials) {
         return Err(GrantError::UnauthorizedClient);
     }
+    let binding = issuer.dpop_binding(&client, context.dpop)?;
     let scope = narrow(request.scope.as_deref(), &client.scope)?;
     let lifetime = issuer.access_lifetime(&client);
     let grant = AccessGrant {
@@ -47,6 +48,7 @@ pub async fn issue<S: GrantStore>(
         scope: &scope,
         issued_at: now,
         expires_at: now + lifetime,
+        jkt: binding.access.as_ref(),
     };
     let family_id = new_family_id()?;
     let access_token = issuer
@@ -60,6 +62,7 @@ pub async fn issue<S: GrantStore>(
         family_id,
         issued_at: now,
         expires_at: grant.expires_at,
+        jkt: binding.access.clone(),
         audience: Issuance::recorded_audience(client.access_tokens.format, context.issuance),
     };
     context.store.issue_access_token(&access).await?;
@@ -68,6 +71,7 @@ pub async fn issue<S: GrantStore>(
         refresh_token: None,
         expires_in: lifetime,
         scope,
+        dpop_bound: binding.access.is_some(),
     })
 }
 

@@ -13,9 +13,12 @@ pub mod refresh;
 use super::error::GrantError;
 use super::issuance::{Issuance, IssuanceRefused};
 use super::issuer::{ClientCredentials, IssuedTokens, Issuer};
+use super::jose::Thumbprint;
+use super::jose::dpop::{ProofRequest, accept_proof};
 use super::login_throttle::{LockoutPolicy, SourceAddress};
 use super::model::GrantType;
-use super::store::{GrantStore, LoginAttemptStore};
+use super::secret::Secret;
+use super::store::{GrantStore, LoginAttemptStore, ReplayStore};
 
 /// A token request, parsed and checked for shape by the HTTP layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,17 @@ pub struct TokenRequest {
     /// Who issues the tokens and for whom, for JWT access tokens, or why that could not be
     /// told, which only a JWT client's request fails for.
     pub issuance: Result<Issuance, IssuanceRefused>,
+    /// The request's DPoP proof (RFC 9449), if it carries one.
+    pub dpop: Option<DpopPresentation>,
+}
+
+/// A DPoP proof as presented to the token endpoint, with the URL it must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopPresentation {
+    /// Printed as a secret: a proof is no credential once used, but it is a signed request.
+    pub proof: Secret,
+    /// The token endpoint's URL as this request reached it, without query.
+    pub url: String,
 }
 
 /// A request's parameters as a grant reads them. An empty value counts as absent (RFC 6749
@@ -60,6 +74,8 @@ pub struct GrantContext<'a, S> {
     pub client: &'a ClientCredentials,
     pub source: SourceAddress,
     pub issuance: Result<&'a Issuance, IssuanceRefused>,
+    /// The key the request's DPoP proof proved possession of, checked and recorded as used.
+    pub dpop: Option<&'a Thumbprint>,
 }
 
 /// Declares the grants: `Variant => module::Request`. Each module has
@@ -118,15 +134,30 @@ grants! {
     ClientCredentials => client_credentials::ClientCredentialsRequest,
 }
 
-/// Runs `request`'s grant: the one place that picks a grant's flow.
-pub async fn grant<S: GrantStore + LoginAttemptStore>(
+/// Runs `request`'s grant: the one place that picks a grant's flow. A DPoP proof is checked
+/// first, before the client: a bad one is refused whoever sends it.
+pub async fn grant<S: GrantStore + LoginAttemptStore + ReplayStore>(
     issuer: &Issuer,
     store: &S,
     lockout: &LockoutPolicy,
     request: TokenRequest,
 ) -> Result<IssuedTokens, GrantError> {
+    let proven = match &request.dpop {
+        Some(presented) => {
+            let proof_request = ProofRequest {
+                method: "POST",
+                url: &presented.url,
+                access_token: None,
+                now: issuer.now(),
+            };
+            let nonces = issuer.dpop_nonces();
+            Some(accept_proof(store, presented.proof.expose(), &proof_request, nonces).await?)
+        }
+        None => None,
+    };
     let credentials = request.client.ok_or(GrantError::InvalidClient)?;
     let context = GrantContext {
+        dpop: proven.as_ref(),
         issuer,
         store,
         lockout,

@@ -6,7 +6,9 @@ use super::{GrantContext, GrantParameters, MissingParameter, required};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::credentials::Verification;
 use crate::domain::error::GrantError;
-use crate::domain::issuer::{IssuedTokens, NewPair, log_upgrade, narrow, new_family_id};
+use crate::domain::issuer::{
+    DpopBinding, IssuedTokens, NewPair, log_upgrade, narrow, new_family_id,
+};
 use crate::domain::login_throttle::{Admission, AttemptKeys, Outcome, Settlement, Ticket};
 use crate::domain::model::{Client, GrantType, User};
 use crate::domain::names::{NameError, Username};
@@ -70,6 +72,7 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         user,
         ticket,
         credential,
+        binding,
     } = attempt.admit().await?;
     let verifier = context.issuer.verifier();
     let verification = match verifier
@@ -90,7 +93,9 @@ pub async fn issue<S: GrantStore + LoginAttemptStore>(
         // The password was right; the request fails on its scope, which is no guess.
         Err(error) => return Err(attempt.unchecked(ticket, error).await),
     };
-    attempt.log_in(&client, scope, ticket, &credential).await
+    attempt
+        .log_in(&client, scope, (ticket, binding), &credential)
+        .await
 }
 
 /// The answer to a username no user can have: the client is checked as for any attempt, then
@@ -124,6 +129,8 @@ struct Admitted {
     ticket: Ticket,
     /// The user's credential version, which the pair is issued under.
     credential: CredentialVersion,
+    /// What the login's tokens are bound to.
+    binding: DpopBinding,
 }
 
 impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
@@ -153,12 +160,13 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
         let checked = async {
             let read = read?;
             let client = issuer.authenticate(store, read.client, credentials).await?;
-            match client.allows(GrantType::Password) {
-                true => Ok((client, read.user, read.credential)),
-                false => Err(GrantError::UnauthorizedClient),
+            if !client.allows(GrantType::Password) {
+                return Err(GrantError::UnauthorizedClient);
             }
+            let binding = issuer.dpop_binding(&client, self.context.dpop)?;
+            Ok((client, read.user, read.credential, binding))
         };
-        let (client, user, credential) = match checked.await {
+        let (client, user, credential, binding) = match checked.await {
             Ok(read) => read,
             Err(error) => {
                 return Err(match ticket {
@@ -173,6 +181,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
                 user,
                 ticket,
                 credential,
+                binding,
             }),
             // Not a failure, and told apart from one: attempts in flight held every slot for
             // as long as the request could wait. The caller may retry.
@@ -196,7 +205,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
         &self,
         client: &Client,
         scope: Scope,
-        ticket: Ticket,
+        (ticket, binding): (Ticket, DpopBinding),
         credential: &CredentialVersion,
     ) -> Result<IssuedTokens, GrantError> {
         let (issuer, now) = (self.context.issuer, self.now);
@@ -212,6 +221,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             family_id,
             family_secret: FamilySecret::generate()?,
             issued_at: now,
+            binding,
         };
         let (issued, pair) = match issuer
             .new_pair(new_pair, tokens, self.context.issuance)

@@ -9,8 +9,10 @@ use crate::domain::clock::UnixSeconds;
 use crate::domain::error::GrantError;
 use crate::domain::issuance::{Issuance, IssuanceRefused};
 use crate::domain::issuer::{
-    AccessGrant, ClientCredentials, IssuedTokens, Issuer, NewPair, narrow,
+    AccessGrant, ClientCredentials, DpopBinding, IssuedTokens, Issuer, NewPair, narrow,
 };
+use crate::domain::jose::Thumbprint;
+use crate::domain::jose::dpop::{DpopError, ProofRefusal};
 use crate::domain::model::{
     AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken, SupersededToken,
     TokenPair, UsedRefreshToken,
@@ -55,7 +57,7 @@ pub async fn issue<S: GrantStore>(
             context.client,
             &request.refresh_token,
             request.scope.as_deref(),
-            context.issuance,
+            (context.issuance, context.dpop),
         )
         .await
 }
@@ -74,7 +76,7 @@ impl<S: GrantStore> Refresh<'_, S> {
         credentials: &ClientCredentials,
         refresh_token: &Secret,
         requested_scope: Option<&str>,
-        issuance: Result<&Issuance, IssuanceRefused>,
+        (issuance, proven): (Result<&Issuance, IssuanceRefused>, Option<&Thumbprint>),
     ) -> Result<IssuedTokens, GrantError> {
         let now = self.issuer.now();
         let context = self
@@ -88,6 +90,7 @@ impl<S: GrantStore> Refresh<'_, S> {
         if !client.allows(GrantType::RefreshToken) {
             return Err(GrantError::UnauthorizedClient);
         }
+        let mut binding = self.issuer.dpop_binding(&client, proven)?;
         let used = match context.token {
             // Another client's token is refused without being used up (RFC 6749 §6: the token
             // must have been issued to the authenticated client).
@@ -108,6 +111,7 @@ impl<S: GrantStore> Refresh<'_, S> {
                     token: refresh_token,
                     requested_scope,
                     issuance,
+                    binding: &binding,
                 };
                 return self.presented_again(&used, presented, now).await;
             }
@@ -116,6 +120,15 @@ impl<S: GrantStore> Refresh<'_, S> {
             }
             _ => return Err(GrantError::InvalidRefreshToken),
         };
+        // A bound refresh token is used by its key's proofs only (RFC 9449 §5), and its
+        // successor stays bound to that key whatever the client's policy is now. Refused, it
+        // is not used up.
+        if let Some(bound) = &used.jkt {
+            if proven != Some(bound) {
+                return Err(DpopError::Invalid(ProofRefusal::WrongKey).into());
+            }
+            binding.refresh = Some(bound.clone());
+        }
         let scope = refreshed_scope(requested_scope, &used.scope, &client)?;
         let successor = Successor {
             client: &client,
@@ -123,6 +136,7 @@ impl<S: GrantStore> Refresh<'_, S> {
             presented: refresh_token,
             scope,
             issuance,
+            binding: &binding,
         };
         let (issued, pair) = self.successor_pair(&successor, now).await?;
         let keep_used_record_until = now + self.issuer.lifetimes().used_refresh_token_record;
@@ -179,8 +193,14 @@ impl<S: GrantStore> Refresh<'_, S> {
             return Err(GrantError::InvalidRefreshToken);
         };
         let values = family_secret.successors(family_id, successor.presented);
-        self.retried_answer(successor.client, successor.issuance, values, record, now)
-            .await
+        let answering = Presentation {
+            client: successor.client,
+            token: successor.presented,
+            requested_scope: None,
+            issuance: successor.issuance,
+            binding: successor.binding,
+        };
+        self.retried_answer(&answering, values, record, now).await
     }
 
     /// The access token stored by the rotation of `used`, if `used` is now a used refresh
@@ -253,13 +273,7 @@ impl<S: GrantStore> Refresh<'_, S> {
                         Some(StoredToken::Access(record)),
                     ] => {
                         return self
-                            .retried_answer(
-                                presented.client,
-                                presented.issuance,
-                                (access, refresh),
-                                record,
-                                now,
-                            )
+                            .retried_answer(&presented, (access, refresh), record, now)
                             .await;
                     }
                     [Some(StoredToken::UsedRefresh(successor)), _]
@@ -355,6 +369,7 @@ impl<S: GrantStore> Refresh<'_, S> {
             family_id: used.family_id.clone(),
             family_secret,
             issued_at,
+            binding: successor.binding.clone(),
         };
         self.issuer
             .new_pair(new_pair, tokens, successor.issuance)
@@ -364,25 +379,29 @@ impl<S: GrantStore> Refresh<'_, S> {
     /// The answer to a retry: the identical tokens, with the access token's remaining lifetime
     /// and its scope as first issued. A JWT is signed again from the stored record, as it was
     /// first; if that does not give the stored token (the client's format changed since, or
-    /// the retry asks for another audience), there is no identical answer to give.
+    /// the retry asks for another audience), there is no identical answer to give. Nor is
+    /// there if the retry would bind the access token to another DPoP key, or to none.
     async fn retried_answer(
         &self,
-        client: &Client,
-        issuance: Result<&Issuance, IssuanceRefused>,
+        presented: &Presentation<'_>,
         (access_value, refresh): (Secret, Secret),
         record: &AccessTokenRecord,
         now: UnixSeconds,
     ) -> Result<IssuedTokens, GrantError> {
+        if record.jkt != presented.binding.access {
+            return Err(GrantError::InvalidRefreshToken);
+        }
         let grant = AccessGrant {
-            client,
+            client: presented.client,
             username: record.username.as_ref(),
             scope: &record.scope,
             issued_at: record.issued_at,
             expires_at: record.expires_at,
+            jkt: record.jkt.as_ref(),
         };
         let access_token = self
             .issuer
-            .access_token(&grant, access_value, issuance)
+            .access_token(&grant, access_value, presented.issuance)
             .await?;
         if TokenHash::of(&access_token) != record.token_hash {
             return Err(GrantError::InvalidRefreshToken);
@@ -392,6 +411,7 @@ impl<S: GrantStore> Refresh<'_, S> {
             refresh_token: Some(refresh),
             expires_in: record.expires_at.saturating_sub(now),
             scope: record.scope.clone(),
+            dpop_bound: record.jkt.is_some(),
         })
     }
 }
@@ -402,6 +422,7 @@ struct Presentation<'a> {
     token: &'a Secret,
     requested_scope: Option<&'a str>,
     issuance: Result<&'a Issuance, IssuanceRefused>,
+    binding: &'a DpopBinding,
 }
 
 /// What a refresh's successor pair is derived from.
@@ -411,6 +432,7 @@ struct Successor<'a> {
     presented: &'a Secret,
     scope: Scope,
     issuance: Result<&'a Issuance, IssuanceRefused>,
+    binding: &'a DpopBinding,
 }
 
 /// The scope of a refreshed access token: the one requested, which must lie within the

@@ -131,6 +131,7 @@ impl Grants {
             grant: grant_request,
             source,
             issuance: Err(IssuanceRefused::NoIssuer),
+            dpop: None,
         };
         grant(&self.issuer, &self.store, &self.lockout, request).await
     }
@@ -187,6 +188,7 @@ pub fn password_request(username: &str, password: &str, scope: Option<&str>) -> 
 
 pub fn credentials(client_id: &str, secret: &str) -> ClientCredentials {
     ClientCredentials {
+        assertion: None,
         client_id: self::client_id(client_id),
         secret_candidates: vec![Secret::new(secret)],
     }
@@ -225,6 +227,7 @@ fn client(
         grant_types: grant_types.to_vec(),
         access_tokens: Default::default(),
         created_at: 0,
+        jwks: None,
     }
 }
 

@@ -26,6 +26,15 @@ pub struct AccessTokenClaims {
     pub jti: String,
     pub client_id: String,
     pub scope: String,
+    /// The DPoP key a bound token is for (RFC 9449 §6.1); absent from Bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800's confirmation claim, with RFC 9449's JWK thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -17,8 +17,8 @@ mod vault;
 
 pub use error::{KeyError, VaultError};
 pub use jwt::{
-    AccessTokenClaims, JwtRejection, UnverifiedJwt, encode_access_token, looks_like_jwt,
-    unverified_jti,
+    AccessTokenClaims, Confirmation, JwtRejection, UnverifiedJwt, encode_access_token,
+    looks_like_jwt, unverified_jti,
 };
 pub use key_ring::{KeyRing, KeyRingTiming};
 pub use key_set::{

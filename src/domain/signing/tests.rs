@@ -83,6 +83,7 @@ fn signed_tokens_verify_only_with_their_key_and_issuer() {
     let key = SigningKey::generate().unwrap_or_else(|error| panic!("{error}"));
     let other = SigningKey::generate().unwrap_or_else(|error| panic!("{error}"));
     let claims = AccessTokenClaims {
+        cnf: None,
         iss: "https://issuer.example".into(),
         sub: "alice".into(),
         aud: "https://api.example".into(),

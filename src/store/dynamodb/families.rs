@@ -19,6 +19,7 @@ use super::logins::BARRED;
 use super::mapping::{kind_of, n, number, optional_string, s, string};
 use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
+use crate::domain::jose::Thumbprint;
 use crate::domain::model::{
     AccessTokenRecord, RefreshTokenRecord, StoredToken, SupersededToken, TokenPair,
     UsedRefreshToken,
@@ -36,6 +37,13 @@ const ACCESS_EXPIRES_AT: &str = "access_expires_at";
 const ACCESS_SCOPE: &str = "access_scope";
 /// The RFC 8707 resource an opaque access token was requested for, where it was.
 const ACCESS_AUDIENCE: &str = "access_audience";
+/// The DPoP key (RFC 9449 thumbprint) the current access token is bound to; absent: a Bearer
+/// token. The login's binding is kept here once, not on each token.
+const JKT: &str = "jkt";
+/// Present (true) when the refresh token is bound to [`JKT`] too: only that key's proofs may
+/// use it. A bound refresh token's access tokens are always bound to its key, so one
+/// thumbprint serves both.
+const REFRESH_BOUND: &str = "refresh_bound";
 const FAMILY_SECRET: &str = "family_secret";
 const PREVIOUS_REFRESH: &str = "previous_refresh";
 const ROTATED_AT: &str = "rotated_at";
@@ -47,6 +55,9 @@ pub(super) fn pair_family_item(pair: &TokenPair) -> Item {
     let refresh = &pair.refresh;
     let mut item = base_item(&pair.access, &refresh.scope);
     item.insert(CURRENT_REFRESH.to_owned(), s(refresh.token_hash.as_str()));
+    if refresh_bound(pair) {
+        item.insert(REFRESH_BOUND.to_owned(), AttributeValue::Bool(true));
+    }
     if let Some(secret) = &refresh.family_secret {
         item.insert(FAMILY_SECRET.to_owned(), s(secret.as_str()));
     }
@@ -80,11 +91,21 @@ fn base_item(access: &AccessTokenRecord, grant_scope: &Scope) -> Item {
     if let Some(audience) = &access.audience {
         put(ACCESS_AUDIENCE, s(audience));
     }
+    if let Some(jkt) = &access.jkt {
+        put(JKT, s(jkt.as_str()));
+    }
     if let Some(username) = &access.username {
         put("username", s(username));
         put(FAMILY_USER, s(username));
     }
     item
+}
+
+/// Whether the pair's refresh token is bound to a DPoP key, which is its access token's: the
+/// grants bind a refresh token only together with its access token, to the same key.
+fn refresh_bound(pair: &TokenPair) -> bool {
+    debug_assert!(pair.refresh.jkt.is_none() || pair.refresh.jkt == pair.access.jkt);
+    pair.refresh.jkt.is_some()
 }
 
 /// Whether a family item is of the previous form, whose tokens have items of their own.
@@ -150,6 +171,7 @@ pub(super) fn family_token(
     let current_access = TokenHash::from_stored(string(item, CURRENT_ACCESS)?);
     let current_refresh = hash_of(item, CURRENT_REFRESH)?;
     let family_secret = optional_string(item, FAMILY_SECRET)?.map(FamilySecret::from_stored);
+    let jkt = optional_string(item, JKT)?.map(Thumbprint::from_stored);
     if current_refresh.as_ref() == Some(hash) {
         let username = username.ok_or_else(|| StoreError::Malformed("missing username".into()))?;
         return Ok(Some(StoredToken::Refresh(RefreshTokenRecord {
@@ -162,6 +184,7 @@ pub(super) fn family_token(
             family_secret,
             issued_at: refreshed_at,
             expires_at,
+            jkt: jkt.filter(|_| item.contains_key(REFRESH_BOUND)),
         })));
     }
     if current_access == *hash {
@@ -176,6 +199,7 @@ pub(super) fn family_token(
                 family_id,
                 issued_at: refreshed_at,
                 expires_at: access_expires_at,
+                jkt,
                 audience,
             })
         }));
@@ -319,6 +343,26 @@ impl DynamoStore {
             }
             None => {
                 remove.push(ACCESS_AUDIENCE);
+                update
+            }
+        };
+        let update = match &access.jkt {
+            Some(jkt) => {
+                set.push_str(", jkt = :jkt");
+                update.expression_attribute_values(":jkt", s(jkt.as_str()))
+            }
+            None => {
+                remove.push(JKT);
+                update
+            }
+        };
+        let update = match refresh_bound(replacement) {
+            true => {
+                set.push_str(", refresh_bound = :bound");
+                update.expression_attribute_values(":bound", AttributeValue::Bool(true))
+            }
+            false => {
+                remove.push(REFRESH_BOUND);
                 update
             }
         };

@@ -10,9 +10,10 @@ use super::keys::{PK, client_key, user_key};
 use super::logins::CREDENTIAL_VERSION;
 use super::schema::{CREATED_AT, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
+use crate::domain::jose::ClientJwks;
 use crate::domain::model::{
-    AccessTokenPolicy, AccessTokenRecord, Client, GrantType, RefreshTokenRecord, StoredToken,
-    TokenFamily, TokenFormat, UsedRefreshToken, User,
+    AccessTokenPolicy, AccessTokenRecord, Client, DpopPolicy, GrantType, RefreshTokenRecord,
+    StoredToken, TokenFamily, TokenFormat, UsedRefreshToken, User,
 };
 use crate::domain::names::{ClientId, Username};
 use crate::domain::scope::Scope;
@@ -40,6 +41,10 @@ pub(super) fn n(value: u64) -> AttributeValue {
 const TOKEN_FORMAT: &str = "token_format";
 /// 0 (or absent): the server's lifetime.
 const ACCESS_TOKEN_LIFETIME: &str = "access_token_lifetime";
+/// Absent from clients registered before DPoP: allowed.
+const DPOP: &str = "dpop";
+/// A private_key_jwt client's JWK Set (JSON); absent or empty: none.
+const JWKS: &str = "jwks";
 /// An opaque access token's RFC 8707 audience, where its request named one.
 const AUDIENCE: &str = "audience";
 
@@ -59,7 +64,12 @@ pub(super) fn client_item(client: &Client) -> Item {
             ACCESS_TOKEN_LIFETIME.to_owned(),
             n(client.access_tokens.lifetime.unwrap_or(0)),
         ),
+        (DPOP.to_owned(), s(client.access_tokens.dpop.as_str())),
         (CREATED_AT.to_owned(), n(client.created_at)),
+        (
+            JWKS.to_owned(),
+            s(client.jwks.as_ref().map_or("", ClientJwks::as_json)),
+        ),
     ])
 }
 
@@ -80,6 +90,12 @@ pub(super) fn client_changes(changes: &ClientChanges) -> Vec<(&'static str, Attr
     }
     if let Some(lifetime) = changes.access_token_lifetime {
         values.push((ACCESS_TOKEN_LIFETIME, n(lifetime.unwrap_or(0))));
+    }
+    if let Some(dpop) = changes.dpop {
+        values.push((DPOP, s(dpop.as_str())));
+    }
+    if let Some(jwks) = &changes.jwks {
+        values.push((JWKS, s(jwks.as_ref().map_or("", ClientJwks::as_json))));
     }
     values
 }
@@ -191,6 +207,7 @@ pub(super) fn client_from(item: Item) -> Result<Client, StoreError> {
         grant_types,
         access_tokens: access_token_policy(&item)?,
         created_at: optional_number(&item, CREATED_AT)?.unwrap_or(0),
+        jwks: jwks(&item)?,
     })
 }
 
@@ -207,7 +224,17 @@ fn access_token_policy(item: &Item) -> Result<AccessTokenPolicy, StoreError> {
         }
     };
     let lifetime = optional_number(item, ACCESS_TOKEN_LIFETIME)?.filter(|&seconds| seconds > 0);
-    Ok(AccessTokenPolicy { format, lifetime })
+    let dpop = match optional_string(item, DPOP)? {
+        None => DpopPolicy::default(),
+        Some(policy) => policy
+            .parse()
+            .map_err(|_| StoreError::Malformed(format!("attribute {DPOP} is not a DPoP policy")))?,
+    };
+    Ok(AccessTokenPolicy {
+        format,
+        lifetime,
+        dpop,
+    })
 }
 
 pub(super) fn user_from(item: Item) -> Result<User, StoreError> {
@@ -246,8 +273,20 @@ pub(super) fn access_from(item: Item) -> Result<AccessTokenRecord, StoreError> {
         family_id: string(&item, "family_id")?,
         issued_at: number(&item, "issued_at")?,
         expires_at: number(&item, TTL_ATTRIBUTE)?,
+        // Tokens of items of their own predate DPoP: a binding lives on the family item.
+        jkt: None,
         audience: optional_string(&item, AUDIENCE)?,
     })
+}
+
+fn jwks(item: &Item) -> Result<Option<ClientJwks>, StoreError> {
+    match optional_string(item, JWKS)? {
+        None => Ok(None),
+        Some(json) if json.is_empty() => Ok(None),
+        Some(json) => ClientJwks::parse(&json)
+            .map(Some)
+            .map_err(|_| StoreError::Malformed(format!("attribute {JWKS} is not a JWK Set"))),
+    }
 }
 
 fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
@@ -261,6 +300,7 @@ fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
         family_secret: family_secret(&item)?,
         issued_at: number(&item, "issued_at")?,
         expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
+        jkt: None,
     })
 }
 

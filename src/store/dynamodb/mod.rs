@@ -31,6 +31,7 @@
 //!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
 //! - `logins`: a user's logins registered on their item, and ending them;
+//! - `replay`: used `jti`s of DPoP proofs and client assertions, one conditional put each;
 //! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
 //! - `sweep`: removal of expired items where the table has no TTL;
 //! - `port`: `impl Store for DynamoStore`, which puts the above together.
@@ -51,6 +52,7 @@ mod mapping;
 mod port;
 mod provisioning;
 mod reads;
+mod replay;
 mod schema;
 mod signing_keys;
 mod sweep;

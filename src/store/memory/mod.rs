@@ -34,6 +34,8 @@ use crate::domain::token::{TokenHash, TokenKey};
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     data: Arc<Mutex<Data>>,
+    /// Used `jti`s, apart: they are written on other paths than tokens.
+    replays: Arc<Mutex<replay::ReplayRecords>>,
     /// Woken whenever a password attempt ends, for the attempts waiting on it.
     attempt_settled: Arc<Notify>,
 }
@@ -562,6 +564,10 @@ fn replace_if_unchanged(
         _ => HashReplacement::Stale,
     }
 }
+
+mod replay;
+
+pub use replay::REPLAY_RECORDS_KEPT;
 
 mod login_attempts;
 #[cfg(test)]

@@ -15,6 +15,7 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
         family_id: family_id.into(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
         audience: None,
     };
     let refresh = RefreshTokenRecord {
@@ -27,6 +28,7 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
         family_secret: None,
         issued_at,
         expires_at: None,
+        jkt: None,
     };
     TokenPair { access, refresh }
 }

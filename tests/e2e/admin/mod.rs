@@ -4,6 +4,7 @@
 //! import from django-oauth-toolkit in [`migration`], showing, listing and updating clients
 //! and users and `--revoke-tokens` in [`operators`], the JWT signing keys in [`signing_keys`].
 
+mod key_clients;
 mod migration;
 mod operators;
 mod signing_keys;

@@ -67,6 +67,7 @@ async fn clients_and_users_are_shown_and_listed_without_secrets_or_hashes() {
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
         access_tokens: Default::default(),
         created_at: 0,
+        jwks: None,
     };
     let dynamo = store(&tables);
     dynamo.create_client(&legacy).await.expect("storing");

@@ -48,12 +48,14 @@ async fn grant(tables: &TableNames, app: &App, grant: GrantRequest) -> Result<Lo
     service
         .grant(TokenRequest {
             client: Some(ClientCredentials {
+                assertion: None,
                 client_id: support::client_id_of(&app.id),
                 secret_candidates: vec![Secret::new(app.secret.as_str())],
             }),
             grant,
             source: Default::default(),
             issuance: Err(IssuanceRefused::NoIssuer),
+            dpop: None,
         })
         .await
         .map(Login::from)

@@ -8,6 +8,7 @@ mod issuance;
 mod lockout;
 mod provisioning;
 mod reads;
+mod replay;
 mod rotation;
 mod signing_keys;
 
@@ -28,7 +29,8 @@ use token_endpoint::domain::token::{
 use token_endpoint::domain::{Client, GrantType, Scope, User};
 
 use self::{
-    families::*, issuance::*, lockout::*, provisioning::*, reads::*, rotation::*, signing_keys::*,
+    families::*, issuance::*, lockout::*, provisioning::*, reads::*, replay::*, rotation::*,
+    signing_keys::*,
 };
 
 const NOW: UnixSeconds = 1_800_000_000;
@@ -99,6 +101,9 @@ macro_rules! conformance_suite {
                 a_saved_key_set_reads_back_and_is_not_listed,
                 a_stale_key_set_save_conflicts_and_changes_nothing,
                 concurrent_key_set_saves_have_one_winner,
+                a_jti_is_recorded_once_until_it_expires,
+                concurrent_first_uses_have_one_winner,
+                dpop_bound_tokens_read_back_with_their_key,
                 a_revoked_signing_key_is_gone_from_the_next_reload,
                 a_client_and_a_user_never_share_a_name,
             );
@@ -141,6 +146,7 @@ fn client(client_id: &str) -> Client {
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
         access_tokens: Default::default(),
         created_at: NOW - 86_400,
+        jwks: None,
     }
 }
 
@@ -203,6 +209,7 @@ fn pair_at(
         family_id: family_id.clone(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
         audience: None,
     };
     let refresh = RefreshTokenRecord {
@@ -215,6 +222,7 @@ fn pair_at(
         family_secret: Some(FamilySecret::generate().unwrap()),
         issued_at,
         expires_at: refresh_expires_at,
+        jkt: None,
     };
     TokenPair { access, refresh }
 }
@@ -229,6 +237,7 @@ fn client_token_at(client_id: &str, issued_at: UnixSeconds) -> AccessTokenRecord
         family_id: fresh_family_id(),
         issued_at,
         expires_at: issued_at + 3600,
+        jkt: None,
         audience: None,
     }
 }

@@ -2,6 +2,8 @@
 //! only while they are the one that was verified.
 
 use super::*;
+use token_endpoint::domain::jose::ClientJwks;
+use token_endpoint::domain::model::DpopPolicy;
 use token_endpoint::domain::{AccessTokenPolicy, TokenFormat};
 
 pub(super) async fn provisioning_refuses_duplicates_and_missing_records<S: Store>(store: Arc<S>) {
@@ -291,6 +293,8 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
         grant_types: Some(vec![GrantType::ClientCredentials]),
         token_format: Some(TokenFormat::Jwt),
         access_token_lifetime: Some(Some(300)),
+        dpop: Some(DpopPolicy::Required),
+        jwks: Some(Some(rfc_7517_key_set())),
     };
     let changed = ok(store
         .update_client(&support::client_id_of("app"), &changes)
@@ -300,7 +304,9 @@ pub(super) async fn clients_are_updated_in_place_and_never_created<S: Store>(sto
     expected.access_tokens = AccessTokenPolicy {
         format: TokenFormat::Jwt,
         lifetime: Some(300),
+        dpop: DpopPolicy::Required,
     };
+    expected.jwks = Some(rfc_7517_key_set());
     assert_eq!(changed, expected);
     assert_eq!(
         ok(store.client(&support::client_id_of("app")).await),
@@ -377,6 +383,16 @@ pub(super) async fn clients_and_users_are_listed_in_order_across_pages<S: Store>
     expected_users.retain(|u| u.username != "Zed");
     assert_eq!(ok(store.list_clients().await), expected_clients);
     assert_eq!(ok(store.list_users().await), expected_users);
+}
+
+/// RFC 7517 appendix A.1's EC public key, as a client's private_key_jwt key set.
+fn rfc_7517_key_set() -> ClientJwks {
+    ClientJwks::parse(
+        r#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "1",
+            "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+            "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#,
+    )
+    .unwrap()
 }
 
 /// A JWT's `sub` is the username, or the client id for a client's own token: a name is one or

@@ -6,6 +6,7 @@
 
 pub mod capacity;
 pub mod clock;
+pub mod dpop;
 pub mod events;
 pub mod fault_proxy;
 pub mod http;
@@ -273,6 +274,7 @@ pub async fn add_client<S: Store>(
         grant_types: grant_types.to_vec(),
         access_tokens: AccessTokenPolicy::default(),
         created_at: 0,
+        jwks: None,
     };
     service.store().create_client(&client).await.unwrap();
 }
