@@ -5,19 +5,24 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use serde_json::Value;
+use axum::http::{HeaderValue, StatusCode};
+use serde_json::{Value, json};
+use support::dpop::ClientKey;
 use support::fault_proxy::{FaultProxy, REFUSED_BY_MRSC};
 use support::http::{Auth, token_request};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock};
 use token_endpoint::domain::lifecycle::token_key;
+use token_endpoint::domain::model::DpopPolicy;
+use token_endpoint::domain::store::ClientChanges;
 use token_endpoint::domain::store::prelude::*;
 use token_endpoint::domain::{GrantType, Secret, TokenService};
 use token_endpoint::store::DynamoStore;
 
 const CLIENT_ID: &str = "app";
 const CLIENT_SECRET: &str = "app-secret-0123456789";
+/// The token endpoint's URL as the requests below name their host.
+const DPOP_URL: &str = "https://auth.example.com/o/token/";
 
 type Region = Arc<TokenService<DynamoStore>>;
 
@@ -177,4 +182,76 @@ async fn a_revocation_in_one_region_holds_in_the_other_at_once() {
     assert!(!access_is_live(&east, &access).await);
     let (status, _) = refresh(&east, &field(&login, "refresh_token")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A DPoP-bound login across Regions, with no transaction: the proofs' replay records are
+/// single conditional puts, and the binding is on the login's one item, so a proof used in one
+/// Region is refused in the other, and the bound refresh token needs its key in both.
+#[tokio::test]
+async fn a_dpop_bound_login_holds_in_both_regions() {
+    support::require!(Moto);
+    let (east, west) = two_regions().await;
+    let required = ClientChanges {
+        dpop: Some(DpopPolicy::Required),
+        ..ClientChanges::default()
+    };
+    let client = support::client_id_of(CLIENT_ID);
+    east.store()
+        .update_client(&client, &required)
+        .await
+        .unwrap();
+    let (key, thief) = (ClientKey::es256(), ClientKey::es256());
+    let proof = |key: &ClientKey| key.proof("POST", DPOP_URL, SystemClock.now(), None);
+    let login = "grant_type=password&username=alice&password=correct+horse".to_owned();
+    let used_once = proof(&key);
+    let (status, body) = with_proof(&east, login.clone(), used_once.clone()).await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (StatusCode::OK, Some("DPoP")),
+        "{body}"
+    );
+    let (status, body) = with_proof(&west, login.clone(), used_once).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_dpop_proof"))
+    );
+
+    let (_, body) = with_proof(
+        &east,
+        "grant_type=password&username=alice&password=correct+horse".into(),
+        proof(&key),
+    )
+    .await;
+    let form = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&body, "refresh_token")
+    );
+    let (status, _) = with_proof(&west, form.clone(), proof(&thief)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = with_proof(&west, form, proof(&key)).await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (StatusCode::OK, Some("DPoP")),
+        "{body}"
+    );
+    let form = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        field(&body, "refresh_token")
+    );
+    let (status, _) = with_proof(&east, form, proof(&thief)).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the successor stays bound, in the other Region too"
+    );
+}
+
+/// `POST /o/token/` of `form` with a DPoP `proof`, as a request to [`DPOP_URL`].
+async fn with_proof(region: &Region, form: String, proof: String) -> (StatusCode, Value) {
+    let mut request = token_request(&form, Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET));
+    let headers = request.headers_mut();
+    headers.insert("host", HeaderValue::from_static("auth.example.com"));
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+    headers.insert("dpop", HeaderValue::from_str(&proof).unwrap());
+    support::serve_json(region, request).await
 }
