@@ -2,6 +2,7 @@
 //! has no TTL, and the barrier that keeps a login ended in flight from ever being written.
 
 use token_endpoint::domain::Scope;
+use token_endpoint::domain::jose::ReplayKey;
 use token_endpoint::domain::model::AccessTokenRecord;
 use token_endpoint::domain::store::prelude::*;
 use token_endpoint::domain::token::{TokenHash, new_token, random_alphanumeric};
@@ -36,7 +37,13 @@ async fn the_sweep_removes_expired_items_only() {
     for login in [&ending, &lasting] {
         store.issue_token_pair(login, None).await.unwrap();
     }
-    assert_eq!(store.sweep_expired(now).await.unwrap(), 2);
+    // Used DPoP proofs and client assertions expire too.
+    let used_jti = |jti: &str| ReplayKey::new("dpop", "thumbprint", jti);
+    let (spent, fresh) = (used_jti("spent"), used_jti("fresh"));
+    assert!(store.record_once(&spent, now - 1, now - 60).await.unwrap());
+    assert!(store.record_once(&fresh, now + 60, now).await.unwrap());
+    assert_eq!(store.sweep_expired(now).await.unwrap(), 3);
+    assert!(!store.record_once(&fresh, now + 60, now).await.unwrap());
     let left = support::dynamodb_client()
         .scan()
         .table_name(&store.tables().tokens)

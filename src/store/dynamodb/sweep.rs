@@ -18,7 +18,8 @@ const CONCURRENT_DELETES: usize = 16;
 impl DynamoStore {
     /// Deletes every item of the tokens table whose `expires_at` has passed at `now`: token
     /// families whose refresh token (or, for a client's own token, whose access token)
-    /// expired, password attempt records, and items of the previous version. Each delete is
+    /// expired, password attempt records, used DPoP proofs' and client assertions' `jti`s,
+    /// and items of the previous version. Each delete is
     /// conditional on the item still being expired, so a family refreshed meanwhile stays.
     /// Reads the whole table once (a `Scan`, eventually consistent: half a read unit per 4 KB)
     /// and writes one unit per item deleted. Returns how many it deleted.
