@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::domain::clock::UnixSeconds;
+use crate::domain::jose::Thumbprint;
 use crate::domain::login_record::LoginRecord;
 use crate::domain::login_throttle::Settlement;
 use crate::domain::model::{
@@ -96,13 +97,53 @@ impl Data {
 /// as the DynamoDB adapter's family item.
 struct FamilyRecord {
     family: TokenFamily,
+    /// Kept without its `jkt`, which is the family's [`FamilyRecord::jkt`].
     access: AccessTokenRecord,
-    /// `None` for a client's own token.
+    /// `None` for a client's own token. Kept without its `jkt`, as `access`.
     refresh: Option<RefreshTokenRecord>,
     previous: Option<UsedRefreshToken>,
+    /// The login's DPoP binding, kept once as on the DynamoDB adapter's family item: the key
+    /// its current access token is bound to, and whether its refresh token is bound to it too
+    /// (a bound refresh token's access tokens always are).
+    jkt: Option<Thumbprint>,
+    refresh_bound: bool,
 }
 
 impl FamilyRecord {
+    /// The record of a family whose current tokens are `access` and `refresh`.
+    fn new(
+        family: TokenFamily,
+        mut access: AccessTokenRecord,
+        mut refresh: Option<RefreshTokenRecord>,
+    ) -> Self {
+        let jkt = access.jkt.take();
+        let refresh_bound = refresh
+            .as_mut()
+            .is_some_and(|refresh| refresh.jkt.take().is_some());
+        Self {
+            family,
+            access,
+            refresh,
+            previous: None,
+            jkt,
+            refresh_bound,
+        }
+    }
+
+    /// Moves the family on to `replacement`, remembering its refresh token as `previous`.
+    fn advance(&mut self, replacement: &TokenPair, previous: Option<UsedRefreshToken>) {
+        let family = TokenFamily {
+            refreshed_at: replacement.refresh.issued_at,
+            expires_at: replacement.refresh.expires_at,
+            ..self.family.clone()
+        };
+        let (access, refresh) = (replacement.access.clone(), replacement.refresh.clone());
+        *self = Self {
+            previous,
+            ..Self::new(family, access, Some(refresh))
+        };
+    }
+
     fn is_live_at(&self, now: UnixSeconds) -> bool {
         self.family
             .expires_at
@@ -116,13 +157,18 @@ impl FamilyRecord {
             return None;
         }
         if let Some(refresh) = self.refresh.as_ref().filter(|r| r.token_hash == *hash) {
-            return Some(StoredToken::Refresh(refresh.clone()));
+            return Some(StoredToken::Refresh(RefreshTokenRecord {
+                jkt: self.jkt.clone().filter(|_| self.refresh_bound),
+                ..refresh.clone()
+            }));
         }
         if self.access.token_hash == *hash {
-            return self
-                .access
-                .is_live_at(now)
-                .then(|| StoredToken::Access(self.access.clone()));
+            return self.access.is_live_at(now).then(|| {
+                StoredToken::Access(AccessTokenRecord {
+                    jkt: self.jkt.clone(),
+                    ..self.access.clone()
+                })
+            });
         }
         match &self.previous {
             Some(used) if used.token_hash == *hash => {
@@ -225,8 +271,8 @@ impl GrantStore for MemoryStore {
         }
         data.families.insert(
             access.family_id.clone(),
-            FamilyRecord {
-                family: TokenFamily {
+            FamilyRecord::new(
+                TokenFamily {
                     family_id: access.family_id.clone(),
                     client_id: access.client_id.clone(),
                     username: access.username.clone(),
@@ -235,10 +281,9 @@ impl GrantStore for MemoryStore {
                     refreshed_at: access.issued_at,
                     expires_at: Some(access.expires_at),
                 },
-                access: access.clone(),
-                refresh: None,
-                previous: None,
-            },
+                access.clone(),
+                None,
+            ),
         );
         data.wrote(access.issued_at);
         Ok(())
@@ -266,13 +311,10 @@ impl GrantStore for MemoryStore {
             return Ok(Rotation::Refused);
         }
         // The current record becomes the used one: moved, not copied.
-        family.previous = family.refresh.take().map(|current| {
+        let previous = family.refresh.take().map(|current| {
             UsedRefreshToken::after_rotation(current, replacement, now, used_record_expires_at)
         });
-        family.access = replacement.access.clone();
-        family.refresh = Some(replacement.refresh.clone());
-        family.family.refreshed_at = replacement.refresh.issued_at;
-        family.family.expires_at = replacement.refresh.expires_at;
+        family.advance(replacement, previous);
         data.wrote(now);
         Ok(Rotation::Rotated)
     }
@@ -514,8 +556,8 @@ impl MemoryStore {
         }
         data.families.insert(
             pair.refresh.family_id.clone(),
-            FamilyRecord {
-                family: TokenFamily {
+            FamilyRecord::new(
+                TokenFamily {
                     family_id: pair.refresh.family_id.clone(),
                     client_id: pair.refresh.client_id.clone(),
                     username: Some(pair.refresh.username.clone()),
@@ -524,10 +566,9 @@ impl MemoryStore {
                     refreshed_at: pair.refresh.issued_at,
                     expires_at: pair.refresh.expires_at,
                 },
-                access: pair.access.clone(),
-                refresh: Some(pair.refresh.clone()),
-                previous: None,
-            },
+                pair.access.clone(),
+                Some(pair.refresh.clone()),
+            ),
         );
         data.wrote(pair.access.issued_at);
         Ok(true)
