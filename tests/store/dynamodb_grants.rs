@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use axum::http::StatusCode;
 use serde_json::Value;
-use support::http::{Auth, token_request};
+use support::http::{Auth, DPOP_TOKEN_URL, token_request, with_dpop_proof};
 use support::operation_log::OperationLog;
 use token_endpoint::domain::model::{
     AccessTokenRecord, FamilyOwner, RefreshTokenRecord, TokenPair,
@@ -52,7 +52,15 @@ async fn spawn_app() -> App {
 
 impl App {
     async fn post(&self, form: &str) -> (StatusCode, Value) {
-        let request = token_request(form, Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET));
+        self.post_with_proof(form, None).await
+    }
+
+    /// `POST /o/token/` of `form`, with a DPoP `proof` if given.
+    async fn post_with_proof(&self, form: &str, proof: Option<&str>) -> (StatusCode, Value) {
+        let mut request = token_request(form, Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET));
+        if let Some(proof) = proof {
+            request = with_dpop_proof(request, proof);
+        }
         support::serve_json(&self.service, request).await
     }
 
@@ -606,19 +614,20 @@ async fn each_grant_stays_within_its_capacity_budget() {
         operations,
     };
     let names = [tables.credentials.as_str(), tables.tokens.as_str()];
-    let priced = |form: String| {
+    let priced_with = |form: String, proof: Option<String>| {
         let (app, meter) = (&app, &meter);
         async move {
             app.operations.take();
             meter.reset();
             let before = Snapshot::of(&names).await;
-            let (status, body) = app.post(&form).await;
+            let (status, body) = app.post_with_proof(&form, proof.as_deref()).await;
             let after = Snapshot::of(&names).await;
             let units: Units = meter.price(&before, &after);
             let (_, rounds) = app.operations.take_rounds();
             (status, body, units, rounds)
         }
     };
+    let priced = |form: String| priced_with(form, None);
 
     let (status, login, password, rounds) =
         priced("grant_type=password&username=alice&password=correct+horse".into()).await;
@@ -637,6 +646,21 @@ async fn each_grant_stays_within_its_capacity_budget() {
         );
         refresh_token = field(&body, "refresh_token").to_owned();
     }
+    // A proof costs its jti's record, one put before the grant's two rounds, and stays within
+    // the refresh's budget.
+    let key = support::dpop::ClientKey::es256();
+    let now =
+        token_endpoint::domain::clock::Clock::now(&token_endpoint::domain::clock::SystemClock);
+    let proof = key.proof("POST", DPOP_TOKEN_URL, now, None);
+    let form = format!("grant_type=refresh_token&refresh_token={refresh_token}");
+    let (status, body, refresh, rounds) = priced_with(form, Some(proof)).await;
+    assert_eq!((status, rounds), (StatusCode::OK, 3), "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    eprintln!("refresh with a DPoP proof: {refresh:?}");
+    assert!(
+        refresh.write <= 3.0 && refresh.read <= 2.0,
+        "refresh with a DPoP proof: {refresh:?}"
+    );
     let (status, body, client_credentials, rounds) =
         priced("grant_type=client_credentials".into()).await;
     assert_eq!((status, rounds), (StatusCode::OK, 2), "{body}");

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use support::dpop::ClientKey;
 use support::fault_proxy::{FaultProxy, REFUSED_BY_MRSC};
-use support::http::{Auth, token_request};
+use support::http::{Auth, DPOP_TOKEN_URL, token_request, with_dpop_proof};
 use token_endpoint::config::Config;
 use token_endpoint::domain::clock::{Clock, SystemClock};
 use token_endpoint::domain::lifecycle::token_key;
@@ -21,8 +21,6 @@ use token_endpoint::store::DynamoStore;
 
 const CLIENT_ID: &str = "app";
 const CLIENT_SECRET: &str = "app-secret-0123456789";
-/// The token endpoint's URL as the requests below name their host.
-const DPOP_URL: &str = "https://auth.example.com/o/token/";
 
 type Region = Arc<TokenService<DynamoStore>>;
 
@@ -201,7 +199,7 @@ async fn a_dpop_bound_login_holds_in_both_regions() {
         .await
         .unwrap();
     let (key, thief) = (ClientKey::es256(), ClientKey::es256());
-    let proof = |key: &ClientKey| key.proof("POST", DPOP_URL, SystemClock.now(), None);
+    let proof = |key: &ClientKey| key.proof("POST", DPOP_TOKEN_URL, SystemClock.now(), None);
     let login = "grant_type=password&username=alice&password=correct+horse".to_owned();
     let used_once = proof(&key);
     let (status, body) = with_proof(&east, login.clone(), used_once.clone()).await;
@@ -246,12 +244,8 @@ async fn a_dpop_bound_login_holds_in_both_regions() {
     );
 }
 
-/// `POST /o/token/` of `form` with a DPoP `proof`, as a request to [`DPOP_URL`].
+/// `POST /o/token/` of `form` with a DPoP `proof`.
 async fn with_proof(region: &Region, form: String, proof: String) -> (StatusCode, Value) {
-    let mut request = token_request(&form, Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET));
-    let headers = request.headers_mut();
-    headers.insert("host", HeaderValue::from_static("auth.example.com"));
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-    headers.insert("dpop", HeaderValue::from_str(&proof).unwrap());
-    support::serve_json(region, request).await
+    let request = token_request(&form, Auth::BasicRaw(CLIENT_ID, CLIENT_SECRET));
+    support::serve_json(region, with_dpop_proof(request, &proof)).await
 }

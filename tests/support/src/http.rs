@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Extensions, HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt as _;
@@ -111,6 +111,20 @@ pub fn from_address(mut request: Request<Body>, address: &str) -> Request<Body> 
 /// `POST /o/token/` with a form body, given already encoded.
 pub fn token_request(form: &str, auth: Auth<'_>) -> Request<Body> {
     post_request(TOKEN_PATH, Some(FORM), form.to_owned(), auth)
+}
+
+/// The token endpoint's URL as [`with_dpop_proof`] makes a request name its host.
+pub const DPOP_TOKEN_URL: &str = "https://auth.example.com/o/token/";
+
+/// `request` with a DPoP `proof` header, reaching the server as [`DPOP_TOKEN_URL`] (its host
+/// and scheme, as a proxy forwards them).
+pub fn with_dpop_proof(mut request: Request<Body>, proof: &str) -> Request<Body> {
+    let headers = request.headers_mut();
+    headers.insert(header::HOST, HeaderValue::from_static("auth.example.com"));
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+    let proof = HeaderValue::from_str(proof).unwrap_or_else(|e| panic!("proof header: {e}"));
+    headers.insert("dpop", proof);
+    request
 }
 
 /// A response, read whole.
