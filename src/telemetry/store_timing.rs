@@ -52,10 +52,7 @@ where
 }
 
 fn add(elapsed: Duration) {
-    add_time(StoreTime {
-        calls: 1,
-        elapsed,
-    });
+    add_time(StoreTime { calls: 1, elapsed });
 }
 
 fn add_time(more: StoreTime) {
