@@ -32,7 +32,7 @@ const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
 
 /// An API Gateway response as the function returned it: status, headers (names lowercased)
 /// and body (decoded if base64).
-type Response = (u16, HashMap<String, String>, String);
+pub(crate) type Response = (u16, HashMap<String, String>, String);
 
 /// Two ports nothing listens on, held together so they differ.
 fn two_free_addresses() -> (SocketAddr, SocketAddr) {
@@ -43,7 +43,7 @@ fn two_free_addresses() -> (SocketAddr, SocketAddr) {
 }
 
 /// Fresh tables in moto holding the demo client and user, as `oauth-admin` would provision.
-fn seeded_tables() -> TableNames {
+pub(crate) fn seeded_tables() -> TableNames {
     let tables = support::unique_tables();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -65,7 +65,7 @@ fn seeded_tables() -> TableNames {
 
 /// The RIE running the bootstrap; killed on drop, printing its log if the test failed (and
 /// removing it if not).
-struct Emulator {
+pub(crate) struct Emulator {
     child: Child,
     invoke_address: SocketAddr,
     log_path: PathBuf,
@@ -73,13 +73,13 @@ struct Emulator {
 
 impl Emulator {
     /// Starts the token function under the emulator, with the default settings.
-    fn start(tables: &TableNames) -> Self {
+    pub(crate) fn start(tables: &TableNames) -> Self {
         Self::start_with(tables, &[])
     }
 
     /// Starts the emulator, its function configured by `env` on top of the tables, and waits
     /// until it takes connections. The function itself starts (cold) at the first invocation.
-    fn start_with(tables: &TableNames, env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start_with(tables: &TableNames, env: &[(&str, &str)]) -> Self {
         Self::start_bootstrap(&support::lambda_bootstrap(), tables, env)
     }
 
@@ -134,7 +134,7 @@ impl Emulator {
     /// Invokes the function with `event` and returns what it answered; panics on an
     /// invocation error (the function failed or panicked), which API Gateway would turn into
     /// a bare 500.
-    fn invoke_json(&self, event: &Value) -> Value {
+    pub(crate) fn invoke_json(&self, event: &Value) -> Value {
         let (status, raw) = http_post(self.invoke_address, INVOKE_PATH, event.to_string());
         let payload: Value = serde_json::from_str(&raw).unwrap_or_else(|e| {
             panic!("the emulator answered {status} with non-JSON ({e}): {raw}")
@@ -148,7 +148,7 @@ impl Emulator {
 
     /// Invokes the function with an API Gateway event; panics on an invocation error, which
     /// API Gateway would turn into a bare 500 instead of an OAuth response.
-    fn invoke(&self, event: &Value) -> Response {
+    pub(crate) fn invoke(&self, event: &Value) -> Response {
         let payload = self.invoke_json(event);
         let status_code = payload["statusCode"]
             .as_u64()
@@ -261,7 +261,7 @@ fn dechunk(mut rest: &str) -> Option<String> {
 }
 
 /// `events/token-refresh.json` carrying `refresh_token`.
-fn refresh_event(refresh_token: &str) -> Value {
+pub(crate) fn refresh_event(refresh_token: &str) -> Value {
     let mut event = event("token-refresh.json");
     assert_eq!(event["isBase64Encoded"], false, "{event}");
     let body = event["body"].as_str().unwrap_or_default();
@@ -471,12 +471,12 @@ fn malformed_requests_get_oauth_errors_and_the_function_survives() {
     assert_eq!(log.matches("INIT START").count(), 1, "{log}");
 }
 
-fn json_of(body: &str) -> Value {
+pub(crate) fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 /// Introspects `token` through `events/introspect-token.json`.
-fn introspection(emulator: &Emulator, token: &str) -> Value {
+pub(crate) fn introspection(emulator: &Emulator, token: &str) -> Value {
     let (status, headers, body) =
         emulator.invoke(&event_json_with_token("introspect-token.json", token));
     assert_eq!(status, 200, "{body}");

@@ -10,6 +10,7 @@
 mod admin;
 mod jwt;
 mod lambda_emulator;
+mod lambda_emulator_dpop;
 mod local_server;
 mod local_server_dynamodb;
 mod oauth2_client;

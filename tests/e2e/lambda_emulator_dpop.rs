@@ -1,0 +1,105 @@
+//! DPoP (RFC 9449) through the Runtime Interface Emulator: a login with a proof gets tokens
+//! bound to the proof's key, and the authorizer function allows the bound access token only
+//! under the `DPoP` scheme with a fresh proof of that key for the API request, once.
+//! Proofs are made by `jsonwebtoken` (`support::dpop`), as a client would make them.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use support::dpop::ClientKey;
+use support::events::{HOST, event};
+
+use crate::lambda_emulator::{Emulator, introspection, json_of, refresh_event, seeded_tables};
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or_default()
+}
+
+fn with_proof(mut event: Value, proof: &str) -> Value {
+    event["headers"]["dpop"] = json!(proof);
+    event
+}
+
+/// The authorizer's answer to the fixture's `GET /example/whoami` with `authorization` and,
+/// if given, a `DPoP` header.
+fn allowed(authorizer: &Emulator, authorization: &str, proof: Option<&str>) -> bool {
+    let mut request = event("authorizer-http-api.json");
+    request["headers"]["authorization"] = json!(authorization);
+    if let Some(proof) = proof {
+        request["headers"]["dpop"] = json!(proof);
+    }
+    authorizer.invoke_json(&request)["isAuthorized"] == json!(true)
+}
+
+#[test]
+fn a_dpop_bound_login_through_the_emulator() {
+    support::require!(Moto, Emulator, Bootstrap);
+    let tables = seeded_tables();
+    let token_function = Emulator::start(&tables);
+    let authorizer = Emulator::start_with(&tables, &[("FUNCTION_KIND", "authorizer")]);
+    let (key, other) = (ClientKey::es256(), ClientKey::es256());
+    let token_url = format!("https://{HOST}/o/token/");
+    let api_url = format!("https://{HOST}/example/whoami");
+
+    let login = with_proof(
+        event("token-password.json"),
+        &key.proof("POST", &token_url, now(), None),
+    );
+    let (status, _, body) = token_function.invoke(&login);
+    assert_eq!(status, 200, "{body}");
+    let tokens = json_of(&body);
+    assert_eq!(tokens["token_type"], "DPoP", "{tokens}");
+    let text = |name: &str| tokens[name].as_str().unwrap_or_default().to_owned();
+    let (access, refresh) = (text("access_token"), text("refresh_token"));
+    assert_eq!(
+        introspection(&token_function, &access)["cnf"],
+        json!({"jkt": key.thumbprint()})
+    );
+
+    let dpop = format!("DPoP {access}");
+    let proof = key.proof("GET", &api_url, now(), Some(&access));
+    assert!(allowed(&authorizer, &dpop, Some(&proof)));
+    assert!(
+        !allowed(&authorizer, &dpop, Some(&proof)),
+        "a replayed proof"
+    );
+    assert!(!allowed(&authorizer, &dpop, None), "no proof");
+    let fresh = key.proof("GET", &api_url, now(), Some(&access));
+    assert!(
+        !allowed(&authorizer, &format!("Bearer {access}"), Some(&fresh)),
+        "a bound token presented as Bearer"
+    );
+    let another_key = other.proof("GET", &api_url, now(), Some(&access));
+    assert!(
+        !allowed(&authorizer, &dpop, Some(&another_key)),
+        "another key"
+    );
+    let for_the_token_endpoint = key.proof("POST", &token_url, now(), Some(&access));
+    assert!(
+        !allowed(&authorizer, &dpop, Some(&for_the_token_endpoint)),
+        "a proof for another request"
+    );
+
+    // The refresh token is bound to the key too: another key's proof is refused (and does
+    // not use the token up), the key's own is served.
+    let refused = token_function.invoke(&with_proof(
+        refresh_event(&refresh),
+        &other.proof("POST", &token_url, now(), None),
+    ));
+    assert_eq!(refused.0, 400, "{}", refused.2);
+    assert_eq!(
+        json_of(&refused.2)["error"],
+        "invalid_dpop_proof",
+        "{}",
+        refused.2
+    );
+    let (status, _, body) = token_function.invoke(&with_proof(
+        refresh_event(&refresh),
+        &key.proof("POST", &token_url, now(), None),
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["token_type"], "DPoP", "{body}");
+}
