@@ -213,8 +213,8 @@ fields = ["access_token", "expires_in", "refresh_token", "scope", "token_type"]
 if sorted(token) != fields:
     problems.append(f"fields {sorted(token)}, want {fields}")
 for field in ["access_token", "refresh_token"]:
-    if not re.fullmatch(r"[A-Za-z0-9]{30}", str(token.get(field))):
-        problems.append(f"{field} {token.get(field)!r} is not 30 of [A-Za-z0-9]")
+    if not re.fullmatch(r"[A-Za-z0-9]{22}\.[A-Za-z0-9]{30}", str(token.get(field))):
+        problems.append(f"{field} {token.get(field)!r} is not a login id, '.' and 30 of [A-Za-z0-9]")
     if token.get(field) in not_these:
         problems.append(f"{field} is an old token")
 if token.get("token_type") != "Bearer" or token.get("expires_in") != 3600 or token.get("scope") != "read write":
