@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import re
 import sys
 import urllib.parse
 from dataclasses import dataclass, field
@@ -741,7 +742,7 @@ def jwt_is(keys: list[dict[str, Any]], claims: dict[str, Any]) -> Callable[[Repl
             lifetime = payload["exp"] - payload["iat"]
             problems += expect(lifetime == body.get("expires_in"), f"exp - iat = {lifetime}, expires_in {body.get('expires_in')}")
         if "refresh_token" in body:
-            problems += expect(len(body["refresh_token"]) == 30 and body["refresh_token"].isalnum(), "the refresh token is not opaque")
+            problems += expect(re.fullmatch(r"[A-Za-z0-9]{22}\.[A-Za-z0-9]{30}", body["refresh_token"]) is not None, "the refresh token is not opaque")
         return problems
 
     return check
