@@ -3,20 +3,12 @@
 //! under the `DPoP` scheme with a fresh proof of that key for the API request, once.
 //! Proofs are made by `jsonwebtoken` (`support::dpop`), as a client would make them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{Value, json};
 use support::dpop::ClientKey;
 use support::events::{HOST, event};
 
+use crate::jwt::unix_now;
 use crate::lambda_emulator::{Emulator, introspection, json_of, refresh_event, seeded_tables};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|since| since.as_secs())
-        .unwrap_or_default()
-}
 
 fn with_proof(mut event: Value, proof: &str) -> Value {
     event["headers"]["dpop"] = json!(proof);
@@ -29,7 +21,7 @@ fn allowed(authorizer: &Emulator, authorization: &str, proof: Option<&str>) -> b
     let mut request = event("authorizer-http-api.json");
     request["headers"]["authorization"] = json!(authorization);
     if let Some(proof) = proof {
-        request["headers"]["dpop"] = json!(proof);
+        request = with_proof(request, proof);
     }
     authorizer.invoke_json(&request)["isAuthorized"] == json!(true)
 }
@@ -46,7 +38,7 @@ fn a_dpop_bound_login_through_the_emulator() {
 
     let login = with_proof(
         event("token-password.json"),
-        &key.proof("POST", &token_url, now(), None),
+        &key.proof("POST", &token_url, unix_now(), None),
     );
     let (status, _, body) = token_function.invoke(&login);
     assert_eq!(status, 200, "{body}");
@@ -60,24 +52,24 @@ fn a_dpop_bound_login_through_the_emulator() {
     );
 
     let dpop = format!("DPoP {access}");
-    let proof = key.proof("GET", &api_url, now(), Some(&access));
+    let proof = key.proof("GET", &api_url, unix_now(), Some(&access));
     assert!(allowed(&authorizer, &dpop, Some(&proof)));
     assert!(
         !allowed(&authorizer, &dpop, Some(&proof)),
         "a replayed proof"
     );
     assert!(!allowed(&authorizer, &dpop, None), "no proof");
-    let fresh = key.proof("GET", &api_url, now(), Some(&access));
+    let fresh = key.proof("GET", &api_url, unix_now(), Some(&access));
     assert!(
         !allowed(&authorizer, &format!("Bearer {access}"), Some(&fresh)),
         "a bound token presented as Bearer"
     );
-    let another_key = other.proof("GET", &api_url, now(), Some(&access));
+    let another_key = other.proof("GET", &api_url, unix_now(), Some(&access));
     assert!(
         !allowed(&authorizer, &dpop, Some(&another_key)),
         "another key"
     );
-    let for_the_token_endpoint = key.proof("POST", &token_url, now(), Some(&access));
+    let for_the_token_endpoint = key.proof("POST", &token_url, unix_now(), Some(&access));
     assert!(
         !allowed(&authorizer, &dpop, Some(&for_the_token_endpoint)),
         "a proof for another request"
@@ -88,7 +80,7 @@ fn a_dpop_bound_login_through_the_emulator() {
     // gets an access token bound to the new key.
     let (status, _, body) = token_function.invoke(&with_proof(
         refresh_event(&refresh),
-        &other.proof("POST", &token_url, now(), None),
+        &other.proof("POST", &token_url, unix_now(), None),
     ));
     assert_eq!(status, 200, "{body}");
     let refreshed = json_of(&body);
@@ -98,7 +90,7 @@ fn a_dpop_bound_login_through_the_emulator() {
         introspection(&token_function, access)["cnf"],
         json!({"jkt": other.thumbprint()})
     );
-    let proof = other.proof("GET", &api_url, now(), Some(access));
+    let proof = other.proof("GET", &api_url, unix_now(), Some(access));
     assert!(allowed(
         &authorizer,
         &format!("DPoP {access}"),

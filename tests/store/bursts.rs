@@ -62,6 +62,13 @@ async fn burst<S: Store>(
     answers
 }
 
+/// How many of `answers` had their password checked (and wrong), and how many were refused
+/// unchecked as locked.
+fn checked_and_locked(answers: &[(StatusCode, Value)]) -> (usize, usize) {
+    let count = |wanted: (StatusCode, Value)| answers.iter().filter(|a| **a == wanted).count();
+    (count(invalid_credentials()), count(locked_out()))
+}
+
 fn tokens_issued(answers: &[(StatusCode, Value)]) -> usize {
     answers
         .iter()
@@ -102,14 +109,7 @@ async fn a_burst_of_guesses_checks_at_most_six<S: Store>(
     count: usize,
 ) {
     let guesses = burst(service, count, "203.0.113.59", "guess").await;
-    let checked = guesses
-        .iter()
-        .filter(|answer| **answer == invalid_credentials())
-        .count();
-    let locked = guesses
-        .iter()
-        .filter(|answer| **answer == locked_out())
-        .count();
+    let (checked, locked) = checked_and_locked(&guesses);
     assert_eq!(checked + locked, count, "{guesses:?}");
     assert!(
         (5..=6).contains(&checked),
@@ -130,16 +130,15 @@ async fn a_burst_of_guesses_locks_on_dynamodb() {
     a_burst_of_guesses_checks_at_most_six(&app.service, 15).await;
 }
 
-/// The right password sent among guesses (59 in all on memory, with the five free ones, as a
-/// burst of 59 would be) while the five free ones are being checked waits
-/// behind them with the other guesses; they fail, and it is refused with them instead of
-/// taking the sixth attempt. The free guesses in flight are attempts taken straight from the
+/// The right password sent among `waiting` guesses while the five free ones are being checked
+/// (59 attempts in all on memory, as a burst of 59 would be) waits behind them with the other
+/// guesses; they fail, and it is refused with them instead of taking the sixth attempt. The free guesses in flight are attempts taken straight from the
 /// store and settled as failures once everyone else is waiting, so no Argon2 timing decides
 /// the order.
 async fn the_right_password_among_guesses_is_held_back<S: Store>(
     app: &App<S>,
     lockout: LockoutPolicy,
-    guesses: usize,
+    waiting: usize,
 ) {
     const GUESSER: &str = "203.0.113.60";
     let store = app.service.store();
@@ -159,7 +158,7 @@ async fn the_right_password_among_guesses_is_held_back<S: Store>(
     };
     let guesses = {
         let service = Arc::clone(&app.service);
-        tokio::spawn(async move { burst(&service, guesses, GUESSER, "guess").await })
+        tokio::spawn(async move { burst(&service, waiting, GUESSER, "guess").await })
     };
     // Long enough for every request to reach the store and wait, well within its wait.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -208,14 +207,7 @@ async fn a_burst_from_many_addresses_checks_at_most_the_ceiling<S: Store>(
     for guess in guesses {
         answers.push(guess.await.unwrap());
     }
-    let checked = answers
-        .iter()
-        .filter(|answer| **answer == invalid_credentials())
-        .count();
-    let locked = answers
-        .iter()
-        .filter(|answer| **answer == locked_out())
-        .count();
+    let (checked, locked) = checked_and_locked(&answers);
     assert_eq!((checked, locked), (10, 2 * count - 10), "{answers:?}");
 }
 
