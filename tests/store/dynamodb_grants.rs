@@ -661,6 +661,19 @@ async fn each_grant_stays_within_its_capacity_budget() {
         refresh.write <= 3.0 && refresh.read <= 2.0,
         "refresh with a DPoP proof: {refresh:?}"
     );
+    // A user who logs in often costs no more: their item keeps at most 16 registrations (40,
+    // of about 34 bytes each, would take it over 1 KB).
+    let form = || "grant_type=password&username=alice&password=correct+horse".to_owned();
+    for _ in 0..40 {
+        assert_eq!(app.post(&form()).await.0, StatusCode::OK);
+    }
+    let (status, body, often, rounds) = priced(form()).await;
+    assert_eq!((status, rounds), (StatusCode::OK, 2), "{body}");
+    eprintln!("password grant, 42nd login within the index's lag: {often:?}");
+    assert_eq!(
+        often.write, password.write,
+        "{often:?} against {password:?}"
+    );
     let (status, body, client_credentials, rounds) =
         priced("grant_type=client_credentials".into()).await;
     assert_eq!((status, rounds), (StatusCode::OK, 2), "{body}");

@@ -68,13 +68,7 @@ async fn the_sweep_removes_expired_items_only() {
 async fn a_family_barred_before_it_is_written_is_never_issued() {
     use token_endpoint::domain::store::{CredentialVersion, LoginIssue};
     support::require!(Moto);
-    let store = support::dynamo_store().await;
-    support::add_user(
-        &support::service(store.clone(), &support::cheap_config()),
-        "alice",
-        "pw",
-    )
-    .await;
+    let store = store_with_alice().await;
     let login = pair("app", "alice", 1_800_000_000);
     assert_eq!(store.bar_family(&login.refresh.family_id).await.unwrap(), 0);
     let outcome = store
@@ -97,4 +91,63 @@ async fn a_family_barred_before_it_is_written_is_never_issued() {
         .await
         .unwrap();
     assert_eq!(again, LoginIssue::CredentialChanged);
+}
+
+/// A user who logs in often keeps a small item: past 16 logins that the families index may
+/// not list yet, a login is not registered on the user but notes when it started. Ending the
+/// user's logins then waits for the index (a second on moto) and still revokes every one.
+#[tokio::test]
+async fn ending_the_logins_of_a_user_who_logs_in_often_revokes_every_one() {
+    use token_endpoint::domain::clock::{Clock as _, SystemClock};
+    use token_endpoint::domain::lifecycle::revoke_all;
+    use token_endpoint::domain::model::FamilyOwner;
+    use token_endpoint::domain::store::LoginIssue;
+    use token_endpoint::domain::token::TokenKey;
+    support::require!(Moto);
+    let store = store_with_alice().await;
+    let (client, alice) = (support::client_id_of("app"), support::username_of("alice"));
+    let now = SystemClock.now();
+    let mut logins = Vec::new();
+    for _ in 0..24 {
+        let context = store.password_grant_context(&client, &alice).await.unwrap();
+        let login = pair("app", "alice", now);
+        let issued = store.issue_login(&login, None, &context.credential).await;
+        assert_eq!(issued.unwrap(), LoginIssue::Issued);
+        logins.push(login);
+    }
+    let user = support::dynamodb_client()
+        .get_item()
+        .table_name(&store.tables().credentials)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("USER#alice".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default();
+    let registered = user
+        .keys()
+        .filter(|name| name.starts_with("login#"))
+        .count();
+    assert_eq!(registered, 16, "registrations kept on the user's item");
+    assert!(user.contains_key("unlisted_login_at"));
+
+    let revoked = revoke_all(&store, &FamilyOwner::User(alice), now)
+        .await
+        .unwrap();
+    assert_eq!(revoked.families, 24);
+    for login in &logins {
+        let key = TokenKey::in_family(&login.access.family_id, login.access.token_hash.clone());
+        assert_eq!(store.access_token(&key, now).await.unwrap(), None);
+    }
+}
+
+/// A store on fresh tables in moto with the user `alice`.
+async fn store_with_alice() -> token_endpoint::store::dynamodb::DynamoStore {
+    let store = support::dynamo_store().await;
+    let service = support::service(store.clone(), &support::cheap_config());
+    support::add_user(&service, "alice", "pw").await;
+    store
 }

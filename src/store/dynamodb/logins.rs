@@ -4,7 +4,16 @@
 //! time it started) by a conditional update on the user's credential version, beside the
 //! write of its family, in the same round trip; ending the logins moves the version on (no
 //! login that read the old one registers any more) and bars every registered family, written
-//! or not. A registration is dropped once the index surely lists its family.
+//! or not.
+//!
+//! The user's item stays small, so that a login costs the same write units however often the
+//! user logs in: a registration is dropped by a later login once the index surely lists its
+//! family (after the index's lag, [`INDEX_LAG_SECONDS`] by default), and at most
+//! [`LISTED_LOGINS`] are kept. A login beyond those only notes when it started
+//! (`unlisted_login_at`); ending the logins then waits until the index surely lists it too,
+//! before the index is read.
+
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
@@ -20,9 +29,16 @@ use crate::domain::store::{CredentialVersion, StoreError};
 /// name never has a version that a login of the deleted one read.
 pub(super) const CREDENTIAL_VERSION: &str = "credential_version";
 const REGISTERED: &str = "login#";
-/// After this long a login's family is listed by the index (which lags writes by a moment),
-/// and its registration is dropped by the next login.
-const REGISTERED_SECONDS: UnixSeconds = 3600;
+/// When the latest login that was not registered (the user had [`LISTED_LOGINS`] already)
+/// started.
+const UNLISTED_LOGIN_AT: &str = "unlisted_login_at";
+/// How long the families index may take to list a family after its write, by default. The
+/// index lags writes by well under a second in normal operation; this leaves a wide margin,
+/// since what relies on it is that ending a user's logins finds every one.
+pub(super) const INDEX_LAG_SECONDS: UnixSeconds = 60;
+/// The most registrations a user's item holds: about 34 bytes each, so with the password hash
+/// and the rest the item stays within one write unit (1 KB).
+pub(super) const LISTED_LOGINS: usize = 16;
 /// The most registrations one login drops, to bound its update.
 const DROPPED_PER_LOGIN: usize = 16;
 /// How long a barred family's id stays refused: far longer than a login can be in flight.
@@ -52,20 +68,29 @@ pub(super) fn credential_of(user: Option<&Item>) -> CredentialVersion {
     }
 }
 
-/// The registrations a login starting at `now` drops: those the families index lists by then.
-fn settled_logins(credential: &CredentialVersion, now: UnixSeconds) -> Vec<&str> {
-    credential
+/// The registrations of `credential` as a login starting at `now` sees them: those the
+/// families index lists by then (which it drops), and how many it does not yet.
+fn settled_logins(
+    credential: &CredentialVersion,
+    now: UnixSeconds,
+    index_lag: UnixSeconds,
+) -> (Vec<&str>, usize) {
+    let (settled, unsettled): (Vec<_>, Vec<_>) = credential
         .registered_logins
         .iter()
-        .filter(|(_, started)| started.saturating_add(REGISTERED_SECONDS) <= now)
+        .partition(|(_, started)| started.saturating_add(index_lag) <= now);
+    let settled = settled
+        .into_iter()
         .map(|(family_id, _)| family_id.as_str())
         .take(DROPPED_PER_LOGIN)
-        .collect()
+        .collect();
+    (settled, unsettled.len())
 }
 
 impl DynamoStore {
-    /// Registers `family_id` on the user's item, provided the user exists and their
-    /// credential version is still `credential.version`; drops the settled registrations.
+    /// Registers `family_id` on the user's item (or, past [`LISTED_LOGINS`], notes that a
+    /// login started unlisted), provided the user exists and their credential version is
+    /// still `credential.version`; drops the settled registrations.
     pub(super) async fn register_login(
         &self,
         username: &str,
@@ -73,7 +98,10 @@ impl DynamoStore {
         started: UnixSeconds,
         credential: &CredentialVersion,
     ) -> Result<bool, StoreError> {
-        let settled = settled_logins(credential, started);
+        let (settled, unsettled) = settled_logins(credential, started, self.index_lag);
+        // Concurrent logins may each see room for one more: the item may hold a few more than
+        // LISTED_LOGINS for as long as the index lags.
+        let listed = unsettled < LISTED_LOGINS;
         let mut update = String::from("SET #new = :started");
         if !settled.is_empty() {
             update.push_str(" REMOVE ");
@@ -88,7 +116,14 @@ impl DynamoStore {
             .table_name(&self.tables.credentials)
             .set_key(Some(key(user_key(username))))
             .update_expression(update)
-            .expression_attribute_names("#new", format!("{REGISTERED}{family_id}"))
+            .expression_attribute_names(
+                "#new",
+                if listed {
+                    format!("{REGISTERED}{family_id}")
+                } else {
+                    UNLISTED_LOGIN_AT.to_owned()
+                },
+            )
             .expression_attribute_names("#version", CREDENTIAL_VERSION)
             .expression_attribute_values(":started", n(started));
         for (index, settled) in settled.iter().enumerate() {
@@ -111,7 +146,8 @@ impl DynamoStore {
         Ok(conditional(request.send().await)?.is_some())
     }
 
-    /// Moves the user's credential version on and answers the families registered on them.
+    /// Moves the user's credential version on and answers the families registered on them,
+    /// once the index surely lists every login that is not registered.
     pub(super) async fn end_user_logins(&self, username: &str) -> Result<Vec<String>, StoreError> {
         let outcome = self
             .client
@@ -128,9 +164,20 @@ impl DynamoStore {
         let Some(output) = conditional(outcome)? else {
             return Ok(Vec::new());
         };
-        Ok(output
-            .attributes
-            .unwrap_or_default()
+        let user = output.attributes.unwrap_or_default();
+        let unlisted_login_at = user
+            .get(UNLISTED_LOGIN_AT)
+            .and_then(|value| value.as_n().ok()?.parse::<UnixSeconds>().ok());
+        if let Some(started) = unlisted_login_at {
+            // No login starts under the old version from now on; the last unlisted one is in
+            // the index by then (its write ends within the grant's deadline, far shorter).
+            let listed_by = started.saturating_add(self.index_lag);
+            let now = SystemClock.now();
+            if listed_by > now {
+                tokio::time::sleep(Duration::from_secs(listed_by - now)).await;
+            }
+        }
+        Ok(user
             .into_keys()
             .filter_map(|name| name.strip_prefix(REGISTERED).map(str::to_owned))
             .collect())

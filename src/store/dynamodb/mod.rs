@@ -30,7 +30,7 @@
 //! - `credential_writes`: conditional single-item writes to the credentials table (creating,
 //!   updating, replacing a hash, deleting);
 //! - `login_attempts`: the password attempt counters, one conditional update per decision;
-//! - `logins`: a user's logins registered on their item, and ending them;
+//! - `logins`: a user's logins registered on their item (a bounded number), and ending them;
 //! - `replay`: used `jti`s of DPoP proofs and client assertions, one conditional put each;
 //! - `signing_keys`: the JWT signing key set (`impl KeySetStore`), one versioned item;
 //! - `sweep`: removal of expired items where the table has no TTL;
@@ -39,6 +39,7 @@
 use aws_sdk_dynamodb::Client as DynamoClient;
 
 use crate::config::TablesConfig;
+use crate::domain::clock::UnixSeconds;
 use crate::domain::store::StoreError;
 
 mod credential_writes;
@@ -85,6 +86,8 @@ pub struct DynamoStore {
     /// The most items one page of a listing's `Scan` evaluates; `None`: DynamoDB's own limit
     /// of 1 MB a page.
     scan_page_items: Option<i32>,
+    /// How long the families index may take to list a family after its write (see `logins`).
+    index_lag: UnixSeconds,
 }
 
 impl DynamoStore {
@@ -93,7 +96,16 @@ impl DynamoStore {
             client,
             tables,
             scan_page_items: None,
+            index_lag: logins::INDEX_LAG_SECONDS,
         }
+    }
+
+    /// Takes the families index to list a family within `seconds` of its write, instead of
+    /// the default margin of a minute: tests against a server whose index has no lag use a
+    /// second, so that ending the logins of a user who logs in often waits that long.
+    pub fn with_index_lag(mut self, seconds: UnixSeconds) -> Self {
+        self.index_lag = seconds;
+        self
     }
 
     /// Makes each page of a listing evaluate at most `items` items, so that tests can make
