@@ -3,6 +3,7 @@
 //! and introspection each live in their own module.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::clock::Clock;
 use super::credentials::CredentialVerifier;
@@ -16,6 +17,13 @@ use super::model::AccessTokenRecord;
 use super::secret::Secret;
 use super::signing::{KeyRing, SigningKeyRecord};
 use super::store::{GrantStore, LoginAttemptStore, ReplayStore};
+
+/// The longest a request's work may take before it is answered 503, which the HTTP layer
+/// enforces: under the Lambda function's 10 s timeout, so a slow or stuck DynamoDB gives the
+/// client an OAuth error, not a gateway error. A grant still running then is answered nothing,
+/// so no token issued later is ever handed out; an operator's change waits this long for the
+/// grants in flight (see `Admin`).
+pub const GRANT_DEADLINE: Duration = Duration::from_secs(8);
 
 /// Runs grants, revocation and introspection against a store.
 pub struct TokenService<S> {

@@ -5,19 +5,25 @@
 //! write of its family, in the same round trip; ending the logins moves the version on (no
 //! login that read the old one registers any more) and bars every registered family, written
 //! or not. A registration is dropped once the index surely lists its family.
+//!
+//! A client's logins are not registered on its item, which every login of every user would
+//! write. A client has a credential version too: each family records the one its grant read
+//! (`families.rs`), and ending the client's logins moves it on, so that no refresh token
+//! issued under the old one refreshes; their families are found by the index (see `Admin`).
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::DynamoStore;
 use super::errors::{conditional, unavailable};
 use super::item::Item;
-use super::keys::{family_key, key, user_key};
+use super::keys::{client_key, family_key, key, user_key};
 use super::mapping::{n, s};
 use crate::domain::clock::{Clock as _, SystemClock, UnixSeconds};
 use crate::domain::store::{CredentialVersion, StoreError};
 
-/// Starts at the user's creation time, so that a user deleted and created again under the same
-/// name never has a version that a login of the deleted one read.
+/// The credential version of a user or a client item. Starts at its creation time, so that a
+/// user or client deleted and created again under the same name never has a version that a
+/// login of the deleted one read.
 pub(super) const CREDENTIAL_VERSION: &str = "credential_version";
 const REGISTERED: &str = "login#";
 /// After this long a login's family is listed by the index (which lags writes by a moment),
@@ -113,11 +119,29 @@ impl DynamoStore {
 
     /// Moves the user's credential version on and answers the families registered on them.
     pub(super) async fn end_user_logins(&self, username: &str) -> Result<Vec<String>, StoreError> {
+        let moved = self.move_version_on(user_key(username)).await?;
+        Ok(moved
+            .unwrap_or_default()
+            .into_keys()
+            .filter_map(|name| name.strip_prefix(REGISTERED).map(str::to_owned))
+            .collect())
+    }
+
+    /// Moves the client's credential version on (a client without one, from before versions
+    /// were kept, had 0), so that no refresh token of a login issued under the old one
+    /// refreshes. Nothing is registered on a client: its logins are found by the index.
+    pub(super) async fn end_client_logins(&self, client_id: &str) -> Result<(), StoreError> {
+        self.move_version_on(client_key(client_id)).await.map(drop)
+    }
+
+    /// Adds one to the credential version of the credentials item `pk`, if there is one, and
+    /// answers the item as it is afterwards.
+    async fn move_version_on(&self, pk: String) -> Result<Option<Item>, StoreError> {
         let outcome = self
             .client
             .update_item()
             .table_name(&self.tables.credentials)
-            .set_key(Some(key(user_key(username))))
+            .set_key(Some(key(pk)))
             .update_expression("ADD #version :one")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#version", CREDENTIAL_VERSION)
@@ -125,15 +149,7 @@ impl DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        let Some(output) = conditional(outcome)? else {
-            return Ok(Vec::new());
-        };
-        Ok(output
-            .attributes
-            .unwrap_or_default()
-            .into_keys()
-            .filter_map(|name| name.strip_prefix(REGISTERED).map(str::to_owned))
-            .collect())
+        Ok(conditional(outcome)?.map(|output| output.attributes.unwrap_or_default()))
     }
 
     /// Puts a barrier in place of the family `family_id`, written or not, and answers what
