@@ -116,6 +116,9 @@ pub struct NewPair<'a> {
     pub family_secret: FamilySecret,
     pub issued_at: UnixSeconds,
     pub binding: DpopBinding,
+    /// The client's credential version the login is issued under: the one the grant read for
+    /// a new login, the family's for a refresh ([`RefreshTokenRecord::client_version`]).
+    pub client_version: Option<u64>,
 }
 
 /// Authenticates clients and mints tokens for every grant.
@@ -374,6 +377,7 @@ impl Issuer {
             issued_at: new.issued_at,
             expires_at: (self.lifetimes.refresh_token).map(|lifetime| new.issued_at + lifetime),
             jkt: new.binding.refresh.clone(),
+            client_version: new.client_version,
         };
         let issued = IssuedTokens {
             access_token,

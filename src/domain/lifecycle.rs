@@ -26,6 +26,22 @@ pub struct Revoked {
     pub tokens: usize,
 }
 
+impl Revoked {
+    /// Counts a family whose revocation named `tokens` tokens (none: it was gone already).
+    fn count(&mut self, tokens: usize) {
+        self.families += usize::from(tokens > 0);
+        self.tokens += tokens;
+    }
+
+    /// What this and `more` removed together.
+    pub fn and(self, more: Revoked) -> Revoked {
+        Revoked {
+            families: self.families + more.families,
+            tokens: self.tokens + more.tokens,
+        }
+    }
+}
+
 /// Revocation and introspection: what a client may do with the tokens it holds.
 pub struct TokenOperations<'a, S> {
     pub issuer: &'a Issuer,
@@ -224,31 +240,41 @@ async fn check_jwt(
 }
 
 /// Revokes every live family of a user or a client: for a user who left or whose password
-/// leaked, for a client that was compromised or retired. A user's logins end first: their
-/// credential version moves on, so no login in flight is issued any more, and the logins
-/// registered on them are barred, written or not; then what the families index lists.
+/// leaked, for a client that was compromised or retired. Their logins end first: the
+/// credential version moves on, so no login of a user in flight is issued any more and no
+/// refresh token of a client's old version refreshes, and the logins registered on a user are
+/// barred, written or not; then what the families index lists ([`revoke_listed`]). The index
+/// may not list yet a client's login written a moment ago, or one still in flight: see
+/// `Admin`'s second sweep.
 pub async fn revoke_all<S: AdminStore + GrantStore>(
     store: &S,
     owner: &FamilyOwner,
     now: UnixSeconds,
 ) -> Result<Revoked, StoreError> {
     let mut revoked = Revoked::default();
-    let registered = match owner {
-        FamilyOwner::User(username) => store.end_logins(username).await?,
-        FamilyOwner::Client(_) => Vec::new(),
-    };
+    let registered = store.end_logins(owner).await?;
     for family_id in &registered {
         let tokens = store.bar_family(family_id).await?;
-        revoked.families += usize::from(tokens > 0);
-        revoked.tokens += tokens;
+        revoked.count(tokens);
     }
+    let listed = revoke_listed(store, owner, now, &registered).await?;
+    Ok(revoked.and(listed))
+}
+
+/// Revokes the live families of a user or a client that the families index lists, but those
+/// in `done`.
+pub async fn revoke_listed<S: AdminStore + GrantStore>(
+    store: &S,
+    owner: &FamilyOwner,
+    now: UnixSeconds,
+    done: &[String],
+) -> Result<Revoked, StoreError> {
+    let mut revoked = Revoked::default();
     for family in store.token_families(owner, now).await? {
-        if registered.contains(&family.family_id) {
+        if done.contains(&family.family_id) {
             continue;
         }
-        let tokens = store.revoke_family(&family.family_id).await?;
-        revoked.families += usize::from(tokens > 0);
-        revoked.tokens += tokens;
+        revoked.count(store.revoke_family(&family.family_id).await?);
     }
     Ok(revoked)
 }

@@ -83,6 +83,12 @@ pub struct Client {
     /// authenticates with its secret. A client has one or the other; both only while it
     /// moves from one to the other.
     pub jwks: Option<ClientJwks>,
+    /// Moves on when the client's logins end with a credential change (a secret rotated with
+    /// `--revoke-tokens`) or by `revoke-tokens`: a login records the version it was issued
+    /// under, and a refresh of a login issued under another is refused. Starts at the client's
+    /// creation time, so that a client deleted and registered again never has a version a
+    /// login of the deleted one recorded. 0 for records from before this was kept.
+    pub credential_version: u64,
 }
 
 impl Client {
@@ -99,6 +105,13 @@ impl Client {
     /// token issued then was issued to a deleted namesake.
     pub fn registered_after(&self, time: UnixSeconds) -> bool {
         self.created_at > time.saturating_add(CREATION_CLOCK_SKEW)
+    }
+
+    /// Whether a login issued under the credential version `version` is still valid for this
+    /// client: its version has not moved on since. A login from before versions were kept
+    /// (`None`) is ended by revoking its family alone.
+    pub fn still_issues_under(&self, version: Option<u64>) -> bool {
+        version.is_none_or(|version| version == self.credential_version)
     }
 }
 
@@ -307,6 +320,10 @@ pub struct RefreshTokenRecord {
     /// The DPoP key it is bound to: only a proof by that key may use it. Set for a client that
     /// requires DPoP.
     pub jkt: Option<Thumbprint>,
+    /// The client's credential version its login was issued under ([`Client::
+    /// credential_version`]), kept by the family and carried forward by each refresh. `None`
+    /// for logins written before versions were kept.
+    pub client_version: Option<u64>,
 }
 
 impl RefreshTokenRecord {
@@ -342,6 +359,9 @@ pub struct UsedRefreshToken {
     /// The pair issued when this token was used.
     pub successor_refresh: TokenHash,
     pub successor_access: TokenHash,
+    /// Its login's [`RefreshTokenRecord::client_version`]: a retry is answered only while the
+    /// client's credentials have not changed since.
+    pub client_version: Option<u64>,
 }
 
 impl UsedRefreshToken {
@@ -364,6 +384,7 @@ impl UsedRefreshToken {
             expires_at,
             successor_refresh: successor.refresh.token_hash.clone(),
             successor_access: successor.access.token_hash.clone(),
+            client_version: used.client_version,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! and introspection each live in their own module.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::clock::Clock;
 use super::credentials::CredentialVerifier;
@@ -16,6 +17,24 @@ use super::model::AccessTokenRecord;
 use super::secret::Secret;
 use super::signing::{KeyRing, SigningKeyRecord};
 use super::store::{GrantStore, LoginAttemptStore, ReplayStore};
+
+/// The longest a request's work may take before it is answered 503, which the HTTP layer
+/// enforces: under the Lambda function's 10 s timeout, so a slow or stuck DynamoDB gives the
+/// client an OAuth error, not a gateway error. A grant still running then is answered nothing,
+/// so no token issued later is ever handed out; an operator's change waits this long for the
+/// grants in flight (see `Admin`).
+pub const GRANT_DEADLINE: Duration = Duration::from_secs(8);
+
+/// How long after a write the families index may still not list the family, on top of the
+/// grant deadline. DynamoDB propagates a global secondary index asynchronously, usually within
+/// a second; a few seconds more keep the wait short while covering a slow propagation.
+pub const INDEX_LAG_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long after a grant starts the families index surely lists the login it wrote: by then
+/// the grant has been answered or never will be ([`GRANT_DEADLINE`]), and the index follows
+/// within [`INDEX_LAG_MARGIN`]. Ending a client's logins waits this long before it revokes
+/// again what the index lists; a user's item keeps a login's registration this long.
+pub const GRANTS_IN_FLIGHT_WAIT: Duration = GRANT_DEADLINE.saturating_add(INDEX_LAG_MARGIN);
 
 /// Runs grants, revocation and introspection against a store.
 pub struct TokenService<S> {

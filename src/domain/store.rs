@@ -224,10 +224,13 @@ pub trait GrantStore: ReplayStore + Send + Sync + 'static {
     ) -> impl Future<Output = Result<LoginIssue, StoreError>> + Send;
 
     /// Stores an access token without a refresh token (client credentials grant); it starts
-    /// a family of its own, which ends when the token expires.
+    /// a family of its own, which ends when the token expires. The family records
+    /// `client_version`, the client's credential version the grant read, as a pair's family
+    /// records its refresh token's [`RefreshTokenRecord::client_version`].
     fn issue_access_token(
         &self,
         access: &AccessTokenRecord,
+        client_version: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Atomically uses `used`: replaces it with a used-token record kept until
@@ -399,12 +402,15 @@ pub trait AdminStore: Send + Sync + 'static {
         username: &Username,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Moves a user's credential version on, so that no login that read the old one is issued
-    /// any more, and returns the logins registered on the user (some may not be written yet);
-    /// none if there is no such user.
+    /// Moves the credential version of a user or a client on, and returns the logins
+    /// registered on a user (some may not be written yet); none if there is no such user or
+    /// client. No login that read a user's old version is issued any more; no refresh of a
+    /// login issued under a client's old version is ([`crate::domain::Client::
+    /// still_issues_under`]). Logins are not registered on a client, which every login of
+    /// every user would write: the families index finds them.
     fn end_logins(
         &self,
-        username: &Username,
+        owner: &FamilyOwner,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Revokes a family whether or not it is written yet: one written later with this id is

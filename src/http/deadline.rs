@@ -2,15 +2,11 @@
 //! [`GRANT_DEADLINE`] with [`DomainFailure::DeadlineExceeded`].
 
 use std::future::Future;
-use std::time::Duration;
 
 use crate::domain::GrantError;
 use crate::domain::login_throttle::MAX_ATTEMPT_WAIT;
 
-/// The longest a request may take before it is answered 503: under the Lambda function's
-/// 10 s timeout, so a slow or stuck DynamoDB gives the client an OAuth error, not a gateway
-/// error.
-pub const GRANT_DEADLINE: Duration = Duration::from_secs(8);
+pub use crate::domain::service::GRANT_DEADLINE;
 
 // A password attempt waiting for attempts in flight gives up in time to be answered, and to
 // check its password if it is let in at the last moment.

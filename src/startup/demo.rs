@@ -81,6 +81,7 @@ pub async fn seed_demo<S: Store>(service: &TokenService<S>) -> Result<(), SeedEr
             // Older than any token: nothing was issued before the store was seeded.
             created_at: 0,
             jwks: None,
+            credential_version: 0,
         };
         service.store().create_client(&client).await?;
     }

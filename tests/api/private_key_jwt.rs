@@ -37,6 +37,7 @@ async fn a_client_authenticates_with_a_fresh_assertion_signed_by_its_registered_
         access_tokens: AccessTokenPolicy::default(),
         created_at: 0,
         jwks: Some(ClientJwks::parse(&key.jwks()).unwrap()),
+        credential_version: 0,
     };
     service.store().create_client(&client).await.unwrap();
     let exp = clock.now() + 60;

@@ -526,7 +526,7 @@ async fn create_tables_adds_the_family_indexes_to_an_older_tokens_table() {
         jkt: None,
         audience: None,
     };
-    store.issue_access_token(&own).await.unwrap();
+    store.issue_access_token(&own, 0).await.unwrap();
     let family_ids = |owner: FamilyOwner| {
         let store = store.clone();
         async move {
@@ -579,6 +579,7 @@ pub(crate) fn pair(client_id: &str, username: &str, issued_at: u64) -> TokenPair
         issued_at,
         expires_at: None,
         jkt: None,
+        client_version: None,
     };
     TokenPair { access, refresh }
 }
@@ -669,7 +670,7 @@ async fn each_grant_stays_within_its_capacity_budget() {
     }
     let (status, body, often, rounds) = priced(form()).await;
     assert_eq!((status, rounds), (StatusCode::OK, 2), "{body}");
-    eprintln!("password grant, 42nd login within the index's lag: {often:?}");
+    eprintln!("password grant, 42nd login within 13 s: {often:?}");
     assert_eq!(
         often.write, password.write,
         "{often:?} against {password:?}"

@@ -32,7 +32,7 @@ async fn the_sweep_removes_expired_items_only() {
     ending.refresh.expires_at = Some(now - 1);
     let lasting = pair("app", "alice", now - 100);
     for token in [&expired, &live] {
-        store.issue_access_token(token).await.unwrap();
+        store.issue_access_token(token, 0).await.unwrap();
     }
     for login in [&ending, &lasting] {
         store.issue_token_pair(login, None).await.unwrap();

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bursts;
+mod client_credential_changes;
 mod conformance;
 mod dynamodb_faults;
 mod dynamodb_grants;

@@ -17,8 +17,8 @@ use token_endpoint::domain::store::{ClientChanges, Store};
 use token_endpoint::domain::{GrantType, Secret, TokenFormat, TokenService};
 use token_endpoint::store::{DynamoStore, MemoryStore};
 
-const CLIENT: &str = "app";
-const SECRET: &str = "app-secret-0123456789";
+pub(crate) const CLIENT: &str = "app";
+pub(crate) const SECRET: &str = "app-secret-0123456789";
 
 /// Replays count at once (no leeway) and the third failure locks, so tests run in seconds.
 fn strict_config() -> Config {
@@ -108,7 +108,10 @@ pub(crate) fn invalid_credentials() -> (StatusCode, Value) {
     )
 }
 
-async fn access_token_is_live<S: Store>(service: &Arc<TokenService<S>>, body: &Value) -> bool {
+pub(crate) async fn access_token_is_live<S: Store>(
+    service: &Arc<TokenService<S>>,
+    body: &Value,
+) -> bool {
     let token = body["access_token"].as_str().unwrap_or_default();
     let token = Secret::from(token);
     service

@@ -77,7 +77,9 @@ pub enum Command {
     CreateClient(CreateClientArgs),
 
     /// Replaces a client's secret with a new generated one and prints it, once. The old
-    /// secret stops working; tokens issued before keep working unless --revoke-tokens.
+    /// secret stops working; tokens issued before keep working unless --revoke-tokens, which
+    /// also ends the logins in flight: it revokes again after 13 s (the grant deadline and the
+    /// families index's lag).
     RotateClientSecret {
         /// The client whose secret to replace.
         #[arg(long)]
@@ -105,7 +107,8 @@ pub enum Command {
     /// credentials table.
     ListClients,
 
-    /// Removes a client and revokes every token issued to it.
+    /// Removes a client and revokes every token issued to it, those of logins in flight too: it
+    /// revokes again after 13 s (the grant deadline and the families index's lag).
     DeleteClient {
         /// The client to remove.
         #[arg(long)]

@@ -7,7 +7,7 @@ use super::commands::{Command, CreateClientArgs, ImportArgs, OwnerArgs, UpdateCl
 use super::failure::{CommandFailure, failed_records};
 use super::input::{secret_from_stdin, valid_client_id, valid_family_id, valid_username};
 use super::output;
-use crate::admin::Admin;
+use crate::admin::{Admin, GRANTS_IN_FLIGHT_WAIT};
 use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::{FamilyOwner, TokenFormat};
 use crate::startup::{Deployment, DeploymentStore};
@@ -86,6 +86,9 @@ async fn create_client(args: CreateClientArgs) -> Result<(), CommandFailure> {
 async fn rotate_client_secret(client_id: &str, revoke_tokens: bool) -> Result<(), CommandFailure> {
     let client_id = valid_client_id(client_id)?;
     let admin = connect().await?.admin;
+    if revoke_tokens {
+        note_wait_for_grants_in_flight();
+    }
     let (secret, revocation) = admin
         .rotate_client_secret(&client_id, revoke_tokens)
         .await?;
@@ -118,8 +121,19 @@ async fn list_clients() -> Result<(), CommandFailure> {
 
 async fn delete_client(client_id: &str) -> Result<(), CommandFailure> {
     let client_id = valid_client_id(client_id)?;
-    let revoked = connect().await?.admin.delete_client(&client_id).await?;
+    let admin = connect().await?.admin;
+    note_wait_for_grants_in_flight();
+    let revoked = admin.delete_client(&client_id).await?;
     output::deleted(&FamilyOwner::Client(client_id), revoked).print()
+}
+
+/// Says why ending a client's logins takes a while (see `Admin::end_client_logins`).
+fn note_wait_for_grants_in_flight() {
+    eprintln!(
+        "oauth-admin: revoking the client's tokens, then, after {} s (for token requests in \
+         flight to end), the logins they made",
+        GRANTS_IN_FLIGHT_WAIT.as_secs()
+    );
 }
 
 async fn create_user(username: &str) -> Result<(), CommandFailure> {

@@ -81,6 +81,7 @@ pub(super) fn application_client(
         ),
     };
     let name = name.to_owned();
+    let created_at = SystemClock.now();
     let client = Client {
         client_id,
         name,
@@ -88,8 +89,9 @@ pub(super) fn application_client(
         scope: options.scope.clone(),
         grant_types,
         access_tokens: AccessTokenPolicy::default(),
-        created_at: SystemClock.now(),
+        created_at,
         jwks: None,
+        credential_version: created_at,
     };
     Ok((client, kept_as))
 }

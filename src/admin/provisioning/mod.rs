@@ -9,7 +9,7 @@ mod admin;
 mod error;
 mod signing_keys;
 
-pub use admin::Admin;
+pub use admin::{Admin, GRANTS_IN_FLIGHT_WAIT, INDEX_LAG_MARGIN};
 pub use error::{AdminError, Change};
 pub use signing_keys::{
     EnsuredSigningKey, KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, RevokedSigningKey,
@@ -22,7 +22,7 @@ use crate::domain::clock::{Clock as _, SystemClock};
 use crate::domain::credentials::django::django_hasher;
 use crate::domain::credentials::{Argon2Settings, CredentialVerifier};
 use crate::domain::jose::ClientJwks;
-use crate::domain::lifecycle::{Revoked, revoke_all};
+use crate::domain::lifecycle::{Revoked, revoke_all, revoke_listed};
 use crate::domain::model::ClientAuthMethod;
 use crate::domain::names::{ClientId, Username};
 use crate::domain::store::{ClientChanges, Store, StoreError};
@@ -140,7 +140,11 @@ pub struct CreatedClient {
 
 impl<S: Store> Admin<S> {
     pub fn new(store: S, argon2: Argon2Settings) -> Self {
-        Self { store, argon2 }
+        Self {
+            store,
+            argon2,
+            grants_in_flight_wait: GRANTS_IN_FLIGHT_WAIT,
+        }
     }
 
     /// Registers a client; [`StoreError::AlreadyExists`] if its id is taken.
@@ -159,6 +163,7 @@ impl<S: Store> Admin<S> {
             Some(secret) => verifier.hash(secret)?,
             None => String::new(),
         };
+        let created_at = SystemClock.now();
         let client = Client {
             client_id,
             name: new.name,
@@ -166,8 +171,9 @@ impl<S: Store> Admin<S> {
             scope: new.scope,
             grant_types: new.grant_types,
             access_tokens: new.access_tokens,
-            created_at: SystemClock.now(),
+            created_at,
             jwks: new.jwks,
+            credential_version: created_at,
         };
         self.store.create_client(&client).await?;
         Ok(CreatedClient {
@@ -178,8 +184,9 @@ impl<S: Store> Admin<S> {
 
     /// Replaces a client's secret with a generated one and returns it; the old one stops
     /// working. [`StoreError::NotFound`] if there is no such client. With `revoke_tokens`,
-    /// then revokes every token issued to the client: after the replacement, so that the old
-    /// secret cannot start a login that the revocation misses.
+    /// then ends every login of the client, those in flight included: after the replacement,
+    /// so that the old secret cannot start a login that the revocation misses (see
+    /// [`Admin::end_client_logins`]).
     pub async fn rotate_client_secret(
         &self,
         client_id: &ClientId,
@@ -250,7 +257,8 @@ impl<S: Store> Admin<S> {
         Ok(clients.into_iter().map(ClientDetails::from).collect())
     }
 
-    /// Removes a client and revokes every token issued to it.
+    /// Removes a client and revokes every token issued to it, those of logins in flight
+    /// included (see [`Admin::end_client_logins`]).
     pub async fn delete_client(&self, client_id: &ClientId) -> Result<Revoked, AdminError> {
         self.store.delete_client(client_id).await?;
         let owner = FamilyOwner::Client(client_id.clone());
@@ -350,20 +358,44 @@ impl<S: Store> Admin<S> {
         Ok(CredentialVerifier::new(self.argon2)?)
     }
 
-    /// Revokes every token of `owner` after `change`, which stands even if this fails.
+    /// Revokes every token of `owner` after `change`, which stands even if this fails; a
+    /// client's logins in flight included ([`Admin::end_client_logins`]).
     async fn revoke_after(
         &self,
         change: Change,
         owner: FamilyOwner,
     ) -> Result<Revoked, AdminError> {
-        match revoke_all(&self.store, &owner, SystemClock.now()).await {
-            Ok(revoked) => Ok(revoked),
-            Err(source) => Err(AdminError::NotRevoked {
-                change,
-                owner,
-                source,
-            }),
+        let revoked = match &owner {
+            FamilyOwner::User(_) => revoke_all(&self.store, &owner, SystemClock.now()).await,
+            FamilyOwner::Client(_) => self.end_client_logins(&owner).await,
+        };
+        revoked.map_err(|source| AdminError::NotRevoked {
+            change,
+            owner,
+            source,
+        })
+    }
+
+    /// Ends a client's logins after its credentials changed (its secret, or its deletion):
+    /// moves its credential version on, so that no refresh token issued under the old one
+    /// refreshes, and revokes what the families index lists. A grant that authenticated
+    /// with the old credentials just before may still write its login, and the index lists
+    /// a login a moment after it is written; nothing is registered on the client, which
+    /// every login of every user would write. So it waits until every such grant has been
+    /// answered or never will be, and the index lists its login ([`GRANTS_IN_FLIGHT_WAIT`]),
+    /// and revokes what the index lists again.
+    async fn end_client_logins(&self, owner: &FamilyOwner) -> Result<Revoked, StoreError> {
+        let waited_from = tokio::time::Instant::now();
+        let revoked = revoke_all(&self.store, owner, SystemClock.now()).await?;
+        tokio::time::sleep_until(waited_from + self.grants_in_flight_wait).await;
+        let late = revoke_listed(&self.store, owner, SystemClock.now(), &[]).await?;
+        if late.families > 0 {
+            tracing::info!(
+                families = late.families,
+                "revoked logins that were in flight when the client's credentials changed"
+            );
         }
+        Ok(revoked.and(late))
     }
 
     async fn revoke_if(&self, asked: bool, change: Change, owner: FamilyOwner) -> Revocation {

@@ -6,13 +6,15 @@ use crate::domain::names::{ClientId, Username};
 use crate::domain::store::prelude::*;
 use crate::domain::token::TokenHash;
 use crate::store::MemoryStore;
+use std::time::Duration;
 
 fn verifier() -> CredentialVerifier {
     CredentialVerifier::new(CHEAP).unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// No grant runs beside these tests: ending a client's logins need not wait for any.
 fn admin() -> Admin<MemoryStore> {
-    Admin::new(MemoryStore::new(), CHEAP)
+    Admin::new(MemoryStore::new(), CHEAP).waiting_for_grants_in_flight(Duration::ZERO)
 }
 
 fn new_client(client_id: Option<&str>, secret: Option<&str>) -> NewClient {
@@ -81,6 +83,7 @@ fn pair(client_id: &str, username: &str, family_id: &str) -> TokenPair {
             issued_at: SystemClock.now(),
             expires_at: None,
             jkt: None,
+            client_version: None,
         },
     }
 }
@@ -286,6 +289,48 @@ async fn replacing_a_secret_or_password_can_revoke_the_logins_made_before() {
     assert!(secret_works(&stored_client(&admin, "app-1").await, secret.expose()).await);
 }
 
+/// A login that authenticated with the old secret and is written after the rotation revoked
+/// what was listed is revoked after the wait; only a rotation with `--revoke-tokens` moves
+/// the client's credential version on.
+#[tokio::test]
+async fn a_rotation_revokes_the_logins_written_while_it_waits() {
+    let admin = admin().waiting_for_grants_in_flight(Duration::from_millis(300));
+    let created = admin
+        .create_client(new_client(Some("app-1"), Some("secret")))
+        .await;
+    assert!(created.is_ok());
+    let client_id = ClientId::parse("app-1").unwrap();
+    let version = stored_client(&admin, "app-1").await.credential_version;
+    assert!(admin.rotate_client_secret(&client_id, false).await.is_ok());
+    assert_eq!(
+        stored_client(&admin, "app-1").await.credential_version,
+        version
+    );
+    let store = admin.store.clone();
+    let in_flight = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store
+            .issue_token_pair(&pair("app-1", "alice", "late"), None)
+            .await
+    });
+    let (_, revocation) = admin
+        .rotate_client_secret(&client_id, true)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(matches!(in_flight.await, Ok(Ok(()))));
+    let late = Revoked {
+        families: 1,
+        tokens: 2,
+    };
+    assert_eq!(revocation.revoked(), Some(late));
+    let owner = FamilyOwner::Client(client_id);
+    assert_eq!(admin.token_families(&owner).await.ok(), Some(Vec::new()));
+    assert_eq!(
+        stored_client(&admin, "app-1").await.credential_version,
+        version + 1
+    );
+}
+
 #[tokio::test]
 async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
     let admin = admin();
@@ -299,6 +344,7 @@ async fn clients_and_users_are_shown_without_hashes_flagging_django_ones() {
         access_tokens: Default::default(),
         created_at: 0,
         jwks: None,
+        credential_version: 0,
     };
     let stored = admin.store.create_client(&imported).await;
     assert!(stored.is_ok());

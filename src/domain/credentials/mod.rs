@@ -55,6 +55,7 @@ mod fixtures {
             access_tokens: Default::default(),
             created_at: 0,
             jwks: None,
+            credential_version: 0,
         }
     }
 

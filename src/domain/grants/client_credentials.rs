@@ -65,7 +65,9 @@ pub async fn issue<S: GrantStore>(
         jkt: binding.access.clone(),
         audience: Issuance::recorded_audience(client.access_tokens.format, context.issuance),
     };
-    context.store.issue_access_token(&access).await?;
+    (context.store)
+        .issue_access_token(&access, client.credential_version)
+        .await?;
     Ok(IssuedTokens {
         access_token,
         refresh_token: None,

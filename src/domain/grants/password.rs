@@ -222,6 +222,7 @@ impl<S: GrantStore + LoginAttemptStore> Attempt<'_, S> {
             family_secret: FamilySecret::generate()?,
             issued_at: now,
             binding,
+            client_version: Some(client.credential_version),
         };
         let (issued, pair) = match issuer
             .new_pair(new_pair, tokens, self.context.issuance)

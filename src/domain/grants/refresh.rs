@@ -95,16 +95,21 @@ impl<S: GrantStore> Refresh<'_, S> {
             // Another client's token is refused without being used up (RFC 6749 §6: the token
             // must have been issued to the authenticated client).
             // A client registered after the token was issued is a namesake of the one it was
-            // issued to, which was deleted: the token is not its.
+            // issued to, which was deleted: the token is not its. A login issued under a
+            // credential version the client has moved on from ended with that change (a
+            // secret rotated with `--revoke-tokens`), even if it was in flight then.
             Some(StoredToken::Refresh(token))
                 if token.client_id == client.client_id
                     && token.is_live_at(now)
-                    && !client.registered_after(token.issued_at) =>
+                    && !client.registered_after(token.issued_at)
+                    && client.still_issues_under(token.client_version) =>
             {
                 token
             }
             Some(StoredToken::UsedRefresh(used))
-                if used.client_id == client.client_id && !client.registered_after(used.used_at) =>
+                if used.client_id == client.client_id
+                    && !client.registered_after(used.used_at)
+                    && client.still_issues_under(used.client_version) =>
             {
                 let presented = Presentation {
                     client: &client,
@@ -370,6 +375,7 @@ impl<S: GrantStore> Refresh<'_, S> {
             family_secret,
             issued_at,
             binding: successor.binding.clone(),
+            client_version: used.client_version,
         };
         self.issuer
             .new_pair(new_pair, tokens, successor.issuance)
@@ -455,7 +461,7 @@ mod tests {
     use super::super::test_support::{APP, Grants, OTHER_APP, client_id, scope, username};
     use crate::domain::error::GrantError;
     use crate::domain::issuer::{IssuedTokens, Lifetimes};
-    use crate::domain::model::GrantType;
+    use crate::domain::model::{FamilyOwner, GrantType};
     use crate::domain::secret::Secret;
     use crate::domain::store::ClientChanges;
     use crate::domain::store::prelude::*;
@@ -569,6 +575,25 @@ mod tests {
         assert!(is_refused(
             &grants.refresh(APP, &refresh_token(&second), None).await
         ));
+    }
+
+    #[tokio::test]
+    async fn a_login_of_a_client_credential_version_moved_on_from_is_refused() {
+        let grants = Grants::new().await;
+        let (login, refreshed) = refreshed_once(&grants).await;
+        let owner = FamilyOwner::Client(client_id(APP));
+        assert!(grants.store.end_logins(&owner).await.is_ok());
+        // Both the login's refresh token and a retry of the one it replaced.
+        for token in [refresh_token(&refreshed), refresh_token(&login)] {
+            assert!(is_refused(&grants.refresh(APP, &token, None).await));
+        }
+        let again = grants.alice_logs_in().await;
+        assert!(
+            grants
+                .refresh(APP, &refresh_token(&again), None)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

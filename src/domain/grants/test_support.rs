@@ -228,6 +228,7 @@ fn client(
         access_tokens: Default::default(),
         created_at: 0,
         jwks: None,
+        credential_version: 0,
     }
 }
 

@@ -49,6 +49,10 @@ const PREVIOUS_REFRESH: &str = "previous_refresh";
 const ROTATED_AT: &str = "rotated_at";
 const PREVIOUS_UNTIL: &str = "previous_until";
 const REFRESHED_AT: &str = "refreshed_at";
+/// The client's credential version the login was issued under; a refresh leaves it as it is
+/// (carries it forward). Absent from families written before versions were kept: any version
+/// of the client matches them, and they are ended by revoking them through the index alone.
+const CLIENT_VERSION: &str = "client_version";
 
 /// The item of a family a password grant starts; it lives as long as its refresh token.
 pub(super) fn pair_family_item(pair: &TokenPair) -> Item {
@@ -64,13 +68,18 @@ pub(super) fn pair_family_item(pair: &TokenPair) -> Item {
     if let Some(expires_at) = refresh.expires_at {
         item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
     }
+    if let Some(version) = refresh.client_version {
+        item.insert(CLIENT_VERSION.to_owned(), n(version));
+    }
     item
 }
 
-/// The item of a family a client credentials grant starts: it ends with its one access token.
-pub(super) fn access_family_item(access: &AccessTokenRecord) -> Item {
+/// The item of a family a client credentials grant starts under the client's credential
+/// version `client_version`: it ends with its one access token.
+pub(super) fn access_family_item(access: &AccessTokenRecord, client_version: u64) -> Item {
     let mut item = base_item(access, &access.scope);
     item.insert(TTL_ATTRIBUTE.to_owned(), n(access.expires_at));
+    item.insert(CLIENT_VERSION.to_owned(), n(client_version));
     item
 }
 
@@ -185,6 +194,7 @@ pub(super) fn family_token(
             issued_at: refreshed_at,
             expires_at,
             jkt: jkt.filter(|_| item.contains_key(REFRESH_BOUND)),
+            client_version: optional_number(item, CLIENT_VERSION)?,
         })));
     }
     if current_access == *hash {
@@ -223,6 +233,7 @@ pub(super) fn family_token(
             expires_at: previous_until,
             successor_refresh,
             successor_access: current_access,
+            client_version: optional_number(item, CLIENT_VERSION)?,
         })));
     }
     Ok(Some(StoredToken::Superseded(SupersededToken {

@@ -8,10 +8,16 @@
 //!
 //! The user's item stays small, so that a login costs the same write units however often the
 //! user logs in: a registration is dropped by a later login once the index surely lists its
-//! family (after the index's lag, [`INDEX_LAG_SECONDS`] by default), and at most
+//! family ([`GRANTS_IN_FLIGHT_WAIT`](crate::domain::service::GRANTS_IN_FLIGHT_WAIT) after the
+//! login started, by default), and at most
 //! [`LISTED_LOGINS`] are kept. A login beyond those only notes when it started
 //! (`unlisted_login_at`); ending the logins then waits until the index surely lists it too,
 //! before the index is read.
+//!
+//! A client's logins are not registered on its item, which every login of every user would
+//! write. A client has a credential version too: each family records the one its grant read
+//! (`families.rs`), and ending the client's logins moves it on, so that no refresh token
+//! issued under the old one refreshes; their families are found by the index (see `Admin`).
 
 use std::time::Duration;
 
@@ -20,25 +26,22 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::DynamoStore;
 use super::errors::{conditional, unavailable};
 use super::item::Item;
-use super::keys::{family_key, key, user_key};
+use super::keys::{client_key, family_key, key, user_key};
 use super::mapping::{n, s};
 use crate::domain::clock::{Clock as _, SystemClock, UnixSeconds};
 use crate::domain::store::{CredentialVersion, StoreError};
 
-/// Starts at the user's creation time, so that a user deleted and created again under the same
-/// name never has a version that a login of the deleted one read.
+/// The credential version of a user or a client item. Starts at its creation time, so that a
+/// user or client deleted and created again under the same name never has a version that a
+/// login of the deleted one read.
 pub(super) const CREDENTIAL_VERSION: &str = "credential_version";
 const REGISTERED: &str = "login#";
 /// When the latest login that was not registered (the user had [`LISTED_LOGINS`] already)
 /// started.
 const UNLISTED_LOGIN_AT: &str = "unlisted_login_at";
-/// How long the families index may take to list a family after its write, by default. The
-/// index lags writes by well under a second in normal operation; this leaves a wide margin,
-/// since what relies on it is that ending a user's logins finds every one.
-pub(super) const INDEX_LAG_SECONDS: UnixSeconds = 60;
 /// The most registrations a user's item holds: about 34 bytes each, so with the password hash
 /// and the rest the item stays within one write unit (1 KB).
-pub(super) const LISTED_LOGINS: usize = 16;
+const LISTED_LOGINS: usize = 16;
 /// The most registrations one login drops, to bound its update.
 const DROPPED_PER_LOGIN: usize = 16;
 /// How long a barred family's id stays refused: far longer than a login can be in flight.
@@ -149,28 +152,16 @@ impl DynamoStore {
     /// Moves the user's credential version on and answers the families registered on them,
     /// once the index surely lists every login that is not registered.
     pub(super) async fn end_user_logins(&self, username: &str) -> Result<Vec<String>, StoreError> {
-        let outcome = self
-            .client
-            .update_item()
-            .table_name(&self.tables.credentials)
-            .set_key(Some(key(user_key(username))))
-            .update_expression("ADD #version :one")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#version", CREDENTIAL_VERSION)
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let Some(output) = conditional(outcome)? else {
-            return Ok(Vec::new());
-        };
-        let user = output.attributes.unwrap_or_default();
+        let user = self
+            .move_version_on(user_key(username))
+            .await?
+            .unwrap_or_default();
         let unlisted_login_at = user
             .get(UNLISTED_LOGIN_AT)
             .and_then(|value| value.as_n().ok()?.parse::<UnixSeconds>().ok());
         if let Some(started) = unlisted_login_at {
-            // No login starts under the old version from now on; the last unlisted one is in
-            // the index by then (its write ends within the grant's deadline, far shorter).
+            // No login is issued under the old version from now on; the last unlisted one
+            // was, and the index lists its family by then.
             let listed_by = started.saturating_add(self.index_lag);
             let now = SystemClock.now();
             if listed_by > now {
@@ -181,6 +172,31 @@ impl DynamoStore {
             .into_keys()
             .filter_map(|name| name.strip_prefix(REGISTERED).map(str::to_owned))
             .collect())
+    }
+
+    /// Moves the client's credential version on (a client without one, from before versions
+    /// were kept, had 0), so that no refresh token of a login issued under the old one
+    /// refreshes. Nothing is registered on a client: its logins are found by the index.
+    pub(super) async fn end_client_logins(&self, client_id: &str) -> Result<(), StoreError> {
+        self.move_version_on(client_key(client_id)).await.map(drop)
+    }
+
+    /// Adds one to the credential version of the credentials item `pk`, if there is one, and
+    /// answers the item as it is afterwards.
+    async fn move_version_on(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.tables.credentials)
+            .set_key(Some(key(pk)))
+            .update_expression("ADD #version :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#version", CREDENTIAL_VERSION)
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        Ok(conditional(outcome)?.map(|output| output.attributes.unwrap_or_default()))
     }
 
     /// Puts a barrier in place of the family `family_id`, written or not, and answers what

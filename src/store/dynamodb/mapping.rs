@@ -66,6 +66,7 @@ pub(super) fn client_item(client: &Client) -> Item {
         ),
         (DPOP.to_owned(), s(client.access_tokens.dpop.as_str())),
         (CREATED_AT.to_owned(), n(client.created_at)),
+        (CREDENTIAL_VERSION.to_owned(), n(client.credential_version)),
         (
             JWKS.to_owned(),
             s(client.jwks.as_ref().map_or("", ClientJwks::as_json)),
@@ -208,6 +209,7 @@ pub(super) fn client_from(item: Item) -> Result<Client, StoreError> {
         access_tokens: access_token_policy(&item)?,
         created_at: optional_number(&item, CREATED_AT)?.unwrap_or(0),
         jwks: jwks(&item)?,
+        credential_version: optional_number(&item, CREDENTIAL_VERSION)?.unwrap_or(0),
     })
 }
 
@@ -301,6 +303,8 @@ fn refresh_from(item: Item) -> Result<RefreshTokenRecord, StoreError> {
         issued_at: number(&item, "issued_at")?,
         expires_at: optional_number(&item, TTL_ATTRIBUTE)?,
         jkt: None,
+        // Tokens of items of their own predate credential versions.
+        client_version: None,
     })
 }
 
@@ -320,6 +324,8 @@ fn used_refresh_from(item: Item) -> Result<UsedRefreshToken, StoreError> {
         expires_at: number(&item, TTL_ATTRIBUTE)?,
         successor_refresh: TokenHash::from_stored(string(&item, "successor_refresh")?),
         successor_access: TokenHash::from_stored(string(&item, "successor_access")?),
+        // Used-token items of their own predate credential versions.
+        client_version: None,
     })
 }
 

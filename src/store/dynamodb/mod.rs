@@ -40,6 +40,7 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 
 use crate::config::TablesConfig;
 use crate::domain::clock::UnixSeconds;
+use crate::domain::service::GRANTS_IN_FLIGHT_WAIT;
 use crate::domain::store::StoreError;
 
 mod credential_writes;
@@ -86,7 +87,8 @@ pub struct DynamoStore {
     /// The most items one page of a listing's `Scan` evaluates; `None`: DynamoDB's own limit
     /// of 1 MB a page.
     scan_page_items: Option<i32>,
-    /// How long the families index may take to list a family after its write (see `logins`).
+    /// How long after a login starts the families index surely lists its family (see
+    /// `logins`): [`GRANTS_IN_FLIGHT_WAIT`] by default.
     index_lag: UnixSeconds,
 }
 
@@ -96,13 +98,13 @@ impl DynamoStore {
             client,
             tables,
             scan_page_items: None,
-            index_lag: logins::INDEX_LAG_SECONDS,
+            index_lag: GRANTS_IN_FLIGHT_WAIT.as_secs(),
         }
     }
 
-    /// Takes the families index to list a family within `seconds` of its write, instead of
-    /// the default margin of a minute: tests against a server whose index has no lag use a
-    /// second, so that ending the logins of a user who logs in often waits that long.
+    /// Takes the families index to list a login's family within `seconds` of its start,
+    /// instead of [`GRANTS_IN_FLIGHT_WAIT`]: tests against a server whose index has no lag use
+    /// a second, so that ending the logins of a user who logs in often waits no longer.
     pub fn with_index_lag(mut self, seconds: UnixSeconds) -> Self {
         self.index_lag = seconds;
         self

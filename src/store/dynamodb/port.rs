@@ -145,8 +145,12 @@ impl GrantStore for DynamoStore {
         }
     }
 
-    async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
-        let item = access_family_item(access);
+    async fn issue_access_token(
+        &self,
+        access: &AccessTokenRecord,
+        client_version: u64,
+    ) -> Result<(), StoreError> {
+        let item = access_family_item(access, client_version);
         match self
             .put_new_family(item, &access.family_id, &access.token_hash)
             .await?
@@ -396,8 +400,14 @@ impl AdminStore for DynamoStore {
         Ok(())
     }
 
-    async fn end_logins(&self, username: &Username) -> Result<Vec<String>, StoreError> {
-        self.end_user_logins(username).await
+    async fn end_logins(&self, owner: &FamilyOwner) -> Result<Vec<String>, StoreError> {
+        match owner {
+            FamilyOwner::User(username) => self.end_user_logins(username).await,
+            FamilyOwner::Client(client_id) => {
+                self.end_client_logins(client_id).await?;
+                Ok(Vec::new())
+            }
+        }
     }
 
     async fn bar_family(&self, family_id: &str) -> Result<usize, StoreError> {

@@ -107,14 +107,19 @@ struct FamilyRecord {
     /// (a bound refresh token's access tokens always are).
     jkt: Option<Thumbprint>,
     refresh_bound: bool,
+    /// The client's credential version the login was issued under, kept by the family as on
+    /// the DynamoDB adapter's family item: a refresh carries it forward.
+    client_version: Option<u64>,
 }
 
 impl FamilyRecord {
-    /// The record of a family whose current tokens are `access` and `refresh`.
+    /// The record of a family whose current tokens are `access` and `refresh`, issued under
+    /// the client's credential version `client_version`.
     fn new(
         family: TokenFamily,
         mut access: AccessTokenRecord,
         mut refresh: Option<RefreshTokenRecord>,
+        client_version: Option<u64>,
     ) -> Self {
         let jkt = access.jkt.take();
         let refresh_bound = refresh
@@ -127,6 +132,7 @@ impl FamilyRecord {
             previous: None,
             jkt,
             refresh_bound,
+            client_version,
         }
     }
 
@@ -140,7 +146,7 @@ impl FamilyRecord {
         let (access, refresh) = (replacement.access.clone(), replacement.refresh.clone());
         *self = Self {
             previous,
-            ..Self::new(family, access, Some(refresh))
+            ..Self::new(family, access, Some(refresh), self.client_version)
         };
     }
 
@@ -159,6 +165,7 @@ impl FamilyRecord {
         if let Some(refresh) = self.refresh.as_ref().filter(|r| r.token_hash == *hash) {
             return Some(StoredToken::Refresh(RefreshTokenRecord {
                 jkt: self.jkt.clone().filter(|_| self.refresh_bound),
+                client_version: self.client_version,
                 ..refresh.clone()
             }));
         }
@@ -171,9 +178,12 @@ impl FamilyRecord {
             });
         }
         match &self.previous {
-            Some(used) if used.token_hash == *hash => {
-                (now < used.expires_at).then(|| StoredToken::UsedRefresh(used.clone()))
-            }
+            Some(used) if used.token_hash == *hash => (now < used.expires_at).then(|| {
+                StoredToken::UsedRefresh(UsedRefreshToken {
+                    client_version: self.client_version,
+                    ..used.clone()
+                })
+            }),
             previous => Some(StoredToken::Superseded(SupersededToken {
                 family_id: self.family.family_id.clone(),
                 client_id: self.family.client_id.clone(),
@@ -262,7 +272,11 @@ impl GrantStore for MemoryStore {
             })
     }
 
-    async fn issue_access_token(&self, access: &AccessTokenRecord) -> Result<(), StoreError> {
+    async fn issue_access_token(
+        &self,
+        access: &AccessTokenRecord,
+        client_version: u64,
+    ) -> Result<(), StoreError> {
         let mut data = self.lock()?;
         if data.families.contains_key(&access.family_id) {
             return Err(StoreError::KeyCollision(
@@ -283,6 +297,7 @@ impl GrantStore for MemoryStore {
                 },
                 access.clone(),
                 None,
+                Some(client_version),
             ),
         );
         data.wrote(access.issued_at);
@@ -494,13 +509,21 @@ impl AdminStore for MemoryStore {
         Ok(())
     }
 
-    async fn end_logins(&self, username: &Username) -> Result<Vec<String>, StoreError> {
+    async fn end_logins(&self, owner: &FamilyOwner) -> Result<Vec<String>, StoreError> {
         let mut data = self.lock()?;
-        if data.users.contains_key(username) {
-            *data
-                .credential_versions
-                .entry(username.clone())
-                .or_default() += 1;
+        match owner {
+            FamilyOwner::User(username) if data.users.contains_key(username) => {
+                *data
+                    .credential_versions
+                    .entry(username.clone())
+                    .or_default() += 1;
+            }
+            FamilyOwner::Client(client_id) => {
+                if let Some(client) = data.clients.get_mut(client_id) {
+                    client.credential_version += 1;
+                }
+            }
+            FamilyOwner::User(_) => {}
         }
         // Logins are issued under the same lock as this, so the listing finds every one
         // issued before: none is registered apart.
@@ -568,6 +591,7 @@ impl MemoryStore {
                 },
                 pair.access.clone(),
                 Some(pair.refresh.clone()),
+                pair.refresh.client_version,
             ),
         );
         data.wrote(pair.access.issued_at);

@@ -29,6 +29,7 @@ fn pair(family_id: &str, issued_at: UnixSeconds) -> TokenPair {
         issued_at,
         expires_at: None,
         jkt: None,
+        client_version: None,
     };
     TokenPair { access, refresh }
 }
@@ -84,7 +85,7 @@ async fn expired_tokens_are_swept() {
             .map(|t| t.expose().to_owned())
             .unwrap_or_default();
         store
-            .issue_access_token(&access)
+            .issue_access_token(&access, 0)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -92,7 +93,7 @@ async fn expired_tokens_are_swept() {
     let mut late = pair("late", 3600).access;
     late.family_id = "late".into();
     store
-        .issue_access_token(&late)
+        .issue_access_token(&late, 0)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let data = store.lock().unwrap_or_else(|e| panic!("{e}"));

@@ -68,6 +68,7 @@ async fn clients_and_users_are_shown_and_listed_without_secrets_or_hashes() {
         access_tokens: Default::default(),
         created_at: 0,
         jwks: None,
+        credential_version: 0,
     };
     let dynamo = store(&tables);
     dynamo.create_client(&legacy).await.expect("storing");

@@ -54,10 +54,10 @@ pub(super) async fn families_are_listed_by_user_and_by_client_oldest_first<S: St
     let bob_app = pair_at("app", "bob", NOW + 4, None);
     let tool_own = client_token_at("tool", NOW + 5);
     // Stored newest first: the listing orders by creation, not by write.
-    ok(store.issue_access_token(&tool_own).await);
+    ok(store.issue_access_token(&tool_own, CLIENT_VERSION).await);
     ok(store.issue_token_pair(&bob_app, None).await);
     ok(store.issue_token_pair(&alice_tool, None).await);
-    ok(store.issue_access_token(&app_own).await);
+    ok(store.issue_access_token(&app_own, CLIENT_VERSION).await);
     ok(store.issue_token_pair(&alice_app, None).await);
 
     let at = NOW + 10;
@@ -109,7 +109,7 @@ pub(super) async fn revoked_and_expired_families_are_not_listed<S: Store>(store:
     for issued in [&lasting, &expiring, &revoked] {
         ok(store.issue_token_pair(issued, None).await);
     }
-    ok(store.issue_access_token(&own).await);
+    ok(store.issue_access_token(&own, CLIENT_VERSION).await);
     let id = |issued: &TokenPair| issued.refresh.family_id.clone();
 
     assert_eq!(
@@ -226,7 +226,7 @@ pub(super) async fn revoke_all_of_a_user_spares_other_users<S: Store>(store: Arc
         ok(store.issue_token_pair(issued, None).await);
     }
     let app_own = client_token_at("app", NOW + 3);
-    ok(store.issue_access_token(&app_own).await);
+    ok(store.issue_access_token(&app_own, CLIENT_VERSION).await);
     // One of alice's families has moved on once.
     let alice_rotated = successor_at(&alice_first, NOW + 5, None);
     assert_eq!(
@@ -333,7 +333,7 @@ pub(super) async fn revoke_all_of_a_client_spares_other_clients<S: Store>(store:
     // Expired before the revocation: not listed, so not counted.
     let app_expired = client_token_at("app", NOW - 4000);
     for own in [&app_own, &tool_own, &app_expired] {
-        ok(store.issue_access_token(own).await);
+        ok(store.issue_access_token(own, CLIENT_VERSION).await);
     }
 
     let now = NOW + 10;

@@ -24,7 +24,7 @@ pub(super) async fn an_access_token_issued_alone_reads_back_and_revokes<S: Store
         audience: Some("https://api.example.com/v1".into()),
         ..client_token_at("app", NOW)
     };
-    ok(store.issue_access_token(&own).await);
+    ok(store.issue_access_token(&own, CLIENT_VERSION).await);
     let read = ok(store.access_token(&own.key(), NOW).await);
     assert_eq!(
         read.as_ref().map(|token| token.username.clone()),
@@ -58,7 +58,12 @@ pub(super) async fn an_access_token_colliding_with_a_stored_one_is_refused_whole
     let issued = with_issued_pair(&*store, None).await;
     let mut colliding = client_token_at("app", NOW + 5);
     colliding.family_id = issued.refresh.family_id.clone();
-    assert!(store.issue_access_token(&colliding).await.is_err());
+    assert!(
+        store
+            .issue_access_token(&colliding, CLIENT_VERSION)
+            .await
+            .is_err()
+    );
     // The stored token is untouched, and the new family was not written either.
     assert_eq!(
         ok(store.access_token(&issued.access.key(), NOW).await),

@@ -137,6 +137,9 @@ fn scope(text: &str) -> Scope {
     Scope::parse(text).unwrap_or_else(|_| panic!("bad scope {text:?}"))
 }
 
+/// The credential version of [`client`]s, which the logins of the tests record.
+const CLIENT_VERSION: u64 = NOW - 86_400;
+
 fn client(client_id: &str) -> Client {
     Client {
         client_id: support::client_id_of(client_id),
@@ -147,6 +150,7 @@ fn client(client_id: &str) -> Client {
         access_tokens: Default::default(),
         created_at: NOW - 86_400,
         jwks: None,
+        credential_version: CLIENT_VERSION,
     }
 }
 
@@ -223,6 +227,7 @@ fn pair_at(
         issued_at,
         expires_at: refresh_expires_at,
         jkt: None,
+        client_version: Some(CLIENT_VERSION),
     };
     TokenPair { access, refresh }
 }

@@ -158,7 +158,7 @@ pub(super) async fn token_context_finds_every_kind_of_token<S: Store>(store: Arc
 
     // A client's own token reads back without a user.
     let own = client_token_at("app", NOW);
-    ok(store.issue_access_token(&own).await);
+    ok(store.issue_access_token(&own, CLIENT_VERSION).await);
     assert_eq!(
         stored_token(&*store, &own.key(), NOW).await,
         Some(StoredToken::Access(own.clone()))

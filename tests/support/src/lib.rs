@@ -280,6 +280,7 @@ pub async fn add_client<S: Store>(
         access_tokens: AccessTokenPolicy::default(),
         created_at: 0,
         jwks: None,
+        credential_version: 0,
     };
     service.store().create_client(&client).await.unwrap();
 }

@@ -18,6 +18,7 @@ fn admin<S>(store: S) -> Admin<S> {
     Admin {
         store,
         argon2: CHEAP_ARGON2,
+        grants_in_flight_wait: std::time::Duration::ZERO,
     }
 }
 
