@@ -14,9 +14,8 @@ use criterion::{BatchSize, Criterion};
 use serde_json::Value;
 use token_endpoint::config::Config;
 use token_endpoint::domain::TokenService;
-use token_endpoint::domain::clock::{Clock, SystemClock};
+use token_endpoint::domain::clock::{Clock as _, SystemClock};
 use token_endpoint::domain::jose::dpop::{ProofRequest, check_proof};
-use token_endpoint::domain::signing::{KeyRing, KeyRingTiming};
 use token_endpoint::lambda::authorizer::{Authorizer, authorize};
 use token_endpoint::store::MemoryStore;
 
@@ -52,16 +51,7 @@ async fn grant(service: &Service, proof: Option<&str>) -> Value {
 }
 
 fn authorizer(service: &Service) -> Authorizer<MemoryStore> {
-    let store = service.store().clone();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Authorizer {
-        keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
-        store,
-        issuer: None,
-        audiences: Vec::new(),
-        clock,
-        accepts_dpop: true,
-    }
+    ::support::events::authorizer(service.store().clone(), Arc::new(SystemClock), true)
 }
 
 /// The HTTP API authorizer event for `authorization`, with `proof` in a `DPoP` header.

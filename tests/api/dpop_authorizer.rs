@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use support::dpop::ClientKey;
 use support::events::{HOST, event};
 use token_endpoint::domain::clock::Clock;
-use token_endpoint::domain::signing::{KeyRing, KeyRingTiming};
-use token_endpoint::lambda::authorizer::{Authorizer, authorize};
+use token_endpoint::lambda::authorizer::authorize;
 
 use crate::dpop::{TOKEN_URL, dpop_app, login};
 use crate::helpers::*;
@@ -39,16 +38,8 @@ async fn decide_behind(
     if let Some(proof) = proof {
         event["headers"]["dpop"] = json!(proof);
     }
-    let store = service.store().clone();
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(service.issuer().now()));
-    let authorizer = Authorizer {
-        keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
-        store,
-        issuer: None,
-        audiences: Vec::new(),
-        clock,
-        accepts_dpop: cache_ttl == 0,
-    };
+    let clock = Arc::new(ManualClock::at(service.issuer().now()));
+    let authorizer = support::events::authorizer(service.store().clone(), clock, cache_ttl == 0);
     let answer = authorize(&authorizer, event).await.unwrap();
     answer["isAuthorized"] == json!(true)
 }

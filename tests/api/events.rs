@@ -14,8 +14,7 @@ use support::events::{
 };
 use token_endpoint::domain::TokenService;
 use token_endpoint::domain::clock::{Clock, SystemClock};
-use token_endpoint::domain::signing::{KeyRing, KeyRingTiming};
-use token_endpoint::lambda::authorizer::{Authorizer, authorize};
+use token_endpoint::lambda::authorizer::authorize;
 use token_endpoint::lambda::http::prepare;
 use token_endpoint::startup;
 use token_endpoint::store::MemoryStore;
@@ -397,17 +396,9 @@ trait Decide {
 impl Decide for Shape {
     /// Runs the authorizer on `event` over the app's store at `clock`'s time.
     async fn decide(self, service: &App, clock: &dyn Clock, event: Value) -> Option<Value> {
-        let store = service.store().clone();
         // The authorizer reads the time from its own clock: one standing at `clock`'s now.
-        let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(clock.now()));
-        let authorizer = Authorizer {
-            keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
-            store,
-            issuer: None,
-            audiences: Vec::new(),
-            clock,
-            accepts_dpop: true,
-        };
+        let clock = Arc::new(ManualClock::at(clock.now()));
+        let authorizer = support::events::authorizer(service.store().clone(), clock, true);
         let answer = authorize(&authorizer, event)
             .await
             .unwrap_or_else(|e| panic!("{self:?}: authorizer error: {e}"));

@@ -3,8 +3,12 @@
 //! each authorizer event's answer must look.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
+use token_endpoint::domain::clock::Clock;
+use token_endpoint::domain::signing::{KeyRing, KeyRingTiming, KeySetStore};
+use token_endpoint::lambda::authorizer::Authorizer;
 
 use crate::repo_root;
 
@@ -15,6 +19,23 @@ pub const REFRESH_PLACEHOLDER: &str = "REPLACEwithREFRESHtoken0000000";
 pub const ACCESS_PLACEHOLDER: &str = "REPLACEwithAFAMILYid00.REPLACEwithACCESStoken00000000";
 /// Where the events say the API is.
 pub const HOST: &str = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
+
+/// An authorizer over `store` that reads the time from `clock`, takes the issuer the event's
+/// API makes and no audience of its own, and lets `Authorization: DPoP` pass if `accepts_dpop`.
+pub fn authorizer<S: KeySetStore + Clone>(
+    store: S,
+    clock: Arc<dyn Clock>,
+    accepts_dpop: bool,
+) -> Authorizer<S> {
+    Authorizer {
+        keys: KeyRing::verifying(store.clone(), Arc::clone(&clock), KeyRingTiming::default()),
+        store,
+        issuer: None,
+        audiences: Vec::new(),
+        clock,
+        accepts_dpop,
+    }
+}
 
 pub fn events_dir() -> PathBuf {
     repo_root().join("events")
