@@ -106,6 +106,9 @@ fn main() {
         );
     });
 
+    // A store of its own: the DPoP grants above left up to REPLAY_RECORDS_KEPT used proofs in
+    // the first one, which a fast machine fills before they expire.
+    let service = &support::demo_service(&config, &runtime);
     let authorizer = authorizer(service);
     let bearer = runtime.block_on(grant(service, None))["access_token"]
         .as_str()
