@@ -17,9 +17,9 @@ mod provisioning;
 
 pub use provisioning::{
     Admin, AdminError, CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH, Change, ClientDetails,
-    CreatedClient, EnsuredSigningKey, GRANTS_IN_FLIGHT_WAIT, INDEX_LAG_MARGIN,
-    KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, NewClient, Revocation, RevokedSigningKey,
-    RotatedSigningKey, SigningKeyDetails, UserDetails,
+    CreatedClient, EnsuredSigningKey, GRANTS_IN_FLIGHT_WAIT, KEY_SET_SAVE_ATTEMPTS, KeySetDetails,
+    KeyState, NewClient, Revocation, RevokedSigningKey, RotatedSigningKey, SigningKeyDetails,
+    UserDetails,
 };
 
 /// Argon2 settings that make hashing instant: the tests here check logic, not cost.

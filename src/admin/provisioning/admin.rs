@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::domain::credentials::Argon2Settings;
-pub use crate::domain::service::{GRANTS_IN_FLIGHT_WAIT, INDEX_LAG_MARGIN};
+pub use crate::domain::service::GRANTS_IN_FLIGHT_WAIT;
 
 /// The provisioning use cases over one store.
 pub struct Admin<S> {

@@ -9,7 +9,7 @@ mod admin;
 mod error;
 mod signing_keys;
 
-pub use admin::{Admin, GRANTS_IN_FLIGHT_WAIT, INDEX_LAG_MARGIN};
+pub use admin::{Admin, GRANTS_IN_FLIGHT_WAIT};
 pub use error::{AdminError, Change};
 pub use signing_keys::{
     EnsuredSigningKey, KEY_SET_SAVE_ATTEMPTS, KeySetDetails, KeyState, RevokedSigningKey,

@@ -16,7 +16,7 @@ use super::errors::conditional;
 use super::item::Item;
 use super::keys::{PK, family_key, key};
 use super::logins::BARRED;
-use super::mapping::{kind_of, n, number, optional_string, s, string};
+use super::mapping::{kind_of, n, number, optional_number, optional_string, s, string};
 use super::schema::{CREATED_AT, FAMILY_CLIENT, FAMILY_USER, TTL_ATTRIBUTE};
 use crate::domain::clock::UnixSeconds;
 use crate::domain::jose::Thumbprint;
@@ -144,12 +144,6 @@ pub(super) fn tokens_named(item: &Item) -> usize {
         return 0;
     }
     1 + usize::from(item.contains_key(CURRENT_REFRESH))
-}
-
-fn optional_number(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
-    item.contains_key(name)
-        .then(|| number(item, name))
-        .transpose()
 }
 
 fn scope_of(item: &Item, name: &str) -> Result<Scope, StoreError> {

@@ -9,10 +9,9 @@
 //! The user's item stays small, so that a login costs the same write units however often the
 //! user logs in: a registration is dropped by a later login once the index surely lists its
 //! family ([`GRANTS_IN_FLIGHT_WAIT`](crate::domain::service::GRANTS_IN_FLIGHT_WAIT) after the
-//! login started, by default), and at most
-//! [`LISTED_LOGINS`] are kept. A login beyond those only notes when it started
-//! (`unlisted_login_at`); ending the logins then waits until the index surely lists it too,
-//! before the index is read.
+//! login started, by default), and at most [`LISTED_LOGINS`] are kept. A login beyond those
+//! only notes when it started (`unlisted_login_at`); ending the logins then waits until the
+//! index surely lists it too, before the index is read.
 //!
 //! A client's logins are not registered on its item, which every login of every user would
 //! write. A client has a credential version too: each family records the one its grant read
@@ -27,7 +26,7 @@ use super::DynamoStore;
 use super::errors::{conditional, unavailable};
 use super::item::Item;
 use super::keys::{client_key, family_key, key, user_key};
-use super::mapping::{n, s};
+use super::mapping::{n, optional_number, s};
 use crate::domain::clock::{Clock as _, SystemClock, UnixSeconds};
 use crate::domain::store::{CredentialVersion, StoreError};
 
@@ -156,10 +155,7 @@ impl DynamoStore {
             .move_version_on(user_key(username))
             .await?
             .unwrap_or_default();
-        let unlisted_login_at = user
-            .get(UNLISTED_LOGIN_AT)
-            .and_then(|value| value.as_n().ok()?.parse::<UnixSeconds>().ok());
-        if let Some(started) = unlisted_login_at {
+        if let Some(started) = optional_number(&user, UNLISTED_LOGIN_AT).ok().flatten() {
             // No login is issued under the old version from now on; the last unlisted one
             // was, and the index lists its family by then.
             let listed_by = started.saturating_add(self.index_lag);

@@ -153,7 +153,7 @@ pub(super) fn optional_string(item: &Item, name: &str) -> Result<Option<String>,
         .transpose()
 }
 
-fn optional_number(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
+pub(super) fn optional_number(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
     item.contains_key(name)
         .then(|| number(item, name))
         .transpose()
